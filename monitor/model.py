@@ -1,0 +1,57 @@
+"""Plain records passed between pipeline stages.
+
+The pure stages (feeds, extract, text, topics, stories, alerts.render) take and return
+these; only adapters (fetch, store, alerts senders) touch the outside world.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Field = Literal["title", "body"]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One item of a parsed feed, sanitised: no markup in title, dates range-checked."""
+
+    guid: str
+    url: str
+    title: str
+    summary: str  # the feed's own content, plain text; the fallback when the page fails
+    published_at: datetime | None  # timezone-aware UTC, or None when absent or absurd
+    language: str | None = None  # declared by the feed, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """What the matcher and the story clusterer see: one article's text."""
+
+    title: str
+    text: str
+    language: str | None = None  # ISO 639-1 code, e.g. "id", "de", "fr"
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One occurrence of a query term in a document (character offsets in that field)."""
+
+    term: str
+    field: Field
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMatch:
+    """Why a document matched one topic."""
+
+    topic: str
+    score: float  # in [0, 1]
+    terms: tuple[str, ...]  # distinct query terms that fired, in query order
+    hits: tuple[Hit, ...] = field(default=())
+    clause: str = ""  # the sub-query that decided the match, as text
+    snippet: str = ""  # HTML-escaped, hits wrapped in <mark>…</mark>
