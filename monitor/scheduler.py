@@ -1,0 +1,75 @@
+"""The daemon's ticker: APScheduler wakes the process; the schedule itself is in the database.
+
+APScheduler 3.x is used only as an in-process timer (coalesce, one instance at a
+time). Which feed is due, who holds it and when it runs next are rows in the feed
+table, so a restart or a second worker loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from monitor.service import Runtime
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 5.0
+
+
+async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asyncio.Event | None = None) -> None:
+    """Tick until SIGTERM/SIGINT (or ``stop``); let the running tick finish for a few seconds."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    current: set[asyncio.Task[None]] = set()
+
+    async def tick() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        current.add(task)
+        try:
+            cycle, delivered = await runtime.poll()
+            if cycle.feeds or delivered.delivered or delivered.retrying:
+                report(
+                    f"{datetime.now(UTC):%H:%M:%S} polled {len(cycle.feeds)} feeds "
+                    f"({len(cycle.failed)} failed), {sum(f.stored for f in cycle.feeds)} new articles, "
+                    f"{delivered.delivered} alerts delivered, {delivered.retrying} to retry"
+                )
+        except Exception:  # a failing tick must not kill the daemon; the next one tries again
+            log.exception("tick failed")
+        finally:
+            current.discard(task)
+
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.add_job(
+        tick,
+        "interval",
+        seconds=runtime.config.polling.tick.total_seconds(),
+        next_run_time=datetime.now(UTC),
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+    )
+    scheduler.start()
+    report(
+        f"monitor running: {len(runtime.config.feeds)} feeds, {len(runtime.config.topics)} topics, "
+        f"{len(runtime.senders)} alert channels; Ctrl-C or SIGTERM stops"
+    )
+    await stop.wait()
+    scheduler.shutdown(wait=False)
+    if current:
+        report("stopping: letting the current cycle finish…")
+        _, pending = await asyncio.wait(current, timeout=SHUTDOWN_GRACE_SECONDS)
+        for task in pending:  # unfinished feeds keep their lease until it expires, then are polled again
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    report("stopped")

@@ -1,0 +1,109 @@
+"""Wiring: turn a validated Config into the running adapters of one process."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import metadata
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from monitor import polling, stories
+from monitor.alerts import outbox
+from monitor.config import Config
+from monitor.extract import WorkerPool
+from monitor.fetch import Fetcher, FetchLimits
+from monitor.pipeline import CycleReport, Services, poll_due
+from monitor.store import db, repository
+from monitor.topics import TopicSet, TopicSpec
+
+
+def compile_topics(config: Config) -> TopicSet:
+    """The configured topics as one matcher; a bad query raises QueryError naming the topic."""
+    return TopicSet.compile([TopicSpec(t.name, t.query, t.stem) for t in config.topics])
+
+
+def open_database(config: Config) -> Engine:
+    """An engine on the configured database with the schema brought up to date."""
+    engine = db.create_engine(config.database)
+    db.upgrade(engine)
+    return engine
+
+
+def worker_name() -> str:
+    """Who holds a lease: unique per process, readable in `monitor feeds`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def user_agent(config: Config) -> str:
+    try:
+        version = metadata.version("monitor")
+    except metadata.PackageNotFoundError:
+        version = "dev"
+    return f"monitor/{version} (+{config.fetch.contact_url})"
+
+
+def fetch_limits(config: Config) -> FetchLimits:
+    f = config.fetch
+    return FetchLimits(
+        max_bytes=f.max_bytes,
+        deadline=f.timeout.total_seconds(),
+        max_redirects=f.max_redirects,
+        allow_networks=tuple(f.allow_networks),
+        user_agent=user_agent(config),
+        max_connections=f.max_connections,
+        max_per_host=f.max_per_host,
+    )
+
+
+@dataclass
+class Runtime:
+    """Everything one process needs to poll and deliver."""
+
+    config: Config
+    services: Services
+    senders: dict[str, outbox.Send]
+    owner: str
+
+    async def poll(self, names: tuple[str, ...] = ()) -> tuple[CycleReport, outbox.DeliveryStats]:
+        """One cycle: poll the due (or named) feeds, then deliver the alerts that are due."""
+        report = await poll_due(self.services, self.owner, names=names, concurrency=self.config.fetch.max_connections)
+        delivered = await self.deliver()
+        return report, delivered
+
+    async def deliver(self) -> outbox.DeliveryStats:
+        return await outbox.deliver_due(self.services.engine, self.senders, self.config.alerts, self.owner)
+
+
+@asynccontextmanager
+async def running(config: Config) -> AsyncIterator[Runtime]:
+    """Open the database, the HTTP clients and the worker pool; close them all after."""
+    engine = open_database(config)
+    topics = compile_topics(config)
+    repository.sync_feeds(engine, config.feeds)
+    fetcher = Fetcher(fetch_limits(config))
+    pool = WorkerPool(workers=config.polling.workers)
+    alert_client = httpx.AsyncClient(headers={"User-Agent": user_agent(config)}, follow_redirects=False)
+    senders = outbox.channels(config.alerts, alert_client)
+    services = Services(
+        engine=engine,
+        fetcher=fetcher,
+        pool=pool,
+        topics=topics,
+        channels=tuple(senders),
+        story_rules=stories.StoryRules(window=config.stories.window),
+        poll_policy=polling.PollPolicy(
+            min_interval=config.polling.min_interval, max_interval=config.polling.max_interval
+        ),
+    )
+    try:
+        yield Runtime(config, services, senders, worker_name())
+    finally:
+        await alert_client.aclose()
+        await fetcher.aclose()
+        pool.close()
+        engine.dispose()

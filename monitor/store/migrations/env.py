@@ -1,0 +1,17 @@
+"""Alembic environment: runs on the engine the monitor hands it (see store.db.upgrade)."""
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import monitor.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+engine = context.config.attributes["engine"]
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=SQLModel.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",  # SQLite ALTERs need batch mode
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

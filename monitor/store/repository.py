@@ -1,0 +1,435 @@
+"""Every write the pipeline and the outbox make, each one short transaction with no I/O.
+
+Reads for people and programs live in ``store.queries``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from monitor import stories
+from monitor.alerts.render import AlertContent, Outlet
+from monitor.config import FeedConfig
+from monitor.model import TopicMatch
+from monitor.store.db import transaction
+from monitor.store.tables import Alert, Article, Feed, Match, Story, StoryKey, utcnow
+
+CANDIDATES_PER_ARTICLE = 50  # stored articles handed to stories.assign, best first
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What polling one feed needs to know about it."""
+
+    id: int
+    name: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    error_count: int
+    failing_since: datetime | None
+    interval_override: timedelta | None
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """The outcome of polling one feed, as stored on it."""
+
+    status: str  # "ok", "not modified", "HTTP 404", "error"
+    error: str | None
+    next_check_at: datetime
+    interval: timedelta
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    dead: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+@dataclass(frozen=True, slots=True)
+class NewArticle:
+    feed_id: int
+    guid: str
+    url: str
+    title: str
+    text: str
+    language: str | None
+    published_at: datetime | None
+    features: stories.StoryFeatures
+
+    @property
+    def canonical_url(self) -> str:
+        return stories.canonical_url(self.url)
+
+    @property
+    def text_hash(self) -> str:
+        return stories.text_hash(self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    article_id: int
+    story_id: int
+    new_story: bool
+    signal: str
+    matches: int
+    alerts: int
+
+
+# --- feeds -------------------------------------------------------------------------------
+
+
+def sync_feeds(engine: Engine, feeds: Sequence[FeedConfig], now: datetime | None = None) -> None:
+    """Make the feed table hold the configured feeds; others stay but are no longer polled."""
+    now = now or utcnow()
+    by_url = {f.url: f for f in feeds}
+    with transaction(engine) as session:
+        known = {feed.url: feed for feed in session.exec(select(Feed))}
+        for feed in known.values():
+            wanted = by_url.get(feed.url)
+            feed.active = wanted is not None
+            if wanted:
+                feed.interval_override_s = _seconds(wanted.interval)
+        names = {feed.name for feed in known.values()}
+        for cfg in feeds:
+            if cfg.url in known:
+                continue
+            name = cfg.name if cfg.name not in names else f"{cfg.name}-{len(known) + 1}"
+            names.add(name)
+            session.add(Feed(name=name, url=cfg.url, next_check_at=now, interval_override_s=_seconds(cfg.interval)))
+        session.flush()
+        for cfg in feeds:  # a renamed feed keeps its history
+            feed = known.get(cfg.url)
+            if feed and feed.name != cfg.name and cfg.name not in names:
+                feed.name = cfg.name
+
+
+def add_feed(engine: Engine, url: str, name: str, now: datetime | None = None) -> bool:
+    """Add one feed by hand; False when its URL or name is already there."""
+    try:
+        with transaction(engine) as session:
+            session.add(Feed(name=name, url=url, next_check_at=now or utcnow()))
+        return True
+    except IntegrityError:
+        return False
+
+
+def _seconds(interval: timedelta | None) -> int | None:
+    return int(interval.total_seconds()) if interval else None
+
+
+def _claim(
+    session: Session, table: Any, due: sa.ColumnElement[bool], order: Any, owner: str, now: datetime, lease: timedelta, limit: int
+) -> list[int]:
+    """Lease up to ``limit`` due rows to ``owner``; rows leased by a dead worker come back when the lease expires."""
+    free = sa.or_(table.lease_expires_at.is_(None), table.lease_expires_at < now)
+    pick = sa.select(table.id).where(due, free).order_by(order).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    claim = (
+        sa.update(table)
+        .where(table.id.in_(pick.scalar_subquery()))
+        .values(lease_owner=owner, lease_expires_at=now + lease)
+        .returning(table.id)
+    )
+    return [row[0] for row in session.execute(claim)]
+
+
+def claim_due_feeds(
+    engine: Engine, owner: str, now: datetime, *, limit: int = 500, lease: timedelta = timedelta(minutes=10), names: Iterable[str] = ()
+) -> list[FeedState]:
+    """Lease the feeds whose time has come (or the named ones, due or not)."""
+    wanted = list(names)
+    due = col(Feed.active) & ~col(Feed.dead)
+    due = due & (col(Feed.name).in_(wanted) if wanted else col(Feed.next_check_at) <= now)
+    with transaction(engine) as session:
+        ids = _claim(session, Feed, due, Feed.next_check_at, owner, now, lease, limit)  # type: ignore[arg-type]
+        rows = session.exec(select(Feed).where(col(Feed.id).in_(ids)).order_by(col(Feed.name))).all()
+        return [
+            FeedState(
+                id=f.id or 0,
+                name=f.name,
+                url=f.url,
+                etag=f.etag,
+                last_modified=f.last_modified,
+                body_hash=f.body_hash,
+                error_count=f.error_count,
+                failing_since=f.failing_since,
+                interval_override=timedelta(seconds=f.interval_override_s) if f.interval_override_s else None,
+            )
+            for f in rows
+        ]
+
+
+def record_poll(engine: Engine, feed_id: int, record: PollRecord, now: datetime) -> None:
+    """Store how polling went and when to poll next; release the lease."""
+    with transaction(engine) as session:
+        feed = session.get(Feed, feed_id)
+        if feed is None:
+            return
+        feed.last_checked_at = now
+        feed.next_check_at = record.next_check_at
+        feed.interval_s = int(record.interval.total_seconds())
+        feed.last_status = record.status
+        feed.last_error = record.error
+        feed.dead = record.dead
+        feed.lease_owner = feed.lease_expires_at = None
+        if record.failed:
+            feed.error_count += 1
+            feed.failing_since = feed.failing_since or now
+            return
+        feed.error_count = 0
+        feed.failing_since = None
+        if record.status == "ok":
+            feed.etag, feed.last_modified, feed.body_hash = record.etag, record.last_modified, record.body_hash
+
+
+def unseen_entries(engine: Engine, feed_id: int, guids: Sequence[str]) -> set[str]:
+    """The GUIDs of ``guids`` this feed has not delivered before."""
+    seen: set[str] = set()
+    with transaction(engine) as session:
+        for start in range(0, len(guids), 500):
+            chunk = guids[start : start + 500]
+            query = select(Article.guid).where(Article.feed_id == feed_id, col(Article.guid).in_(chunk))
+            seen.update(session.exec(query))
+    return set(guids) - seen
+
+
+def is_known_url(engine: Engine, url: str) -> bool:
+    """True when an article with this canonical URL is stored (another feed carried it)."""
+    with transaction(engine) as session:
+        found = session.exec(select(Article.id).where(Article.canonical_url == stories.canonical_url(url)))
+        return found.first() is not None
+
+
+# --- articles, stories, matches, outbox ----------------------------------------------------
+
+
+def store_article(
+    engine: Engine,
+    new: NewArticle,
+    matches: Sequence[TopicMatch],
+    channels: Sequence[str],
+    rules: stories.StoryRules,
+    now: datetime | None = None,
+) -> StoredArticle | None:
+    """Store an article with its story, matches and outbox rows in ONE transaction.
+
+    Returns None when the same item is already stored (same GUID in this feed,
+    same canonical URL, or the same text): it is stored once.
+    """
+    now = now or utcnow()
+    try:
+        with transaction(engine) as session:
+            if _is_duplicate(session, new):
+                return None
+            keys = stories.index_keys(new.features)
+            assignment = stories.assign(new.features, _candidates(session, keys, now - rules.window), rules)
+            story = session.get(Story, assignment.story_id) if assignment.story_id else None
+            if story is None:
+                story = Story(title=new.title, language=new.language, first_seen=now)
+                session.add(story)
+                session.flush()
+            story.last_seen = now
+            story.article_count += 1
+            article = Article(
+                feed_id=new.feed_id,
+                guid=new.guid,
+                url=new.url,
+                canonical_url=new.canonical_url,
+                text_hash=new.text_hash,
+                title=new.title,
+                text=new.text,
+                language=new.language,
+                published_at=new.published_at,
+                fetched_at=now,
+                story_id=story.id,
+                story_similarity=assignment.similarity if assignment.story_id else 1.0,
+                story_signal=assignment.signal if assignment.story_id else "first article",
+                features=new.features.to_json(),
+            )
+            session.add(article)
+            session.flush()
+            assert article.id is not None and story.id is not None
+            session.add_all(StoryKey(key=k, article_id=article.id, story_id=story.id, seen_at=now) for k in set(keys))
+            alerts = _add_matches(session, article.id, story.id, matches, channels, now, backfill=False)
+            return StoredArticle(article.id, story.id, assignment.story_id is None, article.story_signal, len(matches), alerts)
+    except IntegrityError:
+        return None  # another worker stored the same item a moment ago
+
+
+def _is_duplicate(session: Session, new: NewArticle) -> bool:
+    same = sa.or_(
+        (col(Article.feed_id) == new.feed_id) & (col(Article.guid) == new.guid),
+        col(Article.canonical_url) == new.canonical_url,
+        col(Article.text_hash) == new.text_hash,
+    )
+    return session.exec(select(Article.id).where(same).limit(1)).first() is not None
+
+
+def _candidates(session: Session, keys: Sequence[str], since: datetime) -> list[stories.Candidate]:
+    """Stored articles sharing the most index keys with a new one, inside the story window."""
+    if not keys:
+        return []
+    shared = sa.func.count().label("shared")
+    best = (
+        sa.select(StoryKey.article_id, shared)
+        .where(col(StoryKey.key).in_(set(keys)), col(StoryKey.seen_at) >= since)
+        .group_by(col(StoryKey.article_id))
+        .order_by(shared.desc(), col(StoryKey.article_id).desc())
+        .limit(CANDIDATES_PER_ARTICLE)
+        .subquery()
+    )
+    rows = session.execute(
+        sa.select(Article.id, Article.story_id, Article.features).join(best, best.c.article_id == Article.id)
+    ).all()
+    return [
+        stories.Candidate(article_id=row[0], story_id=row[1], features=stories.StoryFeatures.from_json(row[2]))
+        for row in rows
+        if row[1] is not None
+    ]
+
+
+def _add_matches(
+    session: Session,
+    article_id: int,
+    story_id: int,
+    matches: Sequence[TopicMatch],
+    channels: Sequence[str],
+    now: datetime,
+    *,
+    backfill: bool,
+) -> int:
+    """Insert matches and, unless backfilling, one outbox row per (topic, story, channel)."""
+    queued = 0
+    for found in matches:
+        row = Match(
+            topic=found.topic,
+            article_id=article_id,
+            story_id=story_id,
+            score=found.score,
+            terms=json.dumps(list(found.terms), ensure_ascii=False),
+            clause=found.clause,
+            snippet=found.snippet,
+            matched_at=now,
+            backfill=backfill,
+        )
+        session.add(row)
+        session.flush()
+        if backfill:
+            continue
+        for channel in channels:
+            values = {
+                "topic": found.topic,
+                "story_id": story_id,
+                "match_id": row.id,
+                "channel": channel,
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+                "next_attempt_at": now,
+            }
+            queued += session.execute(_insert_ignoring_duplicates(session, values)).rowcount or 0  # type: ignore[attr-defined]
+    return queued
+
+
+def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> Any:
+    # The unique key on (topic, story_id, channel) is what guarantees one alert per story.
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    return dialect.insert(Alert).values(**values).on_conflict_do_nothing(index_elements=["topic", "story_id", "channel"])
+
+
+def claim_due_alerts(
+    engine: Engine, owner: str, now: datetime, *, limit: int = 100, lease: timedelta = timedelta(minutes=5)
+) -> list[int]:
+    with transaction(engine) as session:
+        due = (col(Alert.status) == "pending") & (col(Alert.next_attempt_at) <= now)
+        return _claim(session, Alert, due, Alert.next_attempt_at, owner, now, lease, limit)  # type: ignore[arg-type]
+
+
+def mark_delivered(engine: Engine, alert_id: int, now: datetime) -> None:
+    with transaction(engine) as session:
+        alert = session.get(Alert, alert_id)
+        if alert:
+            alert.status, alert.delivered_at, alert.last_error = "delivered", now, None
+            alert.attempts += 1
+            alert.lease_owner = alert.lease_expires_at = None
+
+
+def mark_attempt_failed(engine: Engine, alert_id: int, error: str, retry_at: datetime | None) -> None:
+    """Record a failed delivery; ``retry_at`` None means give up (status "failed")."""
+    with transaction(engine) as session:
+        alert = session.get(Alert, alert_id)
+        if alert:
+            alert.attempts += 1
+            alert.last_error = error
+            alert.lease_owner = alert.lease_expires_at = None
+            if retry_at is None:
+                alert.status = "failed"
+            else:
+                alert.next_attempt_at = retry_at
+
+
+def load_alert(engine: Engine, alert_id: int) -> tuple[Alert, AlertContent] | None:
+    """An outbox row and everything its message says, read at send time."""
+    with transaction(engine) as session:
+        alert = session.get(Alert, alert_id)
+        match = session.get(Match, alert.match_id) if alert else None
+        story = session.get(Story, alert.story_id) if alert else None
+        if alert is None or match is None or story is None:
+            return None
+        rows = session.exec(
+            select(Article, Feed.name)
+            .join(Feed, col(Feed.id) == col(Article.feed_id))
+            .where(Article.story_id == story.id)
+            .order_by(col(Article.fetched_at), col(Article.id))
+        ).all()
+        outlets = {a.id: Outlet(a.id or 0, a.url, a.title, a.language, feed, a.published_at) for a, feed in rows}
+        content = AlertContent(
+            alert_id=alert.id or 0,
+            topic=alert.topic,
+            story_id=story.id or 0,
+            story_title=story.title,
+            first_seen=story.first_seen or utcnow(),
+            article=outlets[match.article_id],
+            outlets=tuple(outlets.values()),
+            score=match.score,
+            terms=tuple(json.loads(match.terms)),
+            snippet=match.snippet,
+            idempotency_key=idempotency_key(alert.topic, story.id or 0, alert.channel),
+            created_at=alert.created_at or utcnow(),
+        )
+        return alert, content
+
+
+def idempotency_key(topic: str, story_id: int, channel: str) -> str:
+    """Stable per (topic, story, channel): a receiver drops a redelivery by it."""
+    slug = "-".join(stories_slug(topic))
+    return f"monitor-{slug}-{story_id}-{channel.replace(':', '-')}"
+
+
+def stories_slug(text: str) -> list[str]:
+    return [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
+
+
+def release_leases(engine: Engine, owner: str) -> None:
+    """Give back what a stopping worker still holds, so a restart need not wait for expiry."""
+    with transaction(engine) as session:
+        for table in (Feed, Alert):
+            session.execute(
+                sa.update(table).where(col(table.lease_owner) == owner).values(lease_owner=None, lease_expires_at=None)
+            )

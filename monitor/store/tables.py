@@ -1,0 +1,145 @@
+"""The database tables. Schema changes go through an Alembic migration in migrations/."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Dialect, Index, Text, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _when(index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=True))
+
+
+class Feed(SQLModel, table=True):
+    """A polled feed and its schedule: everything a restart needs to carry on."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    url: str = Field(unique=True)
+    active: bool = True  # False when removed from the configuration
+    interval_override_s: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_status: str | None = None  # "ok", "not modified", "HTTP 404", "error"
+    last_error: str | None = None
+    error_count: int = 0  # consecutive failures
+    failing_since: datetime | None = _when()
+    dead: bool = False
+    interval_s: int = 0
+    last_checked_at: datetime | None = _when()
+    next_check_at: datetime | None = _when(index=True)
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = _when()
+
+
+class Story(SQLModel, table=True):
+    """One event, however many outlets and languages told it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str  # the title of its first article, in that article's language
+    language: str | None = None
+    first_seen: datetime | None = _when(index=True)
+    last_seen: datetime | None = _when()
+    article_count: int = 0
+
+
+class Article(SQLModel, table=True):
+    """A fetched article, stored once however many times feeds repeat it."""
+
+    __table_args__ = (UniqueConstraint("feed_id", "guid", name="uq_article_feed_guid"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(foreign_key="feed.id", index=True)
+    guid: str
+    url: str
+    canonical_url: str = Field(unique=True)
+    text_hash: str = Field(unique=True)
+    title: str
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    language: str | None = None
+    published_at: datetime | None = _when()
+    fetched_at: datetime | None = _when(index=True)
+    story_id: int | None = Field(default=None, foreign_key="story.id", index=True)
+    story_similarity: float = 1.0  # to the story's first article
+    story_signal: str = "first article"  # what joined it to its story
+    features: str = Field(sa_column=Column(Text, nullable=False))  # StoryFeatures as JSON
+
+
+class StoryKey(SQLModel, table=True):
+    """Selective keys (LSH bands, cross-lingual signals) that find story candidates."""
+
+    __tablename__ = "story_key"
+    __table_args__ = (Index("ix_story_key_key_seen", "key", "seen_at"),)
+
+    key: str = Field(primary_key=True)
+    article_id: int = Field(primary_key=True, foreign_key="article.id")
+    story_id: int = Field(foreign_key="story.id")
+    seen_at: datetime | None = _when()
+
+
+class Match(SQLModel, table=True):
+    """An article matched a topic, and why."""
+
+    __table_args__ = (UniqueConstraint("topic", "article_id", name="uq_match_topic_article"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(index=True)
+    article_id: int = Field(foreign_key="article.id", index=True)
+    story_id: int = Field(foreign_key="story.id", index=True)
+    score: float
+    terms: str  # JSON list
+    clause: str = ""
+    snippet: str = Field(sa_column=Column(Text, nullable=False))
+    matched_at: datetime | None = _when(index=True)
+    backfill: bool = False  # matched when the topic was added, not when the article arrived
+
+
+class Alert(SQLModel, table=True):
+    """The outbox: one row per (topic, story, channel), written with the match."""
+
+    __table_args__ = (
+        UniqueConstraint("topic", "story_id", "channel", name="uq_alert_topic_story_channel"),
+        Index("ix_alert_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str
+    story_id: int = Field(foreign_key="story.id")
+    match_id: int = Field(foreign_key="match.id")
+    channel: str  # "webhook:<name>" or "email"
+    status: str = "pending"  # pending → delivered, or failed after alerts.retry_for
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime | None = _when()
+    next_attempt_at: datetime | None = _when()
+    delivered_at: datetime | None = _when()
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = _when()
