@@ -120,6 +120,7 @@ class AlertsConfig(_Section):
     webhooks: list[WebhookConfig] = []
     email: EmailConfig | None = None
     retry_for: Duration = timedelta(days=3)  # an undeliverable alert is retried this long
+    first_retry: Duration = timedelta(seconds=30)  # then doubling up to max_backoff
     max_backoff: Duration = timedelta(hours=1)
 
     @model_validator(mode="after")

@@ -26,7 +26,6 @@ from monitor.store.tables import utcnow
 log = logging.getLogger(__name__)
 
 Send = Callable[[AlertContent], Awaitable[None]]
-FIRST_RETRY = timedelta(seconds=30)
 
 
 @dataclass
@@ -66,10 +65,10 @@ def channels(config: AlertsConfig, client: httpx.AsyncClient) -> dict[str, Send]
 
 
 def retry_at(attempts: int, created_at: datetime, now: datetime, config: AlertsConfig, hint: float | None) -> datetime | None:
-    """When to try again after ``attempts`` failures: doubling from 30 s, capped; None to give up."""
+    """When to try again after ``attempts`` failures: doubling from ``first_retry``, capped; None to give up."""
     if now - created_at >= config.retry_for:
         return None
-    wait = min(FIRST_RETRY * 2 ** max(attempts - 1, 0), config.max_backoff)
+    wait = min(config.first_retry * 2 ** max(attempts - 1, 0), config.max_backoff)
     if hint is not None:  # the receiver's Retry-After, if it said one
         wait = max(wait, timedelta(seconds=hint))
     return now + wait

@@ -1,0 +1,388 @@
+"""The `monitor` command. Every command is thin: it parses options and calls library code.
+
+Failures print one line, `error: <what, where, what to do>`, and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from monitor import output
+from monitor.config import Config, load_config, parse_duration
+from monitor.errors import MonitorError
+from monitor.model import Document
+from monitor.store.tables import utcnow
+
+CONFIG_HELP = "Configuration file (default: $MONITOR_CONFIG or config/monitor.yaml)."
+
+
+class _Group(click.Group):
+    """Turns every MonitorError into one line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MonitorError as exc:
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    for line in message.splitlines() or [message]:
+        click.echo(f"error: {line}", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens (to stderr).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    """Watch news feeds for topics, group copies and translations into stories, alert once per story.
+
+    \b
+    Start here:
+      monitor check-config      is the configuration valid?
+      monitor poll              poll every feed once now, deliver alerts
+      monitor run               the daemon: poll on schedule until stopped
+      monitor matches           what matched, why, and where
+      monitor match FILE        would this document match? (stores nothing)
+    """
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = _Settings(config_path)
+
+
+class _Settings:
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.path)
+        return self._config
+
+
+def _config(ctx: click.Context) -> Config:
+    settings: _Settings = ctx.find_root().obj
+    return settings.config
+
+
+def _engine(ctx: click.Context) -> Any:
+    from monitor.service import open_database
+
+    return open_database(_config(ctx))
+
+
+# --- configuration -----------------------------------------------------------------------
+
+
+@cli.command("check-config")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing when the configuration is valid.")
+@click.pass_context
+def check_config(ctx: click.Context, quiet: bool) -> None:
+    """Validate the configuration and every topic query; print a summary.
+
+    Exits 2 with one line per problem (key and line) when something is wrong.
+    """
+    from monitor.service import compile_topics
+
+    config = _config(ctx)
+    compile_topics(config)
+    if quiet:
+        return
+    from sqlalchemy.engine import make_url
+
+    channels = [f"webhook:{w.name}" for w in config.alerts.webhooks] + (["email"] if config.alerts.email else [])
+    click.echo(f"config: {config.source} is valid")
+    click.echo(f"database: {make_url(config.database).render_as_string(hide_password=True)}")
+    click.echo(f"feeds: {len(config.feeds)}")
+    click.echo(f"topics: {len(config.topics)} ({', '.join(t.name for t in config.topics)})")
+    click.echo(f"alert channels: {', '.join(channels) or 'none (matches are stored, nothing is sent)'}")
+
+
+# --- polling -----------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--feed", "names", multiple=True, metavar="NAME", help="Poll only this feed (repeatable).")
+@click.pass_context
+def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """Poll every feed once now, process new articles, deliver due alerts.
+
+    Prints one line per feed and a summary. Exits 0 even when some feeds failed:
+    their errors are stored (see `monitor feeds --failing`).
+    """
+    from monitor.service import running
+
+    config = _config(ctx)
+    unknown = sorted(set(names) - {f.name for f in config.feeds})
+    if unknown:
+        raise MonitorError(f"no feed named {', '.join(unknown)} in {config.source}; `monitor feeds` lists them")
+
+    async def go() -> None:
+        async with running(config) as runtime:
+            wanted = names or tuple(f.name for f in config.feeds)
+            cycle, delivered = await runtime.poll(wanted)
+            for feed in cycle.feeds:
+                click.echo(_feed_line(feed))
+            stored = sum(f.stored for f in cycle.feeds)
+            click.echo(
+                f"{len(cycle.feeds)} feeds polled, {len(cycle.failed)} failed; {stored} new articles, "
+                f"{sum(f.matches for f in cycle.feeds)} matches, {sum(f.alerts for f in cycle.feeds)} alerts queued; "
+                f"{delivered.delivered} alerts delivered, {delivered.retrying} waiting to retry, {delivered.failed} given up"
+            )
+
+    asyncio.run(go())
+
+
+def _feed_line(feed: Any) -> str:
+    if feed.error:
+        return f"✗ {feed.name}: {feed.error}"
+    detail = f"{feed.status}"
+    if feed.status == "ok":
+        detail = f"{feed.entries} entries, {feed.new} new, {feed.stored} stored, {feed.matches} matches"
+        if feed.duplicates:
+            detail += f", {feed.duplicates} duplicates"
+        if feed.page_failures:
+            detail += f", {feed.page_failures} pages unreadable (used the feed's text)"
+    return f"✓ {feed.name}: {detail} ({feed.seconds:.1f} s)"
+
+
+@cli.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run as a daemon: poll feeds on their schedule and deliver alerts until SIGTERM or Ctrl-C.
+
+    Several `monitor run` processes may share one PostgreSQL database; each claims
+    due feeds with a lease, so none is polled twice at once.
+    """
+    from monitor.scheduler import run_forever
+    from monitor.service import running
+
+    config = _config(ctx)
+
+    async def go() -> None:
+        async with running(config) as runtime:
+            await run_forever(runtime, lambda line: click.echo(line, err=True))
+
+    asyncio.run(go())
+
+
+# --- dry runs ----------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("source")
+@click.option("-q", "--query", help="Match this query instead of the configured topics.")
+@click.option("--explain", is_flag=True, help="Also print the parsed query tree.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for programs.")
+@click.option("--lang", help="Declare the document's language instead of detecting it.")
+@click.pass_context
+def match(ctx: click.Context, source: str, query: str | None, explain: bool, as_json: bool, lang: str | None) -> None:
+    """Would this document match? SOURCE is a file, a URL, or - for stdin. Stores nothing.
+
+    HTML is extracted as the pipeline would; for plain text the first line is the title.
+
+    \b
+    monitor match seeds/000_dc6b95992fa60b00.txt
+    monitor match --query 'TikTok NEAR/10 (ban OR larangan)' article.html --explain
+    """
+    from monitor.service import compile_topics
+    from monitor.topics import TopicSet, TopicSpec
+    from monitor.topics import explain as explain_query
+
+    topics = TopicSet.compile([TopicSpec("query", query)]) if query else compile_topics(_config(ctx))
+    document = _read_document(ctx, source, lang)
+    found = topics.match(document)
+    if as_json:
+        rows = [
+            {"topic": m.topic, "score": round(m.score, 3), "terms": list(m.terms), "clause": m.clause, "snippet": m.snippet}
+            for m in found
+        ]
+        click.echo(json.dumps({"title": document.title, "language": document.language, "matches": rows}, ensure_ascii=False, indent=2))
+        return
+    if explain:
+        queries = [query] if query else [t.query for t in _config(ctx).topics]
+        for text in queries:
+            click.echo(explain_query(text))
+    click.echo(f"{document.title or '(no title)'} [{document.language or 'language unknown'}]")
+    if not found:
+        click.echo("no topic matches")
+    for m in found:
+        click.echo(f"\n{m.topic}: score {m.score:.2f}; terms {', '.join(m.terms)}")
+        click.echo(f"  decided by: {m.clause}")
+        click.echo(f"  {m.snippet}")
+
+
+def _read_document(ctx: click.Context, source: str, lang: str | None) -> Document:
+    from monitor.extract import extract_article
+    from monitor.text import detect_language
+
+    if source.startswith(("http://", "https://")):
+        body = asyncio.run(_fetch_once(_config(ctx), source))
+    elif source == "-":
+        body = sys.stdin.buffer.read()
+    else:
+        try:
+            body = Path(source).read_bytes()
+        except OSError as exc:
+            raise MonitorError(f"{source}: cannot read it ({exc.strerror}); give a file, a URL or -") from None
+    head = body[:2048].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<article", b"<div", b"<p")):
+        extracted = extract_article(body, source)
+        if extracted is None:
+            raise MonitorError(f"{source}: no article text found in this HTML")
+        title, text, declared = extracted.title or "", extracted.text, extracted.language
+    else:
+        title, _, text = body.decode("utf-8", errors="replace").strip().partition("\n")
+        declared = None
+    language = lang or detect_language(f"{title}\n{text}", declared)
+    return Document(title=title.strip(), text=text.strip(), language=language, url=source)
+
+
+async def _fetch_once(config: Config, url: str) -> bytes:
+    from monitor.fetch import Fetcher
+    from monitor.service import fetch_limits
+
+    fetcher = Fetcher(fetch_limits(config))
+    try:
+        result = await fetcher.get(url, trusted=True)
+    finally:
+        await fetcher.aclose()
+    if result.status >= 400:
+        raise MonitorError(f"{url} answered HTTP {result.status}")
+    return result.body
+
+
+# --- queries -----------------------------------------------------------------------------
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return utcnow() - parse_duration(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a duration; write e.g. 2d, 12h or 30m") from None
+
+
+def _query_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)(fn)
+    fn = click.option("--limit", type=click.IntRange(1), default=50, show_default=True, help="At most this many rows.")(fn)
+    fn = click.option("--since", metavar="AGE", help="Only the last AGE, e.g. 2d, 12h, 30m.")(fn)
+    return click.option("--topic", metavar="NAME", help="Only this topic.")(fn)
+
+
+def _show(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str]) -> None:
+    click.echo(output.render(rows, fmt, columns))
+
+
+@cli.command()
+@_query_options
+@click.pass_context
+def matches(ctx: click.Context, topic: str | None, since: str | None, limit: int, fmt: str) -> None:
+    """Stored matches, newest first: topic, article, score and the terms that fired."""
+    from monitor.store import queries
+
+    rows = queries.matches(_engine(ctx), topic=topic, since=_since(since), limit=limit)
+    _show(rows, fmt, ["matched_at", "topic", "score", "language", "story_id", "title", "terms"])
+
+
+@cli.command()
+@_query_options
+@click.option("--id", "story_id", type=int, help="Show one story with each article's similarity and joining signal.")
+@click.pass_context
+def stories(ctx: click.Context, topic: str | None, since: str | None, limit: int, fmt: str, story_id: int | None) -> None:
+    """Stories, newest first: one event, every outlet and language that carried it."""
+    from monitor.store import queries
+
+    rows = queries.stories(_engine(ctx), topic=topic, since=_since(since), limit=limit, story_id=story_id)
+    if story_id is not None and fmt == "table":
+        if not rows:
+            raise MonitorError(f"no story {story_id}; `monitor stories` lists them")
+        story = rows[0]
+        click.echo(f"story {story['id']}: {story['title']} (first seen {story['first_seen']}; {', '.join(story['topics'])})")
+        _show(story["articles"], fmt, ["id", "language", "feed", "similarity", "signal", "title"])
+        return
+    for row in rows:
+        row["outlets"] = len(row["articles"])
+    _show(rows, fmt, ["id", "first_seen", "outlets", "languages", "topics", "title"])
+
+
+@cli.command()
+@_query_options
+@click.pass_context
+def articles(ctx: click.Context, topic: str | None, since: str | None, limit: int, fmt: str) -> None:
+    """Stored articles, newest first (JSON and CSV include the extracted text)."""
+    from monitor.store import queries
+
+    rows = queries.articles(_engine(ctx), topic=topic, since=_since(since), limit=limit, with_text=fmt != "table")
+    _show(rows, fmt, ["id", "published_at", "language", "feed", "story_id", "title"])
+
+
+@cli.command()
+@_query_options
+@click.option("--status", type=click.Choice(["pending", "delivered", "failed"]), help="Only alerts in this state.")
+@click.pass_context
+def alerts(ctx: click.Context, topic: str | None, since: str | None, limit: int, fmt: str, status: str | None) -> None:
+    """The alert outbox: what was sent where, what waits for a retry and why."""
+    from monitor.store import queries
+
+    rows = queries.alerts(_engine(ctx), topic=topic, since=_since(since), limit=limit, status=status)
+    _show(rows, fmt, ["id", "created_at", "topic", "story_id", "channel", "status", "attempts", "last_error"])
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--failing", is_flag=True, help="Only feeds that fail or are dead: the ones that need a human.")
+@click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
+@click.option("--limit", type=click.IntRange(1), default=1000, show_default=True)
+@click.pass_context
+def feeds(ctx: click.Context, failing: bool, fmt: str, limit: int) -> None:
+    """The polled feeds: last status and error, failures in a row, next check."""
+    if ctx.invoked_subcommand:
+        return
+    from monitor.service import open_database
+    from monitor.store import queries, repository
+
+    config = _config(ctx)
+    engine = open_database(config)
+    repository.sync_feeds(engine, config.feeds)
+    rows = queries.feeds(engine, failing=failing, limit=limit)
+    _show(rows, fmt, ["name", "last_status", "error_count", "last_checked_at", "next_check_at", "last_error"])
+
+
+# --- database ----------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Create the schema or migrate it to the newest version (other commands do this too)."""
+    from monitor.service import open_database
+
+    config = _config(ctx)
+    open_database(config)
+    click.echo("database schema is up to date")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="monitor")
+
+

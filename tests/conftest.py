@@ -1,0 +1,109 @@
+"""Shared fixtures: real servers on 127.0.0.1 and a way to run the real `monitor` command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hostile import HostileServer
+from postgres import create_database, postgres_server
+from receivers import SmtpReceiver, WebhookReceiver
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TOPICS = yaml.safe_load((ROOT / "config" / "monitor.yaml").read_text(encoding="utf-8"))["topics"]
+HOOK_SECRET = "test-secret-не-угадать"
+
+
+@pytest.fixture
+def site() -> Iterator[HostileServer]:
+    with HostileServer() as server:
+        yield server
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpReceiver]:
+    with SmtpReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str | None]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on the embedded default and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'monitor.db'}"
+    admin: str | None = request.getfixturevalue("postgres_admin_url")
+    if admin is None:
+        if os.environ.get("MONITOR_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL binaries not found but MONITOR_REQUIRE_POSTGRES is set")
+        pytest.skip("PostgreSQL is not installed here (CI installs it: see .ci/run)")
+    return create_database(admin, f"monitor_{uuid.uuid4().hex[:12]}")
+
+
+Config = dict[str, Any]
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a config file for the servers of one test; keyword arguments override sections."""
+
+    def make(database: str, feeds: list[dict[str, str]], **sections: Any) -> Path:
+        config: Config = {
+            "database": database,
+            "feeds": feeds,
+            "topics": DEFAULT_TOPICS,
+            "fetch": {"allow_networks": ["127.0.0.0/8"], "timeout": "5s"},
+            "polling": {"tick": "1s", "workers": 1},
+        }
+        config.update(sections)
+        path = tmp_path / f"monitor-{uuid.uuid4().hex[:6]}.yaml"
+        path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        return path
+
+    return make
+
+
+def alert_sections(webhook: WebhookReceiver, smtp: SmtpReceiver) -> dict[str, Any]:
+    return {
+        "alerts": {
+            "webhooks": [{"url": webhook.url, "secret": "${HOOK_SECRET}", "name": "receiver"}],
+            "email": {
+                "host": "127.0.0.1",
+                "port": smtp.port,
+                "sender": "monitor@example.org",
+                "recipients": ["analyst@example.org"],
+                "starttls": False,
+            },
+        }
+    }
+
+
+def monitor(*args: str | Path, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real command line in a subprocess, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, "HOOK_SECRET": HOOK_SECRET, **(env or {})},
+    )
