@@ -1,0 +1,179 @@
+"""Deliver one alert to a webhook: a signed JSON POST (thin adapter over httpx).
+
+The receiver's answer decides: 2xx is delivered, anything else raises
+``WebhookDeliveryError`` (a ``DeliveryError``) with one line naming the receiver and the
+cause, plus the ``Retry-After`` delay when the receiver asked for one. The outbox owns
+retries; this module sends once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections.abc import Callable
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from importlib import metadata
+from urllib.parse import urlsplit
+
+import httpx
+
+from monitor.alerts.render import AlertContent, signature, webhook_body
+from monitor.errors import DeliveryError
+
+SIGNATURE_HEADER = "X-Monitor-Signature"
+TIMESTAMP_HEADER = "X-Monitor-Timestamp"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class WebhookDeliveryError(DeliveryError):
+    """A webhook receiver did not accept an alert; it stays queued and is retried."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status  # HTTP status, None for a transport failure
+        self.retry_after = retry_after  # seconds the receiver asked us to wait, if it did
+
+
+def _user_agent() -> str:
+    try:
+        version = metadata.version("monitor")
+    except metadata.PackageNotFoundError:
+        version = "dev"
+    return f"monitor/{version} (alert webhook)"
+
+
+USER_AGENT = _user_agent()
+
+
+def display_url(url: str) -> str:
+    """Scheme, host and port only: webhook paths and queries often carry tokens (Slack)."""
+    try:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.hostname or '?'}"
+        if parts.port:
+            origin += f":{parts.port}"
+    except ValueError:
+        return "<invalid url>"
+    return origin + ("/…" if parts.path.strip("/") or parts.query else "")
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, moment.timestamp() - now)
+
+
+def signed_headers(
+    secret: str | None, alert: AlertContent, body: bytes, now: float
+) -> dict[str, str]:
+    """The request headers; the signature only when a secret is configured."""
+    stamp = int(now)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        TIMESTAMP_HEADER: str(stamp),
+        IDEMPOTENCY_HEADER: alert.idempotency_key,
+    }
+    if secret:
+        headers[SIGNATURE_HEADER] = signature(secret, stamp, body)
+    return headers
+
+
+async def deliver_webhook(
+    client: httpx.AsyncClient,
+    url: str,
+    secret: str | None,
+    alert: AlertContent,
+    *,
+    now: Callable[[], float] = time.time,
+    timeout: float = 10.0,
+) -> None:
+    """POST the alert once; return when the receiver answered 2xx, raise otherwise."""
+    body = webhook_body(alert)
+    headers = signed_headers(secret, alert, body, now())
+    where = f"webhook {display_url(url)}"
+    try:
+        # httpx timeouts are per operation; the outer deadline bounds the whole exchange.
+        async with asyncio.timeout(timeout):
+            request = client.build_request(
+                "POST", url, content=body, headers=headers, timeout=timeout
+            )
+            # Redirects are not followed: a POST that moved is a configuration to fix.
+            response = await client.send(request, stream=True, follow_redirects=False)
+            # The body is never read: a receiver cannot make us buffer anything.
+            await response.aclose()
+    except TimeoutError:
+        raise WebhookDeliveryError(f"{where} timed out after {timeout:g}s; will retry") from None
+    except httpx.TimeoutException:
+        raise WebhookDeliveryError(f"{where} timed out after {timeout:g}s; will retry") from None
+    except httpx.ConnectError as error:
+        raise WebhookDeliveryError(
+            f"{where}: cannot connect ({_reason(error)}); will retry"
+        ) from None
+    except httpx.HTTPError as error:
+        raise WebhookDeliveryError(f"{where}: {_reason(error)}; will retry") from None
+    except httpx.InvalidURL as error:
+        raise WebhookDeliveryError(
+            f"{where}: invalid URL ({_reason(error)}); fix it in alerts.webhooks"
+        ) from None
+    if response.is_success:
+        return
+    retry_after = parse_retry_after(response.headers.get("Retry-After"), now())
+    detail = f"answered {response.status_code}"
+    if response.is_redirect:
+        detail += " (redirects are not followed; configure the final URL)"
+    if retry_after is not None:
+        detail += f", retry after {retry_after:g}s"
+    raise WebhookDeliveryError(
+        f"{where} {detail}; will retry", status=response.status_code, retry_after=retry_after
+    )
+
+
+def _reason(error: Exception) -> str:
+    text = " ".join(str(error).split()).rstrip(".")
+    return text or type(error).__name__
+
+
+def verify_signature(
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    header: str,
+    *,
+    tolerance: int = 300,
+    now: float | None = None,
+) -> bool:
+    """True when ``header`` signs ``timestamp`` and ``body`` under ``secret``, recently.
+
+    For receivers: reject stale timestamps (replays) and compare in constant time.
+    ``header`` may list several comma-separated signatures (secret rotation).
+    """
+    try:
+        stamp = int(timestamp.strip())
+    except ValueError:
+        return False
+    current = time.time() if now is None else now
+    if abs(current - stamp) > tolerance:
+        return False
+    expected = signature(secret, stamp, body)
+    candidates = [part.strip() for part in header.split(",")]
+    # Compare against every candidate so timing does not reveal which one matched.
+    results = [
+        hmac.compare_digest(expected.encode(), candidate.encode(errors="replace"))
+        for candidate in candidates
+    ]
+    return any(results)
