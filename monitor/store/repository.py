@@ -6,7 +6,7 @@ Reads for people and programs live in ``store.queries``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,9 +20,10 @@ from sqlmodel import Session, col, select
 from monitor import stories
 from monitor.alerts.render import AlertContent, Outlet
 from monitor.config import FeedConfig
-from monitor.model import TopicMatch
-from monitor.store.db import transaction
-from monitor.store.tables import Alert, Article, Feed, Match, Story, StoryKey, utcnow
+from monitor.model import Document, TopicMatch
+from monitor.errors import ParseError
+from monitor.store.db import reading, transaction
+from monitor.store.tables import Alert, Article, Feed, Match, Story, StoryKey, Topic, utcnow
 
 CANDIDATES_PER_ARTICLE = 50  # stored articles handed to stories.assign, best first
 
@@ -73,11 +74,15 @@ class NewArticle:
 
     @property
     def canonical_url(self) -> str:
-        return stories.canonical_url(self.url)
+        """The link without tracking noise; an entry without a usable link is known by its GUID."""
+        try:
+            return stories.canonical_url(self.url)
+        except ParseError:
+            return f"guid:{self.feed_id}:{self.guid}"
 
     @property
-    def text_hash(self) -> str:
-        return stories.text_hash(self.text)
+    def text_hash(self) -> str | None:
+        return stories.text_hash(self.text) or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +206,7 @@ def record_poll(engine: Engine, feed_id: int, record: PollRecord, now: datetime)
 def unseen_entries(engine: Engine, feed_id: int, guids: Sequence[str]) -> set[str]:
     """The GUIDs of ``guids`` this feed has not delivered before."""
     seen: set[str] = set()
-    with transaction(engine) as session:
+    with reading(engine) as session:
         for start in range(0, len(guids), 500):
             chunk = guids[start : start + 500]
             query = select(Article.guid).where(Article.feed_id == feed_id, col(Article.guid).in_(chunk))
@@ -211,9 +216,12 @@ def unseen_entries(engine: Engine, feed_id: int, guids: Sequence[str]) -> set[st
 
 def is_known_url(engine: Engine, url: str) -> bool:
     """True when an article with this canonical URL is stored (another feed carried it)."""
-    with transaction(engine) as session:
-        found = session.exec(select(Article.id).where(Article.canonical_url == stories.canonical_url(url)))
-        return found.first() is not None
+    try:
+        canonical = stories.canonical_url(url)
+    except ParseError:
+        return False
+    with reading(engine) as session:
+        return session.exec(select(Article.id).where(Article.canonical_url == canonical)).first() is not None
 
 
 # --- articles, stories, matches, outbox ----------------------------------------------------
@@ -276,7 +284,7 @@ def _is_duplicate(session: Session, new: NewArticle) -> bool:
     same = sa.or_(
         (col(Article.feed_id) == new.feed_id) & (col(Article.guid) == new.guid),
         col(Article.canonical_url) == new.canonical_url,
-        col(Article.text_hash) == new.text_hash,
+        *([col(Article.text_hash) == new.text_hash] if new.text_hash else []),
     )
     return session.exec(select(Article.id).where(same).limit(1)).first() is not None
 
@@ -314,7 +322,7 @@ def _add_matches(
     *,
     backfill: bool,
 ) -> int:
-    """Insert matches and, unless backfilling, one outbox row per (topic, story, channel)."""
+    """Insert matches and one outbox row per (topic, story, channel) not alerted yet."""
     queued = 0
     for found in matches:
         row = Match(
@@ -330,8 +338,6 @@ def _add_matches(
         )
         session.add(row)
         session.flush()
-        if backfill:
-            continue
         for channel in channels:
             values = {
                 "topic": found.topic,
@@ -433,3 +439,51 @@ def release_leases(engine: Engine, owner: str) -> None:
             session.execute(
                 sa.update(table).where(col(table.lease_owner) == owner).values(lease_owner=None, lease_expires_at=None)
             )
+
+
+# --- topics ------------------------------------------------------------------------------
+
+
+def changed_topics(engine: Engine, queries: dict[str, str], now: datetime | None = None) -> list[str]:
+    """Record the configured queries; return the names that are new or whose query changed."""
+    changed = []
+    with transaction(engine) as session:
+        known = {t.name: t for t in session.exec(select(Topic))}
+        for name, query in queries.items():
+            row = known.get(name)
+            if row is None:
+                session.add(Topic(name=name, query=query, updated_at=now or utcnow()))
+                changed.append(name)
+            elif row.query != query:
+                row.query, row.updated_at = query, now or utcnow()
+                changed.append(name)
+    return changed
+
+
+def stored_documents(engine: Engine, since: datetime, batch: int = 500) -> Iterator[tuple[int, int, Document]]:
+    """(article id, story id, document) of every article fetched since ``since``, oldest first."""
+    last_id = 0
+    while True:
+        with transaction(engine) as session:
+            rows = session.exec(
+                select(Article)
+                .where(col(Article.fetched_at) >= since, col(Article.id) > last_id)
+                .order_by(col(Article.id))
+                .limit(batch)
+            ).all()
+        if not rows:
+            return
+        for a in rows:
+            yield a.id or 0, a.story_id or 0, Document(title=a.title, text=a.text, language=a.language, url=a.url)
+        last_id = rows[-1].id or last_id
+
+
+def store_backfill(
+    engine: Engine, article_id: int, story_id: int, matches: Sequence[TopicMatch], channels: Sequence[str], *, alert: bool
+) -> int:
+    """Store the matches a new topic finds in history; alerts only when asked. Returns alerts queued."""
+    try:
+        with transaction(engine) as session:
+            return _add_matches(session, article_id, story_id, matches, channels if alert else (), utcnow(), backfill=True)
+    except IntegrityError:
+        return 0  # matched already

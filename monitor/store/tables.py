@@ -81,7 +81,7 @@ class Article(SQLModel, table=True):
     guid: str
     url: str
     canonical_url: str = Field(unique=True)
-    text_hash: str = Field(unique=True)
+    text_hash: str | None = Field(default=None, unique=True)  # None when the text has no words
     title: str
     text: str = Field(sa_column=Column(Text, nullable=False))
     language: str | None = None
@@ -143,3 +143,11 @@ class Alert(SQLModel, table=True):
     delivered_at: datetime | None = _when()
     lease_owner: str | None = None
     lease_expires_at: datetime | None = _when()
+
+
+class Topic(SQLModel, table=True):
+    """The queries the matches were made with, to notice a topic added or changed."""
+
+    name: str = Field(primary_key=True)
+    query: str
+    updated_at: datetime | None = _when()

@@ -18,6 +18,13 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
+        "topic",
+        sa.Column("name", sa.String(), nullable=False),
+        sa.Column("query", sa.String(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("name"),
+    )
+    op.create_table(
         "feed",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(), nullable=False),
@@ -64,7 +71,7 @@ def upgrade() -> None:
         sa.Column("guid", sa.String(), nullable=False),
         sa.Column("url", sa.String(), nullable=False),
         sa.Column("canonical_url", sa.String(), nullable=False),
-        sa.Column("text_hash", sa.String(), nullable=False),
+        sa.Column("text_hash", sa.String(), nullable=True),
         sa.Column("title", sa.String(), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("language", sa.String(), nullable=True),
@@ -171,6 +178,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("topic")
     with op.batch_alter_table("alert", schema=None) as batch_op:
         batch_op.drop_index("ix_alert_due")
 

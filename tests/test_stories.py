@@ -1,0 +1,170 @@
+"""Story clustering: same item (URL, text hash), copies, and the seeds' story grouping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from story_corpus import MemoryStoryIndex
+
+from monitor.errors import MonitorError
+from monitor.model import Document
+from monitor.stories import (
+    Candidate,
+    StoryFeatures,
+    StoryRules,
+    assign,
+    canonical_url,
+    index_keys,
+    story_features,
+    text_hash,
+)
+
+SEEDS = Path(__file__).parent.parent / "seeds"
+NOW = datetime(2024, 10, 22, 8, 0, tzinfo=UTC)
+
+
+def seed_document(name: str) -> Document:
+    """A seed file as the pipeline sees it: first line the title, the rest the page text."""
+    path = next(SEEDS.glob(f"{name}_*.txt"))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = [line for line in lines if line.strip() and line.strip() != "--> -->"]
+    return Document(title=lines[0], text="\n".join(lines[1:]))
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        (
+            "HTTP://WWW.Example.COM:80/News/Story/?utm_source=x&utm_medium=y&id=7#comments",
+            "https://example.com/News/Story?id=7",
+        ),
+        ("https://m.example.com/news/1/amp/", "https://example.com/news/1"),
+        ("https://amp.example.com/a.amp.html", "https://example.com/a.html"),
+        (
+            "https://www.example.com/amp/news/2?fbclid=1&gclid=2&ref=home&b=2&a=1",
+            "https://example.com/news/2?a=1&b=2",
+        ),
+        ("https://example.com:443/x", "https://example.com/x"),
+        ("https://example.com:8443/x?page=2", "https://example.com:8443/x?page=2"),
+        ("https://example.com", "https://example.com/"),
+        ("  https://news.example.co.uk/story.amp  ", "https://news.example.co.uk/story"),
+    ],
+)
+def test_canonical_url_folds_variants_of_one_link(url: str, canonical: str) -> None:
+    assert canonical_url(url) == canonical
+
+
+def test_canonical_url_keeps_what_identifies_the_page() -> None:
+    assert canonical_url("https://example.com/a?id=1") != canonical_url(
+        "https://example.com/a?id=2"
+    )
+    assert canonical_url("https://example.com/a") != canonical_url("https://example.org/a")
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/x", "not a url", "", "mailto:a@example.com"])
+def test_canonical_url_rejects_non_web_links_with_one_clear_sentence(url: str) -> None:
+    with pytest.raises(MonitorError, match="not an http"):
+        canonical_url(url)
+
+
+def test_text_hash_ignores_page_furniture_case_and_spacing() -> None:
+    article = seed_document("000").text
+    refetched = (
+        "Home | News | Tekno\n"
+        "Baca Juga : Sepuluh Ponsel Terlaris Bulan Ini di Indonesia Versi Kami\n"
+        + article.upper().replace(" ", "  ").replace("\n", "\n\n")
+        + "\nBagikan\nIklan"
+    )
+    assert text_hash(article) == text_hash(refetched)
+    assert text_hash(article) != text_hash(seed_document("002").text)
+    assert text_hash("Short feed summary.") != text_hash("Another short summary.")
+    assert text_hash("") == text_hash(" \n - ") == ""
+
+
+def test_features_survive_json_round_trip() -> None:
+    features = story_features(seed_document("003"), NOW)
+    assert StoryFeatures.from_json(features.to_json()) == features
+    with pytest.raises(MonitorError):
+        StoryFeatures.from_json('{"language": "fr"}')
+
+
+def test_numbers_and_dates_are_normalised_across_notations() -> None:
+    def extracted(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        features = story_features(Document("Judul", text, language="id"), None)
+        return features.numbers, features.dates
+
+    assert extracted("rusak lebih dari 8.000 unit GPU, kata mereka hari ini")[0] == ("8000",)
+    assert extracted("jusqu'à 8 000 unités de traitement graphique")[0] == ("8000",)
+    assert extracted("as many as 8,000 graphics processing units")[0] == ("8000",)
+    assert extracted("pinjaman sebesar USD 10,8 miliar")[0] == ("10800000000",)
+    assert extracted("a loan of 10.8 billion dollars")[0] == ("10800000000",)
+    assert extracted("dikutip pada Selasa (22/10) lalu")[1] == ("10-22",)
+    assert extracted("am 22. Oktober 2024 in Peking")[1] == ("10-22", "2024-10")
+    assert extracted("on October 22, 2024 in Beijing")[1] == ("10-22", "2024-10")
+
+
+def test_seeds_group_into_the_stories_of_labels_yaml() -> None:
+    """000 (id), 002 (de), 003 (fr) are one story; 001 and 004 share only background."""
+    index = MemoryStoryIndex()
+    decisions = {
+        name: index.add(story_features(seed_document(name), None), NOW)
+        for name in ("000", "001", "002", "003", "004")
+    }
+    story = {name: decision.story_id for name, decision in decisions.items()}
+    assert story["000"] == story["002"] == story["003"]
+    assert len({story["000"], story["001"], story["004"]}) == 3
+    assert decisions["002"].signal.startswith("same event")
+    assert "bytedance" in decisions["003"].signal
+
+
+def test_a_syndicated_copy_joins_as_near_copy() -> None:
+    original = seed_document("003")
+    copy = Document(
+        title="ByteDance renvoie un stagiaire accusé de sabotage",
+        text="Accueil > Tech\n" + original.text + "\nLa société n'a pas souhaité commenter.",
+    )
+    first = story_features(original, NOW)
+    decision = assign(story_features(copy, NOW), [Candidate(1, 7, first)])
+    assert decision.story_id == 7
+    assert decision.signal.startswith("near-copy")
+    assert set(index_keys(first)) & set(index_keys(story_features(copy, NOW)))
+
+
+def test_same_story_outside_the_window_starts_a_new_story() -> None:
+    story = [
+        Candidate(1, 7, story_features(seed_document("000"), NOW)),
+        Candidate(2, 7, story_features(seed_document("002"), NOW)),
+    ]
+    french = seed_document("003")
+    assert assign(story_features(french, NOW + timedelta(hours=5)), story).story_id == 7
+    week_later = story_features(french, NOW + timedelta(days=7))
+    assert assign(week_later, story).story_id is None
+    assert assign(week_later, story, StoryRules(window=timedelta(days=8))).story_id == 7
+
+
+def test_no_candidates_means_a_new_story() -> None:
+    decision = assign(story_features(seed_document("001"), NOW), [])
+    assert decision.story_id is None and decision.signal == "new story"
+
+
+def test_index_keys_are_few_and_a_shared_company_name_alone_is_not_a_key() -> None:
+    for name in ("000", "001", "002", "003", "004"):
+        keys = index_keys(story_features(seed_document(name), NOW))
+        assert 0 < len(keys) <= 45
+        assert len(set(keys)) == len(keys)
+    first = Document(
+        "ByteDance opens an office",
+        "The company ByteDance opened an office in Jakarta, said Andi Wijaya of Kominfo, "
+        "with 300 engineers hired over the summer for its Lark unit.",
+    )
+    second = Document(
+        "ByteDance settles a lawsuit",
+        "The firm ByteDance settled a lawsuit in Texas brought by Ken Paxton over Douyin, "
+        "paying 45 million dollars according to the filing seen by Reuters.",
+    )
+    shared = set(index_keys(story_features(first, NOW))) & set(
+        index_keys(story_features(second, NOW))
+    )
+    assert shared == set()
