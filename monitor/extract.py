@@ -1,0 +1,197 @@
+"""Article text out of an HTML page (pure), and the process pool that runs CPU-bound work.
+
+``extract_article`` is trafilatura plus what trafilatura does not tell: the language the
+page declares and a range-checked publication date. ``WorkerPool`` keeps feedparser and
+trafilatura off the event loop and bounded: a document that takes longer than the time
+limit is abandoned, its worker killed and the pool rebuilt; workers are also recycled
+after a number of tasks because trafilatura's caches grow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import re
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from monitor.errors import MonitorError, ParseError
+
+T = TypeVar("T")
+
+MAX_HTML_BYTES = 5 * 1024 * 1024  # trafilatura's time grows with the page; articles are smaller
+MIN_TEXT_CHARS = 50
+EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Extracted:
+    title: str | None
+    text: str
+    language: str | None  # declared by the page (<html lang>, Content-Language meta, og:locale)
+    published_at: datetime | None  # UTC; None when absent or outside 1990..now+2 days
+
+
+def extract_article(html: bytes, url: str) -> Extracted | None:
+    """The main text of an article page; None when the page has no article text."""
+    from trafilatura import bare_extraction
+
+    html = html[:MAX_HTML_BYTES]
+    if not html.strip():
+        return None
+    try:
+        document: Any = bare_extraction(
+            html, url=url, with_metadata=True, include_comments=False, include_tables=True
+        )
+    except (ValueError, TypeError, RecursionError):
+        return None  # trafilatura gives up on some malformed markup with these
+    text = (getattr(document, "text", None) or "").strip() if document is not None else ""
+    if len(text) < MIN_TEXT_CHARS:
+        return None  # a menu or a caption, not an article: the feed's summary is better
+    title = (getattr(document, "title", None) or "").strip() or None
+    return Extracted(
+        title=title,
+        text=text,
+        language=declared_language(html),
+        published_at=_published(getattr(document, "date", None)),
+    )
+
+
+_HTML_LANG = re.compile(
+    rb"<html\b[^>]{0,2000}?\blang\s*=\s*[\"']?\s*([A-Za-z]{2,3})(?![A-Za-z])", re.I
+)
+_META_LANG = re.compile(
+    rb"<meta\b[^>]{0,500}?http-equiv\s*=\s*[\"']?content-language[\"']?[^>]{0,500}?"
+    rb"content\s*=\s*[\"']?\s*([A-Za-z]{2,3})(?![A-Za-z])",
+    re.I,
+)
+_OG_LOCALE = re.compile(
+    rb"<meta\b[^>]{0,500}?property\s*=\s*[\"']?og:locale[\"']?[^>]{0,500}?"
+    rb"content\s*=\s*[\"']?\s*([A-Za-z]{2,3})(?![A-Za-z])",
+    re.I,
+)
+
+
+def declared_language(html: bytes) -> str | None:
+    """The ISO 639 code the page declares for itself, if any ('de-AT' → 'de')."""
+    head = html[:65536]
+    for pattern in (_HTML_LANG, _META_LANG, _OG_LOCALE):
+        found = pattern.search(head)
+        if found:
+            return found.group(1).decode("ascii").lower()
+    return None
+
+
+def _published(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip()[:32])
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if not EARLIEST_DATE <= moment <= datetime.now(UTC) + timedelta(days=2):
+        return None
+    return moment.astimezone(UTC)
+
+
+# --- the process pool -------------------------------------------------------------------------
+
+
+def _warm_up() -> None:
+    """Import the heavy parsers once per worker, before its first document."""
+    import feedparser  # noqa: F401
+    import trafilatura  # noqa: F401
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__name__", "the task")
+
+
+class WorkerPool:
+    """A bounded process pool: at most ``workers`` documents at a time, each within ``timeout``.
+
+    Callers beyond ``workers`` wait their turn (the queue is the callers themselves, so it
+    is as bounded as the pipeline's own concurrency), and the time limit only starts once
+    a document is handed to a worker.
+    """
+
+    def __init__(self, workers: int = 2, timeout: float = 20.0, max_tasks_per_child: int = 200):
+        self.workers, self.timeout, self.max_tasks_per_child = workers, timeout, max_tasks_per_child
+        self.rebuilds = 0  # how many times a stuck or crashed pool was replaced
+        self._executor = self._new_executor()
+        self._slots: asyncio.Semaphore | None = None
+        self._slots_loop: asyncio.AbstractEventLoop | None = None
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        methods = multiprocessing.get_all_start_methods()
+        # max_tasks_per_child does not work with "fork"; forkserver starts workers quickly.
+        method = "forkserver" if "forkserver" in methods else "spawn"
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context(method),
+            initializer=_warm_up,
+            max_tasks_per_child=self.max_tasks_per_child,
+        )
+
+    def _turn(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots_loop is not loop:
+            self._slots, self._slots_loop = asyncio.Semaphore(self.workers), loop
+        return self._slots
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in a worker; ParseError when it is too slow or kills its worker."""
+        async with self._turn():
+            for attempt in range(2):
+                executor = self._executor
+                try:
+                    future: Future[T] = executor.submit(fn, *args)
+                    return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+                except TimeoutError:
+                    self._replace(executor)
+                    raise ParseError(
+                        f"{_name(fn)} took longer than {self.timeout:g} s; skipped"
+                    ) from None
+                except (BrokenProcessPool, RuntimeError) as exc:
+                    # Another document's timeout killed our worker, or a worker died:
+                    # retry once on the fresh pool, then give up on this document.
+                    if isinstance(exc, RuntimeError) and "shutdown" not in str(exc):
+                        raise ParseError(f"{_name(fn)} failed: {exc}") from exc
+                    self._replace(executor)
+                    if attempt == 1:
+                        raise ParseError(
+                            f"{_name(fn)} crashed its worker process; skipped"
+                        ) from exc
+                except MonitorError:
+                    raise
+                except Exception as exc:
+                    raise ParseError(f"{_name(fn)} failed: {type(exc).__name__}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        if broken is not self._executor:
+            return  # someone else already replaced it
+        self._executor = self._new_executor()
+        self.rebuilds += 1
+        _kill(broken)
+
+    def close(self) -> None:
+        _kill(self._executor)
+
+
+def _kill(executor: ProcessPoolExecutor) -> None:
+    """Stop a pool now, including a worker stuck inside a document."""
+    # A running task cannot be cancelled through the executor's API, hence its processes.
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+    for process in processes:
+        process.join(timeout=5)

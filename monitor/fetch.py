@@ -1,0 +1,489 @@
+"""HTTP fetching for feeds and article pages: the only module that talks HTTP to publishers.
+
+Every request is bounded: one overall deadline (httpx's timeouts are per read), a cap on
+the body both on the wire and after decompression (we decompress ourselves, with an output
+limit, so a gzip bomb never expands in memory), a redirect limit, and a network guard that
+checks every address a host name resolves to *at connect time* and then connects to that
+checked address, so neither a redirect nor DNS rebinding can reach loopback, private,
+link-local or cloud-metadata addresses unless their network is explicitly allowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import httpcore
+import httpx
+
+from monitor.errors import FetchError
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+MIB = 1024 * 1024
+DEFAULT_USER_AGENT = "monitor/0.1 (news monitor; +https://github.com/monitor/monitor)"
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_TRUSTED = "monitor.trusted"  # request extension: this hop may reach any address
+_READ_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """Safety limits of every request; each maps to a `fetch.*` setting of the config."""
+
+    max_bytes: int = 10 * MIB  # body cap, on the wire and after decompression
+    deadline: float = 30.0  # seconds for the whole request, redirects included (fetch.timeout)
+    connect_timeout: float = 10.0
+    max_redirects: int = 5
+    allow_networks: tuple[IPNetwork, ...] = ()
+    user_agent: str = DEFAULT_USER_AGENT
+    max_connections: int = 20  # requests in flight, all hosts together
+    max_per_host: int = 2
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    url: str  # final URL, after redirects
+    status: int
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes  # decompressed; empty for 304 and for 4xx/5xx
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+# --- the network guard -------------------------------------------------------------------
+
+
+class AddressRefused(Exception):
+    """A host resolved to an address this request may not reach."""
+
+    def __init__(self, host: str, address: str, reason: str) -> None:
+        super().__init__(f"{host} resolves to {address} ({reason})")
+        self.host, self.address, self.reason = host, address, reason
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def refusal_reason(address: IPAddress, allow: Iterable[IPNetwork] = ()) -> str | None:
+    """Why ``address`` may not be fetched on behalf of a stranger, or None when it may."""
+    if any(address.version == net.version and address in net for net in allow):
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return refusal_reason(embedded, allow)
+    if address.is_unspecified:
+        return "not a unicast address"
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link-local, where cloud metadata lives"
+    if address.is_private:
+        return "private network"
+    if address.is_multicast or address.is_reserved:
+        return "not a unicast address"
+    if not address.is_global:
+        return "not a public address"
+    return None
+
+
+async def system_resolve(host: str, port: int) -> list[str]:
+    """The addresses the system resolver gives for ``host``."""
+    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves the host itself, checks every address, connects only to a checked one."""
+
+    def __init__(self, allow: tuple[IPNetwork, ...], resolve: Resolver, check: bool) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._allow, self._resolve, self._check = allow, resolve, check
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            with anyio.fail_after(timeout):
+                addresses = await self._resolve(host.strip("[]"), port)
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        if not addresses:
+            raise httpcore.ConnectError(f"cannot resolve {host}")
+        if self._check:
+            # All of them, not only the first: a name with one public and one private
+            # address must not reach the private one on a retry or a rebind.
+            for text in addresses:
+                reason = refusal_reason(ipaddress.ip_address(text.split("%")[0]), self._allow)
+                if reason:
+                    raise AddressRefused(host, text, reason)
+        last_error: Exception = httpcore.ConnectError(f"cannot connect to {host}")
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last_error = exc
+        raise last_error
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _CoreStream(httpx.AsyncByteStream):
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _mapped_errors():
+            async for chunk in self._stream:
+                yield chunk
+
+    async def aclose(self) -> None:
+        if hasattr(self._stream, "aclose"):
+            await self._stream.aclose()
+
+
+@contextmanager
+def _mapped_errors() -> Iterator[None]:
+    """Translate httpcore's exceptions into httpx's, as httpx's own transport does."""
+    try:
+        yield
+    except httpcore.TimeoutException as exc:
+        raise httpx.TimeoutException(str(exc) or "timed out") from exc
+    except httpcore.ConnectError as exc:
+        raise httpx.ConnectError(str(exc) or "cannot connect") from exc
+    except httpcore.ProtocolError as exc:
+        raise httpx.RemoteProtocolError(str(exc) or "broken HTTP answer") from exc
+    except httpcore.NetworkError as exc:
+        raise httpx.TransportError(str(exc) or "network error") from exc
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport with two connection pools that never share a connection.
+
+    Requests marked trusted (the first hop of an operator-configured feed URL) may reach
+    any address; every other request goes through the pool whose backend refuses
+    addresses outside ``allow_networks`` at connect time. Separate pools matter: a kept-
+    alive connection opened for a trusted intranet feed must not serve an article link.
+    """
+
+    def __init__(self, limits: FetchLimits, resolve: Resolver = system_resolve) -> None:
+        def pool(check: bool) -> httpcore.AsyncConnectionPool:
+            return httpcore.AsyncConnectionPool(
+                max_connections=limits.max_connections,
+                max_keepalive_connections=limits.max_connections,
+                keepalive_expiry=30.0,
+                network_backend=GuardedBackend(limits.allow_networks, resolve, check),
+            )
+
+        self._trusted_pool, self._guarded_pool = pool(False), pool(True)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        pool = self._trusted_pool if request.extensions.get(_TRUSTED) else self._guarded_pool
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _mapped_errors():
+            response = await pool.handle_async_request(core_request)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_CoreStream(response.stream),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._trusted_pool.aclose()
+        await self._guarded_pool.aclose()
+
+
+# --- decompression with an output limit ----------------------------------------------------
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Inflater:
+    """One gzip or deflate layer whose output never exceeds ``limit`` bytes in total."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self._gzip = encoding in ("gzip", "x-gzip")
+        self._limit, self._produced, self._first = limit, 0, True
+        self._obj = self._new(zlib.MAX_WBITS)
+
+    def _new(self, wbits: int) -> Any:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS if self._gzip else wbits)
+
+    def feed(self, data: bytes) -> bytes:
+        if self._first and not self._gzip and data:
+            # "deflate" is zlib-wrapped by the standard, raw by many servers: sniff it.
+            self._first = False
+            if data[0] & 0x0F != 8:
+                self._obj = self._new(-zlib.MAX_WBITS)
+        out: list[bytes] = []
+        while data:
+            chunk = self._obj.decompress(data, self._limit - self._produced + 1)
+            self._produced += len(chunk)
+            if self._produced > self._limit:
+                raise _TooLarge
+            out.append(chunk)
+            data = self._obj.unconsumed_tail
+            if self._obj.eof:
+                data, rest = self._obj.unused_data, data
+                if not (self._gzip and data.startswith(b"\x1f\x8b")):
+                    break  # trailing garbage after the stream is ignored, as browsers do
+                self._obj = self._new(zlib.MAX_WBITS)  # the next gzip member
+                data += rest
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        tail = self._obj.flush()
+        self._produced += len(tail)
+        if self._produced > self._limit:
+            raise _TooLarge
+        return bytes(tail)
+
+
+class _Decoder:
+    """Undo Content-Encoding layers (last applied, first undone), each one bounded."""
+
+    def __init__(self, content_encoding: str, limit: int) -> None:
+        names = [n.strip().lower() for n in content_encoding.split(",") if n.strip()]
+        unsupported = [n for n in names if n in ("br", "zstd", "compress", "x-compress")]
+        if unsupported:
+            raise ValueError(f"unsupported content encoding {unsupported[0]!r}")
+        self._layers = [_Inflater(n, limit) for n in reversed(names) if n in _INFLATABLE]
+
+    def feed(self, data: bytes) -> bytes:
+        for layer in self._layers:
+            data = layer.feed(data)
+        return data
+
+    def flush(self) -> bytes:
+        data = b""
+        for layer in self._layers:
+            data = layer.feed(data) + layer.flush()
+        return data
+
+
+_INFLATABLE = ("gzip", "x-gzip", "deflate")
+
+
+# --- the fetcher --------------------------------------------------------------------------
+
+
+class _HostGate:
+    """At most ``per_host`` requests at a time to one host; forgets idle hosts."""
+
+    def __init__(self, per_host: int) -> None:
+        self._per_host = per_host
+        self._gates: dict[str, tuple[asyncio.Semaphore, int]] = {}
+
+    @asynccontextmanager
+    async def slot(self, host: str) -> AsyncIterator[None]:
+        gate, users = self._gates.get(host, (asyncio.Semaphore(self._per_host), 0))
+        self._gates[host] = (gate, users + 1)
+        try:
+            async with gate:
+                yield
+        finally:
+            gate, users = self._gates[host]
+            if users <= 1:
+                del self._gates[host]
+            else:
+                self._gates[host] = (gate, users - 1)
+
+
+@dataclass
+class _Hop:
+    url: httpx.URL
+    trusted: bool
+    seen: set[str] = field(default_factory=set)
+
+
+def _size(limit: int) -> str:
+    return f"{limit / MIB:g} MiB" if limit >= MIB else f"{limit} bytes"
+
+
+class Fetcher:
+    """One shared httpx client per process; ``get`` never takes unbounded time or memory."""
+
+    def __init__(
+        self, limits: FetchLimits, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.limits = limits
+        self._client = httpx.AsyncClient(
+            transport=transport or GuardedTransport(limits),
+            timeout=httpx.Timeout(limits.deadline, connect=limits.connect_timeout),
+            follow_redirects=False,  # followed below, so every hop is counted and checked
+            trust_env=False,  # a proxy from the environment would bypass the address guard
+            headers={
+                "user-agent": limits.user_agent,
+                "accept-encoding": "gzip, deflate",
+                "accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
+                "text/xml;q=0.9, text/html;q=0.8, */*;q=0.5",
+            },
+        )
+        self._all = asyncio.Semaphore(limits.max_connections)
+        self._hosts = _HostGate(limits.max_per_host)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        trusted: bool = False,
+    ) -> FetchResult:
+        """GET ``url``; raise FetchError with one clear line when it cannot be done safely."""
+        try:
+            hop = _Hop(httpx.URL(url), trusted)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise FetchError(f"{url}: not a valid URL ({exc})") from exc
+        conditional = {}
+        if etag:
+            conditional["if-none-match"] = etag
+        if last_modified:
+            conditional["if-modified-since"] = last_modified
+        try:
+            # The clock starts once the first host lets us in: waiting for our own turn is
+            # not the server's slowness.
+            async with asyncio.timeout(None) as deadline:
+                for redirects in range(self.limits.max_redirects + 1):
+                    result = await self._hop(hop, conditional, deadline)
+                    if isinstance(result, FetchResult):
+                        return result
+                    hop = _Hop(result, trusted=False, seen=hop.seen | {str(hop.url)})
+                    if str(hop.url) in hop.seen:
+                        raise FetchError(
+                            f"{url}: redirect loop back to {hop.url} after {redirects + 1} "
+                            "redirects; the site is misconfigured"
+                        )
+                raise FetchError(
+                    f"{url}: more than {self.limits.max_redirects} redirects; "
+                    "raise fetch.max_redirects to follow longer chains"
+                )
+        except TimeoutError as exc:
+            raise FetchError(
+                f"{url}: no complete answer within {self.limits.deadline:g} s; "
+                "the server is too slow (raise fetch.timeout to wait longer)"
+            ) from exc
+        except AddressRefused as exc:
+            raise FetchError(
+                f"{url}: refused to connect to {exc.address} ({exc.reason}); add its network "
+                "to fetch.allow_networks to allow it"
+            ) from exc
+        except httpx.HTTPError as exc:
+            detail = str(exc) or type(exc).__name__
+            raise FetchError(f"{url}: {detail}") from exc
+
+    async def _hop(
+        self, hop: _Hop, conditional: Mapping[str, str], deadline: asyncio.Timeout
+    ) -> FetchResult | httpx.URL:
+        """One request: a result, or the URL a redirect points to."""
+        if hop.url.scheme not in ("http", "https"):
+            raise FetchError(f"{hop.url}: only http and https URLs are fetched")
+        if not hop.url.host:
+            raise FetchError(f"{hop.url}: not a valid URL (no host name)")
+        async with self._hosts.slot(hop.url.host), self._all:
+            if deadline.when() is None:
+                deadline.reschedule(asyncio.get_running_loop().time() + self.limits.deadline)
+            request = self._client.build_request(
+                "GET", hop.url, headers=conditional, extensions={_TRUSTED: hop.trusted}
+            )
+            response = await self._client.send(request, stream=True)
+            try:
+                location = response.headers.get("location")
+                if response.status_code in _REDIRECT_STATUSES and location:
+                    try:
+                        return hop.url.join(location.strip())
+                    except (httpx.InvalidURL, ValueError) as exc:
+                        raise FetchError(f"{hop.url}: bad redirect target {location!r}") from exc
+                body = b""
+                if 200 <= response.status_code < 300:
+                    body = await self._read_body(response)
+                headers = {k.lower(): v for k, v in response.headers.items()}
+                return FetchResult(
+                    url=str(hop.url),
+                    status=response.status_code,
+                    headers=headers,
+                    body=body,
+                    etag=headers.get("etag"),
+                    last_modified=headers.get("last-modified"),
+                )
+            finally:
+                await response.aclose()
+
+    async def _read_body(self, response: httpx.Response) -> bytes:
+        limit = self.limits.max_bytes
+        too_large = FetchError(
+            f"{response.request.url}: body larger than {_size(limit)}; "
+            "raise fetch.max_bytes to accept it"
+        )
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large
+        try:
+            decoder = _Decoder(response.headers.get("content-encoding", ""), limit)
+        except ValueError as exc:
+            raise FetchError(f"{response.request.url}: {exc}") from exc
+        parts: list[bytes] = []
+        received = produced = 0
+        try:
+            async for raw in response.aiter_raw(_READ_CHUNK):
+                received += len(raw)
+                if received > limit:
+                    raise too_large
+                part = decoder.feed(raw)
+                produced += len(part)
+                parts.append(part)
+            part = decoder.flush()
+        except _TooLarge:
+            raise too_large from None
+        except zlib.error as exc:
+            raise FetchError(
+                f"{response.request.url}: the body is not valid "
+                f"{response.headers.get('content-encoding')} data ({exc})"
+            ) from exc
+        if produced + len(part) > limit:
+            raise too_large
+        parts.append(part)
+        return b"".join(parts)

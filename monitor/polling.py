@@ -1,0 +1,158 @@
+"""When to poll a feed next (pure).
+
+The interval follows how often the feed publishes (Miniflux's entry-frequency rule: one
+week divided by the number of entries published in the last week), clamped between a
+minimum and a maximum, raised to whatever the server asks for (``<ttl>``,
+``sy:updatePeriod``/``sy:updateFrequency``, ``Cache-Control: max-age``, ``Expires``,
+``Retry-After`` on 429/503), backed off linearly after repeated failures, and jittered so
+that feeds added together do not stay in lockstep. docs/fetching.md explains it for users.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+WEEK = timedelta(days=7)
+
+_SY_PERIODS = {
+    "hourly": timedelta(hours=1),
+    "daily": timedelta(days=1),
+    "weekly": timedelta(weeks=1),
+    "monthly": timedelta(days=30),
+    "yearly": timedelta(days=365),
+}
+_MAX_AGE = re.compile(r"(?:^|,)\s*(s-maxage|max-age)\s*=\s*\"?(\d{1,10})", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class PollHints:
+    """What a feed document says about its own update rhythm."""
+
+    ttl_minutes: int | None = None  # RSS <ttl>
+    update_period: str | None = None  # sy:updatePeriod: hourly, daily, weekly, monthly, yearly
+    update_frequency: int | None = None  # sy:updateFrequency: times per period (default 1)
+
+    def interval(self) -> timedelta | None:
+        """The longest interval the feed itself asks for, or None when it says nothing."""
+        asked: list[timedelta] = []
+        if self.ttl_minutes and self.ttl_minutes > 0:
+            asked.append(timedelta(minutes=self.ttl_minutes))
+        period = _SY_PERIODS.get((self.update_period or "").strip().lower())
+        if period is not None:
+            asked.append(period / max(1, self.update_frequency or 1))
+        return max(asked, default=None)
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """Settings of the schedule; each maps to a `polling.*` key of the config."""
+
+    min_interval: timedelta = timedelta(minutes=5)
+    max_interval: timedelta = timedelta(hours=24)
+    jitter: float = 0.10  # each interval is multiplied by a random factor in [1 - j, 1 + j]
+    failures_before_backoff: int = 3
+    backoff_step: timedelta = timedelta(hours=1)  # added per failure from the 3rd one on
+    dead_after: timedelta = timedelta(days=7)  # failing with 404/410 for this long: dead
+
+
+def entry_frequency_interval(
+    policy: PollPolicy, entry_dates: Sequence[datetime], now: datetime
+) -> timedelta:
+    """One week divided by the entries published during the last week, clamped."""
+    week_ago = now - WEEK
+    weekly = sum(1 for date in entry_dates if week_ago <= date <= now)
+    if weekly == 0:
+        return policy.max_interval
+    return _clamp(WEEK / weekly, policy)
+
+
+def server_interval(
+    headers: Mapping[str, str] | None, status: int | None, now: datetime
+) -> timedelta | None:
+    """How long the HTTP answer asks us to wait: Retry-After on 429/503, else caching headers."""
+    if not headers:
+        return None
+    headers = {name.lower(): value for name, value in headers.items()}
+    if status in (429, 503) and "retry-after" in headers:
+        return _seconds_or_date(headers["retry-after"], now)
+    cache_control = headers.get("cache-control", "")
+    if re.search(r"no-cache|no-store", cache_control, re.IGNORECASE) is None:
+        ages = [int(m.group(2)) for m in _MAX_AGE.finditer(cache_control)]
+        if ages:
+            return timedelta(seconds=max(ages))
+    if "expires" in headers:
+        return _seconds_or_date(headers["expires"], now, seconds_allowed=False)
+    return None
+
+
+def next_interval(
+    policy: PollPolicy,
+    *,
+    entry_dates: Sequence[datetime],
+    hints: PollHints | None,
+    response_headers: Mapping[str, str] | None,
+    status: int | None,
+    consecutive_failures: int,
+    override: timedelta | None,
+    now: datetime,
+    rng: random.Random,
+) -> timedelta:
+    """The time until the next poll of one feed, after a poll that just ended at ``now``.
+
+    ``entry_dates`` are the publication dates of the feed's recent entries; ``override``
+    is the per-feed interval from the config, which replaces the frequency rule and the
+    feed's own hints, but not a server's Retry-After nor the failure backoff.
+    """
+    if override is not None:
+        interval = override
+    else:
+        interval = entry_frequency_interval(policy, entry_dates, now)
+        asked = hints.interval() if hints is not None else None
+        if asked is not None:
+            interval = max(interval, min(asked, policy.max_interval))
+    from_server = server_interval(response_headers, status, now)
+    if from_server is not None:
+        interval = max(interval, min(from_server, policy.max_interval))
+    if consecutive_failures >= policy.failures_before_backoff:
+        steps = consecutive_failures - policy.failures_before_backoff + 1
+        interval = max(interval, min(policy.max_interval, interval + steps * policy.backoff_step))
+    if override is None:
+        interval = max(interval, policy.min_interval)
+    return interval * (1 + rng.uniform(-policy.jitter, policy.jitter))
+
+
+def is_dead(
+    policy: PollPolicy, *, status: int | None, failing_since: datetime | None, now: datetime
+) -> bool:
+    """True when the feed answers 404 or 410 and has been failing for dead_after or more.
+
+    ``failing_since`` is when the current run of failed polls began (None after a
+    success); a dead feed is no longer polled until a human revives it.
+    """
+    if status not in (404, 410) or failing_since is None:
+        return False
+    return now - failing_since >= policy.dead_after
+
+
+def _clamp(interval: timedelta, policy: PollPolicy) -> timedelta:
+    return min(max(interval, policy.min_interval), policy.max_interval)
+
+
+def _seconds_or_date(
+    value: str, now: datetime, *, seconds_allowed: bool = True
+) -> timedelta | None:
+    value = value.strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value[:10])) if seconds_allowed else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(when - now, timedelta(0))

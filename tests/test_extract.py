@@ -1,0 +1,164 @@
+"""Article extraction, and the worker pool that bounds slow documents."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from monitor.errors import ParseError
+from monitor.extract import WorkerPool, declared_language, extract_article
+from monitor.feeds import ParsedFeed, parse_feed
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def article_page(seed: str, lang: str, date: str = "2024-10-21") -> bytes:
+    title, _, body = (SEEDS / seed).read_text(encoding="utf-8").partition("\n")
+    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in body.splitlines() if line)
+    return (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{title} | Site'
+        f'</title><meta property="article:published_time" content="{date}T08:00:00+00:00">'
+        "</head><body><nav><a href='/'>Home</a><a href='/tech'>Tech</a></nav>"
+        f"<article><h1>{html.escape(title)}</h1>{paragraphs}</article>"
+        "<footer>© Site — newsletter — privacy</footer></body></html>"
+    ).encode()
+
+
+def test_seed_page_text_title_language_and_date() -> None:
+    page = article_page("000_dc6b95992fa60b00.txt", "id")
+    result = extract_article(page, "https://news.example/a")
+    assert result is not None
+    assert result.title == "Karyawan Magang TikTok Dipecat Usai Diduga Sabotase Model AI"
+    assert "ByteDance, induk perusahaan TikTok" in result.text
+    assert "newsletter" not in result.text and "Home" not in result.text
+    assert result.language == "id"
+    assert result.published_at == datetime(2024, 10, 21, tzinfo=UTC)  # trafilatura: days
+
+
+@pytest.mark.parametrize(
+    "page",
+    [b"", b"%PDF-1.4 \x00\x01\x02 binary", b"<html><body><nav>only a menu</nav></body></html>"],
+)
+def test_pages_without_article_text_give_none(page: bytes) -> None:
+    assert extract_article(page, "https://news.example/x") is None
+
+
+def test_absurd_page_date_is_unknown() -> None:
+    page = article_page("002_0ed58fc63b818811.txt", "de", date="2999-01-01")
+    result = extract_article(page, "https://news.example/de")
+    assert result is not None and result.published_at is None
+
+
+@pytest.mark.parametrize(
+    ("head", "language"),
+    [
+        (b'<html class="x" lang="de-AT">', "de"),
+        (b"<html lang=fr>", "fr"),
+        (b'<html><meta http-equiv="Content-Language" content="id">', "id"),
+        (b'<html><meta property="og:locale" content="fr_FR">', "fr"),
+        (b"<html><head>", None),
+    ],
+)
+def test_declared_language(head: bytes, language: str | None) -> None:
+    assert declared_language(head + b"<body></body></html>") == language
+
+
+# --- the worker pool ---------------------------------------------------------------------------
+
+FEED = b"<rss version='2.0'><channel><title>t</title><item><title>a</title><link>http://e/a</link></item></channel></rss>"
+
+
+def slow_feed() -> bytes:
+    """A feed that feedparser alone spends tens of seconds on (its e-mail regex)."""
+    author = "a" * 20_000 + "@" + "b." * 20_000
+    return FEED.replace(b"</item>", f"<author>{author}</author></item>".encode())
+
+
+def test_pool_runs_parsing_off_the_event_loop() -> None:
+    async def main() -> ParsedFeed:
+        pool = WorkerPool(workers=1)
+        try:
+            return await pool.run(parse_feed, FEED, {}, "http://e/feed")
+        finally:
+            pool.close()
+
+    assert asyncio.run(main()).entries[0].url == "http://e/a"
+
+
+def test_pool_passes_parse_errors_through() -> None:
+    async def main() -> None:
+        pool = WorkerPool(workers=1)
+        try:
+            with pytest.raises(
+                ParseError, match="not a feed: http://e/feed answered with an empty"
+            ):
+                await pool.run(parse_feed, b"", {}, "http://e/feed")
+        finally:
+            pool.close()
+
+    asyncio.run(main())
+
+
+def test_stuck_document_is_abandoned_and_its_worker_replaced() -> None:
+    page = article_page("003_6abb16c7ba739e56.txt", "fr")
+
+    async def main() -> None:
+        pool = WorkerPool(workers=2, timeout=3.0)
+        try:
+            pids = set(await asyncio.gather(pool.run(os.getpid), pool.run(os.getpid)))  # warm
+            started = time.monotonic()
+            slow = pool.run(feedparser.parse, slow_feed())
+            good = pool.run(extract_article, page, "https://news.example/fr")
+            outcome = await asyncio.gather(slow, good, return_exceptions=True)
+            elapsed = time.monotonic() - started
+            assert isinstance(outcome[0], ParseError)
+            assert str(outcome[0]) == "parse took longer than 3 s; skipped"
+            # The innocent document on the other worker was finished or retried, not lost.
+            assert outcome[1] is not None and not isinstance(outcome[1], BaseException)
+            assert elapsed < 10, f"{elapsed:.1f} s"
+            assert pool.rebuilds == 1
+            for pid in pids:  # the stuck worker is gone, not left spinning
+                with pytest.raises(ProcessLookupError):
+                    os.kill(pid, 0)
+            again = await pool.run(parse_feed, FEED, {}, "http://e/feed")
+            assert again.entries
+        finally:
+            pool.close()
+
+    asyncio.run(main())
+
+
+def test_workers_are_recycled_after_max_tasks() -> None:
+    async def main() -> list[int]:
+        pool = WorkerPool(workers=1, max_tasks_per_child=1)
+        try:
+            return [await pool.run(os.getpid) for _ in range(3)]
+        finally:
+            pool.close()
+
+    assert len(set(asyncio.run(main()))) == 3
+
+
+def test_deeply_nested_html_is_bounded() -> None:
+    nested = b"<html><body>" + b"<div><span>" * 50_000 + b"deep " * 100 + b"</span></div>" * 50_000
+
+    async def main() -> object:
+        pool = WorkerPool(workers=1, timeout=10.0)
+        try:
+            return await pool.run(extract_article, nested, "https://news.example/deep")
+        finally:
+            pool.close()
+
+    started = time.monotonic()
+    try:
+        asyncio.run(main())
+    except ParseError as error:  # too slow is acceptable, as long as it is bounded and clear
+        assert "took longer than" in str(error)
+    assert time.monotonic() - started < 15

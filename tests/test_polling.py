@@ -1,0 +1,153 @@
+"""The polling policy: how often a feed is polled, and when it is given up."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor.polling import PollHints, PollPolicy, is_dead, next_interval
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+POLICY = PollPolicy(jitter=0.0)
+HOUR = timedelta(hours=1)
+
+
+def interval(
+    *,
+    entries_last_week: int = 0,
+    hints: PollHints | None = None,
+    headers: Mapping[str, str] | None = None,
+    status: int | None = 200,
+    failures: int = 0,
+    override: timedelta | None = None,
+    policy: PollPolicy = POLICY,
+    dates: Sequence[datetime] | None = None,
+) -> timedelta:
+    if dates is None:
+        step = timedelta(days=7) / (entries_last_week + 1)
+        dates = [NOW - step * (i + 1) for i in range(entries_last_week)]
+    return next_interval(
+        policy,
+        entry_dates=dates,
+        hints=hints or PollHints(),
+        response_headers=headers,
+        status=status,
+        consecutive_failures=failures,
+        override=override,
+        now=NOW,
+        rng=random.Random(1),
+    )
+
+
+@pytest.mark.parametrize(
+    ("weekly", "expected"),
+    [
+        (0, timedelta(hours=24)),  # silent feed: the maximum
+        (7, timedelta(hours=24)),  # one a day
+        (14, timedelta(hours=12)),
+        (168, HOUR),
+        (10_000, timedelta(minutes=5)),  # a firehose: the minimum
+    ],
+)
+def test_interval_follows_how_often_the_feed_publishes(weekly: int, expected: timedelta) -> None:
+    assert interval(entries_last_week=weekly) == expected
+
+
+def test_old_and_future_entries_do_not_count() -> None:
+    dates = [NOW - timedelta(days=30)] * 500 + [NOW + timedelta(days=1)] * 500
+    assert interval(dates=dates) == timedelta(hours=24)
+
+
+@pytest.mark.parametrize(
+    ("hints", "expected"),
+    [
+        (PollHints(ttl_minutes=180), 3 * HOUR),
+        (PollHints(update_period="daily", update_frequency=2), 12 * HOUR),
+        (PollHints(update_period="hourly"), HOUR),
+        (PollHints(update_period="yearly"), 24 * HOUR),  # clamped to the maximum
+        (PollHints(ttl_minutes=1), HOUR),  # a hint never makes us poll faster
+    ],
+)
+def test_feed_hints_raise_the_interval(hints: PollHints, expected: timedelta) -> None:
+    assert interval(entries_last_week=168, hints=hints) == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "expected"),
+    [
+        ({"Cache-Control": "public, max-age=7200"}, 200, 2 * HOUR),
+        ({"cache-control": "max-age=7200, no-cache"}, 200, HOUR),
+        ({"expires": "Sun, 01 Jun 2025 15:00:00 GMT"}, 200, 3 * HOUR),
+        ({"expires": "0"}, 200, HOUR),
+        ({"retry-after": "10800"}, 429, 3 * HOUR),
+        ({"retry-after": "Sun, 01 Jun 2025 16:00:00 GMT"}, 503, 4 * HOUR),
+        ({"retry-after": "10800"}, 200, HOUR),  # only on 429 and 503
+        ({"retry-after": "999999999"}, 429, 24 * HOUR),
+        ({"retry-after": "soon"}, 503, HOUR),
+    ],
+)
+def test_server_headers_raise_the_interval(
+    headers: Mapping[str, str], status: int, expected: timedelta
+) -> None:
+    assert interval(entries_last_week=168, headers=headers, status=status) == expected
+
+
+def test_failures_back_off_linearly_from_the_third_up_to_the_maximum() -> None:
+    by_failures = [interval(entries_last_week=168, failures=n) for n in range(0, 30)]
+    assert by_failures[:3] == [HOUR] * 3
+    assert by_failures[3:6] == [2 * HOUR, 3 * HOUR, 4 * HOUR]
+    assert by_failures[-1] == 24 * HOUR
+    assert all(a <= b for a, b in itertools.pairwise(by_failures))
+
+
+def test_override_replaces_the_frequency_rule_but_not_retry_after() -> None:
+    assert interval(entries_last_week=10_000, override=2 * HOUR) == 2 * HOUR
+    assert interval(override=timedelta(minutes=2)) == timedelta(minutes=2)
+    assert interval(override=HOUR, headers={"retry-after": "7200"}, status=429) == 2 * HOUR
+
+
+def test_jitter_spreads_intervals_within_ten_percent() -> None:
+    rng = random.Random(7)
+    samples = [
+        next_interval(
+            PollPolicy(),
+            entry_dates=[],
+            hints=PollHints(),
+            response_headers=None,
+            status=200,
+            consecutive_failures=0,
+            override=None,
+            now=NOW,
+            rng=rng,
+        )
+        for _ in range(200)
+    ]
+    assert all(21.6 * HOUR <= s <= 26.4 * HOUR for s in samples)
+    assert len(set(samples)) > 150
+
+
+def test_feed_answering_404_for_a_week_is_dead() -> None:
+    policy = PollPolicy()
+    since = NOW - timedelta(days=6)
+    assert not is_dead(policy, status=404, failing_since=since, now=NOW)
+    assert is_dead(policy, status=410, failing_since=since, now=NOW + timedelta(days=1))
+    assert not is_dead(policy, status=500, failing_since=since, now=NOW + timedelta(days=30))
+    assert not is_dead(policy, status=404, failing_since=None, now=NOW)  # just recovered
+
+
+def test_missing_hints_are_no_hints() -> None:
+    assert interval(entries_last_week=168) == next_interval(
+        POLICY,
+        entry_dates=[NOW - timedelta(hours=i) for i in range(1, 169)],
+        hints=None,
+        response_headers=None,
+        status=200,
+        consecutive_failures=0,
+        override=None,
+        now=NOW,
+        rng=random.Random(1),
+    )
