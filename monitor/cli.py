@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -126,15 +127,16 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
     """
     from monitor.service import running
 
+    from monitor.store import repository
+
     config = _config(ctx)
-    unknown = sorted(set(names) - {f.name for f in config.feeds})
-    if unknown:
-        raise MonitorError(f"no feed named {', '.join(unknown)} in {config.source}; `monitor feeds` lists them")
 
     async def go() -> None:
         async with running(config) as runtime:
-            wanted = names or tuple(f.name for f in config.feeds)
-            cycle, delivered = await runtime.poll(wanted)
+            known = {name for name, _ in repository.active_feeds(runtime.services.engine)}
+            if unknown := sorted(set(names) - known):
+                raise MonitorError(f"no feed named {', '.join(unknown)}; `monitor feeds` lists them")
+            cycle, delivered = await runtime.poll(names)
             for feed in cycle.feeds:
                 click.echo(_feed_line(feed))
             stored = sum(f.stored for f in cycle.feeds)
@@ -361,6 +363,134 @@ def feeds(ctx: click.Context, failing: bool, fmt: str, limit: int) -> None:
     repository.sync_feeds(engine, config.feeds)
     rows = queries.feeds(engine, failing=failing, limit=limit)
     _show(rows, fmt, ["name", "last_status", "error_count", "last_checked_at", "next_check_at", "last_error"])
+
+
+@cli.group()
+def topics() -> None:
+    """Write and tune topics before they alert anyone."""
+
+
+@topics.command("test")
+@click.argument("name", required=False)
+@click.option("-q", "--query", help="Try this query instead of a configured topic.")
+@click.option("--since", default="30d", show_default=True, metavar="AGE", help="Over the articles stored in the last AGE.")
+@click.option("--limit", type=click.IntRange(1), default=10, show_default=True, help="Show this many top matches.")
+@click.pass_context
+def topics_test(ctx: click.Context, name: str | None, query: str | None, since: str, limit: int) -> None:
+    """Run a topic (NAME) or a query (--query) over stored articles; alert nobody.
+
+    Prints how many articles would have matched, per language, and the best matches:
+    the way to tune a query before saving it in the configuration.
+    """
+    from monitor.store import repository
+    from monitor.topics import TopicSet, TopicSpec
+
+    config = _config(ctx)
+    if bool(name) == bool(query):
+        raise click.UsageError("give a topic NAME or --query, not both")
+    if name:
+        chosen = next((t for t in config.topics if t.name == name), None)
+        if chosen is None:
+            raise MonitorError(f"no topic named {name!r}; the topics are: {', '.join(t.name for t in config.topics)}")
+        spec = TopicSpec(chosen.name, chosen.query, chosen.stem)
+    else:
+        spec = TopicSpec("query", query or "")
+    topic = TopicSet.compile([spec])
+    engine = _engine(ctx)
+    start = _since(since) or utcnow()
+    scanned, per_language, best = 0, Counter[str](), []
+    for article_id, story_id, document in repository.stored_documents(engine, start):
+        scanned += 1
+        for found in topic.match(document):
+            per_language[document.language or "?"] += 1
+            best.append((found.score, article_id, story_id, document.title, document.language, found))
+    best.sort(key=lambda row: (-row[0], row[1]))
+    matched = sum(per_language.values())
+    click.echo(f"{spec.name}: {matched} of {scanned} articles stored since {since} ago would match")
+    if per_language:
+        click.echo("by language: " + ", ".join(f"{lang} {n}" for lang, n in per_language.most_common()))
+    rows = [
+        {"score": s, "article_id": a, "story_id": st, "language": lang, "title": t, "terms": list(m.terms)}
+        for s, a, st, t, lang, m in best[:limit]
+    ]
+    if rows:
+        click.echo(output.table(rows, ["score", "article_id", "story_id", "language", "title", "terms"]))
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--name", help="A short name (default: derived from the URL).")
+@click.pass_context
+def feeds_add(ctx: click.Context, url: str, name: str | None) -> None:
+    """Add a feed by URL; a web site's home page works too (its announced feed is found).
+
+    Feeds added here live in the database, beside those of the config file.
+    """
+    from monitor.config import feed_name_from_url
+    from monitor.opml import find_feeds
+
+    found = asyncio.run(_find_feeds(_config(ctx), url, find_feeds))
+    feed = found[0]
+    if feed.url != url:
+        click.echo(f"{url} is a page; it announces {len(found)} feed(s), adding {feed.url}")
+    added = _add_feed(ctx, feed.url, name or feed_name_from_url(feed.url))
+    click.echo(f"added feed {added} ({feed.url})" if added else f"{feed.url} is already polled")
+
+
+@feeds.command("discover")
+@click.argument("url")
+@click.pass_context
+def feeds_discover(ctx: click.Context, url: str) -> None:
+    """List the feeds a web page announces (<link rel="alternate">), adding nothing."""
+    from monitor.opml import find_feeds
+
+    for feed in asyncio.run(_find_feeds(_config(ctx), url, find_feeds)):
+        click.echo(f"{feed.url}  {feed.name}".rstrip())
+
+
+@feeds.command("import")
+@click.argument("opml_file", type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def feeds_import(ctx: click.Context, opml_file: str) -> None:
+    """Add every feed of an OPML file (as exported by feed readers)."""
+    from monitor.config import feed_name_from_url
+    from monitor.opml import parse_opml
+
+    refs = parse_opml(Path(opml_file).read_bytes(), opml_file)
+    added = [name for ref in refs if (name := _add_feed(ctx, ref.url, ref.name or feed_name_from_url(ref.url)))]
+    click.echo(f"{len(added)} feeds added, {len(refs) - len(added)} already polled, from {opml_file}")
+
+
+@feeds.command("export")
+@click.pass_context
+def feeds_export(ctx: click.Context) -> None:
+    """Print every polled feed as OPML, for a feed reader or another monitor."""
+    from monitor.opml import FeedRef, render_opml
+    from monitor.store import repository
+
+    engine = _engine(ctx)
+    repository.sync_feeds(engine, _config(ctx).feeds)
+    refs = [FeedRef(url=url, name=name) for name, url in repository.active_feeds(engine)]
+    click.echo(render_opml(refs).decode("utf-8"), nl=False)
+
+
+async def _find_feeds(config: Config, url: str, find: Callable[..., Any]) -> Any:
+    from monitor.fetch import Fetcher
+    from monitor.service import fetch_limits
+
+    fetcher = Fetcher(fetch_limits(config))
+    try:
+        return await find(fetcher, url)
+    finally:
+        await fetcher.aclose()
+
+
+def _add_feed(ctx: click.Context, url: str, name: str) -> str | None:
+    from monitor.store import repository
+
+    engine = _engine(ctx)
+    repository.sync_feeds(engine, _config(ctx).feeds)
+    return repository.add_feed(engine, url, name)
 
 
 # --- database ----------------------------------------------------------------------------

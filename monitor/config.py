@@ -152,6 +152,11 @@ class StoriesConfig(_Section):
     window: Duration = timedelta(hours=72)  # how far back a new article looks for its story
 
 
+class BackfillConfig(_Section):
+    window: Duration = timedelta(0)  # a new or changed topic is matched against this much stored history
+    alert: bool = False  # and its backfilled matches alert too
+
+
 class Config(_Section):
     database: str = "sqlite:///data/monitor.db"
     feeds: list[FeedConfig] = []
@@ -160,6 +165,7 @@ class Config(_Section):
     fetch: FetchConfig = FetchConfig()
     polling: PollingConfig = PollingConfig()
     stories: StoriesConfig = StoriesConfig()
+    backfill: BackfillConfig = BackfillConfig()
     source: str = Field(default="<defaults>", exclude=True)
 
     @model_validator(mode="after")

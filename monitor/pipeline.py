@@ -175,7 +175,7 @@ def _reschedule(
     interval = polling.next_interval(
         services.poll_policy,
         entry_dates=[e.published_at for e in parsed.entries if e.published_at] if parsed else [],
-        hints=parsed.hints if parsed else None,
+        hints=parsed.hints if parsed else polling.PollHints(),
         response_headers=response.headers if response else None,
         status=status_code,
         consecutive_failures=failures,
@@ -183,9 +183,8 @@ def _reschedule(
         now=now,
         rng=services.rng,
     )
-    dead = bool(report.error) and polling.is_dead(
-        services.poll_policy, status=status_code, failing_since=feed.failing_since, now=now
-    )
+    failing_since = (feed.failing_since or now) if report.error else None
+    dead = polling.is_dead(services.poll_policy, status=status_code, failing_since=failing_since, now=now)
     record = PollRecord(
         status=report.status,
         error=report.error,
@@ -212,8 +211,10 @@ class CycleReport:
         return [f for f in self.feeds if f.error]
 
 
-async def poll_due(services: Services, owner: str, *, names: Sequence[str] = (), concurrency: int = 20) -> CycleReport:
-    """Claim the feeds that are due (or the named ones) and poll them concurrently."""
+async def poll_due(
+    services: Services, owner: str, *, names: Sequence[str] | None = None, concurrency: int = 20
+) -> CycleReport:
+    """Claim the feeds that are due (or the named ones, or all when ``names`` is empty) and poll them."""
     feeds = repository.claim_due_feeds(services.engine, owner, services.clock(), names=names)
     gate = asyncio.Semaphore(concurrency)
 
@@ -222,3 +223,15 @@ async def poll_due(services: Services, owner: str, *, names: Sequence[str] = (),
             return await refresh_feed(services, feed)
 
     return CycleReport(list(await asyncio.gather(*(one(feed) for feed in feeds))))
+
+
+async def backfill(services: Services, topics: TopicSet, since: datetime, *, alert: bool) -> tuple[int, int]:
+    """Match new or changed topics against stored articles; returns (matches, alerts queued)."""
+    found = queued = 0
+    for article_id, story_id, document in repository.stored_documents(services.engine, since):
+        matches = topics.match(document)
+        if matches:
+            found += len(matches)
+            queued += repository.store_backfill(services.engine, article_id, story_id, matches, services.channels, alert=alert)
+        await asyncio.sleep(0)  # let the daemon's other work run
+    return found, queued

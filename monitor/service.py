@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -17,9 +18,11 @@ from monitor.alerts import outbox
 from monitor.config import Config
 from monitor.extract import WorkerPool
 from monitor.fetch import Fetcher, FetchLimits
-from monitor.pipeline import CycleReport, Services, poll_due
+from monitor.pipeline import CycleReport, Services, backfill, poll_due
 from monitor.store import db, repository
 from monitor.topics import TopicSet, TopicSpec
+
+log = logging.getLogger(__name__)
 
 
 def compile_topics(config: Config) -> TopicSet:
@@ -69,8 +72,8 @@ class Runtime:
     senders: dict[str, outbox.Send]
     owner: str
 
-    async def poll(self, names: tuple[str, ...] = ()) -> tuple[CycleReport, outbox.DeliveryStats]:
-        """One cycle: poll the due (or named) feeds, then deliver the alerts that are due."""
+    async def poll(self, names: Sequence[str] | None = None) -> tuple[CycleReport, outbox.DeliveryStats]:
+        """One cycle: poll the due feeds (or the named ones; all if empty), then deliver due alerts."""
         report = await poll_due(self.services, self.owner, names=names, concurrency=self.config.fetch.max_connections)
         delivered = await self.deliver()
         return report, delivered
@@ -100,10 +103,24 @@ async def running(config: Config) -> AsyncIterator[Runtime]:
             min_interval=config.polling.min_interval, max_interval=config.polling.max_interval
         ),
     )
+    runtime = Runtime(config, services, senders, worker_name())
     try:
-        yield Runtime(config, services, senders, worker_name())
+        await _backfill_changed_topics(runtime)
+        yield runtime
     finally:
+        repository.release_leases(engine, runtime.owner)
         await alert_client.aclose()
         await fetcher.aclose()
         pool.close()
         engine.dispose()
+
+
+async def _backfill_changed_topics(runtime: Runtime) -> None:
+    """A topic added or changed since the last start is matched against recent history, once."""
+    config, services = runtime.config, runtime.services
+    changed = repository.changed_topics(services.engine, {t.name: t.query for t in config.topics})
+    if not changed or not config.backfill.window:
+        return
+    subset = TopicSet.compile([TopicSpec(t.name, t.query, t.stem) for t in config.topics if t.name in changed])
+    found, queued = await backfill(services, subset, services.clock() - config.backfill.window, alert=config.backfill.alert)
+    log.info("backfilled %s: %d matches, %d alerts queued", ", ".join(changed), found, queued)

@@ -99,38 +99,61 @@ class StoredArticle:
 
 
 def sync_feeds(engine: Engine, feeds: Sequence[FeedConfig], now: datetime | None = None) -> None:
-    """Make the feed table hold the configured feeds; others stay but are no longer polled."""
+    """Make the feed table follow the config file; feeds added by hand are left alone.
+
+    A feed removed from the file keeps its history but is no longer polled; a renamed
+    one keeps its history too (feeds are known by URL).
+    """
     now = now or utcnow()
     by_url = {f.url: f for f in feeds}
     with transaction(engine) as session:
         known = {feed.url: feed for feed in session.exec(select(Feed))}
         for feed in known.values():
             wanted = by_url.get(feed.url)
-            feed.active = wanted is not None
-            if wanted:
+            if wanted is not None:
+                feed.origin, feed.active = "config", True
                 feed.interval_override_s = _seconds(wanted.interval)
-        names = {feed.name for feed in known.values()}
+            elif feed.origin == "config":
+                feed.active = False
+        taken = {feed.name for feed in known.values()}
         for cfg in feeds:
-            if cfg.url in known:
-                continue
-            name = cfg.name if cfg.name not in names else f"{cfg.name}-{len(known) + 1}"
-            names.add(name)
-            session.add(Feed(name=name, url=cfg.url, next_check_at=now, interval_override_s=_seconds(cfg.interval)))
-        session.flush()
-        for cfg in feeds:  # a renamed feed keeps its history
             feed = known.get(cfg.url)
-            if feed and feed.name != cfg.name and cfg.name not in names:
+            if feed is None:
+                session.add(Feed(name=_free_name(cfg.name, taken), url=cfg.url, next_check_at=now, interval_override_s=_seconds(cfg.interval)))
+            elif feed.name != cfg.name and cfg.name not in taken:
+                taken.discard(feed.name)
                 feed.name = cfg.name
+                taken.add(cfg.name)
 
 
-def add_feed(engine: Engine, url: str, name: str, now: datetime | None = None) -> bool:
-    """Add one feed by hand; False when its URL or name is already there."""
-    try:
-        with transaction(engine) as session:
-            session.add(Feed(name=name, url=url, next_check_at=now or utcnow()))
-        return True
-    except IntegrityError:
-        return False
+def _free_name(name: str, taken: set[str]) -> str:
+    chosen, n = name, 1
+    while chosen in taken:
+        n += 1
+        chosen = f"{name}-{n}"
+    taken.add(chosen)
+    return chosen
+
+
+def add_feed(engine: Engine, url: str, name: str, now: datetime | None = None) -> str | None:
+    """Add a feed by hand; returns the name it got, or None when its URL is there already."""
+    with transaction(engine) as session:
+        existing = session.exec(select(Feed).where(Feed.url == url)).first()
+        if existing is not None:
+            if existing.active:
+                return None
+            existing.active, existing.origin = True, "cli"
+            return existing.name
+        taken = set(session.exec(select(Feed.name)))
+        chosen = _free_name(name, taken)
+        session.add(Feed(name=chosen, url=url, origin="cli", next_check_at=now or utcnow()))
+        return chosen
+
+
+def active_feeds(engine: Engine) -> list[tuple[str, str]]:
+    """(name, url) of every polled feed."""
+    with reading(engine) as session:
+        return [(f.name, f.url) for f in session.exec(select(Feed).where(Feed.active).order_by(col(Feed.name)))]
 
 
 def _seconds(interval: timedelta | None) -> int | None:
@@ -155,12 +178,21 @@ def _claim(
 
 
 def claim_due_feeds(
-    engine: Engine, owner: str, now: datetime, *, limit: int = 500, lease: timedelta = timedelta(minutes=10), names: Iterable[str] = ()
+    engine: Engine,
+    owner: str,
+    now: datetime,
+    *,
+    limit: int = 500,
+    lease: timedelta = timedelta(minutes=10),
+    names: Iterable[str] | None = None,
 ) -> list[FeedState]:
-    """Lease the feeds whose time has come (or the named ones, due or not)."""
-    wanted = list(names)
+    """Lease the feeds whose time has come; with ``names``, those feeds due or not (empty: all)."""
     due = col(Feed.active) & ~col(Feed.dead)
-    due = due & (col(Feed.name).in_(wanted) if wanted else col(Feed.next_check_at) <= now)
+    if names is None:
+        due = due & (col(Feed.next_check_at) <= now)
+    elif wanted := list(names):
+        due = due & col(Feed.name).in_(wanted)
+    limit = limit if names is None else 1_000_000
     with transaction(engine) as session:
         ids = _claim(session, Feed, due, Feed.next_check_at, owner, now, lease, limit)  # type: ignore[arg-type]
         rows = session.exec(select(Feed).where(col(Feed.id).in_(ids)).order_by(col(Feed.name))).all()

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(), nullable=False),
         sa.Column("url", sa.String(), nullable=False),
+        sa.Column("origin", sa.String(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("interval_override_s", sa.Integer(), nullable=True),
         sa.Column("etag", sa.String(), nullable=True),
