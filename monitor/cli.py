@@ -44,7 +44,9 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens (to stderr).")
 @click.pass_context
@@ -59,7 +61,10 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
       monitor matches           what matched, why, and where
       monitor match FILE        would this document match? (stores nothing)
     """
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     ctx.obj = _Settings(config_path)
 
 
@@ -105,19 +110,25 @@ def check_config(ctx: click.Context, quiet: bool) -> None:
         return
     from sqlalchemy.engine import make_url
 
-    channels = [f"webhook:{w.name}" for w in config.alerts.webhooks] + (["email"] if config.alerts.email else [])
+    channels = [f"webhook:{w.name}" for w in config.alerts.webhooks] + (
+        ["email"] if config.alerts.email else []
+    )
     click.echo(f"config: {config.source} is valid")
     click.echo(f"database: {make_url(config.database).render_as_string(hide_password=True)}")
     click.echo(f"feeds: {len(config.feeds)}")
     click.echo(f"topics: {len(config.topics)} ({', '.join(t.name for t in config.topics)})")
-    click.echo(f"alert channels: {', '.join(channels) or 'none (matches are stored, nothing is sent)'}")
+    click.echo(
+        f"alert channels: {', '.join(channels) or 'none (matches are stored, nothing is sent)'}"
+    )
 
 
 # --- polling -----------------------------------------------------------------------------
 
 
 @cli.command()
-@click.option("--feed", "names", multiple=True, metavar="NAME", help="Poll only this feed (repeatable).")
+@click.option(
+    "--feed", "names", multiple=True, metavar="NAME", help="Poll only this feed (repeatable)."
+)
 @click.pass_context
 def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
     """Poll every feed once now, process new articles, deliver due alerts.
@@ -126,7 +137,6 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
     their errors are stored (see `monitor feeds --failing`).
     """
     from monitor.service import running
-
     from monitor.store import repository
 
     config = _config(ctx)
@@ -135,7 +145,9 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
         async with running(config) as runtime:
             known = {name for name, _ in repository.active_feeds(runtime.services.engine)}
             if unknown := sorted(set(names) - known):
-                raise MonitorError(f"no feed named {', '.join(unknown)}; `monitor feeds` lists them")
+                raise MonitorError(
+                    f"no feed named {', '.join(unknown)}; `monitor feeds` lists them"
+                )
             cycle, delivered = await runtime.poll(names)
             for feed in cycle.feeds:
                 click.echo(_feed_line(feed))
@@ -143,7 +155,8 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
             click.echo(
                 f"{len(cycle.feeds)} feeds polled, {len(cycle.failed)} failed; {stored} new articles, "
                 f"{sum(f.matches for f in cycle.feeds)} matches, {sum(f.alerts for f in cycle.feeds)} alerts queued; "
-                f"{delivered.delivered} alerts delivered, {delivered.retrying} waiting to retry, {delivered.failed} given up"
+                f"{delivered.delivered} alerts delivered, {delivered.retrying} waiting to retry, "
+                f"{delivered.failed} given up"
             )
 
     asyncio.run(go())
@@ -154,7 +167,9 @@ def _feed_line(feed: Any) -> str:
         return f"✗ {feed.name}: {feed.error}"
     detail = f"{feed.status}"
     if feed.status == "ok":
-        detail = f"{feed.entries} entries, {feed.new} new, {feed.stored} stored, {feed.matches} matches"
+        detail = (
+            f"{feed.entries} entries, {feed.new} new, {feed.stored} stored, {feed.matches} matches"
+        )
         if feed.duplicates:
             detail += f", {feed.duplicates} duplicates"
         if feed.page_failures:
@@ -192,7 +207,14 @@ def run(ctx: click.Context) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for programs.")
 @click.option("--lang", help="Declare the document's language instead of detecting it.")
 @click.pass_context
-def match(ctx: click.Context, source: str, query: str | None, explain: bool, as_json: bool, lang: str | None) -> None:
+def match(
+    ctx: click.Context,
+    source: str,
+    query: str | None,
+    explain: bool,
+    as_json: bool,
+    lang: str | None,
+) -> None:
     """Would this document match? SOURCE is a file, a URL, or - for stdin. Stores nothing.
 
     HTML is extracted as the pipeline would; for plain text the first line is the title.
@@ -205,15 +227,29 @@ def match(ctx: click.Context, source: str, query: str | None, explain: bool, as_
     from monitor.topics import TopicSet, TopicSpec
     from monitor.topics import explain as explain_query
 
-    topics = TopicSet.compile([TopicSpec("query", query)]) if query else compile_topics(_config(ctx))
+    topics = (
+        TopicSet.compile([TopicSpec("query", query)]) if query else compile_topics(_config(ctx))
+    )
     document = _read_document(ctx, source, lang)
     found = topics.match(document)
     if as_json:
         rows = [
-            {"topic": m.topic, "score": round(m.score, 3), "terms": list(m.terms), "clause": m.clause, "snippet": m.snippet}
+            {
+                "topic": m.topic,
+                "score": round(m.score, 3),
+                "terms": list(m.terms),
+                "clause": m.clause,
+                "snippet": m.snippet,
+            }
             for m in found
         ]
-        click.echo(json.dumps({"title": document.title, "language": document.language, "matches": rows}, ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps(
+                {"title": document.title, "language": document.language, "matches": rows},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     if explain:
         queries = [query] if query else [t.query for t in _config(ctx).topics]
@@ -240,9 +276,13 @@ def _read_document(ctx: click.Context, source: str, lang: str | None) -> Documen
         try:
             body = Path(source).read_bytes()
         except OSError as exc:
-            raise MonitorError(f"{source}: cannot read it ({exc.strerror}); give a file, a URL or -") from None
+            raise MonitorError(
+                f"{source}: cannot read it ({exc.strerror}); give a file, a URL or -"
+            ) from None
     head = body[:2048].lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<article", b"<div", b"<p")):
+    if head.startswith(
+        (b"<!doctype html", b"<html", b"<head", b"<body", b"<article", b"<div", b"<p")
+    ):
         extracted = extract_article(body, source)
         if extracted is None:
             raise MonitorError(f"{source}: no article text found in this HTML")
@@ -277,12 +317,22 @@ def _since(value: str | None) -> datetime | None:
     try:
         return utcnow() - parse_duration(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a duration; write e.g. 2d, 12h or 30m") from None
+        raise click.BadParameter(
+            f"{value!r} is not a duration; write e.g. 2d, 12h or 30m"
+        ) from None
 
 
 def _query_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)(fn)
-    fn = click.option("--limit", type=click.IntRange(1), default=50, show_default=True, help="At most this many rows.")(fn)
+    fn = click.option(
+        "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True
+    )(fn)
+    fn = click.option(
+        "--limit",
+        type=click.IntRange(1),
+        default=50,
+        show_default=True,
+        help="At most this many rows.",
+    )(fn)
     fn = click.option("--since", metavar="AGE", help="Only the last AGE, e.g. 2d, 12h, 30m.")(fn)
     return click.option("--topic", metavar="NAME", help="Only this topic.")(fn)
 
@@ -304,18 +354,34 @@ def matches(ctx: click.Context, topic: str | None, since: str | None, limit: int
 
 @cli.command()
 @_query_options
-@click.option("--id", "story_id", type=int, help="Show one story with each article's similarity and joining signal.")
+@click.option(
+    "--id",
+    "story_id",
+    type=int,
+    help="Show one story with each article's similarity and joining signal.",
+)
 @click.pass_context
-def stories(ctx: click.Context, topic: str | None, since: str | None, limit: int, fmt: str, story_id: int | None) -> None:
+def stories(
+    ctx: click.Context,
+    topic: str | None,
+    since: str | None,
+    limit: int,
+    fmt: str,
+    story_id: int | None,
+) -> None:
     """Stories, newest first: one event, every outlet and language that carried it."""
     from monitor.store import queries
 
-    rows = queries.stories(_engine(ctx), topic=topic, since=_since(since), limit=limit, story_id=story_id)
+    rows = queries.stories(
+        _engine(ctx), topic=topic, since=_since(since), limit=limit, story_id=story_id
+    )
     if story_id is not None and fmt == "table":
         if not rows:
             raise MonitorError(f"no story {story_id}; `monitor stories` lists them")
         story = rows[0]
-        click.echo(f"story {story['id']}: {story['title']} (first seen {story['first_seen']}; {', '.join(story['topics'])})")
+        click.echo(
+            f"story {story['id']}: {story['title']} (first seen {story['first_seen']}; {', '.join(story['topics'])})"
+        )
         _show(story["articles"], fmt, ["id", "language", "feed", "similarity", "signal", "title"])
         return
     for row in rows:
@@ -326,29 +392,54 @@ def stories(ctx: click.Context, topic: str | None, since: str | None, limit: int
 @cli.command()
 @_query_options
 @click.pass_context
-def articles(ctx: click.Context, topic: str | None, since: str | None, limit: int, fmt: str) -> None:
+def articles(
+    ctx: click.Context, topic: str | None, since: str | None, limit: int, fmt: str
+) -> None:
     """Stored articles, newest first (JSON and CSV include the extracted text)."""
     from monitor.store import queries
 
-    rows = queries.articles(_engine(ctx), topic=topic, since=_since(since), limit=limit, with_text=fmt != "table")
+    rows = queries.articles(
+        _engine(ctx), topic=topic, since=_since(since), limit=limit, with_text=fmt != "table"
+    )
     _show(rows, fmt, ["id", "published_at", "language", "feed", "story_id", "title"])
 
 
 @cli.command()
 @_query_options
-@click.option("--status", type=click.Choice(["pending", "delivered", "failed"]), help="Only alerts in this state.")
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "delivered", "failed"]),
+    help="Only alerts in this state.",
+)
 @click.pass_context
-def alerts(ctx: click.Context, topic: str | None, since: str | None, limit: int, fmt: str, status: str | None) -> None:
+def alerts(
+    ctx: click.Context,
+    topic: str | None,
+    since: str | None,
+    limit: int,
+    fmt: str,
+    status: str | None,
+) -> None:
     """The alert outbox: what was sent where, what waits for a retry and why."""
     from monitor.store import queries
 
-    rows = queries.alerts(_engine(ctx), topic=topic, since=_since(since), limit=limit, status=status)
-    _show(rows, fmt, ["id", "created_at", "topic", "story_id", "channel", "status", "attempts", "last_error"])
+    rows = queries.alerts(
+        _engine(ctx), topic=topic, since=_since(since), limit=limit, status=status
+    )
+    _show(
+        rows,
+        fmt,
+        ["id", "created_at", "topic", "story_id", "channel", "status", "attempts", "last_error"],
+    )
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--failing", is_flag=True, help="Only feeds that fail or are dead: the ones that need a human.")
-@click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
+@click.option(
+    "--failing", is_flag=True, help="Only feeds that fail or are dead: the ones that need a human."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True
+)
 @click.option("--limit", type=click.IntRange(1), default=1000, show_default=True)
 @click.pass_context
 def feeds(ctx: click.Context, failing: bool, fmt: str, limit: int) -> None:
@@ -362,7 +453,11 @@ def feeds(ctx: click.Context, failing: bool, fmt: str, limit: int) -> None:
     engine = open_database(config)
     repository.sync_feeds(engine, config.feeds)
     rows = queries.feeds(engine, failing=failing, limit=limit)
-    _show(rows, fmt, ["name", "last_status", "error_count", "last_checked_at", "next_check_at", "last_error"])
+    _show(
+        rows,
+        fmt,
+        ["name", "last_status", "error_count", "last_checked_at", "next_check_at", "last_error"],
+    )
 
 
 @cli.group()
@@ -373,10 +468,24 @@ def topics() -> None:
 @topics.command("test")
 @click.argument("name", required=False)
 @click.option("-q", "--query", help="Try this query instead of a configured topic.")
-@click.option("--since", default="30d", show_default=True, metavar="AGE", help="Over the articles stored in the last AGE.")
-@click.option("--limit", type=click.IntRange(1), default=10, show_default=True, help="Show this many top matches.")
+@click.option(
+    "--since",
+    default="30d",
+    show_default=True,
+    metavar="AGE",
+    help="Over the articles stored in the last AGE.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="Show this many top matches.",
+)
 @click.pass_context
-def topics_test(ctx: click.Context, name: str | None, query: str | None, since: str, limit: int) -> None:
+def topics_test(
+    ctx: click.Context, name: str | None, query: str | None, since: str, limit: int
+) -> None:
     """Run a topic (NAME) or a query (--query) over stored articles; alert nobody.
 
     Prints how many articles would have matched, per language, and the best matches:
@@ -391,7 +500,9 @@ def topics_test(ctx: click.Context, name: str | None, query: str | None, since: 
     if name:
         chosen = next((t for t in config.topics if t.name == name), None)
         if chosen is None:
-            raise MonitorError(f"no topic named {name!r}; the topics are: {', '.join(t.name for t in config.topics)}")
+            raise MonitorError(
+                f"no topic named {name!r}; the topics are: {', '.join(t.name for t in config.topics)}"
+            )
         spec = TopicSpec(chosen.name, chosen.query, chosen.stem)
     else:
         spec = TopicSpec("query", query or "")
@@ -403,18 +514,31 @@ def topics_test(ctx: click.Context, name: str | None, query: str | None, since: 
         scanned += 1
         for found in topic.match(document):
             per_language[document.language or "?"] += 1
-            best.append((found.score, article_id, story_id, document.title, document.language, found))
+            best.append(
+                (found.score, article_id, story_id, document.title, document.language, found)
+            )
     best.sort(key=lambda row: (-row[0], row[1]))
     matched = sum(per_language.values())
     click.echo(f"{spec.name}: {matched} of {scanned} articles stored since {since} ago would match")
     if per_language:
-        click.echo("by language: " + ", ".join(f"{lang} {n}" for lang, n in per_language.most_common()))
+        click.echo(
+            "by language: " + ", ".join(f"{lang} {n}" for lang, n in per_language.most_common())
+        )
     rows = [
-        {"score": s, "article_id": a, "story_id": st, "language": lang, "title": t, "terms": list(m.terms)}
+        {
+            "score": s,
+            "article_id": a,
+            "story_id": st,
+            "language": lang,
+            "title": t,
+            "terms": list(m.terms),
+        }
         for s, a, st, t, lang, m in best[:limit]
     ]
     if rows:
-        click.echo(output.table(rows, ["score", "article_id", "story_id", "language", "title", "terms"]))
+        click.echo(
+            output.table(rows, ["score", "article_id", "story_id", "language", "title", "terms"])
+        )
 
 
 @feeds.command("add")
@@ -457,8 +581,14 @@ def feeds_import(ctx: click.Context, opml_file: str) -> None:
     from monitor.opml import parse_opml
 
     refs = parse_opml(Path(opml_file).read_bytes(), opml_file)
-    added = [name for ref in refs if (name := _add_feed(ctx, ref.url, ref.name or feed_name_from_url(ref.url)))]
-    click.echo(f"{len(added)} feeds added, {len(refs) - len(added)} already polled, from {opml_file}")
+    added = [
+        name
+        for ref in refs
+        if (name := _add_feed(ctx, ref.url, ref.name or feed_name_from_url(ref.url)))
+    ]
+    click.echo(
+        f"{len(added)} feeds added, {len(refs) - len(added)} already polled, from {opml_file}"
+    )
 
 
 @feeds.command("export")
@@ -514,5 +644,3 @@ def db_upgrade(ctx: click.Context) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="monitor")
-
-

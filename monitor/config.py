@@ -79,7 +79,11 @@ def feed_name_from_url(url: str) -> str:
     """A short readable name for a feed: host without www, plus the path's first word."""
     parts = urlsplit(url)
     host = (parts.hostname or "feed").removeprefix("www.")
-    path_words = [w for w in re.split(r"[^A-Za-z0-9]+", parts.path) if w and w not in ("rss", "xml", "feed", "atom", "index")]
+    path_words = [
+        w
+        for w in re.split(r"[^A-Za-z0-9]+", parts.path)
+        if w and w not in ("rss", "xml", "feed", "atom", "index")
+    ]
     return f"{host}/{path_words[0]}" if path_words else host
 
 
@@ -144,6 +148,14 @@ class FetchConfig(_Section):
 class PollingConfig(_Section):
     min_interval: Duration = timedelta(minutes=5)
     max_interval: Duration = timedelta(hours=24)
+    jitter: float = Field(
+        default=0.10, ge=0, lt=1
+    )  # each interval times a random factor in [1-j, 1+j]
+    failures_before_backoff: int = Field(default=3, ge=1)
+    backoff_step: Duration = timedelta(
+        hours=1
+    )  # added per failure from then on, up to max_interval
+    dead_after: Duration = timedelta(days=7)  # answering 404/410 this long: no longer polled
     tick: Duration = timedelta(seconds=30)  # how often `monitor run` looks for due feeds
     workers: int = Field(default=2, gt=0)  # processes for parsing and extraction
 
@@ -153,7 +165,9 @@ class StoriesConfig(_Section):
 
 
 class BackfillConfig(_Section):
-    window: Duration = timedelta(0)  # a new or changed topic is matched against this much stored history
+    window: Duration = timedelta(
+        0
+    )  # a new or changed topic is matched against this much stored history
     alert: bool = False  # and its backfilled matches alert too
 
 
@@ -170,7 +184,10 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
-        for kind, names in (("feed", [f.name for f in self.feeds]), ("topic", [t.name for t in self.topics])):
+        for kind, names in (
+            ("feed", [f.name for f in self.feeds]),
+            ("topic", [t.name for t in self.topics]),
+        ):
             seen: set[str] = set()
             for name in names:
                 if name in seen:
@@ -193,7 +210,9 @@ def resolve_env(tree: Any, env: Mapping[str, str], path: tuple[str | int, ...] =
         def lookup(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in env:
-                raise ConfigError(f"{_dotted(path)}: environment variable {name} is not set; export it or edit the config")
+                raise ConfigError(
+                    f"{_dotted(path)}: environment variable {name} is not set; export it or edit the config"
+                )
             return env[name]
 
         return _ENV_REF.sub(lookup, tree)
@@ -204,7 +223,9 @@ def _dotted(path: tuple[str | int, ...]) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
-def _line_index(node: yaml.Node, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], int]]:
+def _line_index(
+    node: yaml.Node, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], int]]:
     """Map each key path of a composed YAML document to its 1-based line."""
     yield path, node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -215,7 +236,9 @@ def _line_index(node: yaml.Node, path: tuple[str | int, ...] = ()) -> Iterator[t
             yield from _line_index(item, (*path, i))
 
 
-def parse_config(text: str, source: str = "<string>", env: Mapping[str, str] | None = None) -> Config:
+def parse_config(
+    text: str, source: str = "<string>", env: Mapping[str, str] | None = None
+) -> Config:
     """Validate configuration text; raise ConfigError with one line per problem."""
     env = os.environ if env is None else env
     try:
@@ -229,7 +252,9 @@ def parse_config(text: str, source: str = "<string>", env: Mapping[str, str] | N
     if tree is None:
         tree = {}
     if not isinstance(tree, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping of keys (database, feeds, topics, ...)")
+        raise ConfigError(
+            f"{source}: the top level must be a mapping of keys (database, feeds, topics, ...)"
+        )
     try:
         tree = resolve_env(tree, env)
     except ConfigError as exc:
@@ -252,14 +277,18 @@ def parse_config(text: str, source: str = "<string>", env: Mapping[str, str] | N
     return config
 
 
-def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Config:
     """Read the config file named by ``path``, ``$MONITOR_CONFIG`` or the default path."""
     env = os.environ if env is None else env
     chosen = Path(path or env.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
     try:
         text = chosen.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{chosen}: no such config file; pass --config PATH or set {CONFIG_ENV}") from None
+        raise ConfigError(
+            f"{chosen}: no such config file; pass --config PATH or set {CONFIG_ENV}"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{chosen}: cannot read the config file: {exc}") from None
     return parse_config(text, str(chosen), env)

@@ -18,7 +18,9 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str]) -> 
         return json.dumps(list(rows), ensure_ascii=False, indent=2)
     if fmt == "csv":
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else list(columns), extrasaction="ignore")
+        writer = csv.DictWriter(
+            out, fieldnames=list(rows[0]) if rows else list(columns), extrasaction="ignore"
+        )
         writer.writeheader()
         for row in rows:
             writer.writerow({k: _cell(v) for k, v in row.items()})
@@ -30,7 +32,9 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        return ", ".join(_cell(v) if not isinstance(v, dict) else str(v.get("title", v)) for v in value)
+        return ", ".join(
+            _cell(v) if not isinstance(v, dict) else str(v.get("title", v)) for v in value
+        )
     if isinstance(value, float):
         return f"{value:.2f}"
     return " ".join(str(value).split())

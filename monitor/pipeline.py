@@ -19,10 +19,10 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from monitor import polling, stories
+from monitor.errors import FetchError, ParseError
 from monitor.extract import WorkerPool, extract_article
 from monitor.feeds import ParsedFeed, parse_feed
 from monitor.fetch import Fetcher, FetchResult
-from monitor.errors import FetchError, ParseError
 from monitor.model import Document, Entry
 from monitor.store import repository
 from monitor.store.repository import FeedState, PollRecord
@@ -74,28 +74,39 @@ async def refresh_feed(services: Services, feed: FeedState) -> FeedReport:
     response: FetchResult | None = None
     parsed: ParsedFeed | None = None
     try:
-        response = await services.fetcher.get(feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True)
+        response = await services.fetcher.get(
+            feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True
+        )
         if response.status == 304:
             report.status = "not modified"
         elif response.status >= 400:
             report.status = f"HTTP {response.status}"
-            report.error = f"{feed.url} answered HTTP {response.status}; the feed will be retried later"
+            report.error = (
+                f"{feed.url} answered HTTP {response.status}; the feed will be retried later"
+            )
         elif _body_hash(response.body) == feed.body_hash:
             report.status = "not modified"  # a 200 with the same bytes costs no parsing
         else:
-            parsed = await services.pool.run(parse_feed, response.body, response.headers, response.url)
+            parsed = await services.pool.run(
+                parse_feed, response.body, response.headers, response.url
+            )
             await _process_entries(services, feed, parsed, report)
     except (FetchError, ParseError) as exc:
         report.status, report.error = "error", str(exc)
     except Exception as exc:  # a bug must not stop the other feeds; it is recorded on this one
         log.exception("unexpected failure polling %s", feed.url)
-        report.status, report.error = "error", f"{feed.url}: internal error {type(exc).__name__}: {exc}"
+        report.status, report.error = (
+            "error",
+            f"{feed.url}: internal error {type(exc).__name__}: {exc}",
+        )
     _reschedule(services, feed, report, response, parsed)
     report.seconds = time.monotonic() - started
     return report
 
 
-async def _process_entries(services: Services, feed: FeedState, parsed: ParsedFeed, report: FeedReport) -> None:
+async def _process_entries(
+    services: Services, feed: FeedState, parsed: ParsedFeed, report: FeedReport
+) -> None:
     report.entries = len(parsed.entries)
     unseen = repository.unseen_entries(services.engine, feed.id, [e.guid for e in parsed.entries])
     fresh = [e for e in parsed.entries if e.guid in unseen]
@@ -109,7 +120,9 @@ async def _process_entries(services: Services, feed: FeedState, parsed: ParsedFe
     await asyncio.gather(*(one(entry) for entry in fresh))
 
 
-async def _process_entry(services: Services, feed: FeedState, entry: Entry, feed_language: str | None, report: FeedReport) -> None:
+async def _process_entry(
+    services: Services, feed: FeedState, entry: Entry, feed_language: str | None, report: FeedReport
+) -> None:
     """One new entry: its page's text (or the feed's), topics, story, stored with its alerts."""
     if entry.url and repository.is_known_url(services.engine, entry.url):
         report.duplicates += 1  # another feed brought it already: no page fetch
@@ -147,7 +160,12 @@ async def _load_article(
     services: Services, entry: Entry, feed_language: str | None, report: FeedReport
 ) -> tuple[Document, datetime | None]:
     """The article page's extracted text; the feed's own summary when the page fails."""
-    title, text, declared, published = entry.title, entry.summary, entry.language or feed_language, entry.published_at
+    title, text, declared, published = (
+        entry.title,
+        entry.summary,
+        entry.language or feed_language,
+        entry.published_at,
+    )
     if entry.url:
         try:
             page = await services.fetcher.get(entry.url)
@@ -167,7 +185,11 @@ async def _load_article(
 
 
 def _reschedule(
-    services: Services, feed: FeedState, report: FeedReport, response: FetchResult | None, parsed: ParsedFeed | None
+    services: Services,
+    feed: FeedState,
+    report: FeedReport,
+    response: FetchResult | None,
+    parsed: ParsedFeed | None,
 ) -> None:
     now = services.clock()
     failures = feed.error_count + 1 if report.error else 0
@@ -184,7 +206,9 @@ def _reschedule(
         rng=services.rng,
     )
     failing_since = (feed.failing_since or now) if report.error else None
-    dead = polling.is_dead(services.poll_policy, status=status_code, failing_since=failing_since, now=now)
+    dead = polling.is_dead(
+        services.poll_policy, status=status_code, failing_since=failing_since, now=now
+    )
     record = PollRecord(
         status=report.status,
         error=report.error,
@@ -225,13 +249,17 @@ async def poll_due(
     return CycleReport(list(await asyncio.gather(*(one(feed) for feed in feeds))))
 
 
-async def backfill(services: Services, topics: TopicSet, since: datetime, *, alert: bool) -> tuple[int, int]:
+async def backfill(
+    services: Services, topics: TopicSet, since: datetime, *, alert: bool
+) -> tuple[int, int]:
     """Match new or changed topics against stored articles; returns (matches, alerts queued)."""
     found = queued = 0
     for article_id, story_id, document in repository.stored_documents(services.engine, since):
         matches = topics.match(document)
         if matches:
             found += len(matches)
-            queued += repository.store_backfill(services.engine, article_id, story_id, matches, services.channels, alert=alert)
+            queued += repository.store_backfill(
+                services.engine, article_id, story_id, matches, services.channels, alert=alert
+            )
         await asyncio.sleep(0)  # let the daemon's other work run
     return found, queued

@@ -72,14 +72,20 @@ class Runtime:
     senders: dict[str, outbox.Send]
     owner: str
 
-    async def poll(self, names: Sequence[str] | None = None) -> tuple[CycleReport, outbox.DeliveryStats]:
+    async def poll(
+        self, names: Sequence[str] | None = None
+    ) -> tuple[CycleReport, outbox.DeliveryStats]:
         """One cycle: poll the due feeds (or the named ones; all if empty), then deliver due alerts."""
-        report = await poll_due(self.services, self.owner, names=names, concurrency=self.config.fetch.max_connections)
+        report = await poll_due(
+            self.services, self.owner, names=names, concurrency=self.config.fetch.max_connections
+        )
         delivered = await self.deliver()
         return report, delivered
 
     async def deliver(self) -> outbox.DeliveryStats:
-        return await outbox.deliver_due(self.services.engine, self.senders, self.config.alerts, self.owner)
+        return await outbox.deliver_due(
+            self.services.engine, self.senders, self.config.alerts, self.owner
+        )
 
 
 @asynccontextmanager
@@ -90,7 +96,9 @@ async def running(config: Config) -> AsyncIterator[Runtime]:
     repository.sync_feeds(engine, config.feeds)
     fetcher = Fetcher(fetch_limits(config))
     pool = WorkerPool(workers=config.polling.workers)
-    alert_client = httpx.AsyncClient(headers={"User-Agent": user_agent(config)}, follow_redirects=False)
+    alert_client = httpx.AsyncClient(
+        headers={"User-Agent": user_agent(config)}, follow_redirects=False
+    )
     senders = outbox.channels(config.alerts, alert_client)
     services = Services(
         engine=engine,
@@ -100,7 +108,12 @@ async def running(config: Config) -> AsyncIterator[Runtime]:
         channels=tuple(senders),
         story_rules=stories.StoryRules(window=config.stories.window),
         poll_policy=polling.PollPolicy(
-            min_interval=config.polling.min_interval, max_interval=config.polling.max_interval
+            min_interval=config.polling.min_interval,
+            max_interval=config.polling.max_interval,
+            jitter=config.polling.jitter,
+            failures_before_backoff=config.polling.failures_before_backoff,
+            backoff_step=config.polling.backoff_step,
+            dead_after=config.polling.dead_after,
         ),
     )
     runtime = Runtime(config, services, senders, worker_name())
@@ -121,6 +134,10 @@ async def _backfill_changed_topics(runtime: Runtime) -> None:
     changed = repository.changed_topics(services.engine, {t.name: t.query for t in config.topics})
     if not changed or not config.backfill.window:
         return
-    subset = TopicSet.compile([TopicSpec(t.name, t.query, t.stem) for t in config.topics if t.name in changed])
-    found, queued = await backfill(services, subset, services.clock() - config.backfill.window, alert=config.backfill.alert)
+    subset = TopicSet.compile(
+        [TopicSpec(t.name, t.query, t.stem) for t in config.topics if t.name in changed]
+    )
+    found, queued = await backfill(
+        services, subset, services.clock() - config.backfill.window, alert=config.backfill.alert
+    )
     log.info("backfilled %s: %d matches, %d alerts queued", ", ".join(changed), found, queued)

@@ -1,6 +1,17 @@
-"""Text normalisation, word splitting and language identification (pure).
+"""Text normalisation, word splitting, stemming and language identification (pure).
 
 Stable API used by other stages: ``normalize``, ``words``, ``detect_language``.
+The topic matcher also uses the token-level helpers (``tokenize``, ``token_spans``,
+``fold``, ``fold_keep_case``, ``stemmer_for``), which keep offsets into the original
+text so hits can be highlighted where the reader sees them.
+
+Word rules, the same for queries and documents:
+
+- a word is a run of letters, digits and combining marks; dashes, apostrophes,
+  underscores and other punctuation separate words ("d'IA" -> "d", "IA");
+- scripts written without spaces (Han, Kana, Hangul, Thai, Lao, Khmer, Myanmar) give
+  one token per character, so a query word in those scripts becomes a phrase of
+  characters and matches wherever those characters are contiguous (豆包, 字节跳动).
 """
 
 from __future__ import annotations
@@ -8,24 +19,221 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 
-_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-")
+_DASHES = dict.fromkeys(
+    map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-"
+)
 _APOSTROPHES = dict.fromkeys(map(ord, "\u2018\u2019\u201b\u02bc\u2032\uff07`\u00b4"), "'")
 _SPACE = re.compile(r"\s+")
-_WORD = re.compile(r"\w+", re.UNICODE)
+
+# Scripts written without spaces between words: one token per character.
+_NOSPACE = (
+    "\u0e00-\u0eff"  # Thai, Lao
+    "\u1000-\u109f"  # Myanmar
+    "\u1100-\u11ff"  # Hangul Jamo
+    "\u1780-\u17ff"  # Khmer
+    "\u3005\u3006"  # ideographic iteration marks
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u3100-\u312f"  # Bopomofo
+    "\u3130-\u318f"  # Hangul compatibility Jamo
+    "\u31f0-\u31ff"  # Katakana extensions
+    "\u3400-\u4dbf"  # CJK extension A
+    "\u4e00-\u9fff"  # CJK unified ideographs
+    "\uac00-\ud7af"  # Hangul syllables
+    "\uf900-\ufaff"  # CJK compatibility ideographs
+    "\uff66-\uffdc"  # half-width Katakana and Hangul
+    "\U00020000-\U0003134f"  # CJK extensions B-H
+)
+# Combining marks that belong inside a word (Python's \w leaves them out).
+_MARKS = (
+    "\u0300-\u036f\u0483-\u0489\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7"
+    "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e4\u06e7\u06e8\u06ea-\u06ed"
+    "\u0900-\u0963\u0966-\u0dff"  # Indic scripts (letters, digits, vowel signs), not dandas
+    "\u1ab0-\u1aff\u1dc0-\u1dff\u200c\u200d\u20d0-\u20ff\ufe20-\ufe2f"
+)
+# U+02BC (modifier apostrophe) is a letter to Unicode but an apostrophe to readers.
+_TOKEN = re.compile(f"[{_NOSPACE}]|(?:[^\\W_\u02bc{_NOSPACE}]|[{_MARKS}])+")
+_NOSPACE_CHAR = re.compile(f"[{_NOSPACE}]")
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+# Languages that glue nouns into compounds: a long term may match inside a word there.
+COMPOUNDING_LANGUAGES = frozenset({"de", "nl", "sv", "da", "no", "nb", "nn"})
+
+_SNOWBALL = {
+    "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german",
+    "el": "greek", "en": "english", "eo": "esperanto", "es": "spanish", "et": "estonian",
+    "eu": "basque", "fa": "persian", "fi": "finnish", "fr": "french", "ga": "irish",
+    "hi": "hindi", "hu": "hungarian", "hy": "armenian", "id": "indonesian", "it": "italian",
+    "lt": "lithuanian", "ms": "indonesian", "nb": "norwegian", "ne": "nepali",
+    "nl": "dutch", "nn": "norwegian", "no": "norwegian", "pl": "polish", "pt": "portuguese",
+    "ro": "romanian", "ru": "russian", "sr": "serbian", "st": "sesotho", "sv": "swedish",
+    "ta": "tamil", "tr": "turkish", "yi": "yiddish",
+}  # fmt: skip
+
+
+def decode_entities(text: str) -> tuple[str, tuple[list[int], list[int]] | None]:
+    """``text`` with HTML entities decoded, and a map back to original offsets.
+
+    The map is None when nothing was decoded (offsets are unchanged); otherwise it is
+    two lists giving, for each decoded character, its start and end in ``text``.
+    """
+    if "&" not in text or not _ENTITY.search(text):
+        return text, None
+    parts: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    last = 0
+    for match in _ENTITY.finditer(text):
+        plain = text[last : match.start()]
+        parts.append(plain)
+        starts.extend(range(last, match.start()))
+        ends.extend(range(last + 1, match.start() + 1))
+        decoded = html.unescape(match.group())
+        parts.append(decoded)
+        starts.extend([match.start()] * len(decoded))
+        ends.extend([match.end()] * len(decoded))
+        last = match.end()
+    parts.append(text[last:])
+    starts.extend(range(last, len(text)))
+    ends.extend(range(last + 1, len(text) + 1))
+    return "".join(parts), (starts, ends)
+
+
+def _keeps_marks(char: str) -> bool:
+    """Kana voicing marks and the like change the letter, they are not accents."""
+    return _NOSPACE_CHAR.match(char) is not None
+
+
+def _strip_accents(text: str) -> str:
+    """NFKD, drop combining marks (accents) except after no-space scripts, NFC."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    if decomposed.isascii():
+        return decomposed
+    kept: list[str] = []
+    keep_marks = False
+    for char in decomposed:
+        if unicodedata.combining(char):
+            if keep_marks:
+                kept.append(char)
+            continue
+        keep_marks = _keeps_marks(char)
+        kept.append(char)
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
+def _normalize_once(text: str) -> str:
+    text, _ = decode_entities(text)
+    text = text.translate(_DASHES).translate(_APOSTROPHES)
+    return _SPACE.sub(" ", _strip_accents(text.casefold())).strip()
 
 
 def normalize(text: str) -> str:
-    """Casefold, fold accents, unify dashes and apostrophes, decode entities, collapse spaces."""
-    text = html.unescape(text).translate(_DASHES).translate(_APOSTROPHES)
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    folded = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _SPACE.sub(" ", unicodedata.normalize("NFC", folded)).strip()
+    """Casefold, fold accents, unify dashes and apostrophes, decode entities, collapse spaces.
+
+    Idempotent: decoding an entity or casefolding can expose another one ("&amp;amp;"),
+    so the steps repeat until the text stops changing.
+    """
+    for _ in range(8):
+        folded = _normalize_once(text)
+        if folded == text:
+            break
+        text = folded
+    return text
+
+
+_FOLD_CACHE: dict[str, str] = {}
+_FOLD_CACHE_LIMIT = 200_000
+
+
+def _fold_word(token: str) -> str:
+    # Compatibility forms can expand into punctuation ("¼" -> "1⁄4") or into letters that
+    # casefold again ("𝕊" -> "S"), so keep word characters and repeat until stable.
+    folded = token
+    for _ in range(4):
+        again = "".join(_TOKEN.findall(_strip_accents(folded.casefold())))
+        if again == folded:
+            break
+        folded = again
+    if len(token) == 1 and _NOSPACE_CHAR.match(token) and len(folded) != 1:
+        return token  # one character stays one token (Thai SARA AM would split in two)
+    return folded or token
+
+
+def fold(token: str) -> str:
+    """The matching form of one token: casefolded, accents folded, compatibility forms unified."""
+    cached = _FOLD_CACHE.get(token)
+    if cached is not None:
+        return cached
+    if token.isascii():
+        folded = token.lower()
+    else:
+        folded = _fold_word(token)
+    if len(_FOLD_CACHE) >= _FOLD_CACHE_LIMIT:
+        _FOLD_CACHE.clear()
+    _FOLD_CACHE[token] = folded
+    return folded
+
+
+def fold_keep_case(token: str) -> str:
+    """Like ``fold`` but keeping letter case: the form case-sensitive terms compare."""
+    if token.isascii():
+        return token
+    return "".join(_TOKEN.findall(_strip_accents(token)))
+
+
+def tokenize(text: str) -> list[str]:
+    """The words of ``text`` as written (entities decoded), in order; see the module rules."""
+    decoded, _ = decode_entities(text)
+    return _TOKEN.findall(decoded)
+
+
+def token_spans(text: str) -> list[tuple[int, int]]:
+    """Start and end offset in ``text`` of each token ``tokenize(text)`` returns."""
+    decoded, offsets = decode_entities(text)
+    spans = [match.span() for match in _TOKEN.finditer(decoded)]
+    if offsets is None:
+        return spans
+    starts, ends = offsets
+    return [(starts[start], ends[end - 1]) for start, end in spans]
+
+
+def is_nospace_token(token: str) -> bool:
+    """True for a one-character token of a script written without spaces (Han, Kana, ...)."""
+    return len(token) == 1 and _NOSPACE_CHAR.match(token) is not None
 
 
 def words(text: str) -> list[str]:
-    """The normalised words of ``text`` (runs of letters and digits)."""
-    return _WORD.findall(normalize(text))
+    """The normalised words of ``text`` (one per character in Han, Kana, Hangul, Thai...)."""
+    return [fold(token) for token in tokenize(text)]
+
+
+def language_code(language: str | None) -> str | None:
+    """The primary ISO 639 subtag of a language tag ("de-AT" -> "de"), or None."""
+    if not language:
+        return None
+    code = language.replace("_", "-").split("-")[0].strip().lower()
+    return code or None
+
+
+@lru_cache(maxsize=64)
+def stemmer_for(language: str | None) -> Callable[[Sequence[str]], list[str]] | None:
+    """A Snowball stemmer over folded words for ``language``, or None if there is none."""
+    code = language_code(language)
+    algorithm = _SNOWBALL.get(code or "")
+    if algorithm is None:
+        return None
+    import Stemmer
+
+    if algorithm not in Stemmer.algorithms():
+        return None
+    stemmer = Stemmer.Stemmer(algorithm)
+
+    def stem_words(folded_words: Sequence[str]) -> list[str]:
+        return list(stemmer.stemWords(list(folded_words)))
+
+    return stem_words
 
 
 _MIN_LETTERS_FOR_DETECTION = 40

@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 import yaml
-
 from hostile import HostileServer
 from postgres import create_database, postgres_server
 from receivers import SmtpReceiver, WebhookReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_TOPICS = yaml.safe_load((ROOT / "config" / "monitor.yaml").read_text(encoding="utf-8"))["topics"]
+DEFAULT_TOPICS = yaml.safe_load((ROOT / "config" / "monitor.yaml").read_text(encoding="utf-8"))[
+    "topics"
+]
 HOOK_SECRET = "test-secret-не-угадать"
 
 
@@ -97,7 +98,9 @@ def alert_sections(webhook: WebhookReceiver, smtp: SmtpReceiver) -> dict[str, An
     }
 
 
-def monitor(*args: str | Path, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def monitor(
+    *args: str | Path, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real command line in a subprocess, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "monitor", *map(str, args)],

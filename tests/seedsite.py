@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import yaml
-
 from hostile import HostileServer, conditional
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -33,24 +32,38 @@ class Seed:
 def seeds() -> list[Seed]:
     found = []
     for name, label in sorted(LABELS["documents"].items()):
-        title, _, body = (SEEDS / name).read_text(encoding="utf-8").partition("\n")
-        found.append(Seed(name, label["title"], body.strip(), label["language"], frozenset(label["topics"]), label["story"]))
+        _, _, body = (SEEDS / name).read_text(encoding="utf-8").partition("\n")
+        found.append(
+            Seed(
+                name,
+                label["title"],
+                body.strip(),
+                label["language"],
+                frozenset(label["topics"]),
+                label["story"],
+            )
+        )
     return found
 
 
 def page_html(seed: Seed) -> bytes:
-    paragraphs = "\n".join(f"<p>{html.escape(p.strip())}</p>" for p in seed.body.split("\n") if p.strip())
+    paragraphs = "\n".join(
+        f"<p>{html.escape(p.strip())}</p>" for p in seed.body.split("\n") if p.strip()
+    )
     return f"""<!DOCTYPE html>
-<html lang="{seed.language}"><head><meta charset="utf-8"><title>{html.escape(seed.title)} | Warta Teknologi</title></head>
+<html lang="{seed.language}"><head><meta charset="utf-8">
+<title>{html.escape(seed.title)} | Warta Teknologi</title></head>
 <body>
-<header><nav><a href="/">Home</a> <a href="/tekno">Tekno</a> <a href="/bisnis">Bisnis</a> <a href="/login">Login</a></nav></header>
+<header><nav><a href="/">Home</a> <a href="/tekno">Tekno</a> <a href="/bisnis">Bisnis</a>
+<a href="/login">Login</a></nav></header>
 <div class="ad">Advertisement: Nyaman tanpa iklan. Langganan sekarang!</div>
 <main><article>
 <h1>{html.escape(seed.title)}</h1>
 <p class="byline">Redaksi, {datetime(2024, 10, 22, tzinfo=UTC):%d %B %Y}</p>
 {paragraphs}
 </article></main>
-<aside><h3>Trending</h3><ul><li><a href="/x/1">Harga emas hari ini</a></li><li><a href="/x/2">Jadwal liga</a></li></ul></aside>
+<aside><h3>Trending</h3><ul><li><a href="/x/1">Harga emas hari ini</a></li>
+<li><a href="/x/2">Jadwal liga</a></li></ul></aside>
 <footer>© 2024 Warta Teknologi. All rights reserved. Privacy · Terms · Contact</footer>
 </body></html>""".encode()
 
@@ -74,7 +87,11 @@ def publish(server: HostileServer, path: str = "/feed.xml", items: list[Seed] | 
     items = seeds() if items is None else items
     base = server.url("")
     for seed in items:
-        server.serve(f"/news/{seed.name}.html", page_html(seed), headers={"content-type": "text/html; charset=utf-8"})
+        server.serve(
+            f"/news/{seed.name}.html",
+            page_html(seed),
+            headers={"content-type": "text/html; charset=utf-8"},
+        )
     server.route(
         path,
         conditional(

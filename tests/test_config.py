@@ -26,12 +26,16 @@ def test_secrets_come_from_the_environment() -> None:
     config = parse_config(text, "c.yaml", env={"HOOK": "s3cret"})
     assert config.alerts.webhooks[0].secret == "s3cret"
     assert config.alerts.webhooks[0].name == "hooks.example"
-    with pytest.raises(ConfigError, match=r"c.yaml: alerts.webhooks.0.secret: environment variable HOOK is not set"):
+    with pytest.raises(
+        ConfigError, match=r"c.yaml: alerts.webhooks.0.secret: environment variable HOOK is not set"
+    ):
         parse_config(text, "c.yaml", env={})
 
 
 def test_database_url_from_the_environment_wins() -> None:
-    config = parse_config("database: sqlite:///a.db\n", env={"MONITOR_DATABASE_URL": "postgresql+psycopg://db/m"})
+    config = parse_config(
+        "database: sqlite:///a.db\n", env={"MONITOR_DATABASE_URL": "postgresql+psycopg://db/m"}
+    )
     assert config.database == "postgresql+psycopg://db/m"
 
 
@@ -39,8 +43,14 @@ def test_database_url_from_the_environment_wins() -> None:
     ("text", "expected"),
     [
         ("feeds:\n  - url: notaurl\n", "c.yaml: feeds.0 (line 2): 'notaurl' is not an http(s) URL"),
-        ("fetch:\n  allow_networks: [10.0.0.0/33]\n", "fetch.allow_networks.0 (line 2): '10.0.0.0/33' is not a network"),
-        ("polling:\n  min_interval: often\n", "polling.min_interval (line 2): 'often' is not a duration"),
+        (
+            "fetch:\n  allow_networks: [10.0.0.0/33]\n",
+            "fetch.allow_networks.0 (line 2): '10.0.0.0/33' is not a network",
+        ),
+        (
+            "polling:\n  min_interval: often\n",
+            "polling.min_interval (line 2): 'often' is not a duration",
+        ),
         ("topics:\n  - {name: a, query: x}\n  - {name: a, query: y}\n", "two topics are named 'a'"),
         ("databse: x\n", "databse (line 1): unknown key"),
         ("- a\n- b\n", "the top level must be a mapping"),

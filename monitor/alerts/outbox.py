@@ -40,7 +40,9 @@ def channels(config: AlertsConfig, client: httpx.AsyncClient) -> dict[str, Send]
     found: dict[str, Send] = {}
     for hook in config.webhooks:
 
-        async def send_webhook(alert: AlertContent, url: str = hook.url, secret: str | None = hook.secret) -> None:
+        async def send_webhook(
+            alert: AlertContent, url: str = hook.url, secret: str | None = hook.secret
+        ) -> None:
             await deliver_webhook(client, url, secret, alert)
 
         found[f"webhook:{hook.name}"] = send_webhook
@@ -64,11 +66,13 @@ def channels(config: AlertsConfig, client: httpx.AsyncClient) -> dict[str, Send]
     return found
 
 
-def retry_at(attempts: int, created_at: datetime, now: datetime, config: AlertsConfig, hint: float | None) -> datetime | None:
+def retry_at(
+    attempts: int, created_at: datetime, now: datetime, config: AlertsConfig, hint: float | None
+) -> datetime | None:
     """When to try again after ``attempts`` failures: doubling from ``first_retry``, capped; None to give up."""
     if now - created_at >= config.retry_for:
         return None
-    wait = min(config.first_retry * 2 ** max(attempts - 1, 0), config.max_backoff)
+    wait: timedelta = min(config.first_retry * 2 ** max(attempts - 1, 0), config.max_backoff)
     if hint is not None:  # the receiver's Retry-After, if it said one
         wait = max(wait, timedelta(seconds=hint))
     return now + wait
@@ -92,11 +96,17 @@ async def deliver_due(
             send = senders.get(row.channel)
             try:
                 if send is None:
-                    raise DeliveryError(f"channel {row.channel} is not in the configuration any more; add it back to deliver")
+                    raise DeliveryError(
+                        f"channel {row.channel} is not in the configuration any more; add it back to deliver"
+                    )
                 await send(content)
             except DeliveryError as exc:
                 hint = exc.retry_after if isinstance(exc, WebhookDeliveryError) else None
-                when = retry_at(row.attempts + 1, row.created_at or clock(), clock(), config, hint) if send else None
+                when = (
+                    retry_at(row.attempts + 1, row.created_at or clock(), clock(), config, hint)
+                    if send
+                    else None
+                )
                 repository.mark_attempt_failed(engine, alert_id, str(exc), when)
                 log.warning("alert %s (%s, %s): %s", alert_id, row.topic, row.channel, exc)
                 if when is None:

@@ -31,7 +31,9 @@ def create_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise DatabaseError(f"database: {url!r} is not an SQLAlchemy URL; write e.g. sqlite:///data/monitor.db") from None
+        raise DatabaseError(
+            f"database: {url!r} is not an SQLAlchemy URL; write e.g. sqlite:///data/monitor.db"
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -42,7 +44,9 @@ def create_engine(url: str) -> Engine:
     try:
         return sa.create_engine(parsed, pool_pre_ping=True)
     except Exception as exc:  # unknown driver, missing DBAPI
-        raise DatabaseError(f"database: cannot use {parsed.render_as_string(hide_password=True)}: {exc}") from None
+        raise DatabaseError(
+            f"database: cannot use {parsed.render_as_string(hide_password=True)}: {exc}"
+        ) from None
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -98,4 +102,6 @@ def upgrade(engine: Engine) -> None:
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         url = engine.url.render_as_string(hide_password=True)
-        raise DatabaseError(f"database {url}: {reason}; check that it is reachable and writable") from None
+        raise DatabaseError(
+            f"database {url}: {reason}; check that it is reachable and writable"
+        ) from None

@@ -23,7 +23,9 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
 
 
-def matches(engine: Engine, *, topic: str | None = None, since: datetime | None = None, limit: int = 50) -> list[Row]:
+def matches(
+    engine: Engine, *, topic: str | None = None, since: datetime | None = None, limit: int = 50
+) -> list[Row]:
     query = select(Match, Article).join(Article, col(Article.id) == col(Match.article_id))
     if topic:
         query = query.where(Match.topic == topic)
@@ -50,7 +52,12 @@ def matches(engine: Engine, *, topic: str | None = None, since: datetime | None 
 
 
 def stories(
-    engine: Engine, *, topic: str | None = None, since: datetime | None = None, limit: int = 50, story_id: int | None = None
+    engine: Engine,
+    *,
+    topic: str | None = None,
+    since: datetime | None = None,
+    limit: int = 50,
+    story_id: int | None = None,
 ) -> list[Row]:
     query = select(Story)
     if story_id is not None:
@@ -69,7 +76,9 @@ def stories(
             .order_by(col(Article.fetched_at), col(Article.id))
         ).all()
         topics = session.exec(
-            select(Match.story_id, Match.topic).where(col(Match.story_id).in_([s.id for s in found])).distinct()
+            select(Match.story_id, Match.topic)
+            .where(col(Match.story_id).in_([s.id for s in found]))
+            .distinct()
         ).all()
     by_story: dict[int, list[Row]] = {}
     for article, feed in members:
@@ -94,7 +103,9 @@ def stories(
             "language": s.language,
             "first_seen": _iso(s.first_seen),
             "topics": sorted(topics_of.get(s.id or 0, [])),
-            "languages": sorted({a["language"] for a in by_story.get(s.id or 0, []) if a["language"]}),
+            "languages": sorted(
+                {a["language"] for a in by_story.get(s.id or 0, []) if a["language"]}
+            ),
             "articles": by_story.get(s.id or 0, []),
         }
         for s in found
@@ -102,11 +113,18 @@ def stories(
 
 
 def articles(
-    engine: Engine, *, topic: str | None = None, since: datetime | None = None, limit: int = 50, with_text: bool = True
+    engine: Engine,
+    *,
+    topic: str | None = None,
+    since: datetime | None = None,
+    limit: int = 50,
+    with_text: bool = True,
 ) -> list[Row]:
     query = select(Article, Feed.name).join(Feed, col(Feed.id) == col(Article.feed_id))
     if topic:
-        query = query.where(col(Article.id).in_(select(Match.article_id).where(Match.topic == topic)))
+        query = query.where(
+            col(Article.id).in_(select(Match.article_id).where(Match.topic == topic))
+        )
     if since:
         query = query.where(col(Article.fetched_at) >= since)
     query = query.order_by(col(Article.fetched_at).desc(), col(Article.id).desc()).limit(limit)
@@ -130,7 +148,7 @@ def articles(
 def feeds(engine: Engine, *, failing: bool = False, limit: int = 1000) -> list[Row]:
     query = select(Feed).where(Feed.active)
     if failing:
-        query = query.where(sa.or_(col(Feed.error_count) > 0, Feed.dead))
+        query = query.where(sa.or_(col(Feed.error_count) > 0, col(Feed.dead)))
     with reading(engine) as session:
         return [
             {
@@ -149,7 +167,12 @@ def feeds(engine: Engine, *, failing: bool = False, limit: int = 1000) -> list[R
 
 
 def alerts(
-    engine: Engine, *, topic: str | None = None, since: datetime | None = None, limit: int = 50, status: str | None = None
+    engine: Engine,
+    *,
+    topic: str | None = None,
+    since: datetime | None = None,
+    limit: int = 50,
+    status: str | None = None,
 ) -> list[Row]:
     query = select(Alert)
     if topic:

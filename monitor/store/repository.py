@@ -20,8 +20,8 @@ from sqlmodel import Session, col, select
 from monitor import stories
 from monitor.alerts.render import AlertContent, Outlet
 from monitor.config import FeedConfig
-from monitor.model import Document, TopicMatch
 from monitor.errors import ParseError
+from monitor.model import Document, TopicMatch
 from monitor.store.db import reading, transaction
 from monitor.store.tables import Alert, Article, Feed, Match, Story, StoryKey, Topic, utcnow
 
@@ -117,12 +117,19 @@ def sync_feeds(engine: Engine, feeds: Sequence[FeedConfig], now: datetime | None
                 feed.active = False
         taken = {feed.name for feed in known.values()}
         for cfg in feeds:
-            feed = known.get(cfg.url)
-            if feed is None:
-                session.add(Feed(name=_free_name(cfg.name, taken), url=cfg.url, next_check_at=now, interval_override_s=_seconds(cfg.interval)))
-            elif feed.name != cfg.name and cfg.name not in taken:
-                taken.discard(feed.name)
-                feed.name = cfg.name
+            existing = known.get(cfg.url)
+            if existing is None:
+                session.add(
+                    Feed(
+                        name=_free_name(cfg.name, taken),
+                        url=cfg.url,
+                        next_check_at=now,
+                        interval_override_s=_seconds(cfg.interval),
+                    )
+                )
+            elif existing.name != cfg.name and cfg.name not in taken:
+                taken.discard(existing.name)
+                existing.name = cfg.name
                 taken.add(cfg.name)
 
 
@@ -153,7 +160,10 @@ def add_feed(engine: Engine, url: str, name: str, now: datetime | None = None) -
 def active_feeds(engine: Engine) -> list[tuple[str, str]]:
     """(name, url) of every polled feed."""
     with reading(engine) as session:
-        return [(f.name, f.url) for f in session.exec(select(Feed).where(Feed.active).order_by(col(Feed.name)))]
+        return [
+            (f.name, f.url)
+            for f in session.exec(select(Feed).where(Feed.active).order_by(col(Feed.name)))
+        ]
 
 
 def _seconds(interval: timedelta | None) -> int | None:
@@ -161,7 +171,14 @@ def _seconds(interval: timedelta | None) -> int | None:
 
 
 def _claim(
-    session: Session, table: Any, due: sa.ColumnElement[bool], order: Any, owner: str, now: datetime, lease: timedelta, limit: int
+    session: Session,
+    table: Any,
+    due: sa.ColumnElement[bool],
+    order: Any,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
 ) -> list[int]:
     """Lease up to ``limit`` due rows to ``owner``; rows leased by a dead worker come back when the lease expires."""
     free = sa.or_(table.lease_expires_at.is_(None), table.lease_expires_at < now)
@@ -194,8 +211,10 @@ def claim_due_feeds(
         due = due & col(Feed.name).in_(wanted)
     limit = limit if names is None else 1_000_000
     with transaction(engine) as session:
-        ids = _claim(session, Feed, due, Feed.next_check_at, owner, now, lease, limit)  # type: ignore[arg-type]
-        rows = session.exec(select(Feed).where(col(Feed.id).in_(ids)).order_by(col(Feed.name))).all()
+        ids = _claim(session, Feed, due, Feed.next_check_at, owner, now, lease, limit)
+        rows = session.exec(
+            select(Feed).where(col(Feed.id).in_(ids)).order_by(col(Feed.name))
+        ).all()
         return [
             FeedState(
                 id=f.id or 0,
@@ -206,7 +225,9 @@ def claim_due_feeds(
                 body_hash=f.body_hash,
                 error_count=f.error_count,
                 failing_since=f.failing_since,
-                interval_override=timedelta(seconds=f.interval_override_s) if f.interval_override_s else None,
+                interval_override=timedelta(seconds=f.interval_override_s)
+                if f.interval_override_s
+                else None,
             )
             for f in rows
         ]
@@ -232,7 +253,11 @@ def record_poll(engine: Engine, feed_id: int, record: PollRecord, now: datetime)
         feed.error_count = 0
         feed.failing_since = None
         if record.status == "ok":
-            feed.etag, feed.last_modified, feed.body_hash = record.etag, record.last_modified, record.body_hash
+            feed.etag, feed.last_modified, feed.body_hash = (
+                record.etag,
+                record.last_modified,
+                record.body_hash,
+            )
 
 
 def unseen_entries(engine: Engine, feed_id: int, guids: Sequence[str]) -> set[str]:
@@ -241,7 +266,9 @@ def unseen_entries(engine: Engine, feed_id: int, guids: Sequence[str]) -> set[st
     with reading(engine) as session:
         for start in range(0, len(guids), 500):
             chunk = guids[start : start + 500]
-            query = select(Article.guid).where(Article.feed_id == feed_id, col(Article.guid).in_(chunk))
+            query = select(Article.guid).where(
+                Article.feed_id == feed_id, col(Article.guid).in_(chunk)
+            )
             seen.update(session.exec(query))
     return set(guids) - seen
 
@@ -253,7 +280,10 @@ def is_known_url(engine: Engine, url: str) -> bool:
     except ParseError:
         return False
     with reading(engine) as session:
-        return session.exec(select(Article.id).where(Article.canonical_url == canonical)).first() is not None
+        return (
+            session.exec(select(Article.id).where(Article.canonical_url == canonical)).first()
+            is not None
+        )
 
 
 # --- articles, stories, matches, outbox ----------------------------------------------------
@@ -278,7 +308,9 @@ def store_article(
             if _is_duplicate(session, new):
                 return None
             keys = stories.index_keys(new.features)
-            assignment = stories.assign(new.features, _candidates(session, keys, now - rules.window), rules)
+            assignment = stories.assign(
+                new.features, _candidates(session, keys, now - rules.window), rules
+            )
             story = session.get(Story, assignment.story_id) if assignment.story_id else None
             if story is None:
                 story = Story(title=new.title, language=new.language, first_seen=now)
@@ -305,9 +337,21 @@ def store_article(
             session.add(article)
             session.flush()
             assert article.id is not None and story.id is not None
-            session.add_all(StoryKey(key=k, article_id=article.id, story_id=story.id, seen_at=now) for k in set(keys))
-            alerts = _add_matches(session, article.id, story.id, matches, channels, now, backfill=False)
-            return StoredArticle(article.id, story.id, assignment.story_id is None, article.story_signal, len(matches), alerts)
+            session.add_all(
+                StoryKey(key=k, article_id=article.id, story_id=story.id, seen_at=now)
+                for k in set(keys)
+            )
+            alerts = _add_matches(
+                session, article.id, story.id, matches, channels, now, backfill=False
+            )
+            return StoredArticle(
+                article.id,
+                story.id,
+                assignment.story_id is None,
+                article.story_signal,
+                len(matches),
+                alerts,
+            )
     except IntegrityError:
         return None  # another worker stored the same item a moment ago
 
@@ -327,7 +371,7 @@ def _candidates(session: Session, keys: Sequence[str], since: datetime) -> list[
         return []
     shared = sa.func.count().label("shared")
     best = (
-        sa.select(StoryKey.article_id, shared)
+        sa.select(col(StoryKey.article_id), shared)
         .where(col(StoryKey.key).in_(set(keys)), col(StoryKey.seen_at) >= since)
         .group_by(col(StoryKey.article_id))
         .order_by(shared.desc(), col(StoryKey.article_id).desc())
@@ -335,10 +379,14 @@ def _candidates(session: Session, keys: Sequence[str], since: datetime) -> list[
         .subquery()
     )
     rows = session.execute(
-        sa.select(Article.id, Article.story_id, Article.features).join(best, best.c.article_id == Article.id)
+        sa.select(col(Article.id), col(Article.story_id), col(Article.features)).join(
+            best, best.c.article_id == Article.id
+        )
     ).all()
     return [
-        stories.Candidate(article_id=row[0], story_id=row[1], features=stories.StoryFeatures.from_json(row[2]))
+        stories.Candidate(
+            article_id=row[0], story_id=row[1], features=stories.StoryFeatures.from_json(row[2])
+        )
         for row in rows
         if row[1] is not None
     ]
@@ -388,15 +436,24 @@ def _add_matches(
 def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> Any:
     # The unique key on (topic, story_id, channel) is what guarantees one alert per story.
     dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-    return dialect.insert(Alert).values(**values).on_conflict_do_nothing(index_elements=["topic", "story_id", "channel"])
+    return (
+        dialect.insert(Alert)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["topic", "story_id", "channel"])
+    )
 
 
 def claim_due_alerts(
-    engine: Engine, owner: str, now: datetime, *, limit: int = 100, lease: timedelta = timedelta(minutes=5)
+    engine: Engine,
+    owner: str,
+    now: datetime,
+    *,
+    limit: int = 100,
+    lease: timedelta = timedelta(minutes=5),
 ) -> list[int]:
     with transaction(engine) as session:
         due = (col(Alert.status) == "pending") & (col(Alert.next_attempt_at) <= now)
-        return _claim(session, Alert, due, Alert.next_attempt_at, owner, now, lease, limit)  # type: ignore[arg-type]
+        return _claim(session, Alert, due, Alert.next_attempt_at, owner, now, lease, limit)
 
 
 def mark_delivered(engine: Engine, alert_id: int, now: datetime) -> None:
@@ -408,7 +465,9 @@ def mark_delivered(engine: Engine, alert_id: int, now: datetime) -> None:
             alert.lease_owner = alert.lease_expires_at = None
 
 
-def mark_attempt_failed(engine: Engine, alert_id: int, error: str, retry_at: datetime | None) -> None:
+def mark_attempt_failed(
+    engine: Engine, alert_id: int, error: str, retry_at: datetime | None
+) -> None:
     """Record a failed delivery; ``retry_at`` None means give up (status "failed")."""
     with transaction(engine) as session:
         alert = session.get(Alert, alert_id)
@@ -436,7 +495,10 @@ def load_alert(engine: Engine, alert_id: int) -> tuple[Alert, AlertContent] | No
             .where(Article.story_id == story.id)
             .order_by(col(Article.fetched_at), col(Article.id))
         ).all()
-        outlets = {a.id: Outlet(a.id or 0, a.url, a.title, a.language, feed, a.published_at) for a, feed in rows}
+        outlets = {
+            a.id: Outlet(a.id or 0, a.url, a.title, a.language, feed, a.published_at)
+            for a, feed in rows
+        }
         content = AlertContent(
             alert_id=alert.id or 0,
             topic=alert.topic,
@@ -469,14 +531,18 @@ def release_leases(engine: Engine, owner: str) -> None:
     with transaction(engine) as session:
         for table in (Feed, Alert):
             session.execute(
-                sa.update(table).where(col(table.lease_owner) == owner).values(lease_owner=None, lease_expires_at=None)
+                sa.update(table)
+                .where(col(table.lease_owner) == owner)
+                .values(lease_owner=None, lease_expires_at=None)
             )
 
 
 # --- topics ------------------------------------------------------------------------------
 
 
-def changed_topics(engine: Engine, queries: dict[str, str], now: datetime | None = None) -> list[str]:
+def changed_topics(
+    engine: Engine, queries: dict[str, str], now: datetime | None = None
+) -> list[str]:
     """Record the configured queries; return the names that are new or whose query changed."""
     changed = []
     with transaction(engine) as session:
@@ -492,7 +558,9 @@ def changed_topics(engine: Engine, queries: dict[str, str], now: datetime | None
     return changed
 
 
-def stored_documents(engine: Engine, since: datetime, batch: int = 500) -> Iterator[tuple[int, int, Document]]:
+def stored_documents(
+    engine: Engine, since: datetime, batch: int = 500
+) -> Iterator[tuple[int, int, Document]]:
     """(article id, story id, document) of every article fetched since ``since``, oldest first."""
     last_id = 0
     while True:
@@ -506,16 +574,34 @@ def stored_documents(engine: Engine, since: datetime, batch: int = 500) -> Itera
         if not rows:
             return
         for a in rows:
-            yield a.id or 0, a.story_id or 0, Document(title=a.title, text=a.text, language=a.language, url=a.url)
+            yield (
+                a.id or 0,
+                a.story_id or 0,
+                Document(title=a.title, text=a.text, language=a.language, url=a.url),
+            )
         last_id = rows[-1].id or last_id
 
 
 def store_backfill(
-    engine: Engine, article_id: int, story_id: int, matches: Sequence[TopicMatch], channels: Sequence[str], *, alert: bool
+    engine: Engine,
+    article_id: int,
+    story_id: int,
+    matches: Sequence[TopicMatch],
+    channels: Sequence[str],
+    *,
+    alert: bool,
 ) -> int:
     """Store the matches a new topic finds in history; alerts only when asked. Returns alerts queued."""
     try:
         with transaction(engine) as session:
-            return _add_matches(session, article_id, story_id, matches, channels if alert else (), utcnow(), backfill=True)
+            return _add_matches(
+                session,
+                article_id,
+                story_id,
+                matches,
+                channels if alert else (),
+                utcnow(),
+                backfill=True,
+            )
     except IntegrityError:
         return 0  # matched already

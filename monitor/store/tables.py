@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Dialect, Index, Text, TypeDecorator, UniqueConstraint
@@ -43,7 +42,9 @@ class Feed(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True)
     url: str = Field(unique=True)
-    origin: str = "config"  # "config": follows the config file; "cli": added by `monitor feeds add/import`
+    origin: str = (
+        "config"  # "config": follows the config file; "cli": added by `monitor feeds add/import`
+    )
     active: bool = True  # False when removed from the configuration
     interval_override_s: int | None = None
     etag: str | None = None
