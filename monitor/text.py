@@ -22,9 +22,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
-_DASHES = dict.fromkeys(
-    map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-"
-)
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-")
 _APOSTROPHES = dict.fromkeys(map(ord, "\u2018\u2019\u201b\u02bc\u2032\uff07`\u00b4"), "'")
 _SPACE = re.compile(r"\s+")
 
@@ -166,10 +164,7 @@ def fold(token: str) -> str:
     cached = _FOLD_CACHE.get(token)
     if cached is not None:
         return cached
-    if token.isascii():
-        folded = token.lower()
-    else:
-        folded = _fold_word(token)
+    folded = token.lower() if token.isascii() else _fold_word(token)
     if len(_FOLD_CACHE) >= _FOLD_CACHE_LIMIT:
         _FOLD_CACHE.clear()
     _FOLD_CACHE[token] = folded

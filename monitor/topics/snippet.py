@@ -1,0 +1,128 @@
+"""The snippet shown with a match: one to three sentences around the best hits.
+
+Rules: the window of one to three body sentences holding the most distinct matched
+terms (then the fewest sentences, the most hits, the earliest) is chosen; the following
+sentence, else the preceding one, is added while it stays under ``TARGET_CHARS``. A window
+longer than ``MAX_CHARS`` is cut at spaces around its first hit, with an ellipsis. With no body
+hit the title is the snippet. Text is HTML-escaped; hits are wrapped in <mark>.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+
+from monitor.model import Hit
+
+TARGET_CHARS = 240
+MAX_CHARS = 400
+MAX_SENTENCES = 3
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"'»”’)\]]*\s+|\s*\n\s*")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Start and end of each sentence of ``text`` (surrounding spaces trimmed)."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for boundary in _SENTENCE_END.finditer(text):
+        spans.append((start, boundary.start()))
+        start = boundary.end()
+    spans.append((start, len(text)))
+    trimmed: list[tuple[int, int]] = []
+    for raw_begin, raw_end in spans:
+        begin, end = raw_begin, raw_end
+        while begin < end and text[begin].isspace():
+            begin += 1
+        while end > begin and text[end - 1].isspace():
+            end -= 1
+        if end > begin:
+            trimmed.append((begin, end))
+    return trimmed
+
+
+def _choose(text: str, hits: Sequence[Hit], sentences: list[tuple[int, int]]) -> tuple[int, int, bool, bool]:
+    """Start and end of the snippet, and whether each end cuts through a sentence."""
+    if not sentences:
+        return 0, len(text), False, False
+    starts = [start for start, _ in sentences]
+    terms: list[set[str]] = [set() for _ in sentences]
+    counts = [0] * len(sentences)
+    for hit in hits:
+        at = bisect_right(starts, hit.start) - 1
+        if at >= 0 and hit.end <= sentences[at][1]:
+            terms[at].add(hit.term)
+            counts[at] += 1
+
+    def rank(first: int, last: int) -> tuple[int, int, int, int]:
+        distinct = len(set().union(*terms[first : last + 1]))
+        return distinct, first - last, sum(counts[first : last + 1]), -first
+
+    useful = [i for i, count in enumerate(counts) if count] or [0]
+    # The best window of one to three sentences: most distinct terms, then fewest
+    # sentences, then most hits, then earliest.
+    windows = [
+        (first, last)
+        for first in useful
+        for last in range(first, min(first + MAX_SENTENCES, len(sentences)))
+        if last == first or sentences[last][1] - sentences[first][0] <= MAX_CHARS
+    ]
+    first, last = max(windows, key=lambda window: rank(*window))
+    # Widen a short window with its neighbours for context, the following one first.
+    while last - first + 1 < MAX_SENTENCES:
+        if last + 1 < len(sentences) and sentences[last + 1][1] - sentences[first][0] <= TARGET_CHARS:
+            last += 1
+        elif first > 0 and sentences[last][1] - sentences[first - 1][0] <= TARGET_CHARS:
+            first -= 1
+        else:
+            break
+    start, end = sentences[first][0], sentences[last][1]
+    if end - start <= MAX_CHARS:
+        return start, end, False, False
+    inside = [hit for hit in hits if start <= hit.start < end]
+    anchor = inside[0].start if inside else start
+    cut_start = max(start, anchor - MAX_CHARS // 3)
+    cut_end = min(end, cut_start + MAX_CHARS)
+    # Cut at spaces so no word is shown in part.
+    if cut_start > start:
+        space = text.find(" ", cut_start, anchor)
+        cut_start = space + 1 if space >= 0 else cut_start
+    if cut_end < end:
+        space = text.rfind(" ", cut_start, cut_end)
+        cut_end = space if space > anchor else cut_end
+    return cut_start, cut_end, cut_start > start, cut_end < end
+
+
+def _render(text: str, start: int, end: int, hits: Sequence[Hit]) -> str:
+    marks = sorted((hit.start, hit.end) for hit in hits if start <= hit.start and hit.end <= end)
+    parts: list[str] = []
+    cursor = start
+    for hit_start, hit_end in marks:
+        if hit_start < cursor:  # overlapping hits: the earlier mark already covers it
+            continue
+        parts.append(html.escape(html.unescape(text[cursor:hit_start])))
+        parts.append(f"<mark>{html.escape(html.unescape(text[hit_start:hit_end]))}</mark>")
+        cursor = hit_end
+    parts.append(html.escape(html.unescape(text[cursor:end])))
+    return " ".join("".join(parts).split())
+
+
+def make_snippet(
+    title: str,
+    text: str,
+    hits: Sequence[Hit],
+    sentences: list[tuple[int, int]] | None = None,
+) -> str:
+    """The highlighted snippet for ``hits`` (offsets into ``title`` / ``text``);
+    ``sentences`` are ``sentence_spans(text)`` when the caller has them already."""
+    body_hits = [hit for hit in hits if hit.field == "body"]
+    if body_hits:
+        if sentences is None:
+            sentences = sentence_spans(text)
+        start, end, cut_before, cut_after = _choose(text, body_hits, sentences)
+        snippet = _render(text, start, end, body_hits)
+        return ("…" if cut_before else "") + snippet + ("…" if cut_after else "")
+    title_hits = [hit for hit in hits if hit.field == "title"]
+    return _render(title, 0, len(title), title_hits)
