@@ -194,9 +194,13 @@ def _reschedule(
     now = services.clock()
     failures = feed.error_count + 1 if report.error else 0
     status_code = response.status if response else None
+    if parsed is not None:
+        entry_dates = [e.published_at for e in parsed.entries if e.published_at]
+    else:  # 304, an unchanged body or a failure: the feed's rhythm is in what it published before
+        entry_dates = repository.recent_entry_dates(services.engine, feed.id, now - polling.WEEK)
     interval = polling.next_interval(
         services.poll_policy,
-        entry_dates=[e.published_at for e in parsed.entries if e.published_at] if parsed else [],
+        entry_dates=entry_dates,
         hints=parsed.hints if parsed else polling.PollHints(),
         response_headers=response.headers if response else None,
         status=status_code,

@@ -605,3 +605,11 @@ def store_backfill(
             )
     except IntegrityError:
         return 0  # matched already
+
+
+def recent_entry_dates(engine: Engine, feed_id: int, since: datetime) -> list[datetime]:
+    """Publication dates (else fetch times) of this feed's articles since ``since``: its rhythm."""
+    when = sa.func.coalesce(col(Article.published_at), col(Article.fetched_at))
+    with reading(engine) as session:
+        rows = session.execute(sa.select(when).where(col(Article.feed_id) == feed_id, when >= since)).all()
+    return [row[0] if isinstance(row[0], datetime) else datetime.fromisoformat(str(row[0])) for row in rows]
