@@ -19,7 +19,7 @@ import click
 
 from monitor import output
 from monitor.config import Config, load_config, parse_duration
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, UsageError
 from monitor.model import Document
 from monitor.store.tables import utcnow
 
@@ -317,9 +317,7 @@ def _since(value: str | None) -> datetime | None:
     try:
         return utcnow() - parse_duration(value)
     except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a duration; write e.g. 2d, 12h or 30m"
-        ) from None
+        raise UsageError(f"--since {value!r} is not a duration; write e.g. 2d, 12h or 30m") from None
 
 
 def _query_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -384,8 +382,8 @@ def stories(
         )
         _show(story["articles"], fmt, ["id", "language", "feed", "similarity", "signal", "title"])
         return
-    for row in rows:
-        row["outlets"] = len(row["articles"])
+    if fmt == "table":
+        rows = [{**row, "outlets": len(row["articles"])} for row in rows]
     _show(rows, fmt, ["id", "first_seen", "outlets", "languages", "topics", "title"])
 
 

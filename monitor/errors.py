@@ -20,6 +20,12 @@ class ConfigError(MonitorError):
     exit_code = 2
 
 
+class UsageError(MonitorError):
+    """A command-line argument is invalid; see the command's --help."""
+
+    exit_code = 2
+
+
 class QueryError(MonitorError):
     """A topic query does not parse; see docs/query-language.md."""
 

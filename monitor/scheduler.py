@@ -46,11 +46,15 @@ async def run_forever(
                     f"({len(cycle.failed)} failed), {sum(f.stored for f in cycle.feeds)} new articles, "
                     f"{delivered.delivered} alerts delivered, {delivered.retrying} to retry"
                 )
+        except asyncio.CancelledError:  # stopping: unfinished feeds are polled again after restart
+            report("stopping: the current cycle was interrupted; its unfinished feeds are polled after restart")
         except Exception:  # a failing tick must not kill the daemon; the next one tries again
             log.exception("tick failed")
         finally:
             current.discard(task)
 
+    # A cycle longer than a tick is normal; APScheduler would warn about every skipped tick.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     scheduler = AsyncIOScheduler(timezone=UTC)
     scheduler.add_job(
         tick,

@@ -46,6 +46,7 @@ def matches(
                 "terms": json.loads(m.terms),
                 "snippet": m.snippet,
                 "matched_at": _iso(m.matched_at),
+                "backfill": m.backfill,
             }
             for m, a in session.exec(query)
         ]

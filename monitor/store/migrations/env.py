@@ -13,5 +13,7 @@ with engine.connect() as connection:
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite ALTERs need batch mode
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":  # one migrating process at a time
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7403110)")
         context.run_migrations()
     connection.commit()
