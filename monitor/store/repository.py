@@ -26,6 +26,7 @@ from monitor.store.db import reading, transaction
 from monitor.store.tables import Alert, Article, Feed, Match, Story, StoryKey, Topic, utcnow
 
 CANDIDATES_PER_ARTICLE = 50  # stored articles handed to stories.assign, best first
+MIN_WORDS_FOR_TEXT_IDENTITY = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,9 @@ class NewArticle:
 
     @property
     def text_hash(self) -> str | None:
+        """Same text means same item only for real prose: many feeds share a one-line summary."""
+        if len(self.text.split()) < MIN_WORDS_FOR_TEXT_IDENTITY:
+            return None
         return stories.text_hash(self.text) or None
 
 
@@ -429,7 +433,7 @@ def _add_matches(
                 "created_at": now,
                 "next_attempt_at": now,
             }
-            queued += session.execute(_insert_ignoring_duplicates(session, values)).rowcount or 0  # type: ignore[attr-defined]
+            queued += len(session.execute(_insert_ignoring_duplicates(session, values)).all())
     return queued
 
 
@@ -440,6 +444,7 @@ def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> Any
         dialect.insert(Alert)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["topic", "story_id", "channel"])
+        .returning(col(Alert.id))
     )
 
 

@@ -1,0 +1,573 @@
+"""Benchmark: one `monitor poll` cycle over 2,000 local feeds, against a naive loop.
+
+    .venv/bin/python benchmarks/polling.py [--feeds 2000] [--hosts 100] [--profile]
+
+A local site (benchmarks/_server.py: asyncio, its own process, 100 loopback addresses so
+the per-host cap acts as it would on the internet) serves the feeds. Each feed has a few
+old items whose links answer 404 (so the warm-up stores the feed's own text cheaply).
+After a warm-up poll that gives every feed its ETag and Last-Modified, 1 feed in 20
+publishes 3 new items linking to 3-6 KB article pages (seed text wrapped in site
+boilerplate); the other feeds answer 304. Then ONE cycle is measured in a fresh process
+(`monitor.service.running(config)` + `runtime.poll(names)`), split in two timed parts:
+the unchanged feeds, then the changed ones with their articles. Memory is the peak of
+the sum of the resident sets of the monitor process and its worker processes, sampled
+from /proc every 20 ms; CPU time is the monitor process's plus its workers' (from
+/proc/<pid>/stat). The same cycle is then run by a naive sequential loop (one
+httpx.Client: conditional GET, feedparser, page GET, trafilatura.extract), and
+trafilatura.extract alone is timed on the same pages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import html
+import io
+import multiprocessing
+import multiprocessing.connection
+import os
+import pstats
+import random
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import httpx
+import trafilatura
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _server import BenchSite, Resource  # noqa: E402
+
+CHANGED_EVERY = 20  # 1 feed in 20 (5 %) publishes in the measured cycle
+NEW_ITEMS = 3
+OLD_ITEMS = 2  # the warm-up stores them all; more only makes it longer
+CLAIM_BATCH = 500  # repository.claim_due_feeds leases at most 500 feeds per call
+TARGET_FEEDS_PER_S = 500
+TARGET_RSS_MB = 400
+EPOCH = datetime(2024, 10, 20, 6, 0, tzinfo=UTC)
+
+
+# --- the site ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seed:
+    title: str
+    paragraphs: list[str]
+    language: str
+
+
+def load_seeds() -> list[Seed]:
+    labels = yaml.safe_load((ROOT / "seeds" / "labels.yaml").read_text(encoding="utf-8"))
+    found = []
+    for name, label in sorted(labels["documents"].items()):
+        _, _, body = (ROOT / "seeds" / name).read_text(encoding="utf-8").partition("\n")
+        paragraphs = [p.strip() for p in body.split("\n") if p.strip()]
+        found.append(Seed(label["title"], paragraphs, label["language"]))
+    return found
+
+
+def is_changed(feed: int) -> bool:
+    return feed % CHANGED_EVERY == 0
+
+
+def feed_path(feed: int) -> str:
+    return f"/f/{feed}.xml"
+
+
+def page_path(feed: int, item: int) -> str:
+    return f"/a/{feed}/{item}.html"
+
+
+def article_page(seeds: list[Seed], feed: int, item: int) -> tuple[str, bytes]:
+    """A 3-6 KB article: seed paragraphs, unique per page, inside site boilerplate."""
+    rng = random.Random(feed * 1000 + item)
+    primary = seeds[rng.randrange(len(seeds))]
+    title = f"{primary.title} ({feed}-{item})"
+    paragraphs = [
+        f"Laporan {feed}-{item}: catatan redaksi nomor {rng.randrange(10**9)}.",
+        *primary.paragraphs,
+    ]
+    others = [p for s in seeds if s is not primary for p in s.paragraphs]
+    target = rng.randrange(3000, 6000)
+    while sum(len(p) for p in paragraphs) < target:
+        paragraphs.append(rng.choice(others))
+    while sum(len(p) for p in paragraphs) > 6000:
+        paragraphs.pop()
+    body = "\n".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    related = "".join(f'<li><a href="/x/{rng.randrange(10**6)}">Berita terkait {n}</a></li>' for n in range(12))
+    page = f"""<!DOCTYPE html>
+<html lang="{primary.language}"><head><meta charset="utf-8">
+<title>{html.escape(title)} | Warta</title>
+<meta name="viewport" content="width=device-width"><link rel="stylesheet" href="/s.css">
+<script>window.dataLayer=window.dataLayer||[];function gtag(){{dataLayer.push(arguments)}}</script>
+<style>body{{font-family:sans-serif}} .ad{{background:#eee}} nav a{{margin:0 1em}}</style></head>
+<body><header><nav><a href="/">Home</a><a href="/tekno">Tekno</a><a href="/bisnis">Bisnis</a>
+<a href="/olahraga">Olahraga</a><a href="/login">Login</a></nav></header>
+<div class="ad">Advertisement: Nyaman tanpa iklan. Langganan sekarang!</div>
+<main><article><h1>{html.escape(title)}</h1>
+<p class="byline">Redaksi, {EPOCH + timedelta(days=2, minutes=item):%d %B %Y %H:%M}</p>
+{body}
+</article>
+<section class="comments"><h3>Komentar</h3>
+<p>Belum ada komentar. Jadilah yang pertama!</p></section>
+</main><aside><h3>Terpopuler</h3><ul>{related}</ul></aside>
+<footer>© 2024 Warta. All rights reserved.
+Privacy · Terms · Contact · Karir · Pedoman Media Siber</footer>
+</body></html>"""
+    return title, page.encode()
+
+
+def feed_xml(seeds: list[Seed], base: str, feed: int, new_items: bool) -> bytes:
+    items = []
+    if new_items:
+        for n in range(NEW_ITEMS):
+            title, _ = article_page(seeds, feed, n)
+            published = EPOCH + timedelta(days=2, minutes=n)
+            items.append((title, f"{base}{page_path(feed, n)}", f"new-{feed}-{n}", published, title))
+    for n in range(OLD_ITEMS):
+        title = f"Kabar singkat {feed}-{n}"
+        summary = f"Ringkasan berita lama nomor {n} dari umpan {feed}; tidak ada halaman lagi."
+        items.append(
+            (
+                title,
+                f"{base}/gone/{feed}/{n}",
+                f"old-{feed}-{n}",
+                EPOCH - timedelta(hours=n),
+                summary,
+            )
+        )
+    rendered = "\n".join(
+        f"<item><title>{html.escape(t)}</title><link>{link}</link>"
+        f'<guid isPermaLink="false">{guid}</guid><pubDate>{format_datetime(when)}</pubDate>'
+        f"<description>{html.escape(summary)}</description></item>"
+        for t, link, guid, when, summary in items
+    )
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Umpan {feed}</title><link>{base}/</link>
+<description>Berita umpan {feed}</description><language>id</language>
+{rendered}
+</channel></rss>""".encode()
+
+
+def host_of(feed: int, hosts: int) -> str:
+    return f"127.0.0.{1 + feed % hosts}"
+
+
+def build_site(feeds: int, hosts: int, round_number: int, port: int) -> dict[str, Resource]:
+    """Round 0: every feed with its old items. Round 1: 1 feed in 20 also has new items."""
+    seeds = load_seeds()
+    table = {}
+    for feed in range(feeds):
+        base = f"http://{host_of(feed, hosts)}:{port}"
+        publishes = round_number >= 1 and is_changed(feed)
+        version = 1 if publishes else 0
+        table[feed_path(feed)] = Resource(
+            feed_xml(seeds, base, feed, publishes),
+            "application/rss+xml; charset=utf-8",
+            etag=f'"{feed}-v{version}"',
+            last_modified=format_datetime(EPOCH + timedelta(days=2 * version), usegmt=True),
+        )
+        if publishes:
+            for n in range(NEW_ITEMS):
+                table[page_path(feed, n)] = Resource(article_page(seeds, feed, n)[1], "text/html; charset=utf-8")
+    return table
+
+
+# --- measuring a process tree through /proc --------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                found += [int(p) for p in handle.read().split()]
+    except OSError:
+        return []
+    return found + [grandchild for child in found for grandchild in _children(child)]
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class TreeSampler(threading.Thread):
+    """Peak resident memory of this process plus its descendants, and their CPU time."""
+
+    def __init__(self, every: float = 0.02) -> None:
+        super().__init__(daemon=True)
+        self.every, self.peak_bytes = every, 0
+        self._done = threading.Event()
+        self._first_cpu: dict[int, float] = {}
+        self._last_cpu: dict[int, float] = {}
+
+    def sample(self) -> None:
+        pids = _children(os.getpid())
+        self.peak_bytes = max(self.peak_bytes, _rss_bytes(os.getpid()) + sum(map(_rss_bytes, pids)))
+        for pid in pids:
+            cpu = _cpu_seconds(pid)
+            if cpu is not None:
+                self._first_cpu.setdefault(pid, cpu)
+                self._last_cpu[pid] = cpu
+
+    def run(self) -> None:
+        while not self._done.wait(self.every):
+            self.sample()
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+        self.sample()
+
+    @property
+    def children_cpu(self) -> float:
+        return sum(self._last_cpu[p] - self._first_cpu[p] for p in self._last_cpu)
+
+    @property
+    def workers_seen(self) -> int:
+        return len(self._last_cpu)
+
+
+# --- the monitor ----------------------------------------------------------------------------
+
+
+def write_config(directory: Path, feed_urls: list[str], connections: int | None) -> Path:
+    topics = yaml.safe_load((ROOT / "config" / "monitor.yaml").read_text(encoding="utf-8"))["topics"]
+    fetch: dict[str, Any] = {"allow_networks": ["127.0.0.0/8"]}
+    if connections:
+        fetch["max_connections"] = connections
+    config = {
+        "database": f"sqlite:///{directory / 'monitor.db'}",
+        "feeds": [{"name": f"feed-{n:05d}", "url": url} for n, url in enumerate(feed_urls)],
+        "topics": topics,
+        "fetch": fetch,
+    }
+    path = directory / "monitor.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@dataclass
+class PartFigures:
+    feeds: int = 0
+    seconds: float = 0.0
+    cpu_main: float = 0.0
+    statuses: Counter[str] = field(default_factory=Counter)
+    stored: int = 0
+    page_failures: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+async def _poll(runtime: Any, names: list[str], part: PartFigures) -> None:
+    started, cpu = time.perf_counter(), time.process_time()
+    for start in range(0, len(names), CLAIM_BATCH):
+        report, _ = await runtime.poll(tuple(names[start : start + CLAIM_BATCH]))
+        for feed in report.feeds:
+            part.feeds += 1
+            part.statuses[feed.status] += 1
+            part.stored += feed.stored
+            part.page_failures += feed.page_failures
+            if feed.error:
+                part.errors.append(f"{feed.name}: {feed.error}")
+    part.seconds += time.perf_counter() - started
+    part.cpu_main += time.process_time() - cpu
+
+
+def warm_up(config_path: Path) -> PartFigures:
+    """Poll every feed once (all new), so each has its validators; in this process."""
+    from monitor.config import load_config
+    from monitor.service import running
+
+    config = load_config(config_path)
+
+    async def go() -> PartFigures:
+        part = PartFigures()
+        async with running(config) as runtime:
+            await _poll(runtime, [f.name for f in config.feeds], part)
+        return part
+
+    return asyncio.run(go())
+
+
+def _measure(
+    config_path: str,
+    unchanged: list[str],
+    changed: list[str],
+    profile: bool,
+    out: multiprocessing.connection.Connection,
+) -> None:
+    """The measured cycle, in a fresh process so its memory is the cycle's own."""
+    from monitor.config import load_config
+    from monitor.service import running
+
+    config = load_config(config_path)
+    sampler = TreeSampler()
+    profilers = (cProfile.Profile(), cProfile.Profile()) if profile else None
+
+    async def go() -> tuple[PartFigures, PartFigures, float]:
+        quiet, busy = PartFigures(), PartFigures()
+        async with running(config) as runtime:
+            sampler.start()
+            for part, names, index in ((quiet, unchanged, 0), (busy, changed, 1)):
+                if profilers:
+                    profilers[index].enable()
+                await _poll(runtime, names, part)
+                if profilers:
+                    profilers[index].disable()
+            sampler.stop()
+            workers_cpu = sampler.children_cpu
+        return quiet, busy, workers_cpu
+
+    quiet, busy, workers_cpu = asyncio.run(go())
+    profile_text = ""
+    for title, profiler in zip(("unchanged", "changed"), profilers or (), strict=False):
+        buffer = io.StringIO()
+        pstats.Stats(profiler, stream=buffer).sort_stats("cumulative").print_stats(25)
+        profile_text += f"\n-- {title} part --\n{buffer.getvalue()}"
+    out.send(
+        {
+            "quiet": quiet,
+            "busy": busy,
+            "workers_cpu": workers_cpu,
+            "workers_seen": sampler.workers_seen,
+            "peak_tree_bytes": sampler.peak_bytes,
+            "main_hwm_kib": _status_kib("VmHWM"),
+            "profile": profile_text,
+        }
+    )
+
+
+def _status_kib(key: str) -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def measured_cycle(config_path: Path, unchanged: list[str], changed: list[str], profile: bool) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_measure, args=(str(config_path), unchanged, changed, profile, send))
+    child.start()
+    send.close()  # so that recv() ends with EOFError if the child dies
+    try:
+        result: dict[str, Any] = receive.recv()
+    except EOFError:
+        raise SystemExit("the measured cycle failed; see the traceback above") from None
+    child.join()
+    return result
+
+
+# --- the naive baseline ---------------------------------------------------------------------
+
+
+@dataclass
+class BaselineFeed:
+    etag: str | None = None
+    last_modified: str | None = None
+    seen: set[str] = field(default_factory=set)
+
+
+def baseline_pass(client: httpx.Client, urls: list[str], state: dict[str, BaselineFeed], pages: bool) -> int:
+    """Sequential: conditional GET, feedparser, then each new item's page and trafilatura."""
+    articles = 0
+    for url in urls:
+        feed = state.setdefault(url, BaselineFeed())
+        headers = {}
+        if feed.etag:
+            headers["if-none-match"] = feed.etag
+        if feed.last_modified:
+            headers["if-modified-since"] = feed.last_modified
+        response = client.get(url, headers=headers)
+        if response.status_code != 200:
+            continue
+        feed.etag, feed.last_modified = (
+            response.headers.get("etag"),
+            response.headers.get("last-modified"),
+        )
+        parsed = feedparser.parse(response.content, response_headers=dict(response.headers))
+        for entry in parsed.entries:
+            guid = entry.get("id") or entry.get("link")
+            if guid in feed.seen:
+                continue
+            feed.seen.add(guid)
+            if pages and entry.get("link"):
+                page = client.get(entry.link)
+                if page.status_code == 200 and trafilatura.extract(page.content, url=entry.link):
+                    articles += 1
+    return articles
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def rate(count: float, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class Setup:
+    feeds: list[int]
+    urls: list[str]
+    names: list[str]
+    hosts: int
+
+    def split(self, items: list[str]) -> tuple[list[str], list[str]]:
+        """(unchanged, changed) parts of a list indexed like ``feeds``."""
+        unchanged = [x for f, x in zip(self.feeds, items, strict=True) if not is_changed(f)]
+        return unchanged, [x for f, x in zip(self.feeds, items, strict=True) if is_changed(f)]
+
+
+def report_monitor(figures: dict[str, Any], served: dict[str, int]) -> tuple[PartFigures, PartFigures]:
+    quiet: PartFigures = figures["quiet"]
+    busy: PartFigures = figures["busy"]
+    main_cpu = quiet.cpu_main + busy.cpu_main
+    print("\n== monitor: one poll cycle (runtime.poll in a fresh process) ==")
+    print(f"server answered: {served}")
+    print(
+        f"unchanged part: {quiet.feeds} feeds in {quiet.seconds:.2f} s = "
+        f"{rate(quiet.feeds, quiet.seconds):.0f} feeds/s (target >= {TARGET_FEEDS_PER_S}); "
+        f"statuses {dict(quiet.statuses)}"
+    )
+    print(
+        f"changed part:   {busy.feeds} feeds, {busy.stored} articles stored "
+        f"in {busy.seconds:.2f} s = {rate(busy.stored, busy.seconds):.1f} articles/s; "
+        f"{busy.page_failures} page failures; statuses {dict(busy.statuses)}"
+    )
+    for error in (quiet.errors + busy.errors)[:5]:
+        print("   error:", error)
+    print(
+        f"whole cycle:    {quiet.feeds + busy.feeds} feeds "
+        f"in {quiet.seconds + busy.seconds:.2f} s; "
+        f"CPU {main_cpu + figures['workers_cpu']:.2f} s (main process {main_cpu:.2f} s + "
+        f"{figures['workers_seen']} worker processes {figures['workers_cpu']:.2f} s)"
+    )
+    print(
+        f"peak RSS:       {figures['peak_tree_bytes'] / 1e6:.0f} MB, monitor process + workers "
+        f"(sum, sampled every 20 ms; target <= {TARGET_RSS_MB}); "
+        f"main process VmHWM {figures['main_hwm_kib'] / 1000:.0f} MB"
+    )
+    return quiet, busy
+
+
+def run_baseline(setup: Setup, state: dict[str, BaselineFeed], quiet: PartFigures, busy: PartFigures) -> None:
+    print("\n== naive sequential baseline (one httpx.Client, feedparser, trafilatura, one loop) ==")
+    unchanged, changed = setup.split(setup.urls)
+    with httpx.Client(timeout=30) as client:
+        started = time.perf_counter()
+        baseline_pass(client, unchanged, state, pages=True)
+        quiet_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        articles = baseline_pass(client, changed, state, pages=True)
+        busy_seconds = time.perf_counter() - started
+    print(
+        f"unchanged part: {rate(len(unchanged), quiet_seconds):.0f} feeds/s; changed part: "
+        f"{rate(articles, busy_seconds):.1f} articles/s ({articles} in {busy_seconds:.2f} s)"
+    )
+    print(
+        f"monitor / baseline speed: unchanged feeds x{quiet_seconds / quiet.seconds:.2f}, "
+        f"articles x{rate(busy.stored, busy.seconds) / rate(articles, busy_seconds):.2f}, "
+        f"whole cycle x{(quiet_seconds + busy_seconds) / (quiet.seconds + busy.seconds):.2f}"
+    )
+
+
+def run_trafilatura(setup: Setup, busy: PartFigures) -> None:
+    print("\n== trafilatura.extract alone on the same pages (this process, one core) ==")
+    seeds = load_seeds()
+    pages = [
+        (f"http://{host_of(f, setup.hosts)}{page_path(f, n)}", article_page(seeds, f, n)[1])
+        for f in setup.feeds
+        if is_changed(f)
+        for n in range(NEW_ITEMS)
+    ]
+    for url, page in pages[:5]:
+        trafilatura.extract(page, url=url)  # the first calls set up lazily loaded state
+    started = time.perf_counter()
+    for url, page in pages:
+        trafilatura.extract(page, url=url)
+    seconds = time.perf_counter() - started
+    sizes = sorted(len(page) for _, page in pages)
+    extract_rate = rate(len(pages), seconds)
+    print(f"{len(pages)} pages ({sizes[0]}-{sizes[-1]} bytes of HTML) in {seconds:.2f} s = {extract_rate:.1f} pages/s")
+    print(
+        f"monitor articles/s / trafilatura pages/s = "
+        f"{rate(busy.stored, busy.seconds) / extract_rate:.2f} "
+        "(target >= 0.80: article processing within 20 % of extraction alone)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--feeds", type=int, default=2000)
+    parser.add_argument("--hosts", type=int, default=100, help="loopback addresses to spread feeds on")
+    parser.add_argument("--connections", type=int, help="fetch.max_connections (default: config's)")
+    parser.add_argument("--profile", action="store_true", help="cProfile both parts (slows them)")
+    args = parser.parse_args()
+
+    feeds = list(range(args.feeds))
+    build = partial(build_site, args.feeds, args.hosts)
+    with (
+        tempfile.TemporaryDirectory(prefix="monitor-bench-") as tmp,
+        BenchSite(build, args.hosts) as site,
+    ):
+        urls = [f"http://{host_of(f, args.hosts)}:{site.port}{feed_path(f)}" for f in feeds]
+        setup = Setup(feeds, urls, [f"feed-{f:05d}" for f in feeds], args.hosts)
+        config_path = write_config(Path(tmp), urls, args.connections)
+        unchanged, changed = setup.split(setup.names)
+        print(f"{args.feeds} feeds on {args.hosts} loopback hosts; {len(changed)} publish")
+        print(f"{NEW_ITEMS} new items each in the measured cycle; {OLD_ITEMS} old items per feed\n")
+
+        warm = warm_up(config_path)
+        print(
+            f"warm-up poll: {warm.feeds} feeds in {warm.seconds:.1f} s ({dict(warm.statuses)}; "
+            f"{warm.stored} articles stored from the feeds' own text = "
+            f"{rate(warm.stored, warm.seconds):.1f} articles/s; {len(warm.errors)} errors)"
+        )
+        for error in warm.errors[:5]:
+            print("  ", error)
+        baseline_state: dict[str, BaselineFeed] = {}
+        with httpx.Client(timeout=30) as client:
+            baseline_pass(client, urls, baseline_state, pages=False)  # the baseline's warm-up
+
+        site.set_round(1)
+        figures = measured_cycle(config_path, unchanged, changed, args.profile)
+        quiet, busy = report_monitor(figures, site.stats())
+        run_baseline(setup, baseline_state, quiet, busy)
+        run_trafilatura(setup, busy)
+        if figures["profile"]:
+            print("\n== cProfile of the measured cycle (main process, cumulative; figures above")
+            print("   are slowed by the profiler: run without --profile for the real ones) ==")
+            print(figures["profile"])
+
+
+if __name__ == "__main__":
+    main()
