@@ -23,7 +23,7 @@ from monitor.config import FeedConfig
 from monitor.errors import ParseError
 from monitor.model import Document, TopicMatch
 from monitor.store.db import reading, transaction
-from monitor.store.tables import Alert, Article, Feed, Match, Story, StoryKey, Topic, utcnow
+from monitor.store.tables import Alert, Article, Feed, Match, Story, StoryKey, Topic, UTCDateTime, utcnow
 
 CANDIDATES_PER_ARTICLE = 50  # stored articles handed to stories.assign, best first
 MIN_WORDS_FOR_TEXT_IDENTITY = 50
@@ -238,30 +238,27 @@ def claim_due_feeds(
 
 
 def record_poll(engine: Engine, feed_id: int, record: PollRecord, now: datetime) -> None:
-    """Store how polling went and when to poll next; release the lease."""
+    """Store how polling went and when to poll next; release the lease. One UPDATE: most polls are 304s."""
+    values: dict[str, Any] = {
+        "last_checked_at": now,
+        "next_check_at": record.next_check_at,
+        "interval_s": int(record.interval.total_seconds()),
+        "last_status": record.status,
+        "last_error": record.error,
+        "dead": record.dead,
+        "lease_owner": None,
+        "lease_expires_at": None,
+    }
+    if record.failed:
+        values["error_count"] = col(Feed.error_count) + 1
+        values["failing_since"] = sa.func.coalesce(col(Feed.failing_since), sa.bindparam("now", now, UTCDateTime()))
+    else:
+        values["error_count"] = 0
+        values["failing_since"] = None
+    if record.status == "ok":
+        values.update(etag=record.etag, last_modified=record.last_modified, body_hash=record.body_hash)
     with transaction(engine) as session:
-        feed = session.get(Feed, feed_id)
-        if feed is None:
-            return
-        feed.last_checked_at = now
-        feed.next_check_at = record.next_check_at
-        feed.interval_s = int(record.interval.total_seconds())
-        feed.last_status = record.status
-        feed.last_error = record.error
-        feed.dead = record.dead
-        feed.lease_owner = feed.lease_expires_at = None
-        if record.failed:
-            feed.error_count += 1
-            feed.failing_since = feed.failing_since or now
-            return
-        feed.error_count = 0
-        feed.failing_since = None
-        if record.status == "ok":
-            feed.etag, feed.last_modified, feed.body_hash = (
-                record.etag,
-                record.last_modified,
-                record.body_hash,
-            )
+        session.execute(sa.update(Feed).where(col(Feed.id) == feed_id).values(**values))
 
 
 def unseen_entries(engine: Engine, feed_id: int, guids: Sequence[str]) -> set[str]:
