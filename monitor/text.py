@@ -21,6 +21,8 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from itertools import accumulate, compress, repeat
+from operator import add
 
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-")
 _APOSTROPHES = dict.fromkeys(map(ord, "\u2018\u2019\u201b\u02bc\u2032\uff07`\u00b4"), "'")
@@ -52,8 +54,15 @@ _MARKS = (
     "\u1ab0-\u1aff\u1dc0-\u1dff\u200c\u200d\u20d0-\u20ff\ufe20-\ufe2f"
 )
 # U+02BC (modifier apostrophe) is a letter to Unicode but an apostrophe to readers.
-_TOKEN = re.compile(f"[{_NOSPACE}]|(?:[^\\W_\u02bc{_NOSPACE}]|[{_MARKS}])+")
+# (Runs of each class inside the group: the same tokens, but a much faster scan.)
+_TOKEN = re.compile(f"[{_NOSPACE}]|(?:[^\\W_\u02bc{_NOSPACE}]+|[{_MARKS}]+)+")
+_TOKEN_CHAR = re.compile(f"[{_NOSPACE}]|[^\\W_\u02bc{_NOSPACE}]|[{_MARKS}]")
 _NOSPACE_CHAR = re.compile(f"[{_NOSPACE}]")
+# Every ASCII byte that is not a letter or digit separates words.
+_ASCII_SEPARATORS = bytes.maketrans(
+    bytes(b for b in range(128) if not chr(b).isalnum()),
+    b" " * sum(not chr(b).isalnum() for b in range(128)),
+)
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 
 # Languages that glue nouns into compounds: a long term may match inside a word there.
@@ -171,6 +180,18 @@ def fold(token: str) -> str:
     return folded
 
 
+def fold_all(tokens: Sequence[str]) -> list[str]:
+    """``[fold(token) for token in tokens]``, with one cache look-up per distinct token."""
+    cache = _FOLD_CACHE
+    missing = set(tokens).difference(cache)
+    if len(cache) + len(missing) > _FOLD_CACHE_LIMIT:
+        cache.clear()
+        missing = set(tokens)
+    for token in missing:
+        cache[token] = token.lower() if token.isascii() else _fold_word(token)
+    return list(map(cache.__getitem__, tokens))
+
+
 def fold_keep_case(token: str) -> str:
     """Like ``fold`` but keeping letter case: the form case-sensitive terms compare."""
     if token.isascii():
@@ -178,16 +199,48 @@ def fold_keep_case(token: str) -> str:
     return "".join(_TOKEN.findall(_strip_accents(token)))
 
 
+def _word_text(text: str) -> str | None:
+    """``text`` with every character that is not part of a word replaced by a space (so
+    offsets are kept), or None for text in a script written without spaces."""
+    if not text.isascii():
+        foreign = [char for char in set(text) if not char.isascii()]
+        separators = [char for char in foreign if not _TOKEN_CHAR.match(char)]
+        if len(separators) > 32 or any(_NOSPACE_CHAR.match(char) for char in foreign):
+            return None
+        for char in separators:
+            text = text.replace(char, " ")
+    # Only ASCII bytes change, so the decoded text has the same characters at the same places.
+    return text.encode().translate(_ASCII_SEPARATORS).decode()
+
+
+def _runs(word_text: str) -> list[tuple[int, int]]:
+    """Start and end of each run of non-spaces, with C-level iterators only: a piece of
+    ``split(" ")`` starts one past the end of the piece before it."""
+    pieces = word_text.split(" ")
+    offsets = accumulate(map(add, map(len, pieces), repeat(1)), initial=0)
+    starts = list(compress(offsets, pieces))
+    words = filter(None, pieces)
+    return list(zip(starts, map(add, starts, map(len, words)), strict=True))
+
+
+def _split_words(text: str) -> list[str]:
+    """``_TOKEN.findall(text)``, several times faster for text without no-space scripts.
+    (No word character is a space to ``str.split``, so it cuts where the regex would.)"""
+    word_text = _word_text(text)
+    return _TOKEN.findall(text) if word_text is None else word_text.split()
+
+
 def tokenize(text: str) -> list[str]:
     """The words of ``text`` as written (entities decoded), in order; see the module rules."""
     decoded, _ = decode_entities(text)
-    return _TOKEN.findall(decoded)
+    return _split_words(decoded)
 
 
 def token_spans(text: str) -> list[tuple[int, int]]:
     """Start and end offset in ``text`` of each token ``tokenize(text)`` returns."""
     decoded, offsets = decode_entities(text)
-    spans = [match.span() for match in _TOKEN.finditer(decoded)]
+    word_text = _word_text(decoded)
+    spans = list(map(re.Match.span, _TOKEN.finditer(decoded))) if word_text is None else _runs(word_text)
     if offsets is None:
         return spans
     starts, ends = offsets

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from monitor.model import Document, Field
 from monitor.text import (
     COMPOUNDING_LANGUAGES,
-    fold,
+    fold_all,
     fold_keep_case,
     language_code,
     stemmer_for,
@@ -33,8 +33,8 @@ class DocIndex:
         self.doc = doc
         self.title_raw = tokenize(doc.title)
         self.body_raw = tokenize(doc.text)
-        self.title_norm = [fold(token) for token in self.title_raw]
-        self.body_norm = [fold(token) for token in self.body_raw]
+        self.title_norm = fold_all(self.title_raw)
+        self.body_norm = fold_all(self.body_raw)
         self.language = language_code(doc.language)
         self.compounding = self.language in COMPOUNDING_LANGUAGES
         self._scans: dict[tuple[str, str], list[int]] = {}

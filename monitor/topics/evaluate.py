@@ -113,6 +113,8 @@ class TermMatcher:
         self.infix = infix  # id of the in-compound literal, if the term may match there
         self.text = term_text(term)
         self.width = len(term.words) - 1
+        # The literal whose absence rules the term out: [elsewhere, in a compounding language]
+        self._gates = (literal, literal if infix is None else infix)
 
     def evaluate(self, ctx: Context) -> Outcome | None:
         starts = self.positions(ctx)
@@ -127,13 +129,15 @@ class TermMatcher:
         return ctx.stem and not self.term.quoted and ctx.doc.stems is not None
 
     def positions(self, ctx: Context) -> list[int]:
-        stemming = self._stemming(ctx)
         doc = ctx.doc
-        # The automaton saw every surface form; only stem matches can escape it.
-        if ctx.fired is not None and not stemming:
-            gate = self.infix if doc.compounding and self.infix is not None else self.literal
-            if gate in ctx.searched and gate not in ctx.fired:
+        fired = ctx.fired
+        # The presearch saw every surface form it looked for; only stem matches escape it.
+        # (Checked first: most terms of a candidate topic are absent from the document.)
+        if fired is not None and not (ctx.stem and self._stemming(ctx)):
+            gate = self._gates[doc.compounding]
+            if gate not in fired and gate in ctx.searched:
                 return []
+        stemming = self._stemming(ctx)
         words = self.term.words
         first = self._word_positions(ctx, words[0], stemming, single=len(words) == 1)
         if len(words) > 1:

@@ -34,6 +34,8 @@ _FIELD_PREFIX = re.compile(r"([A-Za-z]+):")
 _LANG_CODE = re.compile(r"[a-z]{2,3}\Z")
 _DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\Z")
 _OPERATORS = "AND, OR, NOT, NEAR/n, ONEAR/n"
+_BARE = re.compile(f"[^\\s{re.escape(_SPECIAL)}]*")  # a bare term runs to a space, ( ) or quote
+_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,8 @@ def _lex(query: str) -> list[_Token]:
         char = query[i]
         column = i + 1
         if char.isspace():
-            i += 1
+            spaces = _SPACES.match(query, i)
+            i = spaces.end() if spaces else i + 1
         elif char in "()":
             tokens.append(_Token(char, char, column))
             i += 1
@@ -89,9 +92,8 @@ def _lex_phrase(query: str, start: int, *, marked: bool, tokens: list[_Token], c
 
 
 def _lex_bare(query: str, start: int, *, marked: bool, tokens: list[_Token], column: int) -> int:
-    end = start
-    while end < len(query) and not query[end].isspace() and query[end] not in _SPECIAL:
-        end += 1
+    bare = _BARE.match(query, start)
+    end = bare.end() if bare else start
     text = query[start:end]
     field = _FIELD_PREFIX.match(text)
     if field and not marked:
@@ -126,8 +128,24 @@ def _lex_bare(query: str, start: int, *, marked: bool, tokens: list[_Token], col
     return end
 
 
-def _words(piece: str, column: int, *, marked: bool) -> list[Word]:
-    """The words of one whitespace-free piece of a term or phrase; * ends the last one."""
+_WORDS_CACHE: dict[tuple[str, bool], tuple[Word, ...]] = {}
+_WORDS_CACHE_LIMIT = 100_000
+
+
+def _words(piece: str, column: int, *, marked: bool) -> tuple[Word, ...]:
+    """The words of one whitespace-free piece of a term or phrase; * ends the last one.
+    (Thousands of topics repeat the same words: those parsed once are reused.)"""
+    key = (piece, marked)
+    found = _WORDS_CACHE.get(key)
+    if found is None:
+        found = _parse_words(piece, column, marked=marked)  # errors name this column
+        if len(_WORDS_CACHE) >= _WORDS_CACHE_LIMIT:
+            _WORDS_CACHE.clear()
+        _WORDS_CACHE[key] = found
+    return found
+
+
+def _parse_words(piece: str, column: int, *, marked: bool) -> tuple[Word, ...]:
     prefix = piece.endswith("*")
     body = piece.rstrip("*") if prefix else piece
     if "*" in body:
@@ -151,7 +169,7 @@ def _words(piece: str, column: int, *, marked: bool) -> list[Word]:
             raise _fail(column, f"a wildcard needs at least {MIN_PREFIX_LENGTH} letters before *")
         case_sensitive = marked or (2 <= len(raw) <= 3 and raw.isupper() and raw.isalpha())
         words.append(Word(raw, fold(raw), is_prefix, case_sensitive, fold_keep_case(raw)))
-    return words
+    return tuple(words)
 
 
 def _term(token: _Token) -> Term:
@@ -159,11 +177,12 @@ def _term(token: _Token) -> Term:
         pieces = token.text.split()
         if not pieces:
             raise _fail(token.column, "empty phrase: put words between the quotes")
-        words = [w for piece in pieces for w in _words(piece, token.column, marked=token.marked)]
+        words = tuple(w for piece in pieces for w in _words(piece, token.column, marked=token.marked))
         source = " ".join(pieces)
-        return Term(tuple(words), source, quoted=True, marked=token.marked, column=token.column)
-    words = _words(token.text, token.column, marked=token.marked)
-    return Term(tuple(words), token.text, marked=token.marked, column=token.column)
+        return Term(words, source, quoted=True, marked=token.marked, column=token.column)
+    return Term(
+        _words(token.text, token.column, marked=token.marked), token.text, marked=token.marked, column=token.column
+    )
 
 
 def _describe(token: _Token) -> str:
@@ -408,7 +427,7 @@ def _check_satisfiable(node: Node) -> None:
             )
         excluded = {to_query(c.child) for c in node.children if isinstance(c, Not)}
         for child in positives:
-            if to_query(child) in excluded:
+            if excluded and to_query(child) in excluded:
                 raise _fail(
                     node.column,
                     f"the query can never match: it requires {to_query(child)} and NOT {to_query(child)}",

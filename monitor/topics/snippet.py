@@ -20,16 +20,34 @@ TARGET_CHARS = 240
 MAX_CHARS = 400
 MAX_SENTENCES = 3
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"'»”’)\]]*\s+|\s*\n\s*")
+# A sentence ends at a run of spaces after . ! ? (and closing quotes or brackets), or at a
+# run of spaces holding a line break; the run is the gap between two sentences.
+_AFTER_STOP = re.compile(r"[.!?…。！？]([\"'»”’)\]]*\s+)")
+
+
+def _gaps(text: str) -> list[tuple[int, int]]:
+    """Start and end of each gap between sentences, in order. (One regex with both rules
+    would test every character twice; the stops and line breaks are found apart.)"""
+    gaps = {match.end(): match.start(1) for match in _AFTER_STOP.finditer(text)}
+    newline = text.find("\n")
+    while newline >= 0:
+        start, end = newline, newline + 1
+        while start > 0 and text[start - 1].isspace():
+            start -= 1
+        while end < len(text) and text[end].isspace():
+            end += 1
+        gaps.setdefault(end, start)  # after a stop, the gap starts with the closing quotes
+        newline = text.find("\n", end)
+    return sorted((start, end) for end, start in gaps.items())
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Start and end of each sentence of ``text`` (surrounding spaces trimmed)."""
     spans: list[tuple[int, int]] = []
     start = 0
-    for boundary in _SENTENCE_END.finditer(text):
-        spans.append((start, boundary.start()))
-        start = boundary.end()
+    for gap_start, gap_end in _gaps(text):
+        spans.append((start, gap_start))
+        start = gap_end
     spans.append((start, len(text)))
     trimmed: list[tuple[int, int]] = []
     for raw_begin, raw_end in spans:

@@ -4,20 +4,21 @@ number of topics."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-
-import ahocorasick
+from itertools import chain
 
 from monitor.errors import QueryError
 from monitor.model import Document, Hit, TopicMatch
-from monitor.text import stemmer_for
 from monitor.topics.document import DocIndex
 from monitor.topics.evaluate import Compiler, Context, Matcher, Outcome, TermMatcher
 from monitor.topics.parser import parse
-from monitor.topics.presearch import Requirement, requirements
+from monitor.topics.presearch import Clause, LiteralFinder, NeedIndex, Presearch
 from monitor.topics.snippet import make_snippet
 
+LARGE_BUILD = 500  # topics from which pausing the cyclic collector pays for its final collection
 MAX_HITS = 100  # per match; a long article naming a term 300 times keeps the first 100
 
 
@@ -45,35 +46,39 @@ class TopicSet:
         self,
         topics: list[_Topic],
         literals: dict[str, int],
-        triggers: dict[int, tuple[int, ...]],
-        compound_triggers: dict[int, tuple[int, ...]],
-        always: tuple[int, ...],
-        stem_requirements: list[tuple[int, str]],
+        plans: list[tuple[Clause, list[Clause]] | None],
     ) -> None:
         self._topics = topics
         self.names: tuple[str, ...] = tuple(topic.name for topic in topics)
+        self._finder = LiteralFinder(literals)
+        # A term whose literal is looked for and absent is skipped at once.
+        self._searched = self._finder.searched
+        self._needs = NeedIndex()
+        triggers: dict[int, list[int]] = {}
+        self._checks: list[tuple[frozenset[int], ...]] = []
+        always: list[int] = []
+        for index, plan in enumerate(plans):
+            if plan is None:
+                always.append(index)
+                self._checks.append(())
+                continue
+            trigger, others = plan
+            for need in trigger:
+                triggers.setdefault(self._needs.id_of(need), []).append(index)
+            self._checks.append(tuple(frozenset(map(self._needs.id_of, clause)) for clause in others))
         self._triggers = triggers
-        self._trigger_ids = frozenset(triggers)
-        self._compound_triggers = compound_triggers
-        self._compound_trigger_ids = frozenset(compound_triggers)
-        self._always = always
-        self._stem_requirements = stem_requirements
-        self._stem_tables: dict[str, dict[str, tuple[int, ...]]] = {}
-        # Only the literals that make a topic a candidate go into the automaton: every
-        # extra pattern would cost a Python step per occurrence in every document.
-        self._searched = frozenset(triggers) | frozenset(compound_triggers)
-        self._automaton: ahocorasick.Automaton | None = None
-        if self._searched:
-            automaton = ahocorasick.Automaton()
-            for text, literal in literals.items():
-                if literal in self._searched:
-                    automaton.add_word(text, literal)
-            automaton.make_automaton()
-            self._automaton = automaton
+        self._always = tuple(always)
 
     @classmethod
     def compile(cls, specs: Sequence[TopicSpec]) -> TopicSet:
         """Parse and compile every topic; a bad one raises ``QueryError`` naming it."""
+        if len(specs) < LARGE_BUILD:
+            return cls._compile(specs)
+        with _cyclic_gc_paused():
+            return cls._compile(specs)
+
+    @classmethod
+    def _compile(cls, specs: Sequence[TopicSpec]) -> TopicSet:
         seen: set[str] = set()
         for spec in specs:
             if not spec.name.strip():
@@ -83,36 +88,17 @@ class TopicSet:
             seen.add(spec.name)
         literals: dict[str, int] = {}
         topics: list[_Topic] = []
-        triggers: dict[int, list[int]] = {}
-        compound_triggers: dict[int, list[int]] = {}
-        always: list[int] = []
-        stem_requirements: list[tuple[int, str]] = []
-        for index, spec in enumerate(sorted(specs, key=lambda s: s.name)):
+        plans: list[tuple[Clause, list[Clause]] | None] = []
+        for spec in sorted(specs, key=lambda s: s.name):
             try:
                 node = parse(spec.query)
             except QueryError as error:
                 raise QueryError(f'topic "{spec.name}": {error}') from None
             compiler = Compiler(literals)
             matcher = compiler.compile(node)
+            plans.append(Presearch(spec.stem, compiler).plan(matcher))
             topics.append(_Topic(spec.name, spec.stem, matcher, tuple(compiler.terms)))
-            found = requirements(matcher, spec.stem)
-            if found is None:
-                always.append(index)
-                continue
-            for requirement in _distinct(found[0]):
-                triggers.setdefault(requirement.literal, []).append(index)
-                if requirement.infix is not None:
-                    compound_triggers.setdefault(requirement.infix, []).append(index)
-                if requirement.stem_word:
-                    stem_requirements.append((index, requirement.stem_word))
-        return cls(
-            topics,
-            literals,
-            {literal: tuple(ids) for literal, ids in triggers.items()},
-            {literal: tuple(ids) for literal, ids in compound_triggers.items()},
-            tuple(always),
-            stem_requirements,
-        )
+        return cls(topics, literals, plans)
 
     def match(self, doc: Document) -> list[TopicMatch]:
         """The topics ``doc`` matches, sorted by topic name."""
@@ -128,20 +114,15 @@ class TopicSet:
 
     def _presearch(self, index: DocIndex) -> tuple[list[int], set[int]]:
         """Candidate topic numbers (ascending, so in name order) and the literals seen."""
-        fired: set[int] = set()
-        if self._automaton is not None:
-            fired = {literal for _, literal in self._automaton.iter(index.haystack)}
-        candidates = set(self._always)
-        for literal in fired.intersection(self._trigger_ids):
-            candidates.update(self._triggers[literal])
-        if index.compounding:  # in-word literals count only where words are glued together
-            for literal in fired.intersection(self._compound_trigger_ids):
-                candidates.update(self._compound_triggers[literal])
-        if self._stem_requirements and index.language and index.stems is not None:
-            table = self._stem_table(index.language)
-            for stem in set(index.stems.values()).intersection(table):
-                candidates.update(table[stem])
-        return sorted(candidates), fired
+        fired = self._finder.find(index)
+        present = self._needs.present(index, fired)
+        checks = self._checks
+        triggers = self._triggers
+        triggered = set(chain.from_iterable(map(triggers.__getitem__, triggers.keys() & present)))
+        candidates = [topic for topic in triggered if all(not clause.isdisjoint(present) for clause in checks[topic])]
+        candidates.extend(self._always)
+        candidates.sort()
+        return candidates, fired
 
     def match_naive(self, doc: Document) -> list[TopicMatch]:
         """Evaluate every topic, without the presearch: the reference ``match`` must agree
@@ -158,23 +139,20 @@ class TopicSet:
                 matches.append(_topic_match(topic, outcome, index))
         return matches
 
-    def _stem_table(self, language: str) -> dict[str, tuple[int, ...]]:
-        """Stem (in ``language``) of each stemmed topic's required words -> topics."""
-        table = self._stem_tables.get(language)
-        if table is None:
-            stemmer = stemmer_for(language)
-            assert stemmer is not None
-            stems = stemmer([word for _, word in self._stem_requirements])
-            grouped: dict[str, list[int]] = {}
-            for (topic_index, _), stem in zip(self._stem_requirements, stems, strict=True):
-                grouped.setdefault(stem, []).append(topic_index)
-            table = {stem: tuple(sorted(set(ids))) for stem, ids in grouped.items()}
-            self._stem_tables[language] = table
-        return table
 
-
-def _distinct(found: list[Requirement]) -> list[Requirement]:
-    return list(dict.fromkeys(found))
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """A build allocates hundreds of thousands of objects that all stay alive; the cyclic
+    collector would scan them again and again as they age (a third of the build time).
+    One collection at the end files them as old at once, instead of during matching."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+            gc.collect()
 
 
 def _topic_match(topic: _Topic, outcome: Outcome, index: DocIndex) -> TopicMatch:
