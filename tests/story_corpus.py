@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from monitor.model import Document
+from monitor.store.repository import CANDIDATES_PER_ARTICLE
 from monitor.stories import (
     Assignment,
     Candidate,
@@ -30,7 +31,7 @@ from monitor.stories import (
 
 CORPUS = Path(__file__).parent / "data" / "story_corpus.yaml"
 EPOCH = datetime(2024, 10, 21, 6, 0, tzinfo=UTC)
-TOP_N = 50
+TOP_N = CANDIDATES_PER_ARTICLE  # as many candidates as the store hands to assign
 
 
 @dataclass(frozen=True)

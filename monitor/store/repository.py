@@ -25,7 +25,7 @@ from monitor.model import Document, TopicMatch
 from monitor.store.db import reading, transaction
 from monitor.store.tables import Alert, Article, Feed, Match, Story, StoryKey, Topic, UTCDateTime, utcnow
 
-CANDIDATES_PER_ARTICLE = 50  # stored articles handed to stories.assign, best first
+CANDIDATES_PER_ARTICLE = 20  # stored articles handed to stories.assign, best first
 MIN_WORDS_FOR_TEXT_IDENTITY = 50
 
 
@@ -306,7 +306,8 @@ def store_article(
     now = now or utcnow()
     try:
         with transaction(engine) as session:
-            if _is_duplicate(session, new):
+            canonical_url, text_hash = new.canonical_url, new.text_hash
+            if _is_duplicate(session, new, canonical_url, text_hash):
                 return None
             keys = stories.index_keys(new.features)
             assignment = stories.assign(
@@ -323,8 +324,8 @@ def store_article(
                 feed_id=new.feed_id,
                 guid=new.guid,
                 url=new.url,
-                canonical_url=new.canonical_url,
-                text_hash=new.text_hash,
+                canonical_url=canonical_url,
+                text_hash=text_hash,
                 title=new.title,
                 text=new.text,
                 language=new.language,
@@ -338,9 +339,9 @@ def store_article(
             session.add(article)
             session.flush()
             assert article.id is not None and story.id is not None
-            session.add_all(
-                StoryKey(key=k, article_id=article.id, story_id=story.id, seen_at=now)
-                for k in set(keys)
+            session.execute(
+                sa.insert(StoryKey),
+                [{"key": k, "article_id": article.id, "story_id": story.id, "seen_at": now} for k in set(keys)],
             )
             alerts = _add_matches(
                 session, article.id, story.id, matches, channels, now, backfill=False
@@ -357,11 +358,11 @@ def store_article(
         return None  # another worker stored the same item a moment ago
 
 
-def _is_duplicate(session: Session, new: NewArticle) -> bool:
+def _is_duplicate(session: Session, new: NewArticle, canonical_url: str, text_hash: str | None) -> bool:
     same = sa.or_(
         (col(Article.feed_id) == new.feed_id) & (col(Article.guid) == new.guid),
-        col(Article.canonical_url) == new.canonical_url,
-        *([col(Article.text_hash) == new.text_hash] if new.text_hash else []),
+        col(Article.canonical_url) == canonical_url,
+        *([col(Article.text_hash) == text_hash] if text_hash else []),
     )
     return session.exec(select(Article.id).where(same).limit(1)).first() is not None
 

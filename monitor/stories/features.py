@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -55,7 +55,7 @@ class StoryFeatures:
     terms: tuple[str, ...]  # 5-letter stems of content words, most frequent first
 
     def to_json(self) -> str:
-        data: dict[str, Any] = asdict(self)
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}  # asdict deep-copies
         data["published_at"] = self.published_at.isoformat() if self.published_at else None
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
