@@ -339,10 +339,9 @@ def store_article(
             session.add(article)
             session.flush()
             assert article.id is not None and story.id is not None
-            session.execute(
-                sa.insert(StoryKey),
-                [{"key": k, "article_id": article.id, "story_id": story.id, "seen_at": now} for k in set(keys)],
-            )
+            if keys:  # an empty executemany would insert one row of defaults
+                rows = [{"key": k, "article_id": article.id, "story_id": story.id, "seen_at": now} for k in set(keys)]
+                session.execute(sa.insert(StoryKey), rows)
             alerts = _add_matches(
                 session, article.id, story.id, matches, channels, now, backfill=False
             )
