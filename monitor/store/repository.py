@@ -354,7 +354,10 @@ def store_article(
                 alerts,
             )
     except IntegrityError:
-        return None  # another worker stored the same item a moment ago
+        with reading(engine) as session:
+            if _is_duplicate(session, new, new.canonical_url, new.text_hash):
+                return None  # another worker stored the same item a moment ago
+        raise  # not a duplicate: a bug, recorded on the feed rather than hidden
 
 
 def _is_duplicate(session: Session, new: NewArticle, canonical_url: str, text_hash: str | None) -> bool:
