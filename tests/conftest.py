@@ -63,22 +63,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 Config = dict[str, Any]
 
 
+def write_config(directory: Path, database: str, feeds: list[dict[str, str]], **sections: Any) -> Path:
+    """Write a config file for one test's servers; keyword arguments replace whole sections."""
+    config: Config = {
+        "database": database,
+        "feeds": feeds,
+        "topics": DEFAULT_TOPICS,
+        "fetch": {"allow_networks": ["127.0.0.0/8"], "timeout": "5s"},
+        "polling": {"tick": "1s", "workers": 1},
+    }
+    config.update(sections)
+    path = directory / f"monitor-{uuid.uuid4().hex[:6]}.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def make_config(tmp_path: Path) -> Callable[..., Path]:
-    """Write a config file for the servers of one test; keyword arguments override sections."""
+    """``write_config`` into this test's temporary folder."""
 
     def make(database: str, feeds: list[dict[str, str]], **sections: Any) -> Path:
-        config: Config = {
-            "database": database,
-            "feeds": feeds,
-            "topics": DEFAULT_TOPICS,
-            "fetch": {"allow_networks": ["127.0.0.0/8"], "timeout": "5s"},
-            "polling": {"tick": "1s", "workers": 1},
-        }
-        config.update(sections)
-        path = tmp_path / f"monitor-{uuid.uuid4().hex[:6]}.yaml"
-        path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-        return path
+        return write_config(tmp_path, database, feeds, **sections)
 
     return make
 

@@ -15,7 +15,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -25,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from click.testing import CliRunner
-from conftest import DEFAULT_TOPICS, ROOT, monitor
+from conftest import DEFAULT_TOPICS, ROOT, monitor, write_config
 from hostile import HostileServer
 from receivers import WebhookReceiver, closed_port
 from seedsite import page_html, publish, seeds
@@ -83,20 +81,6 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
 def as_json(result: subprocess.CompletedProcess[str]) -> list[Row]:
     rows: list[Row] = json.loads(ok(result))
     return rows
-
-
-def write_config(directory: Path, database: str, feeds: list[dict[str, str]], **sections: Any) -> Path:
-    config: dict[str, Any] = {
-        "database": database,
-        "feeds": feeds,
-        "topics": DEFAULT_TOPICS,
-        "fetch": {"allow_networks": ["127.0.0.0/8"], "timeout": "5s"},
-        "polling": {"tick": "1s", "workers": 1},
-    }
-    config.update(sections)
-    path = directory / f"monitor-{uuid.uuid4().hex[:6]}.yaml"
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 def hook_alerts(webhook: WebhookReceiver, name: str = "receiver") -> dict[str, Any]:
