@@ -115,7 +115,14 @@ async def _process_entries(
 
     async def one(entry: Entry) -> None:
         async with gate:
-            await _process_entry(services, feed, entry, parsed.language, report)
+            try:
+                await _process_entry(services, feed, entry, parsed.language, report)
+            except Exception as exc:  # one bad entry must not cost the others their turn
+                log.exception("unexpected failure on entry %s of %s", entry.guid, feed.url)
+                # The feed's body hash is then not stored, so the entry is tried again next poll.
+                report.status = "error"
+                where = entry.url or entry.guid
+                report.error = f"{feed.url}: entry {where}: internal error {type(exc).__name__}: {exc}"
 
     await asyncio.gather(*(one(entry) for entry in fresh))
 
