@@ -44,9 +44,7 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-@click.group(
-    cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
-)
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens (to stderr).")
 @click.pass_context
@@ -110,25 +108,19 @@ def check_config(ctx: click.Context, quiet: bool) -> None:
         return
     from sqlalchemy.engine import make_url
 
-    channels = [f"webhook:{w.name}" for w in config.alerts.webhooks] + (
-        ["email"] if config.alerts.email else []
-    )
+    channels = [f"webhook:{w.name}" for w in config.alerts.webhooks] + (["email"] if config.alerts.email else [])
     click.echo(f"config: {config.source} is valid")
     click.echo(f"database: {make_url(config.database).render_as_string(hide_password=True)}")
     click.echo(f"feeds: {len(config.feeds)}")
     click.echo(f"topics: {len(config.topics)} ({', '.join(t.name for t in config.topics)})")
-    click.echo(
-        f"alert channels: {', '.join(channels) or 'none (matches are stored, nothing is sent)'}"
-    )
+    click.echo(f"alert channels: {', '.join(channels) or 'none (matches are stored, nothing is sent)'}")
 
 
 # --- polling -----------------------------------------------------------------------------
 
 
 @cli.command()
-@click.option(
-    "--feed", "names", multiple=True, metavar="NAME", help="Poll only this feed (repeatable)."
-)
+@click.option("--feed", "names", multiple=True, metavar="NAME", help="Poll only this feed (repeatable).")
 @click.pass_context
 def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
     """Poll every feed once now, process new articles, deliver due alerts.
@@ -145,9 +137,7 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
         async with running(config) as runtime:
             known = {name for name, _ in repository.active_feeds(runtime.services.engine)}
             if unknown := sorted(set(names) - known):
-                raise MonitorError(
-                    f"no feed named {', '.join(unknown)}; `monitor feeds` lists them"
-                )
+                raise MonitorError(f"no feed named {', '.join(unknown)}; `monitor feeds` lists them")
             cycle, delivered = await runtime.poll(names)
             for feed in cycle.feeds:
                 click.echo(_feed_line(feed))
@@ -167,9 +157,7 @@ def _feed_line(feed: Any) -> str:
         return f"✗ {feed.name}: {feed.error}"
     detail = f"{feed.status}"
     if feed.status == "ok":
-        detail = (
-            f"{feed.entries} entries, {feed.new} new, {feed.stored} stored, {feed.matches} matches"
-        )
+        detail = f"{feed.entries} entries, {feed.new} new, {feed.stored} stored, {feed.matches} matches"
         if feed.duplicates:
             detail += f", {feed.duplicates} duplicates"
         if feed.page_failures:
@@ -227,9 +215,7 @@ def match(
     from monitor.topics import TopicSet, TopicSpec
     from monitor.topics import explain as explain_query
 
-    topics = (
-        TopicSet.compile([TopicSpec("query", query)]) if query else compile_topics(_config(ctx))
-    )
+    topics = TopicSet.compile([TopicSpec("query", query)]) if query else compile_topics(_config(ctx))
     document = _read_document(ctx, source, lang)
     found = topics.match(document)
     if as_json:
@@ -276,13 +262,9 @@ def _read_document(ctx: click.Context, source: str, lang: str | None) -> Documen
         try:
             body = Path(source).read_bytes()
         except OSError as exc:
-            raise MonitorError(
-                f"{source}: cannot read it ({exc.strerror}); give a file, a URL or -"
-            ) from None
+            raise MonitorError(f"{source}: cannot read it ({exc.strerror}); give a file, a URL or -") from None
     head = body[:2048].lstrip().lower()
-    if head.startswith(
-        (b"<!doctype html", b"<html", b"<head", b"<body", b"<article", b"<div", b"<p")
-    ):
+    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<article", b"<div", b"<p")):
         extracted = extract_article(body, source)
         if extracted is None:
             raise MonitorError(f"{source}: no article text found in this HTML")
@@ -321,9 +303,7 @@ def _since(value: str | None) -> datetime | None:
 
 
 def _query_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option(
-        "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True
-    )(fn)
+    fn = click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)(fn)
     fn = click.option(
         "--limit",
         type=click.IntRange(1),
@@ -370,9 +350,7 @@ def stories(
     """Stories, newest first: one event, every outlet and language that carried it."""
     from monitor.store import queries
 
-    rows = queries.stories(
-        _engine(ctx), topic=topic, since=_since(since), limit=limit, story_id=story_id
-    )
+    rows = queries.stories(_engine(ctx), topic=topic, since=_since(since), limit=limit, story_id=story_id)
     if story_id is not None and fmt == "table":
         if not rows:
             raise MonitorError(f"no story {story_id}; `monitor stories` lists them")
@@ -390,15 +368,11 @@ def stories(
 @cli.command()
 @_query_options
 @click.pass_context
-def articles(
-    ctx: click.Context, topic: str | None, since: str | None, limit: int, fmt: str
-) -> None:
+def articles(ctx: click.Context, topic: str | None, since: str | None, limit: int, fmt: str) -> None:
     """Stored articles, newest first (JSON and CSV include the extracted text)."""
     from monitor.store import queries
 
-    rows = queries.articles(
-        _engine(ctx), topic=topic, since=_since(since), limit=limit, with_text=fmt != "table"
-    )
+    rows = queries.articles(_engine(ctx), topic=topic, since=_since(since), limit=limit, with_text=fmt != "table")
     _show(rows, fmt, ["id", "published_at", "language", "feed", "story_id", "title"])
 
 
@@ -421,9 +395,7 @@ def alerts(
     """The alert outbox: what was sent where, what waits for a retry and why."""
     from monitor.store import queries
 
-    rows = queries.alerts(
-        _engine(ctx), topic=topic, since=_since(since), limit=limit, status=status
-    )
+    rows = queries.alerts(_engine(ctx), topic=topic, since=_since(since), limit=limit, status=status)
     _show(
         rows,
         fmt,
@@ -432,12 +404,8 @@ def alerts(
 
 
 @cli.group(invoke_without_command=True)
-@click.option(
-    "--failing", is_flag=True, help="Only feeds that fail or are dead: the ones that need a human."
-)
-@click.option(
-    "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True
-)
+@click.option("--failing", is_flag=True, help="Only feeds that fail or are dead: the ones that need a human.")
+@click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
 @click.option("--limit", type=click.IntRange(1), default=1000, show_default=True)
 @click.pass_context
 def feeds(ctx: click.Context, failing: bool, fmt: str, limit: int) -> None:
@@ -481,9 +449,7 @@ def topics() -> None:
     help="Show this many top matches.",
 )
 @click.pass_context
-def topics_test(
-    ctx: click.Context, name: str | None, query: str | None, since: str, limit: int
-) -> None:
+def topics_test(ctx: click.Context, name: str | None, query: str | None, since: str, limit: int) -> None:
     """Run a topic (NAME) or a query (--query) over stored articles; alert nobody.
 
     Prints how many articles would have matched, per language, and the best matches:
@@ -498,9 +464,7 @@ def topics_test(
     if name:
         chosen = next((t for t in config.topics if t.name == name), None)
         if chosen is None:
-            raise MonitorError(
-                f"no topic named {name!r}; the topics are: {', '.join(t.name for t in config.topics)}"
-            )
+            raise MonitorError(f"no topic named {name!r}; the topics are: {', '.join(t.name for t in config.topics)}")
         spec = TopicSpec(chosen.name, chosen.query, chosen.stem)
     else:
         spec = TopicSpec("query", query or "")
@@ -512,16 +476,12 @@ def topics_test(
         scanned += 1
         for found in topic.match(document):
             per_language[document.language or "?"] += 1
-            best.append(
-                (found.score, article_id, story_id, document.title, document.language, found)
-            )
+            best.append((found.score, article_id, story_id, document.title, document.language, found))
     best.sort(key=lambda row: (-row[0], row[1]))
     matched = sum(per_language.values())
     click.echo(f"{spec.name}: {matched} of {scanned} articles stored since {since} ago would match")
     if per_language:
-        click.echo(
-            "by language: " + ", ".join(f"{lang} {n}" for lang, n in per_language.most_common())
-        )
+        click.echo("by language: " + ", ".join(f"{lang} {n}" for lang, n in per_language.most_common()))
     rows = [
         {
             "score": s,
@@ -534,9 +494,7 @@ def topics_test(
         for s, a, st, t, lang, m in best[:limit]
     ]
     if rows:
-        click.echo(
-            output.table(rows, ["score", "article_id", "story_id", "language", "title", "terms"])
-        )
+        click.echo(output.table(rows, ["score", "article_id", "story_id", "language", "title", "terms"]))
 
 
 @feeds.command("add")
@@ -579,14 +537,8 @@ def feeds_import(ctx: click.Context, opml_file: str) -> None:
     from monitor.opml import parse_opml
 
     refs = parse_opml(Path(opml_file).read_bytes(), opml_file)
-    added = [
-        name
-        for ref in refs
-        if (name := _add_feed(ctx, ref.url, ref.name or feed_name_from_url(ref.url)))
-    ]
-    click.echo(
-        f"{len(added)} feeds added, {len(refs) - len(added)} already polled, from {opml_file}"
-    )
+    added = [name for ref in refs if (name := _add_feed(ctx, ref.url, ref.name or feed_name_from_url(ref.url)))]
+    click.echo(f"{len(added)} feeds added, {len(refs) - len(added)} already polled, from {opml_file}")
 
 
 @feeds.command("export")

@@ -80,9 +80,7 @@ def feed_name_from_url(url: str) -> str:
     parts = urlsplit(url)
     host = (parts.hostname or "feed").removeprefix("www.")
     path_words = [
-        w
-        for w in re.split(r"[^A-Za-z0-9]+", parts.path)
-        if w and w not in ("rss", "xml", "feed", "atom", "index")
+        w for w in re.split(r"[^A-Za-z0-9]+", parts.path) if w and w not in ("rss", "xml", "feed", "atom", "index")
     ]
     return f"{host}/{path_words[0]}" if path_words else host
 
@@ -148,13 +146,9 @@ class FetchConfig(_Section):
 class PollingConfig(_Section):
     min_interval: Duration = timedelta(minutes=5)
     max_interval: Duration = timedelta(hours=24)
-    jitter: float = Field(
-        default=0.10, ge=0, lt=1
-    )  # each interval times a random factor in [1-j, 1+j]
+    jitter: float = Field(default=0.10, ge=0, lt=1)  # each interval times a random factor in [1-j, 1+j]
     failures_before_backoff: int = Field(default=3, ge=1)
-    backoff_step: Duration = timedelta(
-        hours=1
-    )  # added per failure from then on, up to max_interval
+    backoff_step: Duration = timedelta(hours=1)  # added per failure from then on, up to max_interval
     dead_after: Duration = timedelta(days=7)  # answering 404/410 this long: no longer polled
     tick: Duration = timedelta(seconds=30)  # how often `monitor run` looks for due feeds
     workers: int = Field(default=2, gt=0)  # processes for parsing and extraction
@@ -165,9 +159,7 @@ class StoriesConfig(_Section):
 
 
 class BackfillConfig(_Section):
-    window: Duration = timedelta(
-        0
-    )  # a new or changed topic is matched against this much stored history
+    window: Duration = timedelta(0)  # a new or changed topic is matched against this much stored history
     alert: bool = False  # and its backfilled matches alert too
 
 
@@ -223,9 +215,7 @@ def _dotted(path: tuple[str | int, ...]) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
-def _line_index(
-    node: yaml.Node, path: tuple[str | int, ...] = ()
-) -> Iterator[tuple[tuple[str | int, ...], int]]:
+def _line_index(node: yaml.Node, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], int]]:
     """Map each key path of a composed YAML document to its 1-based line."""
     yield path, node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -236,9 +226,7 @@ def _line_index(
             yield from _line_index(item, (*path, i))
 
 
-def parse_config(
-    text: str, source: str = "<string>", env: Mapping[str, str] | None = None
-) -> Config:
+def parse_config(text: str, source: str = "<string>", env: Mapping[str, str] | None = None) -> Config:
     """Validate configuration text; raise ConfigError with one line per problem."""
     env = os.environ if env is None else env
     try:
@@ -252,9 +240,7 @@ def parse_config(
     if tree is None:
         tree = {}
     if not isinstance(tree, dict):
-        raise ConfigError(
-            f"{source}: the top level must be a mapping of keys (database, feeds, topics, ...)"
-        )
+        raise ConfigError(f"{source}: the top level must be a mapping of keys (database, feeds, topics, ...)")
     try:
         tree = resolve_env(tree, env)
     except ConfigError as exc:
@@ -277,18 +263,14 @@ def parse_config(
     return config
 
 
-def load_config(
-    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
-) -> Config:
+def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Read the config file named by ``path``, ``$MONITOR_CONFIG`` or the default path."""
     env = os.environ if env is None else env
     chosen = Path(path or env.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
     try:
         text = chosen.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(
-            f"{chosen}: no such config file; pass --config PATH or set {CONFIG_ENV}"
-        ) from None
+        raise ConfigError(f"{chosen}: no such config file; pass --config PATH or set {CONFIG_ENV}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{chosen}: cannot read the config file: {exc}") from None
     return parse_config(text, str(chosen), env)

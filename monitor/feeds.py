@@ -44,9 +44,7 @@ class ParsedFeed:
     skipped: int = 0  # entries dropped: no usable link, or beyond MAX_ENTRIES
 
 
-def parse_feed(
-    body: bytes, headers: Mapping[str, str], url: str, *, now: datetime | None = None
-) -> ParsedFeed:
+def parse_feed(body: bytes, headers: Mapping[str, str], url: str, *, now: datetime | None = None) -> ParsedFeed:
     """Parse an RSS, Atom, RDF or JSON feed; ParseError("not a feed: …") when it is none."""
     import feedparser
 
@@ -60,8 +58,7 @@ def parse_feed(
     body, headers = _utf8_if_utf16(body, headers)
     if _looks_like_html(body):
         raise ParseError(
-            f"not a feed: {url} is an HTML page; "
-            "`monitor feeds add` with this address finds the feeds it links to"
+            f"not a feed: {url} is an HTML page; `monitor feeds add` with this address finds the feeds it links to"
         )
     body = _cap_fields(_strip_doctype(body, url))
     headers.setdefault("content-location", url)
@@ -101,12 +98,8 @@ _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _AUTHOR_FIELDS = rb"author|creator|contributor|publisher|managingEditor|webMaster|name|email|owner"
 _DATE_FIELDS = rb"pubDate|published|updated|lastBuildDate|date|issued|modified|created"
 _OPEN_TAG = rb"(<(?:[\w.-]{1,40}:)?(?:%s)\b[^<>]{0,1000}>\s{0,100}(?:<!\[CDATA\[)?)"
-_LONG_AUTHOR = re.compile(
-    _OPEN_TAG % _AUTHOR_FIELDS + rb"([^<\]]{%d,})" % (FIELD_CAP + 1), re.IGNORECASE
-)
-_LONG_DATE = re.compile(
-    _OPEN_TAG % _DATE_FIELDS + rb"([^<\]]{%d,})" % (DATE_CAP + 1), re.IGNORECASE
-)
+_LONG_AUTHOR = re.compile(_OPEN_TAG % _AUTHOR_FIELDS + rb"([^<\]]{%d,})" % (FIELD_CAP + 1), re.IGNORECASE)
+_LONG_DATE = re.compile(_OPEN_TAG % _DATE_FIELDS + rb"([^<\]]{%d,})" % (DATE_CAP + 1), re.IGNORECASE)
 
 
 def _strip_doctype(body: bytes, url: str) -> bytes:
@@ -188,9 +181,7 @@ def _entry(raw: Any, feed_url: str, feed_language: str | None, now: datetime) ->
     if link is None:
         return None
     content = raw.get("content") or []
-    summary = _plain(
-        (content[0].get("value") if content else None) or raw.get("summary") or "", SUMMARY_CAP
-    )
+    summary = _plain((content[0].get("value") if content else None) or raw.get("summary") or "", SUMMARY_CAP)
     title = _plain(raw.get("title") or "", TITLE_CAP) or summary[:120].strip() or link
     detail = raw.get("title_detail") or {}
     return Entry(

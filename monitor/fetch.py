@@ -137,9 +137,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         last_error: Exception = httpcore.ConnectError(f"cannot connect to {host}")
         for address in addresses:
             try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
+                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last_error = exc
         raise last_error
@@ -343,9 +341,7 @@ def _size(limit: int) -> str:
 class Fetcher:
     """One shared httpx client per process; ``get`` never takes unbounded time or memory."""
 
-    def __init__(
-        self, limits: FetchLimits, transport: httpx.AsyncBaseTransport | None = None
-    ) -> None:
+    def __init__(self, limits: FetchLimits, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.limits = limits
         self._client = httpx.AsyncClient(
             transport=transport or GuardedTransport(limits),
@@ -455,8 +451,7 @@ class Fetcher:
     async def _read_body(self, response: httpx.Response) -> bytes:
         limit = self.limits.max_bytes
         too_large = FetchError(
-            f"{response.request.url}: body larger than {_size(limit)}; "
-            "raise fetch.max_bytes to accept it"
+            f"{response.request.url}: body larger than {_size(limit)}; raise fetch.max_bytes to accept it"
         )
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -480,8 +475,7 @@ class Fetcher:
             raise too_large from None
         except zlib.error as exc:
             raise FetchError(
-                f"{response.request.url}: the body is not valid "
-                f"{response.headers.get('content-encoding')} data ({exc})"
+                f"{response.request.url}: the body is not valid {response.headers.get('content-encoding')} data ({exc})"
             ) from exc
         if produced + len(part) > limit:
             raise too_large

@@ -81,9 +81,7 @@ def render_opml(feeds: Iterable[FeedRef], title: str = "monitor feeds") -> bytes
         parent = body
         if feed.category:
             if feed.category not in folders:
-                folders[feed.category] = etree.SubElement(
-                    body, "outline", text=feed.category, title=feed.category
-                )
+                folders[feed.category] = etree.SubElement(body, "outline", text=feed.category, title=feed.category)
             parent = folders[feed.category]
         name = feed.name or feed.url
         etree.SubElement(parent, "outline", type="rss", text=name, title=name, xmlUrl=feed.url)
@@ -126,8 +124,7 @@ async def find_feeds(fetcher: Fetcher, url: str) -> list[FeedRef]:
         found = discover_feeds(result.body, result.url)
         if not found:
             raise ParseError(
-                f"no feed found at {url}: it is not a feed and links to none; "
-                "give the feed's own URL"
+                f"no feed found at {url}: it is not a feed and links to none; give the feed's own URL"
             ) from None
         return found
     return [FeedRef(url=result.url, name=feed.title)]

@@ -18,9 +18,7 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str]) -> 
         return json.dumps(list(rows), ensure_ascii=False, indent=2)
     if fmt == "csv":
         out = io.StringIO()
-        writer = csv.DictWriter(
-            out, fieldnames=list(rows[0]) if rows else list(columns), extrasaction="ignore"
-        )
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else list(columns), extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: _cell(v) for k, v in row.items()})
@@ -32,9 +30,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        return ", ".join(
-            _cell(v) if not isinstance(v, dict) else str(v.get("title", v)) for v in value
-        )
+        return ", ".join(_cell(v) if not isinstance(v, dict) else str(v.get("title", v)) for v in value)
     if isinstance(value, float):
         return f"{value:.2f}"
     return " ".join(str(value).split())
@@ -51,9 +47,7 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
         widest = widths.index(max(widths))
         widths[widest] -= 1
     lines = [columns, ["-" * w for w in widths], *cells]
-    return "\n".join(
-        "  ".join(_fit(text, widths[i]) for i, text in enumerate(line)).rstrip() for line in lines
-    )
+    return "\n".join("  ".join(_fit(text, widths[i]) for i, text in enumerate(line)).rstrip() for line in lines)
 
 
 def _fit(text: str, width: int) -> str:

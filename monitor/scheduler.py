@@ -23,9 +23,7 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 5.0
 
 
-async def run_forever(
-    runtime: Runtime, report: Callable[[str], None], stop: asyncio.Event | None = None
-) -> None:
+async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asyncio.Event | None = None) -> None:
     """Tick until SIGTERM/SIGINT (or ``stop``); let the running tick finish for a few seconds."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -75,9 +73,7 @@ async def run_forever(
     if current:
         report("stopping: letting the current cycle finish…")
         _, pending = await asyncio.wait(current, timeout=SHUTDOWN_GRACE_SECONDS)
-        for (
-            task
-        ) in pending:  # unfinished feeds keep their lease until it expires, then are polled again
+        for task in pending:  # unfinished feeds keep their lease until it expires, then are polled again
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
     report("stopped")

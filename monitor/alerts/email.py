@@ -54,9 +54,7 @@ def _send(settings: SmtpSettings, alert_id: int, message: EmailMessage) -> None:
     """Blocking: connect, secure, authenticate, send, quit."""
     smtp: smtplib.SMTP
     if settings.tls:
-        smtp = smtplib.SMTP_SSL(
-            settings.host, settings.port, timeout=settings.timeout, context=_tls_context(settings)
-        )
+        smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=_tls_context(settings))
     else:
         smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
     with smtp:
@@ -106,10 +104,7 @@ def _describe(error: OSError, settings: SmtpSettings) -> str:
     check_tls = "check the port and the tls/starttls settings"
     match error:
         case _StartTlsMissing():
-            return (
-                "server does not offer STARTTLS; set alerts.email.starttls to false "
-                "to send unencrypted"
-            )
+            return "server does not offer STARTTLS; set alerts.email.starttls to false to send unencrypted"
         case smtplib.SMTPAuthenticationError():
             reply = _reply(error.smtp_code, error.smtp_error)
             return f"authentication failed ({reply}); check username and password{retry}"
@@ -117,8 +112,7 @@ def _describe(error: OSError, settings: SmtpSettings) -> str:
             return f"{_text(error)}; {check_tls}{retry}"
         case smtplib.SMTPRecipientsRefused():
             refused = ", ".join(
-                f"{address} ({_reply(code, reply)})"
-                for address, (code, reply) in error.recipients.items()
+                f"{address} ({_reply(code, reply)})" for address, (code, reply) in error.recipients.items()
             )
             return f"refused every recipient: {refused}{retry}"
         case smtplib.SMTPSenderRefused():

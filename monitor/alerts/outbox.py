@@ -40,9 +40,7 @@ def channels(config: AlertsConfig, client: httpx.AsyncClient) -> dict[str, Send]
     found: dict[str, Send] = {}
     for hook in config.webhooks:
 
-        async def send_webhook(
-            alert: AlertContent, url: str = hook.url, secret: str | None = hook.secret
-        ) -> None:
+        async def send_webhook(alert: AlertContent, url: str = hook.url, secret: str | None = hook.secret) -> None:
             await deliver_webhook(client, url, secret, alert)
 
         found[f"webhook:{hook.name}"] = send_webhook
@@ -102,11 +100,7 @@ async def deliver_due(
                 await send(content)
             except DeliveryError as exc:
                 hint = exc.retry_after if isinstance(exc, WebhookDeliveryError) else None
-                when = (
-                    retry_at(row.attempts + 1, row.created_at or clock(), clock(), config, hint)
-                    if send
-                    else None
-                )
+                when = retry_at(row.attempts + 1, row.created_at or clock(), clock(), config, hint) if send else None
                 repository.mark_attempt_failed(engine, alert_id, str(exc), when)
                 log.warning("alert %s (%s, %s): %s", alert_id, row.topic, row.channel, exc)
                 if when is None:

@@ -93,9 +93,7 @@ def snippet_html(snippet: str) -> str:
     safe on one that was not, so a bug upstream cannot inject markup into an email.
     """
     parts = _MARK.split(snippet)
-    return "".join(
-        part if _MARK.fullmatch(part) else _escape(html.unescape(part)) for part in parts
-    )
+    return "".join(part if _MARK.fullmatch(part) else _escape(html.unescape(part)) for part in parts)
 
 
 def snippet_text(snippet: str, *, hit_marker: str = "") -> str:
@@ -190,9 +188,7 @@ def _mail_domain(sender: str) -> str:
 
 def message_id(alert: AlertContent, sender: str) -> str:
     """Stable per alert, so a retried send is recognisable as the same message."""
-    local = (
-        _MESSAGE_ID_UNSAFE.sub("-", alert.idempotency_key).strip("-") or f"alert-{alert.alert_id}"
-    )
+    local = _MESSAGE_ID_UNSAFE.sub("-", alert.idempotency_key).strip("-") or f"alert-{alert.alert_id}"
     return f"<{local}@{_mail_domain(sender)}>"
 
 
@@ -210,8 +206,7 @@ def email_text(alert: AlertContent) -> str:
     languages = ", ".join(story_languages(outlets)) or "unknown"
     lines = [
         f"Topic: {_one_line(alert.topic)}",
-        f"Story: {_one_line(alert.story_title)} (story {alert.story_id}, "
-        f"first seen {_human_time(alert.first_seen)})",
+        f"Story: {_one_line(alert.story_title)} (story {alert.story_id}, first seen {_human_time(alert.first_seen)})",
         "",
         f"Matched article: {_one_line(alert.article.title)}",
         f"  {alert.article.url}",
@@ -223,9 +218,7 @@ def email_text(alert: AlertContent) -> str:
         f"Outlets carrying this story ({len(outlets)}; languages: {languages}):",
     ]
     for outlet in outlets:
-        lines.append(
-            f"- [{_language_label(outlet.language)}] {_one_line(outlet.title)} ({outlet.feed})"
-        )
+        lines.append(f"- [{_language_label(outlet.language)}] {_one_line(outlet.title)} ({outlet.feed})")
         lines.append(f"  {outlet.url}")
     lines += [
         "",

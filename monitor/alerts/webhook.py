@@ -30,9 +30,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 class WebhookDeliveryError(DeliveryError):
     """A webhook receiver did not accept an alert; it stays queued and is retried."""
 
-    def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
-    ) -> None:
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status  # HTTP status, None for a transport failure
         self.retry_after = retry_after  # seconds the receiver asked us to wait, if it did
@@ -77,9 +75,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, moment.timestamp() - now)
 
 
-def signed_headers(
-    secret: str | None, alert: AlertContent, body: bytes, now: float
-) -> dict[str, str]:
+def signed_headers(secret: str | None, alert: AlertContent, body: bytes, now: float) -> dict[str, str]:
     """The request headers; the signature only when a secret is configured."""
     stamp = int(now)
     headers = {
@@ -109,9 +105,7 @@ async def deliver_webhook(
     try:
         # httpx timeouts are per operation; the outer deadline bounds the whole exchange.
         async with asyncio.timeout(timeout):
-            request = client.build_request(
-                "POST", url, content=body, headers=headers, timeout=timeout
-            )
+            request = client.build_request("POST", url, content=body, headers=headers, timeout=timeout)
             # Redirects are not followed: a POST that moved is a configuration to fix.
             response = await client.send(request, stream=True, follow_redirects=False)
             # The body is never read: a receiver cannot make us buffer anything.
@@ -121,15 +115,11 @@ async def deliver_webhook(
     except httpx.TimeoutException:
         raise WebhookDeliveryError(f"{where} timed out after {timeout:g}s; will retry") from None
     except httpx.ConnectError as error:
-        raise WebhookDeliveryError(
-            f"{where}: cannot connect ({_reason(error)}); will retry"
-        ) from None
+        raise WebhookDeliveryError(f"{where}: cannot connect ({_reason(error)}); will retry") from None
     except httpx.HTTPError as error:
         raise WebhookDeliveryError(f"{where}: {_reason(error)}; will retry") from None
     except httpx.InvalidURL as error:
-        raise WebhookDeliveryError(
-            f"{where}: invalid URL ({_reason(error)}); fix it in alerts.webhooks"
-        ) from None
+        raise WebhookDeliveryError(f"{where}: invalid URL ({_reason(error)}); fix it in alerts.webhooks") from None
     if response.is_success:
         return
     retry_after = parse_retry_after(response.headers.get("Retry-After"), now())
@@ -138,9 +128,7 @@ async def deliver_webhook(
         detail += " (redirects are not followed; configure the final URL)"
     if retry_after is not None:
         detail += f", retry after {retry_after:g}s"
-    raise WebhookDeliveryError(
-        f"{where} {detail}; will retry", status=response.status_code, retry_after=retry_after
-    )
+    raise WebhookDeliveryError(f"{where} {detail}; will retry", status=response.status_code, retry_after=retry_after)
 
 
 def _reason(error: Exception) -> str:
@@ -172,8 +160,5 @@ def verify_signature(
     expected = signature(secret, stamp, body)
     candidates = [part.strip() for part in header.split(",")]
     # Compare against every candidate so timing does not reveal which one matched.
-    results = [
-        hmac.compare_digest(expected.encode(), candidate.encode(errors="replace"))
-        for candidate in candidates
-    ]
+    results = [hmac.compare_digest(expected.encode(), candidate.encode(errors="replace")) for candidate in candidates]
     return any(results)

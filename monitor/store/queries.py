@@ -23,9 +23,7 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
 
 
-def matches(
-    engine: Engine, *, topic: str | None = None, since: datetime | None = None, limit: int = 50
-) -> list[Row]:
+def matches(engine: Engine, *, topic: str | None = None, since: datetime | None = None, limit: int = 50) -> list[Row]:
     query = select(Match, Article).join(Article, col(Article.id) == col(Match.article_id))
     if topic:
         query = query.where(Match.topic == topic)
@@ -77,9 +75,7 @@ def stories(
             .order_by(col(Article.fetched_at), col(Article.id))
         ).all()
         topics = session.exec(
-            select(Match.story_id, Match.topic)
-            .where(col(Match.story_id).in_([s.id for s in found]))
-            .distinct()
+            select(Match.story_id, Match.topic).where(col(Match.story_id).in_([s.id for s in found])).distinct()
         ).all()
     by_story: dict[int, list[Row]] = {}
     for article, feed in members:
@@ -104,9 +100,7 @@ def stories(
             "language": s.language,
             "first_seen": _iso(s.first_seen),
             "topics": sorted(topics_of.get(s.id or 0, [])),
-            "languages": sorted(
-                {a["language"] for a in by_story.get(s.id or 0, []) if a["language"]}
-            ),
+            "languages": sorted({a["language"] for a in by_story.get(s.id or 0, []) if a["language"]}),
             "articles": by_story.get(s.id or 0, []),
         }
         for s in found
@@ -123,9 +117,7 @@ def articles(
 ) -> list[Row]:
     query = select(Article, Feed.name).join(Feed, col(Feed.id) == col(Article.feed_id))
     if topic:
-        query = query.where(
-            col(Article.id).in_(select(Match.article_id).where(Match.topic == topic))
-        )
+        query = query.where(col(Article.id).in_(select(Match.article_id).where(Match.topic == topic)))
     if since:
         query = query.where(col(Article.fetched_at) >= since)
     query = query.order_by(col(Article.fetched_at).desc(), col(Article.id).desc()).limit(limit)
