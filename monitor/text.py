@@ -118,6 +118,9 @@ def _strip_accents(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     if decomposed.isascii():
         return decomposed
+    if not _NOSPACE_CHAR.search(decomposed):  # the common case: every mark goes, at C speed
+        marks = dict.fromkeys(map(ord, filter(unicodedata.combining, set(decomposed))))
+        return unicodedata.normalize("NFC", decomposed.translate(marks) if marks else decomposed)
     kept: list[str] = []
     keep_marks = False
     for char in decomposed:
@@ -199,13 +202,30 @@ def fold_keep_case(token: str) -> str:
     return "".join(_TOKEN.findall(_strip_accents(token)))
 
 
+_ASCII_CHARS = frozenset(map(chr, range(128)))
+# What each character met outside ASCII is to the word splitter (a few thousand at most).
+_CHAR_KINDS: dict[str, str] = {}
+_CHAR_KINDS_LIMIT = 20_000
+
+
+def _char_kind(char: str) -> str:
+    kind = "nospace" if _NOSPACE_CHAR.match(char) else "word" if _TOKEN_CHAR.match(char) else "separator"
+    if len(_CHAR_KINDS) >= _CHAR_KINDS_LIMIT:
+        _CHAR_KINDS.clear()
+    _CHAR_KINDS[char] = kind
+    return kind
+
+
 def _word_text(text: str) -> str | None:
     """``text`` with every character that is not part of a word replaced by a space (so
     offsets are kept), or None for text in a script written without spaces."""
     if not text.isascii():
-        foreign = [char for char in set(text) if not char.isascii()]
-        separators = [char for char in foreign if not _TOKEN_CHAR.match(char)]
-        if len(separators) > 32 or any(_NOSPACE_CHAR.match(char) for char in foreign):
+        foreign = set(text).difference(_ASCII_CHARS)
+        found = [_CHAR_KINDS.get(char) or _char_kind(char) for char in foreign]
+        if "nospace" in found:
+            return None
+        separators = [char for char, kind in zip(foreign, found, strict=True) if kind == "separator"]
+        if len(separators) > 32:
             return None
         for char in separators:
             text = text.replace(char, " ")
@@ -247,6 +267,45 @@ def token_spans(text: str) -> list[tuple[int, int]]:
     return [(starts[start], ends[end - 1]) for start, end in spans]
 
 
+class AnalysedText:
+    """A text split into words once, for the matcher: the words as written, their
+    ``fold`` forms, and on demand where a run of words is in the original text (offsets
+    are worked out on the first ``span`` call: most texts match no topic)."""
+
+    __slots__ = ("_decoded", "_offsets", "_starts", "_word_text", "folded", "tokens")
+
+    def __init__(self, text: str) -> None:
+        decoded, offsets = decode_entities(text)
+        word_text = _word_text(decoded)
+        self.tokens: list[str] = _TOKEN.findall(decoded) if word_text is None else word_text.split()
+        if word_text is not None and word_text.isascii():
+            # Every word is ASCII, whose fold is its lower case: one C call for the text.
+            self.folded: list[str] = word_text.lower().split()
+        else:
+            self.folded = fold_all(self.tokens)
+        self._decoded = decoded
+        self._offsets = offsets
+        self._word_text = word_text
+        self._starts: list[int] | None = None
+
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """Start offset of word ``first`` and end offset of word ``last`` in the text."""
+        starts = self._starts
+        if starts is None:
+            word_text = self._word_text
+            if word_text is None:
+                starts = list(map(re.Match.start, _TOKEN.finditer(self._decoded)))
+            else:
+                pieces = word_text.split(" ")  # a piece starts one past the end of the one before
+                starts = list(compress(accumulate(map(add, map(len, pieces), repeat(1)), initial=0), pieces))
+            self._starts = starts
+        start, end = starts[first], starts[last] + len(self.tokens[last])
+        if self._offsets is None:
+            return start, end
+        decoded_starts, decoded_ends = self._offsets
+        return decoded_starts[start], decoded_ends[end - 1]
+
+
 def is_nospace_token(token: str) -> bool:
     """True for a one-character token of a script written without spaces (Han, Kana, ...)."""
     return len(token) == 1 and _NOSPACE_CHAR.match(token) is not None
@@ -285,6 +344,7 @@ def stemmer_for(language: str | None) -> Callable[[Sequence[str]], list[str]] | 
 
 
 _MIN_LETTERS_FOR_DETECTION = 40
+_DETECTION_SAMPLE = 1000
 
 
 def detect_language(text: str, declared: str | None = None) -> str | None:
@@ -292,7 +352,9 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
     import py3langid
 
     declared_code = declared.split("-")[0].strip().lower()[:2] if declared else None
-    if sum(c.isalpha() for c in text) < _MIN_LETTERS_FOR_DETECTION:
+    sample = text[:_DETECTION_SAMPLE]
+    if sum(c.isalpha() for c in sample) < _MIN_LETTERS_FOR_DETECTION:
         return declared_code or None
-    code, _ = py3langid.classify(text)
+    # The model's cost grows faster than the text; its first thousand characters tell as well.
+    code, _ = py3langid.classify(sample)
     return str(code)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
+
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import QueryError
 from monitor.model import Document
-from monitor.topics import TopicSet, TopicSpec, parse
+from monitor.topics import TopicSet, TopicSpec, parse, presearch
 
 WORDS = ["TikTok", "ban", "larangan", "Verbot", "Sabotagevorwürfe", "KI", "ki", "Modell", "of", "the"]
 ATOMS = [
@@ -68,3 +71,50 @@ def test_a_topic_is_a_candidate_only_when_all_it_needs_occurs() -> None:
     assert topics.candidates(body_only) == []
     in_title = Document("TikTok ban", "Die Regierung prüft ein Verbot.", "de")
     assert topics.candidates(in_title) == ["both", "phrase", "title"]
+
+
+SEED_TOPICS = [
+    TopicSpec("bytedance", '(ByteDance OR "Byte Dance" OR 字节跳动) AND (AI OR KI OR model* OR chatbot)'),
+    TopicSpec("doubao", "Doubao OR 豆包"),
+    TopicSpec("ban", "TikTok NEAR/5 (ban OR larang* OR Verbot OR interdiction)", stem=True),
+    TopicSpec("sabotage", "Sabotage AND NOT title:Sport", stem=True),
+    TopicSpec("german", "lang:de AND (Regierung OR Verbot)"),
+]
+SEED_DOCUMENTS = [
+    Document("TikTok-Verbot droht", "Die Regierung prüft ein TikTok-Verbot wegen Sabotagevorwürfe.", "de"),
+    Document("Larangan TikTok", "Pemerintah menyiapkan larangan TikTok dan model AI baru dari ByteDance.", "id"),
+    Document(
+        "豆包 и ByteDance", "ByteDance a lancé Doubao, un chatbot; l'interdiction de TikTok reste possible.", "fr"
+    ),
+]
+
+
+def test_a_pickled_topic_set_matches_the_same() -> None:
+    """Worker processes get the compiled set by pickle, once each."""
+    topics = TopicSet.compile(SEED_TOPICS)
+    before = [topics.match(doc) for doc in SEED_DOCUMENTS]
+    assert any(before), "the documents must match something for the test to mean anything"
+    copy = pickle.loads(pickle.dumps(topics))
+    assert [copy.match(doc) for doc in SEED_DOCUMENTS] == before
+    assert [copy.match_naive(doc) for doc in SEED_DOCUMENTS] == before
+
+
+def test_matching_agrees_with_the_naive_loop_when_the_remembered_words_overflow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The table of what each word fires starts afresh when full; nothing is lost."""
+    monkeypatch.setattr(presearch, "REMEMBERED_WORDS", 5)
+    topics = TopicSet.compile(SEED_TOPICS)
+    for _ in range(2):  # the second round finds the words remembered (or forgotten again)
+        for doc in SEED_DOCUMENTS:
+            assert topics.match(doc) == topics.match_naive(doc)
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(SEED_DOCUMENTS), min_size=1, max_size=6))
+def test_the_same_documents_match_the_same_in_any_order(documents: list[Document]) -> None:
+    """Words remembered from earlier documents never change what a later one matches."""
+    topics = TopicSet.compile(SEED_TOPICS)
+    fresh = TopicSet.compile(SEED_TOPICS)
+    for doc in documents:
+        assert topics.match(doc) == fresh.match_naive(doc)

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.text import (
+    AnalysedText,
     decode_entities,
     detect_language,
     fold,
@@ -91,3 +94,22 @@ def test_detect_language_of_the_seeds() -> None:
 def test_short_text_falls_back_to_the_declared_language() -> None:
     assert detect_language("Doubao", declared="fr-FR") == "fr"
     assert detect_language("Doubao") is None
+
+
+@given(st.text(alphabet=st.sampled_from(list("aZé ß-’&;#x41amp.İ字跳ไทย\u0301\n")), max_size=60))
+def test_analysed_text_agrees_with_tokenize_fold_and_token_spans(text: str) -> None:
+    """The matcher's one-pass analysis gives the same words, folds and offsets."""
+    analysed = AnalysedText(text)
+    assert analysed.tokens == tokenize(text)
+    assert analysed.folded == [fold(token) for token in tokenize(text)]
+    assert [analysed.span(i, i) for i in range(len(analysed.tokens))] == token_spans(text)
+
+
+def test_analysed_text_spans_cover_runs_of_words() -> None:
+    text = "Le &quot;TikTok-Verbot&quot; — d’IA"
+    analysed = AnalysedText(text)
+    assert analysed.tokens == ["Le", "TikTok", "Verbot", "d", "IA"]
+    start, end = analysed.span(1, 2)
+    assert text[start:end] == "TikTok-Verbot"
+    start, end = analysed.span(3, 4)
+    assert text[start:end] == "d’IA"

@@ -12,15 +12,7 @@ from functools import cached_property
 from urllib.parse import urlsplit
 
 from monitor.model import Document, Field
-from monitor.text import (
-    COMPOUNDING_LANGUAGES,
-    fold_all,
-    fold_keep_case,
-    language_code,
-    stemmer_for,
-    token_spans,
-    tokenize,
-)
+from monitor.text import COMPOUNDING_LANGUAGES, AnalysedText, fold_keep_case, language_code, stemmer_for
 from monitor.topics.snippet import sentence_spans
 
 BODY_BASE = 1 << 24
@@ -31,10 +23,12 @@ class DocIndex:
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
-        self.title_raw = tokenize(doc.title)
-        self.body_raw = tokenize(doc.text)
-        self.title_norm = fold_all(self.title_raw)
-        self.body_norm = fold_all(self.body_raw)
+        self._title = AnalysedText(doc.title)
+        self._body = AnalysedText(doc.text)
+        self.title_raw = self._title.tokens
+        self.body_raw = self._body.tokens
+        self.title_norm = self._title.folded
+        self.body_norm = self._body.folded
         self.language = language_code(doc.language)
         self.compounding = self.language in COMPOUNDING_LANGUAGES
         self._scans: dict[tuple[str, str], list[int]] = {}
@@ -129,17 +123,8 @@ class DocIndex:
     def body_sentences(self) -> list[tuple[int, int]]:
         return sentence_spans(self.doc.text)
 
-    @cached_property
-    def title_spans(self) -> list[tuple[int, int]]:
-        return token_spans(self.doc.title)
-
-    @cached_property
-    def body_spans(self) -> list[tuple[int, int]]:
-        return token_spans(self.doc.text)
-
     def char_span(self, start: int, end: int) -> tuple[Field, int, int]:
         """Field and character offsets in the original text of tokens ``start..end``."""
         if start >= BODY_BASE:
-            spans = self.body_spans
-            return "body", spans[start - BODY_BASE][0], spans[end - BODY_BASE][1]
-        return "title", self.title_spans[start][0], self.title_spans[end][1]
+            return ("body", *self._body.span(start - BODY_BASE, end - BODY_BASE))
+        return ("title", *self._title.span(start, end))

@@ -14,7 +14,8 @@ Grammar, loosest first (NOT binds tightest)::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import NamedTuple
 
 from monitor.errors import QueryError
 from monitor.model import Field
@@ -36,10 +37,13 @@ _DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a
 _OPERATORS = "AND, OR, NOT, NEAR/n, ONEAR/n"
 _BARE = re.compile(f"[^\\s{re.escape(_SPECIAL)}]*")  # a bare term runs to a space, ( ) or quote
 _SPACES = re.compile(r"\s+")
+# Spaces, then a parenthesis or a word of letters and digits that ends at a space, a
+# parenthesis or the end: the lexemes most queries are made of (anything else, such as
+# fields, wildcards, phrases and NEAR/n, takes the general path below).
+_PLAIN = re.compile(r"\s*(?:([()])|([^\W_]+)(?=[\s()]|\Z))")
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
+class _Token(NamedTuple):  # a tuple: built ten times faster than a frozen dataclass
     kind: str  # "(", ")", AND, OR, NOT, NEAR, TERM, PHRASE, FIELD, END
     text: str
     column: int  # 1-based
@@ -57,6 +61,16 @@ def _lex(query: str) -> list[_Token]:
     i = 0
     length = len(query)
     while i < length:
+        plain = _PLAIN.match(query, i)
+        if plain is not None and plain.group(2) not in ("NEAR", "ONEAR"):  # the common lexemes, in one step
+            paren, word = plain.groups()
+            if paren:
+                tokens.append(_Token(paren, paren, plain.start(1) + 1))
+            else:
+                kind = word if word in ("AND", "OR", "NOT") else "TERM"
+                tokens.append(_Token(kind, word, plain.start(2) + 1))
+            i = plain.end()
+            continue
         char = query[i]
         column = i + 1
         if char.isspace():
@@ -128,20 +142,21 @@ def _lex_bare(query: str, start: int, *, marked: bool, tokens: list[_Token], col
     return end
 
 
-_WORDS_CACHE: dict[tuple[str, bool], tuple[Word, ...]] = {}
+# Pieces already parsed, without and with the ! marker.
+_WORDS_CACHE: tuple[dict[str, tuple[Word, ...]], dict[str, tuple[Word, ...]]] = ({}, {})
 _WORDS_CACHE_LIMIT = 100_000
 
 
 def _words(piece: str, column: int, *, marked: bool) -> tuple[Word, ...]:
     """The words of one whitespace-free piece of a term or phrase; * ends the last one.
     (Thousands of topics repeat the same words: those parsed once are reused.)"""
-    key = (piece, marked)
-    found = _WORDS_CACHE.get(key)
+    cache = _WORDS_CACHE[marked]
+    found = cache.get(piece)
     if found is None:
         found = _parse_words(piece, column, marked=marked)  # errors name this column
-        if len(_WORDS_CACHE) >= _WORDS_CACHE_LIMIT:
-            _WORDS_CACHE.clear()
-        _WORDS_CACHE[key] = found
+        if len(cache) >= _WORDS_CACHE_LIMIT:
+            cache.clear()
+        cache[piece] = found
     return found
 
 
@@ -154,7 +169,8 @@ def _parse_words(piece: str, column: int, *, marked: bool) -> tuple[Word, ...]:
         if piece[0] == "-":
             raise _fail(column, f'"{piece}": write NOT {piece[1:]} to exclude a term')
         raise _fail(column, f'"{piece}": every term is required already; drop the "+"')
-    raws = tokenize(body)
+    # A word of ASCII letters and digits is one token, its own case-kept fold.
+    raws = [body] if body.isascii() and body.isalnum() else tokenize(body)
     if not raws:
         if prefix:
             raise _fail(column, f"a wildcard needs at least {MIN_PREFIX_LENGTH} letters before *")

@@ -12,10 +12,10 @@ A query with no clause at all is evaluated for every document.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from functools import lru_cache
-from itertools import chain, pairwise
-from operator import itemgetter
+from itertools import accumulate, chain, pairwise, repeat
 from typing import NamedTuple, TypeVar
 
 import ahocorasick
@@ -56,6 +56,7 @@ TITLE_BASE = 1 << 40  # a literal's id plus this: the literal occurs in the titl
 OR_OPTIONS = 3  # clauses kept per OR
 LANG_COST = 0.5  # a language holds for a good share of the documents
 SITE_COST = 0.2
+REMEMBERED_WORDS = 200_000  # per table of what a word fires; then it starts afresh
 
 
 class Requirement(NamedTuple):  # a tuple: hashed in C, thousands of times per build
@@ -150,14 +151,21 @@ class Presearch:
             # Whichever branch matches satisfies all its clauses, so one clause of each
             # branch, merged, is a clause of the OR; a few such merges keep it selective.
             merged: list[Clause] = [frozenset()]
+            single: list[Clause] = []  # branches of one clause, merged at once (the usual case)
             for child in matcher.children:
                 found = self.clauses(child)
                 if not found:
                     return []
+                if len(found) == 1 and len(merged) == 1:
+                    single.append(found[0])
+                    continue
+                if single:
+                    merged = [merged[0].union(*single)]
+                    single = []
                 options = sorted(found, key=self.cost)[:OR_OPTIONS]
                 merged = [clause | option for clause in merged for option in options]
                 merged = sorted(set(merged), key=self.cost)[:OR_OPTIONS]
-            return merged
+            return [merged[0].union(*single)] if single else merged
         if isinstance(matcher, AndMatcher):
             parts = matcher.required
         elif isinstance(matcher, NearMatcher):
@@ -201,11 +209,14 @@ class Presearch:
 
 
 class LiteralFinder:
-    """Finds which literals of one or two words occur in a document: whole words and pairs
-    of neighbouring words by set intersections with the document's words and word pairs,
-    prefixes (and, in compounding languages, in-compound needles) by one automaton pass
-    over the document's distinct words. Longer phrases are not searched for: a phrase
-    needs each of its pairs."""
+    """Finds which literals of one or two words occur in a document: whole words,
+    prefixes and (in compounding languages) in-compound needles word by word, pairs of
+    neighbouring words by one set intersection with the document's word pairs. Longer
+    phrases are not searched for: a phrase needs each of its pairs.
+
+    What one word fires never depends on the document, so it is worked out once (a
+    dictionary probe and an automaton pass over the word) and remembered: the words of
+    news recur, so most documents cost a few C-level set operations."""
 
     def __init__(self, literals: dict[str, int]) -> None:
         words: dict[str, int] = {}
@@ -235,6 +246,17 @@ class LiteralFinder:
         self._prefixes = _automaton({text: with_infix(text[1:], literal) for text, literal in prefixes.items()})
         in_words: dict[str, tuple[int, ...]] = {text: (literal,) for text, literal in (prefixes | infixes).items()}
         self._in_words = _automaton(in_words)
+        self._fires: list[dict[str, tuple[int, ...]]] = [{}, {}]  # per word: [elsewhere, compounding]
+
+    def __getstate__(self) -> dict[str, object]:
+        """The remembered words are this process's own: a copy starts without them."""
+        state = {name: getattr(self, name) for name in _FINDER_STATE}
+        state["_fires"] = [{}, {}]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
 
     def find(self, doc: DocIndex) -> set[int]:
         """Ids of the literals ``doc`` contains (in-compound ones: as gates, see
@@ -245,16 +267,39 @@ class LiteralFinder:
         return fired
 
     def _find(self, fields: tuple[list[str], ...], compounding: bool) -> set[int]:
-        words = self._words
         distinct = set(chain.from_iterable(fields))
-        fired = set(chain.from_iterable(map(words.__getitem__, words.keys() & distinct)))
+        fires = self._fires_of(distinct, compounding)
+        fired: set[int] = set().union(*map(fires.__getitem__, distinct))
         if self._pairs:
             pairs = chain.from_iterable(map(pairwise, fields))  # keys() & probes each, no set built
             fired.update(map(self._pairs.__getitem__, self._pairs.keys() & pairs))
+        return fired
+
+    def _fires_of(self, distinct: set[str], compounding: bool) -> dict[str, tuple[int, ...]]:
+        """The table word -> literals it fires, holding every word of ``distinct``."""
+        fires = self._fires[compounding]
+        missing = distinct.difference(fires)
+        if not missing:
+            return fires
+        if len(fires) + len(missing) > REMEMBERED_WORDS:
+            # A new table rather than clear(): a match running in another thread keeps its own.
+            fires = self._fires[compounding] = {}
+            missing = distinct
+        new = list(missing)
+        found = dict(zip(new, map(self._words.get, new, repeat(())), strict=True))
         automaton = self._in_words if compounding else self._prefixes
         if automaton is not None:
-            fired.update(chain.from_iterable(map(itemgetter(1), automaton.iter(f" {' '.join(distinct)} "))))
-        return fired
+            # One pass over " w1 w2 ... "; no pattern holds a space but at its start, so each
+            # match ends inside one word: the first whose end is not before the match's.
+            ends = list(accumulate(map(len, new), lambda total, size: total + size + 1, initial=0))[1:]
+            for end, literals in automaton.iter(f" {' '.join(new)}"):
+                word = new[bisect_left(ends, end)]
+                found[word] += literals
+        fires.update(found)
+        return fires
+
+
+_FINDER_STATE = ("_pairs", "searched", "_words", "_prefixes", "_in_words")
 
 
 def _automaton(patterns: dict[str, tuple[int, ...]]) -> ahocorasick.Automaton | None:

@@ -13,6 +13,7 @@ import html
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
+from operator import itemgetter
 
 from monitor.model import Hit
 
@@ -65,29 +66,28 @@ def _choose(text: str, hits: Sequence[Hit], sentences: list[tuple[int, int]]) ->
     """Start and end of the snippet, and whether each end cuts through a sentence."""
     if not sentences:
         return 0, len(text), False, False
-    starts = [start for start, _ in sentences]
-    terms: list[set[str]] = [set() for _ in sentences]
-    counts = [0] * len(sentences)
+    starts = list(map(itemgetter(0), sentences))
+    found: dict[int, list[str]] = {}  # sentence -> the terms of its hits (only sentences with hits)
     for hit in hits:
         at = bisect_right(starts, hit.start) - 1
         if at >= 0 and hit.end <= sentences[at][1]:
-            terms[at].add(hit.term)
-            counts[at] += 1
-
-    def rank(first: int, last: int) -> tuple[int, int, int, int]:
-        distinct = len(set().union(*terms[first : last + 1]))
-        return distinct, first - last, sum(counts[first : last + 1]), -first
-
-    useful = [i for i, count in enumerate(counts) if count] or [0]
+            found.setdefault(at, []).append(hit.term)
     # The best window of one to three sentences: most distinct terms, then fewest
-    # sentences, then most hits, then earliest.
-    windows = [
-        (first, last)
-        for first in useful
-        for last in range(first, min(first + MAX_SENTENCES, len(sentences)))
-        if last == first or sentences[last][1] - sentences[first][0] <= MAX_CHARS
-    ]
-    first, last = max(windows, key=lambda window: rank(*window))
+    # sentences, then most hits, then earliest (no two windows rank the same).
+    best: tuple[int, int, int, int] | None = None
+    first = last = 0
+    for begin in sorted(found) or [0]:
+        terms: set[str] = set()
+        count = 0
+        for end in range(begin, min(begin + MAX_SENTENCES, len(sentences))):
+            if end > begin and sentences[end][1] - sentences[begin][0] > MAX_CHARS:
+                break  # longer windows from here only grow
+            more = found.get(end, ())
+            terms.update(more)
+            count += len(more)
+            rank = (len(terms), begin - end, count, -begin)
+            if best is None or rank > best:
+                best, first, last = rank, begin, end
     # Widen a short window with its neighbours for context, the following one first.
     while last - first + 1 < MAX_SENTENCES:
         if last + 1 < len(sentences) and sentences[last + 1][1] - sentences[first][0] <= TARGET_CHARS:

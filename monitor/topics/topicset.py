@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
+from operator import itemgetter
 
 from monitor.errors import QueryError
 from monitor.model import Document, Hit, TopicMatch
@@ -119,7 +120,8 @@ class TopicSet:
         checks = self._checks
         triggers = self._triggers
         triggered = set(chain.from_iterable(map(triggers.__getitem__, triggers.keys() & present)))
-        candidates = [topic for topic in triggered if all(not clause.isdisjoint(present) for clause in checks[topic])]
+        absent = present.isdisjoint  # a clause holds unless the document has none of its needs
+        candidates = [topic for topic in triggered if not any(map(absent, checks[topic]))]
         candidates.extend(self._always)
         candidates.sort()
         return candidates, fired
@@ -155,14 +157,18 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.collect()
 
 
+_BY_PLACE = itemgetter(1, 2, 0)  # a hit's first and last token, then its term
+
+
 def _topic_match(topic: _Topic, outcome: Outcome, index: DocIndex) -> TopicMatch:
-    refs = sorted(set(outcome.hits), key=lambda ref: (ref[1], ref[2], ref[0]))[:MAX_HITS]
+    refs = sorted(set(outcome.hits), key=_BY_PLACE)[:MAX_HITS]
+    sources = [term.term.source for term in topic.terms]
     hits = []
     for order, start, end in refs:
         field, char_start, char_end = index.char_span(start, end)
-        hits.append(Hit(topic.terms[order].term.source, field, char_start, char_end))
+        hits.append(Hit(sources[order], field, char_start, char_end))
     fired = sorted({order for order, _, _ in refs})
-    terms = tuple(dict.fromkeys(topic.terms[order].term.source for order in fired))
+    terms = tuple(dict.fromkeys(sources[order] for order in fired))
     score = round(min(1.0, max(0.0, outcome.score)), 4)
     snippet = make_snippet(index.doc.title, index.doc.text, hits, index.body_sentences)
     return TopicMatch(topic.name, score, terms, tuple(hits), outcome.clause, snippet)
