@@ -17,9 +17,7 @@ from postgres import create_database, postgres_server
 from receivers import SmtpReceiver, WebhookReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_TOPICS = yaml.safe_load((ROOT / "config" / "monitor.yaml").read_text(encoding="utf-8"))[
-    "topics"
-]
+DEFAULT_TOPICS = yaml.safe_load((ROOT / "config" / "monitor.yaml").read_text(encoding="utf-8"))["topics"]
 HOOK_SECRET = "test-secret-не-угадать"
 
 

@@ -29,9 +29,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
-        self.server.owner.requests.append(
-            (self.path, {k.lower(): v for k, v in self.headers.items()})
-        )
+        self.server.owner.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
         route = self.server.owner.find(self.path)
         try:
             if route is None:
@@ -41,9 +39,7 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up on us, which is what many tests want
 
-    def send_simple(
-        self, status: int, body: bytes, headers: Mapping[str, str] | None = None
-    ) -> None:
+    def send_simple(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
         self.send_response(status)
         merged = {"content-length": str(len(body)), **(headers or {})}
         for name, value in merged.items():
@@ -72,9 +68,7 @@ class HostileServer:
         self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.owner = self
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> HostileServer:
         self._thread.start()
@@ -96,9 +90,7 @@ class HostileServer:
     def route(self, path: str, handler: Route) -> None:
         self.routes[path] = handler
 
-    def serve(
-        self, path: str, body: bytes, *, status: int = 200, headers: Mapping[str, str] | None = None
-    ) -> None:
+    def serve(self, path: str, body: bytes, *, status: int = 200, headers: Mapping[str, str] | None = None) -> None:
         self.route(path, respond(body, status=status, headers=headers))
 
     def find(self, path: str) -> Route | None:
@@ -128,9 +120,7 @@ def conditional(body: bytes, *, etag: str, last_modified: str, content_type: str
         if handler.headers.get("if-none-match") == etag:
             handler.send_simple(304, b"", {"etag": etag})
             return
-        handler.send_simple(
-            200, body, {"etag": etag, "last-modified": last_modified, "content-type": content_type}
-        )
+        handler.send_simple(200, body, {"etag": etag, "last-modified": last_modified, "content-type": content_type})
 
     return route
 
@@ -159,9 +149,7 @@ def zeros_compressed(size: int, encodings: Iterable[str]) -> bytes:
     data: bytes | None = None
     for encoding in encodings:
         compressor = (
-            zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-            if encoding == "gzip"
-            else zlib.compressobj(9)
+            zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS) if encoding == "gzip" else zlib.compressobj(9)
         )
         if data is None:
             block = bytes(1 << 20)

@@ -69,9 +69,7 @@ def postgres_server() -> Iterator[str | None]:
         check=True,
         capture_output=True,
     )
-    options = (
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    )
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
     subprocess.run(
         _as_postgres(
             [

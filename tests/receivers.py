@@ -59,9 +59,7 @@ class WebhookReceiver:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         # A short poll interval keeps shutdown (and so each test's teardown) fast.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property
     def url(self) -> str:
@@ -92,9 +90,7 @@ class WebhookReceiver:
         with self._lock:
             status, retry_after = self._failures.pop(0) if self._failures else (200, None)
             headers = {name.lower(): value for name, value in request.headers.items()}
-            self._requests.append(
-                ReceivedRequest(request.command, request.path, headers, body, status)
-            )
+            self._requests.append(ReceivedRequest(request.command, request.path, headers, body, status))
         return status, retry_after
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -179,9 +175,7 @@ def self_signed_cert(directory: Path) -> SelfSignedCert:
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
             critical=False,
         )
         .sign(key, hashes.SHA256())
@@ -286,9 +280,7 @@ class SmtpReceiver:
             self._handler, hostname="127.0.0.1", port=0, ready_timeout=_WAIT_SECONDS, **kwargs
         )
 
-    def _authenticate(
-        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
-    ) -> AuthResult:
+    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
         ok = (
             isinstance(auth_data, LoginPassword)
             and self._auth is not None
@@ -368,8 +360,7 @@ def sample_alert(**overrides: Any) -> AlertContent:
         "outlets": (first, trigger, french),
         "score": 0.8251,
         "terms": ("ByteDance", "KI"),
-        "snippet": "… <mark>Bytedance</mark> feuert Praktikanten wegen Sabotage am "
-        "<mark>KI</mark>-Modell &amp; Co …",
+        "snippet": "… <mark>Bytedance</mark> feuert Praktikanten wegen Sabotage am <mark>KI</mark>-Modell &amp; Co …",
         "idempotency_key": "monitor-bytedance-ai-5-webhook-hooks.example.org",
         "created_at": published + dt.timedelta(hours=3, minutes=1),
     }

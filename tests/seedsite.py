@@ -47,9 +47,7 @@ def seeds() -> list[Seed]:
 
 
 def page_html(seed: Seed) -> bytes:
-    paragraphs = "\n".join(
-        f"<p>{html.escape(p.strip())}</p>" for p in seed.body.split("\n") if p.strip()
-    )
+    paragraphs = "\n".join(f"<p>{html.escape(p.strip())}</p>" for p in seed.body.split("\n") if p.strip())
     return f"""<!DOCTYPE html>
 <html lang="{seed.language}"><head><meta charset="utf-8">
 <title>{html.escape(seed.title)} | Warta Teknologi</title></head>

@@ -122,9 +122,7 @@ def test_snippet_keeps_mark_and_escapes_everything_else() -> None:
     assert snippet_html("a <mark>AI</mark> &amp; b") == "a <mark>AI</mark> &amp; b"
     # A snippet that arrives unescaped by mistake still cannot inject markup.
     raw = 'x <script>alert(1)</script> <mark>TikTok</mark> "q"'
-    assert snippet_html(raw) == (
-        "x &lt;script&gt;alert(1)&lt;/script&gt; <mark>TikTok</mark> &quot;q&quot;"
-    )
+    assert snippet_html(raw) == ("x &lt;script&gt;alert(1)&lt;/script&gt; <mark>TikTok</mark> &quot;q&quot;")
 
 
 # --- email ----------------------------------------------------------------------------
@@ -155,10 +153,7 @@ def test_email_has_text_and_html_with_every_outlet_and_language() -> None:
         assert outlet.url in text
         assert f"[{outlet.language}] {outlet.title}" in text
         assert f'lang="{outlet.language}"' in html
-    assert (
-        "https://www.heise.de/news/Bytedance-feuert-Praktikanten-9990001.html?utm_source=rss"
-        in (html)
-    )
+    assert "https://www.heise.de/news/Bytedance-feuert-Praktikanten-9990001.html?utm_source=rss" in (html)
     assert "languages: id, de, fr" in text
     assert "*Bytedance* feuert" in text and "& Co" in text
     assert "<mark>Bytedance</mark> feuert" in html and "&amp; Co" in html

@@ -26,16 +26,12 @@ def test_secrets_come_from_the_environment() -> None:
     config = parse_config(text, "c.yaml", env={"HOOK": "s3cret"})
     assert config.alerts.webhooks[0].secret == "s3cret"
     assert config.alerts.webhooks[0].name == "hooks.example"
-    with pytest.raises(
-        ConfigError, match=r"c.yaml: alerts.webhooks.0.secret: environment variable HOOK is not set"
-    ):
+    with pytest.raises(ConfigError, match=r"c.yaml: alerts.webhooks.0.secret: environment variable HOOK is not set"):
         parse_config(text, "c.yaml", env={})
 
 
 def test_database_url_from_the_environment_wins() -> None:
-    config = parse_config(
-        "database: sqlite:///a.db\n", env={"MONITOR_DATABASE_URL": "postgresql+psycopg://db/m"}
-    )
+    config = parse_config("database: sqlite:///a.db\n", env={"MONITOR_DATABASE_URL": "postgresql+psycopg://db/m"})
     assert config.database == "postgresql+psycopg://db/m"
 
 

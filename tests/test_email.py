@@ -104,9 +104,7 @@ def test_starttls_and_auth_with_a_self_signed_certificate() -> None:
 
 def test_wrong_password_is_one_clear_line() -> None:
     with SmtpReceiver(starttls=True, auth=("monitor", "s3cret")) as server:
-        smtp = settings(
-            server.port, starttls=True, verify_certificate=False, username="monitor", password="x"
-        )
+        smtp = settings(server.port, starttls=True, verify_certificate=False, username="monitor", password="x")
         message = failure(smtp)
         assert server.messages == []
     assert "authentication failed (535" in message and "check username and password" in message

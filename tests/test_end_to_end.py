@@ -45,9 +45,7 @@ def test_seed_feed_end_to_end(
     smtp: SmtpReceiver,
     make_config: Any,
 ) -> None:
-    config = make_config(
-        database_url, [{"name": "seeds", "url": publish(site)}], **alert_sections(webhook, smtp)
-    )
+    config = make_config(database_url, [{"name": "seeds", "url": publish(site)}], **alert_sections(webhook, smtp))
 
     first = monitor("--config", config, "poll")
     assert first.returncode == 0, first.stderr
@@ -57,9 +55,7 @@ def test_seed_feed_end_to_end(
     # Every seed is stored, and matches exactly the topics labels.yaml gives it.
     articles = query(config, "articles")
     assert sorted(seed_of(a["url"]) for a in articles) == [s.name for s in seeds()]
-    assert {seed_of(a["url"]): a["language"] for a in articles} == {
-        s.name: s.language for s in seeds()
-    }
+    assert {seed_of(a["url"]): a["language"] for a in articles} == {s.name: s.language for s in seeds()}
     found: dict[str, set[str]] = {}
     for row in query(config, "matches"):
         found.setdefault(seed_of(row["url"]), set()).add(row["topic"])
@@ -67,10 +63,7 @@ def test_seed_feed_end_to_end(
     assert found == {s.name: set(s.topics) for s in seeds()}
 
     # Copies and translations of one event form one story.
-    grouping = {
-        frozenset(seed_of(a["url"]) for a in story["articles"])
-        for story in query(config, "stories")
-    }
+    grouping = {frozenset(seed_of(a["url"]) for a in story["articles"]) for story in query(config, "stories")}
     expected: dict[str, set[str]] = {}
     for s in seeds():
         expected.setdefault(s.story, set()).add(s.name)
@@ -111,9 +104,7 @@ def test_down_receiver_gets_every_alert_once_after_it_recovers(
 ) -> None:
     sections = alert_sections(webhook, smtp)
     sections["alerts"]["first_retry"] = "1s"
-    config = make_config(
-        f"sqlite:///{tmp_path / 'm.db'}", [{"name": "seeds", "url": publish(site)}], **sections
-    )
+    config = make_config(f"sqlite:///{tmp_path / 'm.db'}", [{"name": "seeds", "url": publish(site)}], **sections)
     webhook.fail_next(EXPECTED_ALERTS_PER_CHANNEL, status=500)
 
     first = monitor("--config", config, "poll")
@@ -187,16 +178,12 @@ def test_bad_feeds_are_recorded_and_the_good_one_is_still_processed(
     site.route("/stall", stall_after_headers())
     page_feed = (
         b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
-        b"<item><title>ByteDance AI chatbot Doubao news</title><link>"
-        + site.url("/binary.pdf").encode()
-        + b"</link>"
+        b"<item><title>ByteDance AI chatbot Doubao news</title><link>" + site.url("/binary.pdf").encode() + b"</link>"
         b"<guid>pdf-1</guid><description>ByteDance launches the Doubao AI chatbot for everyone.</description></item>"
         b"</channel></rss>"
     )
     site.serve("/pdf-feed", page_feed, headers={"content-type": "application/rss+xml"})
-    site.serve(
-        "/binary.pdf", b"%PDF-1.4 \x00\x01\x02 binary", headers={"content-type": "application/pdf"}
-    )
+    site.serve("/binary.pdf", b"%PDF-1.4 \x00\x01\x02 binary", headers={"content-type": "application/pdf"})
     feeds = [
         {"name": "seeds", "url": good},
         {"name": "not-xml", "url": site.url("/not-xml")},
@@ -218,9 +205,7 @@ def test_bad_feeds_are_recorded_and_the_good_one_is_still_processed(
     assert lines["✓ seeds"].startswith("✓ seeds: 5 entries, 5 new, 5 stored")
     assert "not a feed" in lines["✗ not-xml"]
     assert "404" in lines["✗ gone"]
-    assert (
-        "2 s" in lines["✗ stalls"] or "deadline" in lines["✗ stalls"] or "time" in lines["✗ stalls"]
-    )
+    assert "2 s" in lines["✗ stalls"] or "deadline" in lines["✗ stalls"] or "time" in lines["✗ stalls"]
     assert "1 stored" in lines["✓ pdf-link"]  # the page was no HTML: the feed's own text was used
     assert "3 failed" in result.stdout
 
@@ -229,11 +214,7 @@ def test_bad_feeds_are_recorded_and_the_good_one_is_still_processed(
     for name in ("not-xml", "gone", "stalls"):
         assert status[name]["error_count"] == 1 and status[name]["last_error"]
     assert {f["name"] for f in query(config, "feeds", "--failing")} == {"not-xml", "gone", "stalls"}
-    assert "Doubao" in {
-        m["topic"]
-        for m in query(config, "matches")
-        if m["title"].startswith("ByteDance AI chatbot")
-    }
+    assert "Doubao" in {m["topic"] for m in query(config, "matches") if m["title"].startswith("ByteDance AI chatbot")}
 
 
 def test_bad_config_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
@@ -253,11 +234,7 @@ def test_bad_config_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
     assert all(e.startswith("error: ") for e in errors)
 
     missing = monitor("--config", tmp_path / "nope.yaml", "poll")
-    assert (
-        missing.returncode == 2
-        and missing.stderr.count("\n") == 1
-        and "no such config file" in missing.stderr
-    )
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no such config file" in missing.stderr
 
 
 def test_bad_query_is_refused_with_topic_and_column(tmp_path: Path, make_config: Any) -> None:

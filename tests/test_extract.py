@@ -72,7 +72,9 @@ def test_declared_language(head: bytes, language: str | None) -> None:
 
 # --- the worker pool ---------------------------------------------------------------------------
 
-FEED = b"<rss version='2.0'><channel><title>t</title><item><title>a</title><link>http://e/a</link></item></channel></rss>"
+FEED = (
+    b"<rss version='2.0'><channel><title>t</title><item><title>a</title><link>http://e/a</link></item></channel></rss>"
+)
 
 
 def slow_feed() -> bytes:
@@ -96,9 +98,7 @@ def test_pool_passes_parse_errors_through() -> None:
     async def main() -> None:
         pool = WorkerPool(workers=1)
         try:
-            with pytest.raises(
-                ParseError, match="not a feed: http://e/feed answered with an empty"
-            ):
+            with pytest.raises(ParseError, match="not a feed: http://e/feed answered with an empty"):
                 await pool.run(parse_feed, b"", {}, "http://e/feed")
         finally:
             pool.close()

@@ -55,9 +55,7 @@ def test_every_corpus_feed_parses_or_fails_clearly() -> None:
         for entry in feed.entries:
             entries += 1
             assert entry.title and entry.url.startswith(("http://", "https://")), path
-            assert entry.published_at is None or entry.published_at <= now.replace(
-                year=now.year + 1
-            )
+            assert entry.published_at is None or entry.published_at <= now.replace(year=now.year + 1)
     elapsed = time.monotonic() - started
     assert elapsed < 60, f"{elapsed:.0f} s for {len(paths)} documents"
     # Most of the corpus is real feeds: a regression that rejects them all must show.

@@ -25,9 +25,7 @@ def server() -> Iterator[HostileServer]:
         yield running
 
 
-def served(
-    server: HostileServer, body: bytes, headers: Mapping[str, str] | None = None
-) -> ParsedFeed:
+def served(server: HostileServer, body: bytes, headers: Mapping[str, str] | None = None) -> ParsedFeed:
     """Serve ``body``, fetch it like the pipeline does, parse what came back."""
     path = f"/feed{len(server.routes)}"
     server.serve(path, body, headers=headers or {"content-type": "application/rss+xml"})
@@ -98,9 +96,7 @@ def test_atom_feed_relative_links_resolve_against_the_final_url() -> None:
 <entry><id>urn:1</id><title type="html">TikTok &amp;amp; l'interdiction</title>
 <link href="articles/2"/><updated>2025-05-31T10:00:00Z</updated>
 <content type="html">&lt;div&gt;Texte&lt;/div&gt;</content></entry></feed>"""
-    feed = parse_feed(
-        body, {"content-type": "application/atom+xml"}, "https://x.example/f/", now=NOW
-    )
+    feed = parse_feed(body, {"content-type": "application/atom+xml"}, "https://x.example/f/", now=NOW)
     (entry,) = feed.entries
     assert entry.url == "https://x.example/f/articles/2"
     assert entry.title == "TikTok & l'interdiction" and entry.summary == "Texte"
@@ -132,9 +128,7 @@ def test_json_feed_is_read() -> None:
             ],
         }
     ).encode()
-    feed = parse_feed(
-        body, {"content-type": "application/feed+json"}, "https://j.example/", now=NOW
-    )
+    feed = parse_feed(body, {"content-type": "application/feed+json"}, "https://j.example/", now=NOW)
     (entry,) = feed.entries
     assert (entry.title, entry.summary, entry.language) == ("Larangan TikTok", "Isi", "id")
     assert entry.published_at == datetime(2025, 5, 30, 1, 0, tzinfo=UTC)
@@ -144,9 +138,7 @@ def test_json_feed_is_read() -> None:
 
 
 def test_billion_laughs_is_not_expanded(server: HostileServer) -> None:
-    levels = ['<!ENTITY lol0 "lol">'] + [
-        f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10)
-    ]
+    levels = ['<!ENTITY lol0 "lol">'] + [f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10)]
     prolog = f'<?xml version="1.0"?><!DOCTYPE rss [{"".join(levels)}]>'
     started = time.monotonic()
     feed = served(server, rss(item("&lol9;"), prolog=prolog))
@@ -164,10 +156,7 @@ def test_one_big_entity_repeated_is_not_expanded(server: HostileServer) -> None:
 
 def test_external_entity_surviving_the_doctype_strip_is_refused(server: HostileServer) -> None:
     # A "]>" inside an entity value ends a naive DOCTYPE strip early; the rest is refused.
-    prolog = (
-        '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "]>">'
-        '<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-    )
+    prolog = '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "]>"><!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
     with pytest.raises(ParseError, match="declares XML entities, which are refused"):
         served(server, rss(item("&xxe;"), prolog=prolog))
 
@@ -222,9 +211,7 @@ def test_utf16_with_doctype_entities_is_still_refused() -> None:
 
 def test_html_served_as_a_feed(server: HostileServer) -> None:
     page = b"<!DOCTYPE html><html><head><title>Home</title></head><body>hi</body></html>"
-    with pytest.raises(
-        ParseError, match="is an HTML page; `monitor feeds add` with this address finds the feeds"
-    ):
+    with pytest.raises(ParseError, match="is an HTML page; `monitor feeds add` with this address finds the feeds"):
         served(server, page, {"content-type": "application/rss+xml"})
 
 

@@ -94,9 +94,7 @@ def test_conditional_get_returns_304_with_empty_body(server: HostileServer) -> N
     assert "monitor" in server.requests[-1][1]["user-agent"]
 
 
-@pytest.mark.parametrize(
-    "encodings", [["gzip"], ["deflate"], ["gzip", "gzip"], ["gzip", "deflate"]]
-)
+@pytest.mark.parametrize("encodings", [["gzip"], ["deflate"], ["gzip", "gzip"], ["gzip", "deflate"]])
 def test_compressed_bodies_are_decoded(server: HostileServer, encodings: list[str]) -> None:
     body, header = encoded(FEED * 100, encodings)
     server.serve("/feed", body, headers={"content-encoding": header})
@@ -162,20 +160,14 @@ def test_body_over_the_cap_is_refused(server: HostileServer, declare_length: boo
     server.route("/big", oversized(20 * MIB, declare_length=declare_length))
     limits = FetchLimits(allow_networks=LOOPBACK, max_bytes=MIB)
     message = failure(lambda: fetch(server.url("/big"), limits))
-    assert message == (
-        f"{server.url('/big')}: body larger than 1 MiB; raise fetch.max_bytes to accept it"
-    )
+    assert message == (f"{server.url('/big')}: body larger than 1 MiB; raise fetch.max_bytes to accept it")
 
 
 _BOMB = 256 * MIB
 
 
-@pytest.mark.parametrize(
-    "encodings", [["gzip"], ["deflate"], ["gzip", "gzip"], ["deflate", "gzip", "gzip"]]
-)
-def test_decompression_bombs_stop_at_the_cap_in_bounded_memory(
-    server: HostileServer, encodings: list[str]
-) -> None:
+@pytest.mark.parametrize("encodings", [["gzip"], ["deflate"], ["gzip", "gzip"], ["deflate", "gzip", "gzip"]])
+def test_decompression_bombs_stop_at_the_cap_in_bounded_memory(server: HostileServer, encodings: list[str]) -> None:
     bomb = zeros_compressed(_BOMB, encodings)
     assert len(bomb) < MIB  # small on the wire: only the decompressed size is over the cap
     header = ", ".join(encodings)
@@ -295,9 +287,7 @@ def test_public_looking_name_resolving_to_loopback_is_refused(server: HostileSer
 
 def test_connection_goes_to_the_address_that_was_checked(server: HostileServer) -> None:
     server.serve("/page", b"reached")
-    transport = GuardedTransport(
-        FetchLimits(allow_networks=LOOPBACK), resolve=resolver({"feed.test": ["127.0.0.1"]})
-    )
+    transport = GuardedTransport(FetchLimits(allow_networks=LOOPBACK), resolve=resolver({"feed.test": ["127.0.0.1"]}))
     result = fetch(server.url("/page", host="feed.test"), transport=transport)
     assert result.body == b"reached"
     assert server.requests[-1][1]["host"] == f"feed.test:{server.port}"

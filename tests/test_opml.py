@@ -88,9 +88,7 @@ def test_find_feeds_from_a_home_page_or_a_feed_url() -> None:
         server.serve("/plain", b"<html><body>nothing</body></html>")
         home = fetched_feeds(server.url("/"))
         assert home[0] == FeedRef(server.url("/news/rss.xml"), "All news")
-        assert fetched_feeds(server.url("/news/rss.xml")) == [
-            FeedRef(server.url("/news/rss.xml"), "Local news")
-        ]
+        assert fetched_feeds(server.url("/news/rss.xml")) == [FeedRef(server.url("/news/rss.xml"), "Local news")]
         with pytest.raises(ParseError, match=r"no feed found at .*/plain"):
             fetched_feeds(server.url("/plain"))
         with pytest.raises(ParseError, match="answered HTTP 404"):

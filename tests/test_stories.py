@@ -57,9 +57,7 @@ def test_canonical_url_folds_variants_of_one_link(url: str, canonical: str) -> N
 
 
 def test_canonical_url_keeps_what_identifies_the_page() -> None:
-    assert canonical_url("https://example.com/a?id=1") != canonical_url(
-        "https://example.com/a?id=2"
-    )
+    assert canonical_url("https://example.com/a?id=1") != canonical_url("https://example.com/a?id=2")
     assert canonical_url("https://example.com/a") != canonical_url("https://example.org/a")
 
 
@@ -109,8 +107,7 @@ def test_seeds_group_into_the_stories_of_labels_yaml() -> None:
     """000 (id), 002 (de), 003 (fr) are one story; 001 and 004 share only background."""
     index = MemoryStoryIndex()
     decisions = {
-        name: index.add(story_features(seed_document(name), None), NOW)
-        for name in ("000", "001", "002", "003", "004")
+        name: index.add(story_features(seed_document(name), None), NOW) for name in ("000", "001", "002", "003", "004")
     }
     story = {name: decision.story_id for name, decision in decisions.items()}
     assert story["000"] == story["002"] == story["003"]
@@ -164,7 +161,5 @@ def test_index_keys_are_few_and_a_shared_company_name_alone_is_not_a_key() -> No
         "The firm ByteDance settled a lawsuit in Texas brought by Ken Paxton over Douyin, "
         "paying 45 million dollars according to the filing seen by Reuters.",
     )
-    shared = set(index_keys(story_features(first, NOW))) & set(
-        index_keys(story_features(second, NOW))
-    )
+    shared = set(index_keys(story_features(first, NOW))) & set(index_keys(story_features(second, NOW)))
     assert shared == set()

@@ -25,9 +25,7 @@ def receiver() -> Iterator[WebhookReceiver]:
         yield hook
 
 
-def deliver(
-    url: str, secret: str | None = SECRET, alert: AlertContent | None = None, timeout: float = 5.0
-) -> None:
+def deliver(url: str, secret: str | None = SECRET, alert: AlertContent | None = None, timeout: float = 5.0) -> None:
     async def go() -> None:
         async with httpx.AsyncClient() as client:
             await deliver_webhook(client, url, secret, alert or sample_alert(), timeout=timeout)
