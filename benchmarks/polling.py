@@ -10,8 +10,10 @@ publishes 3 new items linking to 3-6 KB article pages (seed text wrapped in site
 boilerplate); the other feeds answer 304. Then ONE cycle is measured in a fresh process
 (`monitor.service.running(config)` + `runtime.poll(names)`), split in two timed parts:
 the unchanged feeds, then the changed ones with their articles. Memory is the peak of
-the sum of the resident sets of the monitor process and its worker processes, sampled
-from /proc every 20 ms; CPU time is the monitor process's plus its workers' (from
+the summed proportional set sizes (PSS) of the monitor process, its fork server and its
+workers, sampled from /proc every 20 ms: the workers are forked from a server that has
+loaded the parsers, so summing resident sets would count those shared pages once per
+process (that sum is printed too); CPU time is the monitor process's plus its workers' (from
 /proc/<pid>/stat). The same cycle is then run by a naive sequential loop (one
 httpx.Client: conditional GET, feedparser, page GET, trafilatura.extract), and
 trafilatura.extract alone is timed on the same pages.
@@ -210,6 +212,19 @@ def _rss_bytes(pid: int) -> int:
         return 0
 
 
+def _pss_bytes(pid: int) -> int:
+    """Proportional set size: a page shared by n processes counts 1/n in each, so the sum
+    over a tree is its real footprint (workers forked from one server share most pages)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
 def _cpu_seconds(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/stat") as handle:
@@ -224,14 +239,16 @@ class TreeSampler(threading.Thread):
 
     def __init__(self, every: float = 0.02) -> None:
         super().__init__(daemon=True)
-        self.every, self.peak_bytes = every, 0
+        self.every, self.peak_bytes, self.peak_pss_bytes = every, 0, 0
         self._done = threading.Event()
         self._first_cpu: dict[int, float] = {}
         self._last_cpu: dict[int, float] = {}
 
     def sample(self) -> None:
         pids = _children(os.getpid())
-        self.peak_bytes = max(self.peak_bytes, _rss_bytes(os.getpid()) + sum(map(_rss_bytes, pids)))
+        tree = [os.getpid(), *pids]
+        self.peak_bytes = max(self.peak_bytes, sum(map(_rss_bytes, tree)))
+        self.peak_pss_bytes = max(self.peak_pss_bytes, sum(map(_pss_bytes, tree)))
         for pid in pids:
             cpu = _cpu_seconds(pid)
             if cpu is not None:
@@ -359,6 +376,7 @@ def _measure(
             "workers_cpu": workers_cpu,
             "workers_seen": sampler.workers_seen,
             "peak_tree_bytes": sampler.peak_bytes,
+            "peak_tree_pss_bytes": sampler.peak_pss_bytes,
             "main_hwm_kib": _status_kib("VmHWM"),
             "profile": profile_text,
         }
@@ -472,10 +490,18 @@ def report_monitor(figures: dict[str, Any], served: dict[str, int]) -> tuple[Par
         f"{figures['workers_seen']} worker processes {figures['workers_cpu']:.2f} s)"
     )
     print(
-        f"peak RSS:       {figures['peak_tree_bytes'] / 1e6:.0f} MB, monitor process + workers "
-        f"(sum, sampled every 20 ms; target <= {TARGET_RSS_MB}); "
+        f"peak memory:    {figures['peak_tree_pss_bytes'] / 1e6:.0f} MB PSS, monitor process + fork server + "
+        f"workers (sum, shared pages counted once, sampled every 20 ms; target <= {TARGET_RSS_MB}); "
+        f"{figures['peak_tree_bytes'] / 1e6:.0f} MB as a sum of RSS (shared pages counted in every process); "
         f"main process VmHWM {figures['main_hwm_kib'] / 1000:.0f} MB"
     )
+    if busy.stored:
+        print(
+            f"CPU per stored article in the changed part: main process "
+            f"{busy.cpu_main / busy.stored * 1000:.1f} ms (fetch, store), workers "
+            f"{figures['workers_cpu'] / busy.stored * 1000:.1f} ms (parse, extract, language, topics, "
+            "story features; includes starting the fork server)"
+        )
     return quiet, busy
 
 

@@ -1,10 +1,11 @@
 """Article text out of an HTML page (pure), and the process pool that runs CPU-bound work.
 
 ``extract_article`` is trafilatura plus what trafilatura does not tell: the language the
-page declares and a range-checked publication date. ``WorkerPool`` keeps feedparser and
-trafilatura off the event loop and bounded: a document that takes longer than the time
-limit is abandoned, its worker killed and the pool rebuilt; workers are also recycled
-after a number of tasks because trafilatura's caches grow.
+page declares and a range-checked publication date. ``WorkerPool`` keeps the CPU-bound
+work (feed parsing, and ``monitor.analysis`` for articles) off the event loop and
+bounded: a document that takes longer than the time limit is abandoned, its worker
+killed and the pool rebuilt; workers are also recycled after many tasks, against leaks.
+Workers fork from a server that preloaded ``monitor.preload``, so a new one is cheap.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -44,9 +46,7 @@ def extract_article(html: bytes, url: str) -> Extracted | None:
     if not html.strip():
         return None
     try:
-        document: Any = bare_extraction(
-            html, url=url, with_metadata=True, include_comments=False, include_tables=True
-        )
+        document: Any = bare_extraction(html, url=url, with_metadata=True, include_comments=False, include_tables=True)
     except (ValueError, TypeError, RecursionError):
         return None  # trafilatura gives up on some malformed markup with these
     text = (getattr(document, "text", None) or "").strip() if document is not None else ""
@@ -61,9 +61,7 @@ def extract_article(html: bytes, url: str) -> Extracted | None:
     )
 
 
-_HTML_LANG = re.compile(
-    rb"<html\b[^>]{0,2000}?\blang\s*=\s*[\"']?\s*([A-Za-z]{2,3})(?![A-Za-z])", re.I
-)
+_HTML_LANG = re.compile(rb"<html\b[^>]{0,2000}?\blang\s*=\s*[\"']?\s*([A-Za-z]{2,3})(?![A-Za-z])", re.I)
 _META_LANG = re.compile(
     rb"<meta\b[^>]{0,500}?http-equiv\s*=\s*[\"']?content-language[\"']?[^>]{0,500}?"
     rb"content\s*=\s*[\"']?\s*([A-Za-z]{2,3})(?![A-Za-z])",
@@ -103,10 +101,11 @@ def _published(value: Any) -> datetime | None:
 # --- the process pool -------------------------------------------------------------------------
 
 
-def _warm_up() -> None:
-    """Import the heavy parsers once per worker, before its first document."""
-    import feedparser  # noqa: F401
-    import trafilatura  # noqa: F401
+def _start_worker(setup: Callable[[], None] | None) -> None:
+    import monitor.preload  # noqa: F401  (already loaded when the fork server preloaded it)
+
+    if setup is not None:
+        setup()
 
 
 def _name(fn: Callable[..., Any]) -> str:
@@ -121,23 +120,52 @@ class WorkerPool:
     a document is handed to a worker.
     """
 
-    def __init__(self, workers: int = 2, timeout: float = 20.0, max_tasks_per_child: int = 200):
+    def __init__(
+        self,
+        workers: int = 2,
+        timeout: float = 20.0,
+        max_tasks_per_child: int = 1000,
+        setup: Callable[[], None] | None = None,
+    ):
+        """``setup`` (picklable, e.g. a ``functools.partial``) runs once in each new worker."""
         self.workers, self.timeout, self.max_tasks_per_child = workers, timeout, max_tasks_per_child
+        self.setup = setup
         self.rebuilds = 0  # how many times a stuck or crashed pool was replaced
         self._executor = self._new_executor()
         self._slots: asyncio.Semaphore | None = None
         self._slots_loop: asyncio.AbstractEventLoop | None = None
 
     def _new_executor(self) -> ProcessPoolExecutor:
-        methods = multiprocessing.get_all_start_methods()
-        # max_tasks_per_child does not work with "fork"; forkserver starts workers quickly.
-        method = "forkserver" if "forkserver" in methods else "spawn"
+        context: multiprocessing.context.BaseContext
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            # max_tasks_per_child does not work with "fork"; a fork server that has loaded
+            # the parsers once starts each worker quickly and shares that memory.
+            context = multiprocessing.get_context("forkserver")
+            # "__main__" too: else every worker imports the main module again on its own.
+            context.set_forkserver_preload(["__main__", "monitor.preload"])
+        else:
+            context = multiprocessing.get_context("spawn")
         return ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=multiprocessing.get_context(method),
-            initializer=_warm_up,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(self.setup,),
             max_tasks_per_child=self.max_tasks_per_child,
         )
+
+    def start(self) -> None:
+        """Start the workers now, in a thread: starting them blocks until the fork server
+        has loaded the parsers (a second or so), which the event loop must not wait for."""
+        executor = self._executor
+
+        def spawn() -> None:
+            try:
+                for _ in range(self.workers):
+                    executor.submit(_start_worker, None)
+            except RuntimeError:
+                pass  # the pool was closed in the meantime
+
+        threading.Thread(target=spawn, name="worker-pool-start", daemon=True).start()
 
     def _turn(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -155,9 +183,7 @@ class WorkerPool:
                     return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
                 except TimeoutError:
                     self._replace(executor)
-                    raise ParseError(
-                        f"{_name(fn)} took longer than {self.timeout:g} s; skipped"
-                    ) from None
+                    raise ParseError(f"{_name(fn)} took longer than {self.timeout:g} s; skipped") from None
                 except (BrokenProcessPool, RuntimeError) as exc:
                     # Another document's timeout killed our worker, or a worker died:
                     # retry once on the fresh pool, then give up on this document.
@@ -165,9 +191,7 @@ class WorkerPool:
                         raise ParseError(f"{_name(fn)} failed: {exc}") from exc
                     self._replace(executor)
                     if attempt == 1:
-                        raise ParseError(
-                            f"{_name(fn)} crashed its worker process; skipped"
-                        ) from exc
+                        raise ParseError(f"{_name(fn)} crashed its worker process; skipped") from exc
                 except MonitorError:
                     raise
                 except Exception as exc:

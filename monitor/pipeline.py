@@ -1,8 +1,9 @@
 """The orchestrator: what happens to one feed, from fetch to outbox, in one screen.
 
-Every stage it calls is either pure (feeds, extract, text, topics, stories, polling)
-or a thin adapter (fetch, store, alerts). A feed that misbehaves ends as a recorded
-error on that feed; it never stops the others.
+Every stage it calls is either pure (feeds, analysis: extract, text, topics, stories;
+polling) or a thin adapter (fetch, store, alerts). The pure CPU-bound work runs in the
+worker pool, so this process only fetches, stores and keeps time. A feed that
+misbehaves ends as a recorded error on that feed; it never stops the others.
 """
 
 from __future__ import annotations
@@ -19,20 +20,21 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from monitor import polling, stories
+from monitor.analysis import Analysed, analyse
 from monitor.errors import FetchError, ParseError
-from monitor.extract import WorkerPool, extract_article
+from monitor.extract import WorkerPool
 from monitor.feeds import ParsedFeed, parse_feed
 from monitor.fetch import Fetcher, FetchResult
-from monitor.model import Document, Entry
+from monitor.model import Entry
 from monitor.store import repository
 from monitor.store.repository import FeedState, PollRecord
 from monitor.store.tables import utcnow
-from monitor.text import detect_language
 from monitor.topics import TopicSet
 
 log = logging.getLogger(__name__)
 
 ARTICLES_AT_ONCE_PER_FEED = 4
+RECORDS_PER_WRITE = 50
 
 
 @dataclass
@@ -41,8 +43,7 @@ class Services:
 
     engine: Engine
     fetcher: Fetcher
-    pool: WorkerPool
-    topics: TopicSet
+    pool: WorkerPool  # its workers hold the compiled topics (monitor.analysis)
     channels: Sequence[str]
     story_rules: stories.StoryRules
     poll_policy: polling.PollPolicy
@@ -67,30 +68,30 @@ class FeedReport:
     seconds: float = 0.0
 
 
-async def refresh_feed(services: Services, feed: FeedState) -> FeedReport:
-    """Poll one feed: fetch, parse, process its new entries, store, reschedule."""
+async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport, PollRecord]:
+    """Poll one feed: fetch, parse, store its new entries; and when to poll it next."""
     report = FeedReport(feed.name)
     started = time.monotonic()
     response: FetchResult | None = None
-    parsed: ParsedFeed | None = None
+    rhythm = feed.rhythm
     try:
-        response = await services.fetcher.get(
-            feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True
-        )
+        response = await services.fetcher.get(feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True)
         if response.status == 304:
             report.status = "not modified"
         elif response.status >= 400:
             report.status = f"HTTP {response.status}"
-            report.error = (
-                f"{feed.url} answered HTTP {response.status}; the feed will be retried later"
-            )
+            report.error = f"{feed.url} answered HTTP {response.status}; the feed will be retried later"
         elif _body_hash(response.body) == feed.body_hash:
             report.status = "not modified"  # a 200 with the same bytes costs no parsing
         else:
-            parsed = await services.pool.run(
-                parse_feed, response.body, response.headers, response.url
+            parsed = await services.pool.run(parse_feed, response.body, response.headers, response.url)
+            fresh = await _process_entries(services, feed, parsed, report)
+            rhythm = rhythm.observed(
+                (e.published_at for e in parsed.entries if e.published_at),
+                sum(1 for e in fresh if not e.published_at),
+                parsed.hints,
+                services.clock(),
             )
-            await _process_entries(services, feed, parsed, report)
     except (FetchError, ParseError) as exc:
         report.status, report.error = "error", str(exc)
     except Exception as exc:  # a bug must not stop the other feeds; it is recorded on this one
@@ -99,18 +100,19 @@ async def refresh_feed(services: Services, feed: FeedState) -> FeedReport:
             "error",
             f"{feed.url}: internal error {type(exc).__name__}: {exc}",
         )
-    _reschedule(services, feed, report, response, parsed)
     report.seconds = time.monotonic() - started
-    return report
+    return report, _reschedule(services, feed, report, response, rhythm)
 
 
-async def _process_entries(
-    services: Services, feed: FeedState, parsed: ParsedFeed, report: FeedReport
-) -> None:
+async def _process_entries(services: Services, feed: FeedState, parsed: ParsedFeed, report: FeedReport) -> list[Entry]:
+    """Store the entries this feed has not delivered before; returns them."""
     report.entries = len(parsed.entries)
     unseen = repository.unseen_entries(services.engine, feed.id, [e.guid for e in parsed.entries])
     fresh = [e for e in parsed.entries if e.guid in unseen]
     report.new = len(fresh)
+    # Another feed brought these already: no page fetch (store_article would refuse them anyway).
+    known = repository.known_urls(services.engine, [e.url for e in fresh if e.url])
+    report.duplicates += sum(1 for e in fresh if e.url in known)
     gate = asyncio.Semaphore(ARTICLES_AT_ONCE_PER_FEED)
 
     async def one(entry: Entry) -> None:
@@ -124,33 +126,30 @@ async def _process_entries(
                 where = entry.url or entry.guid
                 report.error = f"{feed.url}: entry {where}: internal error {type(exc).__name__}: {exc}"
 
-    await asyncio.gather(*(one(entry) for entry in fresh))
+    await asyncio.gather(*(one(entry) for entry in fresh if entry.url not in known))
+    return fresh
 
 
 async def _process_entry(
     services: Services, feed: FeedState, entry: Entry, feed_language: str | None, report: FeedReport
 ) -> None:
-    """One new entry: its page's text (or the feed's), topics, story, stored with its alerts."""
-    if entry.url and repository.is_known_url(services.engine, entry.url):
-        report.duplicates += 1  # another feed brought it already: no page fetch
+    """One new entry: its page fetched here, analysed in a worker, stored with its alerts."""
+    article = await _analyse(services, entry, feed_language, report)
+    if article is None:
         return
-    document, published_at = await _load_article(services, entry, feed_language, report)
-    if not document.text and not document.title:
-        return
-    matches = services.topics.match(document)
     stored = repository.store_article(
         services.engine,
         repository.NewArticle(
             feed_id=feed.id,
             guid=entry.guid,
             url=entry.url,
-            title=document.title,
-            text=document.text,
-            language=document.language,
-            published_at=published_at,
-            features=stories.story_features(document, published_at),
+            title=article.document.title,
+            text=article.document.text,
+            language=article.document.language,
+            published_at=article.published_at,
+            features=article.features,
         ),
-        matches,
+        article.matches,
         services.channels,
         services.story_rules,
         services.clock(),
@@ -163,52 +162,30 @@ async def _process_entry(
     report.alerts += stored.alerts
 
 
-async def _load_article(
-    services: Services, entry: Entry, feed_language: str | None, report: FeedReport
-) -> tuple[Document, datetime | None]:
-    """The article page's extracted text; the feed's own summary when the page fails."""
-    title, text, declared, published = (
-        entry.title,
-        entry.summary,
-        entry.language or feed_language,
-        entry.published_at,
-    )
+async def _analyse(services: Services, entry: Entry, feed_language: str | None, report: FeedReport) -> Analysed | None:
+    """The article from its page; from the feed's own summary when the page fails."""
     if entry.url:
         try:
             page = await services.fetcher.get(entry.url)
             if page.status >= 400:
                 raise FetchError(f"{entry.url} answered HTTP {page.status}")
-            extracted = await services.pool.run(extract_article, page.body, page.url)
-            if extracted is not None and extracted.text:
-                text = extracted.text
-                title = title or (extracted.title or "")
-                declared = extracted.language or declared
-                published = published or extracted.published_at
+            return await services.pool.run(analyse, entry, feed_language, page.body, page.url)
         except (FetchError, ParseError) as exc:
             report.page_failures += 1
             log.info("page of %s failed, using the feed's summary: %s", entry.url, exc)
-    language = detect_language(f"{title}\n{text}", declared)
-    return Document(title=title, text=text, language=language, url=entry.url), published
+    return await services.pool.run(analyse, entry, feed_language)
 
 
 def _reschedule(
-    services: Services,
-    feed: FeedState,
-    report: FeedReport,
-    response: FetchResult | None,
-    parsed: ParsedFeed | None,
-) -> None:
+    services: Services, feed: FeedState, report: FeedReport, response: FetchResult | None, rhythm: polling.Rhythm
+) -> PollRecord:
     now = services.clock()
     failures = feed.error_count + 1 if report.error else 0
     status_code = response.status if response else None
-    if parsed is not None:
-        entry_dates = [e.published_at for e in parsed.entries if e.published_at]
-    else:  # 304, an unchanged body or a failure: the feed's rhythm is in what it published before
-        entry_dates = repository.recent_entry_dates(services.engine, feed.id, now - polling.WEEK)
     interval = polling.next_interval(
         services.poll_policy,
-        entry_dates=entry_dates,
-        hints=parsed.hints if parsed else polling.PollHints(),
+        entry_dates=rhythm.entry_dates,
+        hints=rhythm.hints,
         response_headers=response.headers if response else None,
         status=status_code,
         consecutive_failures=failures,
@@ -217,20 +194,20 @@ def _reschedule(
         rng=services.rng,
     )
     failing_since = (feed.failing_since or now) if report.error else None
-    dead = polling.is_dead(
-        services.poll_policy, status=status_code, failing_since=failing_since, now=now
-    )
-    record = PollRecord(
+    parsed = report.status == "ok"
+    return PollRecord(
+        feed_id=feed.id,
+        checked_at=now,
         status=report.status,
         error=report.error,
         next_check_at=now + interval,
         interval=interval,
         etag=response.etag if response else None,
         last_modified=response.last_modified if response else None,
-        body_hash=_body_hash(response.body) if response and report.status == "ok" else None,
-        dead=dead,
+        body_hash=_body_hash(response.body) if response and parsed else None,
+        rhythm=rhythm if parsed else None,
+        dead=polling.is_dead(services.poll_policy, status=status_code, failing_since=failing_since, now=now),
     )
-    repository.record_poll(services.engine, feed.id, record, now)
 
 
 def _body_hash(body: bytes) -> str:
@@ -252,17 +229,24 @@ async def poll_due(
     """Claim the feeds that are due (or the named ones, or all when ``names`` is empty) and poll them."""
     feeds = repository.claim_due_feeds(services.engine, owner, services.clock(), names=names)
     gate = asyncio.Semaphore(concurrency)
+    finished: list[PollRecord] = []  # written in batches: one transaction per feed would be most of a 304's cost
 
     async def one(feed: FeedState) -> FeedReport:
         async with gate:
-            return await refresh_feed(services, feed)
+            report, record = await refresh_feed(services, feed)
+        finished.append(record)
+        if len(finished) >= RECORDS_PER_WRITE:
+            repository.record_polls(services.engine, finished)
+            finished.clear()
+        return report
 
-    return CycleReport(list(await asyncio.gather(*(one(feed) for feed in feeds))))
+    try:
+        return CycleReport(list(await asyncio.gather(*(one(feed) for feed in feeds))))
+    finally:
+        repository.record_polls(services.engine, finished)
 
 
-async def backfill(
-    services: Services, topics: TopicSet, since: datetime, *, alert: bool
-) -> tuple[int, int]:
+async def backfill(services: Services, topics: TopicSet, since: datetime, *, alert: bool) -> tuple[int, int]:
     """Match new or changed topics against stored articles; returns (matches, alerts queued)."""
     found = queued = 0
     for article_id, story_id, document in repository.stored_documents(services.engine, since):

@@ -10,14 +10,16 @@ that feeds added together do not stay in lockstep. docs/fetching.md explains it 
 
 from __future__ import annotations
 
+import json
 import random
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 WEEK = timedelta(days=7)
+REMEMBERED_DATES = 2016  # a week of entries at the default 5-minute minimum; more cannot poll faster
 
 _SY_PERIODS = {
     "hourly": timedelta(hours=1),
@@ -49,6 +51,39 @@ class PollHints:
 
 
 @dataclass(frozen=True)
+class Rhythm:
+    """What a feed showed of its pace when it was last parsed, kept on the feed so that a
+    304 (most polls) reschedules without reading the feed's articles back."""
+
+    entry_dates: tuple[datetime, ...] = ()  # last week's entries, newest first
+    hints: PollHints = field(default_factory=PollHints)
+
+    def observed(self, dated: Iterable[datetime], undated_new: int, hints: PollHints, now: datetime) -> Rhythm:
+        """This rhythm after a parse: the dates of the entries joined to those remembered
+        (an undated entry counts from when it was first seen), the last week only."""
+        remembered = set(self.entry_dates)
+        dates = [*self.entry_dates, *(d for d in set(dated) if d not in remembered)]
+        dates += [now] * undated_new
+        week_ago = now - WEEK
+        recent = sorted((d for d in dates if week_ago <= d <= now), reverse=True)
+        return Rhythm(tuple(recent[:REMEMBERED_DATES]), hints)
+
+    def to_json(self) -> str:
+        # Float seconds keep the microseconds, so an entry parsed again is recognised.
+        dates = [d.timestamp() for d in self.entry_dates]
+        return json.dumps({"dates": dates, "hints": asdict(self.hints)}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Rhythm:
+        """The stored rhythm; an empty one when there is none (a feed never parsed yet)."""
+        if not text:
+            return cls()
+        data = json.loads(text)
+        dates = tuple(datetime.fromtimestamp(seconds, UTC) for seconds in data["dates"])
+        return cls(dates, PollHints(**data["hints"]))
+
+
+@dataclass(frozen=True)
 class PollPolicy:
     """Settings of the schedule; each maps to a `polling.*` key of the config."""
 
@@ -60,9 +95,7 @@ class PollPolicy:
     dead_after: timedelta = timedelta(days=7)  # failing with 404/410 for this long: dead
 
 
-def entry_frequency_interval(
-    policy: PollPolicy, entry_dates: Sequence[datetime], now: datetime
-) -> timedelta:
+def entry_frequency_interval(policy: PollPolicy, entry_dates: Sequence[datetime], now: datetime) -> timedelta:
     """One week divided by the entries published during the last week, clamped."""
     week_ago = now - WEEK
     weekly = sum(1 for date in entry_dates if week_ago <= date <= now)
@@ -71,9 +104,7 @@ def entry_frequency_interval(
     return _clamp(WEEK / weekly, policy)
 
 
-def server_interval(
-    headers: Mapping[str, str] | None, status: int | None, now: datetime
-) -> timedelta | None:
+def server_interval(headers: Mapping[str, str] | None, status: int | None, now: datetime) -> timedelta | None:
     """How long the HTTP answer asks us to wait: Retry-After on 429/503, else caching headers."""
     if not headers:
         return None
@@ -126,9 +157,7 @@ def next_interval(
     return interval * (1 + rng.uniform(-policy.jitter, policy.jitter))
 
 
-def is_dead(
-    policy: PollPolicy, *, status: int | None, failing_since: datetime | None, now: datetime
-) -> bool:
+def is_dead(policy: PollPolicy, *, status: int | None, failing_since: datetime | None, now: datetime) -> bool:
     """True when the feed answers 404 or 410 and has been failing for dead_after or more.
 
     ``failing_since`` is when the current run of failed polls began (None after a
@@ -143,9 +172,7 @@ def _clamp(interval: timedelta, policy: PollPolicy) -> timedelta:
     return min(max(interval, policy.min_interval), policy.max_interval)
 
 
-def _seconds_or_date(
-    value: str, now: datetime, *, seconds_allowed: bool = True
-) -> timedelta | None:
+def _seconds_or_date(value: str, now: datetime, *, seconds_allowed: bool = True) -> timedelta | None:
     value = value.strip()
     if value.isdigit():
         return timedelta(seconds=int(value[:10])) if seconds_allowed else None

@@ -8,12 +8,13 @@ import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 
 import httpx
 from sqlalchemy.engine import Engine
 
-from monitor import polling, stories
+from monitor import analysis, polling, stories
 from monitor.alerts import outbox
 from monitor.config import Config
 from monitor.extract import WorkerPool
@@ -72,20 +73,14 @@ class Runtime:
     senders: dict[str, outbox.Send]
     owner: str
 
-    async def poll(
-        self, names: Sequence[str] | None = None
-    ) -> tuple[CycleReport, outbox.DeliveryStats]:
+    async def poll(self, names: Sequence[str] | None = None) -> tuple[CycleReport, outbox.DeliveryStats]:
         """One cycle: poll the due feeds (or the named ones; all if empty), then deliver due alerts."""
-        report = await poll_due(
-            self.services, self.owner, names=names, concurrency=self.config.fetch.max_connections
-        )
+        report = await poll_due(self.services, self.owner, names=names, concurrency=self.config.fetch.max_connections)
         delivered = await self.deliver()
         return report, delivered
 
     async def deliver(self) -> outbox.DeliveryStats:
-        return await outbox.deliver_due(
-            self.services.engine, self.senders, self.config.alerts, self.owner
-        )
+        return await outbox.deliver_due(self.services.engine, self.senders, self.config.alerts, self.owner)
 
 
 @asynccontextmanager
@@ -95,16 +90,14 @@ async def running(config: Config) -> AsyncIterator[Runtime]:
     topics = compile_topics(config)
     repository.sync_feeds(engine, config.feeds)
     fetcher = Fetcher(fetch_limits(config))
-    pool = WorkerPool(workers=config.polling.workers)
-    alert_client = httpx.AsyncClient(
-        headers={"User-Agent": user_agent(config)}, follow_redirects=False
-    )
+    pool = WorkerPool(workers=config.polling.workers, setup=partial(analysis.install_topics, topics))
+    pool.start()
+    alert_client = httpx.AsyncClient(headers={"User-Agent": user_agent(config)}, follow_redirects=False)
     senders = outbox.channels(config.alerts, alert_client)
     services = Services(
         engine=engine,
         fetcher=fetcher,
         pool=pool,
-        topics=topics,
         channels=tuple(senders),
         story_rules=stories.StoryRules(window=config.stories.window),
         poll_policy=polling.PollPolicy(
@@ -134,9 +127,7 @@ async def _backfill_changed_topics(runtime: Runtime) -> None:
     changed = repository.changed_topics(services.engine, {t.name: t.query for t in config.topics})
     if not changed or not config.backfill.window:
         return
-    subset = TopicSet.compile(
-        [TopicSpec(t.name, t.query, t.stem) for t in config.topics if t.name in changed]
-    )
+    subset = TopicSet.compile([TopicSpec(t.name, t.query, t.stem) for t in config.topics if t.name in changed])
     found, queued = await backfill(
         services, subset, services.clock() - config.backfill.window, alert=config.backfill.alert
     )

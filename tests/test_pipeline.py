@@ -3,37 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile import HostileServer
+from hostile import HostileServer, conditional
 from seedsite import publish, seeds
 
-from monitor import pipeline, stories
 from monitor.config import load_config
-from monitor.service import running
-from monitor.store import queries
+from monitor.service import open_database, running
+from monitor.store import queries, repository
 
 
 def test_an_entry_that_hits_a_bug_is_recorded_and_the_others_are_stored(
     tmp_path: Path, site: HostileServer, make_config: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broken = seeds()[1]
-    real = stories.story_features
+    real = repository.store_article
 
-    def failing_on_one(document: Any, published_at: Any) -> stories.StoryFeatures:
-        if document.title == broken.title:
+    def failing_on_one(engine: Any, new: repository.NewArticle, *args: Any) -> Any:
+        if new.title == broken.title:
             raise RuntimeError("injected bug")
-        return real(document, published_at)
+        return real(engine, new, *args)
 
-    monkeypatch.setattr(pipeline.stories, "story_features", failing_on_one)
+    monkeypatch.setattr(repository, "store_article", failing_on_one)
     config = load_config(make_config(f"sqlite:///{tmp_path / 'm.db'}", [{"name": "seeds", "url": publish(site)}]))
 
     async def poll_twice() -> tuple[Any, Any]:
         async with running(config) as runtime:
             first, _ = await runtime.poll([])
-            monkeypatch.setattr(pipeline.stories, "story_features", real)  # the bug is fixed
+            monkeypatch.setattr(repository, "store_article", real)  # the bug is fixed
             second, _ = await runtime.poll([])
             return first, second
 
@@ -51,3 +52,35 @@ def _articles(config: Any) -> list[dict[str, Any]]:
     from monitor.service import open_database
 
     return queries.articles(open_database(config), limit=100)
+
+
+def test_a_feeds_own_ttl_still_counts_when_it_answers_304(
+    tmp_path: Path, site: HostileServer, make_config: Any
+) -> None:
+    # 20 entries in the last day: the publishing rhythm alone says poll every 8.4 h;
+    # the feed's <ttl> asks for 15 h, and must still count on the 304 that follows.
+    now = datetime.now(UTC)
+    items = "".join(
+        f"<item><title>Kabar {n}</title><guid>kabar-{n}</guid>"
+        f"<pubDate>{format_datetime(now - timedelta(hours=n))}</pubDate>"
+        f"<description>Kabar nomor {n} tentang ByteDance.</description></item>"
+        for n in range(20)
+    )
+    rss = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><ttl>900</ttl>{items}</channel></rss>'
+    site.route(
+        "/ttl.xml",
+        conditional(rss.encode(), etag='"v1"', last_modified=format_datetime(now), content_type="application/rss+xml"),
+    )
+    config = load_config(make_config(f"sqlite:///{tmp_path / 'm.db'}", [{"name": "ttl", "url": site.url("/ttl.xml")}]))
+
+    async def poll_twice() -> list[str]:
+        async with running(config) as runtime:
+            statuses = []
+            for _ in range(2):
+                report, _ = await runtime.poll([])
+                statuses.append(report.feeds[0].status)
+            return statuses
+
+    assert asyncio.run(poll_twice()) == ["ok", "not modified"]
+    (feed,) = queries.feeds(open_database(config))
+    assert 0.9 * 15 * 3600 <= feed["interval"] <= 1.1 * 15 * 3600

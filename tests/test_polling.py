@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.polling import PollHints, PollPolicy, is_dead, next_interval
+from monitor.polling import PollHints, PollPolicy, Rhythm, is_dead, next_interval
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 POLICY = PollPolicy(jitter=0.0)
@@ -90,9 +90,7 @@ def test_feed_hints_raise_the_interval(hints: PollHints, expected: timedelta) ->
         ({"retry-after": "soon"}, 503, HOUR),
     ],
 )
-def test_server_headers_raise_the_interval(
-    headers: Mapping[str, str], status: int, expected: timedelta
-) -> None:
+def test_server_headers_raise_the_interval(headers: Mapping[str, str], status: int, expected: timedelta) -> None:
     assert interval(entries_last_week=168, headers=headers, status=status) == expected
 
 
@@ -151,3 +149,26 @@ def test_missing_hints_are_no_hints() -> None:
         now=NOW,
         rng=random.Random(1),
     )
+
+
+def test_rhythm_remembers_last_week_and_counts_an_undated_entry_from_when_it_was_seen() -> None:
+    now = datetime(2024, 10, 22, 12, tzinfo=UTC)
+    before = Rhythm(entry_dates=(now - timedelta(days=2), now - timedelta(days=9)))
+    after = before.observed(
+        [now - timedelta(hours=1), now - timedelta(days=2), now + timedelta(days=30)],
+        undated_new=2,
+        hints=PollHints(ttl_minutes=90),
+        now=now,
+    )
+    # The 9-day-old and the future date drop out; the repeated date counts once; the two
+    # undated entries count as published now.
+    assert len(after.entry_dates) == 4
+    assert after.entry_dates[0] <= now and min(after.entry_dates) == now - timedelta(days=2)
+    assert after.hints == PollHints(ttl_minutes=90)
+    assert Rhythm.from_json(after.to_json()) == after
+    # The same entries parsed again later add nothing; the remembered ones age out.
+    later = Rhythm.from_json(after.to_json()).observed(
+        [now - timedelta(hours=1)], undated_new=0, hints=PollHints(), now=now + timedelta(days=6)
+    )
+    assert len(later.entry_dates) == 3
+    assert Rhythm.from_json(None) == Rhythm()

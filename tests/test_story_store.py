@@ -11,15 +11,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import yaml
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel
 
 from monitor.model import Document, TopicMatch
 from monitor.store import queries, repository
-from monitor.store.db import create_engine, transaction, upgrade
-from monitor.store.tables import Alert, Feed
-from monitor.stories import StoryRules, story_features
+from monitor.store.db import create_engine, downgrade, transaction, upgrade
+from monitor.store.tables import Alert, Feed, UTCDateTime
+from monitor.stories import StoryRules, index_keys, story_features
 from monitor.text import detect_language
 
 SEEDS = Path(__file__).parent.parent / "seeds"
@@ -198,3 +202,77 @@ def test_one_alert_per_topic_story_and_channel(engine: Engine) -> None:
         match_id = session.get(Alert, 1)
         assert match_id is not None
         session.add(Alert(topic="Doubao", story_id=first.story_id, match_id=match_id.match_id, channel="email"))
+
+
+def test_migrations_build_the_schema_the_tables_describe(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        upgrade(engine)
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+        assert differences == []
+    finally:
+        engine.dispose()
+
+
+def test_story_keys_survive_the_migration_to_the_covering_layout(database_url: str) -> None:
+    """Keys filed under schema 0001 still find their story after 0002, and back again."""
+    engine = create_engine(database_url)
+    try:
+        upgrade(engine, "0001")
+        article = new_article(seed("000"), "https://kompas.example/a")
+        keys = sorted(set(index_keys(article.features)))
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO feed (id, name, url, origin, active, error_count, dead, "
+                    "interval_s) VALUES (1, 'kompas', 'https://kompas.example/feed', 'config', "
+                    "true, 0, false, 0)"
+                )
+            )
+            connection.execute(sa.text("INSERT INTO story (id, title, article_count) VALUES (7, 'first', 1)"))
+            connection.execute(
+                sa.text(
+                    "INSERT INTO article (id, feed_id, guid, url, canonical_url, title, text, story_id, "
+                    "story_similarity, story_signal, features, fetched_at) VALUES (3, 1, 'g', :url, :url, 't', "
+                    "'x', 7, 1.0, 'first article', :features, :now)"
+                ).bindparams(sa.bindparam("now", type_=UTCDateTime())),
+                {"url": article.url, "features": article.features.to_json(), "now": NOW},
+            )
+            filed = sa.text("INSERT INTO story_key (key, article_id, story_id, seen_at) VALUES (:key, 3, 7, :seen)")
+            filed = filed.bindparams(sa.bindparam("seen", type_=UTCDateTime()))
+            connection.execute(filed, [{"key": key, "seen": NOW} for key in keys])
+            connection.execute(filed, {"key": "e:never-seen", "seen": None})  # 0001 allowed it
+        upgrade(engine, "0002")  # not further: only this step is undone below
+        with engine.connect() as connection:
+            migrated = connection.execute(sa.text("SELECT key, article_id FROM story_key ORDER BY key")).all()
+        assert migrated == [(key, 3) for key in keys]
+        french = store(engine, new_article(seed("003"), "https://lemonde.example/c"), NOW + timedelta(hours=1))
+        assert french is not None and french.story_id == 7 and french.signal.startswith("same event")
+        downgrade(engine, "0001")
+        with engine.connect() as connection:
+            restored = connection.execute(sa.text("SELECT DISTINCT article_id, story_id FROM story_key")).all()
+        assert sorted(restored) == sorted([(3, 7), (french.article_id, 7)])
+    finally:
+        engine.dispose()
+
+
+def test_the_feed_rhythm_column_comes_and_goes_with_articles_in_place(database_url: str) -> None:
+    """0003 adds feed.rhythm; undoing it must not trip the articles' foreign keys."""
+    engine = create_engine(database_url)
+    try:
+        upgrade(engine)
+        with transaction(engine) as session:
+            session.add(Feed(id=1, name="kompas", url="https://kompas.example/feed"))
+        assert store(engine, new_article(seed("000"), "https://kompas.example/a"), NOW) is not None
+        with engine.begin() as connection:
+            connection.execute(sa.text('UPDATE feed SET rhythm = \'{"dates":[],"hints":{}}\''))
+        downgrade(engine, "0002")
+        with engine.connect() as connection:
+            assert "rhythm" not in {c["name"] for c in sa.inspect(connection).get_columns("feed")}
+            assert connection.execute(sa.text("SELECT count(*) FROM article")).scalar() == 1
+        upgrade(engine)
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT rhythm FROM feed")).scalar() is None
+    finally:
+        engine.dispose()

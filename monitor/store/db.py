@@ -50,9 +50,7 @@ def create_engine(url: str) -> Engine:
     try:
         return sa.create_engine(parsed, pool_pre_ping=True)
     except Exception as exc:  # unknown driver, missing DBAPI
-        raise DatabaseError(
-            f"database: cannot use {parsed.render_as_string(hide_password=True)}: {exc}"
-        ) from None
+        raise DatabaseError(f"database: cannot use {parsed.render_as_string(hide_password=True)}: {exc}") from None
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -81,6 +79,13 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 
 @contextmanager
+def writing(engine: Engine) -> Iterator[sa.Connection]:
+    """``transaction`` on a bare connection, for hot paths that send Core statements only."""
+    with engine.execution_options(monitor_write=True).begin() as connection:
+        yield connection
+
+
+@contextmanager
 def reading(engine: Engine) -> Iterator[Session]:
     """A read-only session that takes no write lock."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
@@ -102,14 +107,24 @@ def schema_is_current(engine: Engine) -> bool:
         return MigrationContext.configure(connection).get_current_revision() == head
 
 
-def upgrade(engine: Engine) -> None:
-    """Create the schema or bring it to the newest migration."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Create the schema or bring it to the newest migration (or to ``revision``)."""
     try:
-        if not schema_is_current(engine):
-            command.upgrade(_alembic_config(engine), "head")
+        if revision != "head" or not schema_is_current(engine):
+            command.upgrade(_alembic_config(engine), revision)
     except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        url = engine.url.render_as_string(hide_password=True)
-        raise DatabaseError(
-            f"database {url}: {reason}; check that it is reachable and writable"
-        ) from None
+        raise _unusable(engine, exc) from None
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to ``revision``: undoes an upgrade (data it dropped stays dropped)."""
+    try:
+        command.downgrade(_alembic_config(engine), revision)
+    except OperationalError as exc:
+        raise _unusable(engine, exc) from None
+
+
+def _unusable(engine: Engine, exc: OperationalError) -> DatabaseError:
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    url = engine.url.render_as_string(hide_password=True)
+    return DatabaseError(f"database {url}: {reason}; check that it is reachable and writable")

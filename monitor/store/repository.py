@@ -5,7 +5,9 @@ Reads for people and programs live in ``store.queries``.
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,15 +17,17 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
-from monitor import stories
+from monitor import polling, stories
 from monitor.alerts.render import AlertContent, Outlet
 from monitor.config import FeedConfig
 from monitor.errors import ParseError
 from monitor.model import Document, TopicMatch
-from monitor.store.db import reading, transaction
-from monitor.store.tables import Alert, Article, Feed, Match, Story, StoryKey, Topic, UTCDateTime, utcnow
+from monitor.store.db import reading, transaction, writing
+from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCDateTime, utcnow
+
+log = logging.getLogger(__name__)
 
 CANDIDATES_PER_ARTICLE = 20  # stored articles handed to stories.assign, best first
 MIN_WORDS_FOR_TEXT_IDENTITY = 50
@@ -42,12 +46,15 @@ class FeedState:
     error_count: int
     failing_since: datetime | None
     interval_override: timedelta | None
+    rhythm: polling.Rhythm
 
 
 @dataclass(frozen=True, slots=True)
 class PollRecord:
     """The outcome of polling one feed, as stored on it."""
 
+    feed_id: int
+    checked_at: datetime
     status: str  # "ok", "not modified", "HTTP 404", "error"
     error: str | None
     next_check_at: datetime
@@ -55,6 +62,7 @@ class PollRecord:
     etag: str | None = None
     last_modified: str | None = None
     body_hash: str | None = None
+    rhythm: polling.Rhythm | None = None  # None: unchanged (the feed was not parsed)
     dead: bool = False
 
     @property
@@ -164,10 +172,7 @@ def add_feed(engine: Engine, url: str, name: str, now: datetime | None = None) -
 def active_feeds(engine: Engine) -> list[tuple[str, str]]:
     """(name, url) of every polled feed."""
     with reading(engine) as session:
-        return [
-            (f.name, f.url)
-            for f in session.exec(select(Feed).where(Feed.active).order_by(col(Feed.name)))
-        ]
+        return [(f.name, f.url) for f in session.exec(select(Feed).where(Feed.active).order_by(col(Feed.name)))]
 
 
 def _seconds(interval: timedelta | None) -> int | None:
@@ -216,9 +221,7 @@ def claim_due_feeds(
     limit = limit if names is None else 1_000_000
     with transaction(engine) as session:
         ids = _claim(session, Feed, due, Feed.next_check_at, owner, now, lease, limit)
-        rows = session.exec(
-            select(Feed).where(col(Feed.id).in_(ids)).order_by(col(Feed.name))
-        ).all()
+        rows = session.exec(select(Feed).where(col(Feed.id).in_(ids)).order_by(col(Feed.name))).all()
         return [
             FeedState(
                 id=f.id or 0,
@@ -229,36 +232,74 @@ def claim_due_feeds(
                 body_hash=f.body_hash,
                 error_count=f.error_count,
                 failing_since=f.failing_since,
-                interval_override=timedelta(seconds=f.interval_override_s)
-                if f.interval_override_s
-                else None,
+                interval_override=timedelta(seconds=f.interval_override_s) if f.interval_override_s else None,
+                rhythm=_rhythm(f),
             )
             for f in rows
         ]
 
 
-def record_poll(engine: Engine, feed_id: int, record: PollRecord, now: datetime) -> None:
-    """Store how polling went and when to poll next; release the lease. One UPDATE: most polls are 304s."""
-    values: dict[str, Any] = {
-        "last_checked_at": now,
-        "next_check_at": record.next_check_at,
-        "interval_s": int(record.interval.total_seconds()),
-        "last_status": record.status,
-        "last_error": record.error,
-        "dead": record.dead,
-        "lease_owner": None,
-        "lease_expires_at": None,
-    }
-    if record.failed:
-        values["error_count"] = col(Feed.error_count) + 1
-        values["failing_since"] = sa.func.coalesce(col(Feed.failing_since), sa.bindparam("now", now, UTCDateTime()))
-    else:
-        values["error_count"] = 0
-        values["failing_since"] = None
-    if record.status == "ok":
-        values.update(etag=record.etag, last_modified=record.last_modified, body_hash=record.body_hash)
+def _rhythm(feed: Feed) -> polling.Rhythm:
+    try:
+        return polling.Rhythm.from_json(feed.rhythm)
+    except (ValueError, KeyError, TypeError):
+        log.warning("feed %s: unreadable rhythm %.80r; starting afresh", feed.name, feed.rhythm)
+        return polling.Rhythm()
+
+
+def record_polls(engine: Engine, records: Sequence[PollRecord]) -> None:
+    """Store how each poll went and when to poll next, and release the leases: one
+    statement for the lot, since most polls are 304s that change little."""
+    if not records:
+        return
+    failed = sa.bindparam("failed", type_=sa.Boolean())
+    parsed = sa.bindparam("parsed", type_=sa.Boolean())
+    now = sa.bindparam("now", type_=UTCDateTime())
+
+    def when(condition: Any, then: Any, otherwise: Any) -> Any:
+        return sa.case((condition, then), else_=otherwise)
+
+    statement = (
+        sa.update(Feed)
+        .where(col(Feed.id) == sa.bindparam("feed_id"))
+        .values(
+            last_checked_at=now,
+            next_check_at=sa.bindparam("next_check_at", type_=UTCDateTime()),
+            interval_s=sa.bindparam("interval_s"),
+            last_status=sa.bindparam("status"),
+            last_error=sa.bindparam("error"),
+            dead=sa.bindparam("dead"),
+            lease_owner=None,
+            lease_expires_at=None,
+            error_count=when(failed, col(Feed.error_count) + 1, 0),
+            failing_since=when(failed, sa.func.coalesce(col(Feed.failing_since), now), None),
+            # A 304 or a failure keeps the validators and the rhythm of the last parse.
+            etag=when(parsed, sa.bindparam("etag"), col(Feed.etag)),
+            last_modified=when(parsed, sa.bindparam("last_modified"), col(Feed.last_modified)),
+            body_hash=when(parsed, sa.bindparam("body_hash"), col(Feed.body_hash)),
+            rhythm=when(parsed, sa.bindparam("rhythm"), col(Feed.rhythm)),
+        )
+    )
+    rows = [
+        {
+            "feed_id": r.feed_id,
+            "now": r.checked_at,
+            "next_check_at": r.next_check_at,
+            "interval_s": int(r.interval.total_seconds()),
+            "status": r.status,
+            "error": r.error,
+            "dead": r.dead,
+            "failed": r.failed,
+            "parsed": r.status == "ok",
+            "etag": r.etag,
+            "last_modified": r.last_modified,
+            "body_hash": r.body_hash,
+            "rhythm": r.rhythm.to_json() if r.rhythm else None,
+        }
+        for r in records
+    ]
     with transaction(engine) as session:
-        session.execute(sa.update(Feed).where(col(Feed.id) == feed_id).values(**values))
+        session.connection().execute(statement, rows)
 
 
 def unseen_entries(engine: Engine, feed_id: int, guids: Sequence[str]) -> set[str]:
@@ -267,24 +308,27 @@ def unseen_entries(engine: Engine, feed_id: int, guids: Sequence[str]) -> set[st
     with reading(engine) as session:
         for start in range(0, len(guids), 500):
             chunk = guids[start : start + 500]
-            query = select(Article.guid).where(
-                Article.feed_id == feed_id, col(Article.guid).in_(chunk)
-            )
+            query = select(Article.guid).where(Article.feed_id == feed_id, col(Article.guid).in_(chunk))
             seen.update(session.exec(query))
     return set(guids) - seen
 
 
-def is_known_url(engine: Engine, url: str) -> bool:
-    """True when an article with this canonical URL is stored (another feed carried it)."""
-    try:
-        canonical = stories.canonical_url(url)
-    except ParseError:
-        return False
+def known_urls(engine: Engine, urls: Sequence[str]) -> set[str]:
+    """The ``urls`` whose canonical form is stored already (another feed carried them)."""
+    canonical: dict[str, list[str]] = {}
+    for url in urls:
+        try:
+            canonical.setdefault(stories.canonical_url(url), []).append(url)
+        except ParseError:
+            continue
+    found: set[str] = set()
+    wanted = list(canonical)
     with reading(engine) as session:
-        return (
-            session.exec(select(Article.id).where(Article.canonical_url == canonical)).first()
-            is not None
-        )
+        for start in range(0, len(wanted), 500):
+            query = select(Article.canonical_url).where(col(Article.canonical_url).in_(wanted[start : start + 500]))
+            for stored in session.exec(query):
+                found.update(canonical[stored])
+    return found
 
 
 # --- articles, stories, matches, outbox ----------------------------------------------------
@@ -304,100 +348,140 @@ def store_article(
     same canonical URL, or the same text): it is stored once.
     """
     now = now or utcnow()
+    # Pure work first, so the write lock is held only for the statements.
+    canonical_url, text_hash = new.canonical_url, new.text_hash
+    keys = sorted(set(stories.index_keys(new.features)))
+    features = new.features.to_json()
     try:
-        with transaction(engine) as session:
-            canonical_url, text_hash = new.canonical_url, new.text_hash
-            if _is_duplicate(session, new, canonical_url, text_hash):
+        with writing(engine) as connection:
+            if _is_duplicate(connection, new, canonical_url, text_hash):
                 return None
-            keys = stories.index_keys(new.features)
-            assignment = stories.assign(
-                new.features, _candidates(session, keys, now - rules.window), rules
-            )
-            story = session.get(Story, assignment.story_id) if assignment.story_id else None
-            if story is None:
-                story = Story(title=new.title, language=new.language, first_seen=now)
-                session.add(story)
-                session.flush()
-            story.last_seen = now
-            story.article_count += 1
-            article = Article(
-                feed_id=new.feed_id,
-                guid=new.guid,
-                url=new.url,
-                canonical_url=canonical_url,
-                text_hash=text_hash,
-                title=new.title,
-                text=new.text,
-                language=new.language,
-                published_at=new.published_at,
-                fetched_at=now,
-                story_id=story.id,
-                story_similarity=assignment.similarity if assignment.story_id else 1.0,
-                story_signal=assignment.signal if assignment.story_id else "first article",
-                features=new.features.to_json(),
-            )
-            session.add(article)
-            session.flush()
-            assert article.id is not None and story.id is not None
+            candidates = _candidates(connection, keys, now - rules.window)
+            assignment = stories.assign(new.features, candidates, rules)
+            joined = assignment.story_id is not None and _join_story(connection, assignment.story_id, now)
+            story_id = assignment.story_id if joined else _new_story(connection, new, now)
+            assert story_id is not None
+            article_id = connection.execute(
+                _INSERT_ARTICLE,
+                {
+                    "feed_id": new.feed_id,
+                    "guid": new.guid,
+                    "url": new.url,
+                    "canonical_url": canonical_url,
+                    "text_hash": text_hash,
+                    "title": new.title,
+                    "text": new.text,
+                    "language": new.language,
+                    "published_at": new.published_at,
+                    "fetched_at": now,
+                    "story_id": story_id,
+                    "story_similarity": assignment.similarity if joined else 1.0,
+                    "story_signal": assignment.signal if joined else "first article",
+                    "features": features,
+                },
+            ).scalar_one()
             if keys:  # an empty executemany would insert one row of defaults
-                rows = [{"key": k, "article_id": article.id, "story_id": story.id, "seen_at": now} for k in set(keys)]
-                session.execute(sa.insert(StoryKey), rows)
-            alerts = _add_matches(
-                session, article.id, story.id, matches, channels, now, backfill=False
-            )
+                connection.execute(
+                    _INSERT_STORY_KEY, [{"key": key, "seen_at": now, "article_id": article_id} for key in keys]
+                )
+            alerts = _add_matches(connection, article_id, story_id, matches, channels, now, backfill=False)
             return StoredArticle(
-                article.id,
-                story.id,
-                assignment.story_id is None,
-                article.story_signal,
+                article_id,
+                story_id,
+                not joined,
+                assignment.signal if joined else "first article",
                 len(matches),
                 alerts,
             )
     except IntegrityError:
-        with reading(engine) as session:
-            if _is_duplicate(session, new, new.canonical_url, new.text_hash):
+        with engine.connect() as connection:
+            if _is_duplicate(connection, new, canonical_url, text_hash):
                 return None  # another worker stored the same item a moment ago
         raise  # not a duplicate: a bug, recorded on the feed rather than hidden
 
 
-def _is_duplicate(session: Session, new: NewArticle, canonical_url: str, text_hash: str | None) -> bool:
-    same = sa.or_(
-        (col(Article.feed_id) == new.feed_id) & (col(Article.guid) == new.guid),
-        col(Article.canonical_url) == canonical_url,
-        *([col(Article.text_hash) == text_hash] if text_hash else []),
+# Core statements built once: the ORM unit of work costs more than the SQL it sends here.
+_ARTICLE = SQLModel.metadata.tables["article"]
+_STORY = SQLModel.metadata.tables["story"]
+_STORY_KEY = SQLModel.metadata.tables["story_key"]
+_MATCH = SQLModel.metadata.tables["match"]
+_ALERT = SQLModel.metadata.tables["alert"]
+_INSERT_ARTICLE = sa.insert(_ARTICLE).returning(_ARTICLE.c.id)
+_INSERT_STORY = sa.insert(_STORY).returning(_STORY.c.id)
+_INSERT_STORY_KEY = sa.insert(_STORY_KEY)
+_INSERT_MATCH = sa.insert(_MATCH).returning(_MATCH.c.id)
+_JOIN_STORY = (
+    sa.update(_STORY)
+    .where(_STORY.c.id == sa.bindparam("story_id"))
+    .values(last_seen=sa.bindparam("now", type_=UTCDateTime()), article_count=_STORY.c.article_count + 1)
+)
+# One query for the three identities of an item; ``text_hash = NULL`` matches nothing.
+_SAME_ITEM = (
+    sa.select(_ARTICLE.c.id)
+    .where(
+        sa.or_(
+            (_ARTICLE.c.feed_id == sa.bindparam("feed_id")) & (_ARTICLE.c.guid == sa.bindparam("guid")),
+            _ARTICLE.c.canonical_url == sa.bindparam("canonical_url"),
+            _ARTICLE.c.text_hash == sa.bindparam("text_hash"),
+        )
     )
-    return session.exec(select(Article.id).where(same).limit(1)).first() is not None
+    .limit(1)
+)
+ROWS_PER_KEY = 100  # newest articles a key offers: a key most articles share says little
 
 
-def _candidates(session: Session, keys: Sequence[str], since: datetime) -> list[stories.Candidate]:
+def _is_duplicate(connection: sa.Connection, new: NewArticle, canonical_url: str, text_hash: str | None) -> bool:
+    params = {"feed_id": new.feed_id, "guid": new.guid, "canonical_url": canonical_url, "text_hash": text_hash}
+    return connection.execute(_SAME_ITEM, params).first() is not None
+
+
+def _join_story(connection: sa.Connection, story_id: int, now: datetime) -> bool:
+    """Count one more article in the story; False when the story is gone."""
+    return connection.execute(_JOIN_STORY, {"story_id": story_id, "now": now}).rowcount == 1
+
+
+def _new_story(connection: sa.Connection, new: NewArticle, now: datetime) -> int:
+    values = {"title": new.title, "language": new.language, "first_seen": now, "last_seen": now, "article_count": 1}
+    return int(connection.execute(_INSERT_STORY, values).scalar_one())
+
+
+def _candidates(connection: sa.Connection, keys: Sequence[str], since: datetime) -> list[stories.Candidate]:
     """Stored articles sharing the most index keys with a new one, inside the story window."""
     if not keys:
         return []
-    shared = sa.func.count().label("shared")
-    best = (
-        sa.select(col(StoryKey.article_id), shared)
-        .where(col(StoryKey.key).in_(set(keys)), col(StoryKey.seen_at) >= since)
-        .group_by(col(StoryKey.article_id))
-        .order_by(shared.desc(), col(StoryKey.article_id).desc())
-        .limit(CANDIDATES_PER_ARTICLE)
-        .subquery()
-    )
-    rows = session.execute(
-        sa.select(col(Article.id), col(Article.story_id), col(Article.features)).join(
-            best, best.c.article_id == Article.id
-        )
-    ).all()
+    params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(keys)}
+    params["since"] = since
+    rows = connection.execute(_candidate_query(len(keys)), params).all()
     return [
-        stories.Candidate(
-            article_id=row[0], story_id=row[1], features=stories.StoryFeatures.from_json(row[2])
-        )
+        stories.Candidate(article_id=row[0], story_id=row[1], features=stories.StoryFeatures.from_json(row[2]))
         for row in rows
         if row[1] is not None
     ]
 
 
+@functools.cache
+def _candidate_query(key_count: int) -> sa.TextClause:
+    """The candidate lookup for ``key_count`` distinct keys: one statement, one range scan per key.
+
+    Each key offers at most its ROWS_PER_KEY newest rows in the window (a common number
+    such as 12 is under thousands of recent articles), so the work per article stays
+    bounded however many articles are stored; the articles found under the most keys win.
+    """
+    newest = " UNION ALL ".join(
+        f"SELECT article_id FROM (SELECT article_id FROM story_key WHERE key = :k{i} AND seen_at >= :since "
+        f"ORDER BY seen_at DESC LIMIT {ROWS_PER_KEY}) AS under_k{i}"
+        for i in range(key_count)
+    )
+    return sa.text(
+        "SELECT article.id, article.story_id, article.features FROM article JOIN "
+        f"(SELECT article_id, count(*) AS shared FROM ({newest}) AS filed GROUP BY article_id "
+        f"ORDER BY shared DESC, article_id DESC LIMIT {CANDIDATES_PER_ARTICLE}) AS best "
+        "ON best.article_id = article.id ORDER BY best.shared DESC, article.id DESC"
+    ).bindparams(sa.bindparam("since", type_=UTCDateTime()))
+
+
 def _add_matches(
-    session: Session,
+    connection: sa.Connection,
     article_id: int,
     story_id: int,
     matches: Sequence[TopicMatch],
@@ -409,42 +493,46 @@ def _add_matches(
     """Insert matches and one outbox row per (topic, story, channel) not alerted yet."""
     queued = 0
     for found in matches:
-        row = Match(
-            topic=found.topic,
-            article_id=article_id,
-            story_id=story_id,
-            score=found.score,
-            terms=json.dumps(list(found.terms), ensure_ascii=False),
-            clause=found.clause,
-            snippet=found.snippet,
-            matched_at=now,
-            backfill=backfill,
-        )
-        session.add(row)
-        session.flush()
-        for channel in channels:
-            values = {
+        match_id = connection.execute(
+            _INSERT_MATCH,
+            {
                 "topic": found.topic,
+                "article_id": article_id,
                 "story_id": story_id,
-                "match_id": row.id,
-                "channel": channel,
-                "status": "pending",
-                "attempts": 0,
-                "created_at": now,
-                "next_attempt_at": now,
-            }
-            queued += len(session.execute(_insert_ignoring_duplicates(session, values)).all())
+                "score": found.score,
+                "terms": json.dumps(list(found.terms), ensure_ascii=False),
+                "clause": found.clause,
+                "snippet": found.snippet,
+                "matched_at": now,
+                "backfill": backfill,
+            },
+        ).scalar_one()
+        if channels:
+            rows = [
+                {
+                    "topic": found.topic,
+                    "story_id": story_id,
+                    "match_id": match_id,
+                    "channel": channel,
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                    "next_attempt_at": now,
+                }
+                for channel in channels
+            ]
+            queued += len(connection.execute(_insert_ignoring_duplicates(connection, rows)).all())
     return queued
 
 
-def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> Any:
+def _insert_ignoring_duplicates(connection: sa.Connection, rows: list[dict[str, Any]]) -> Any:
     # The unique key on (topic, story_id, channel) is what guarantees one alert per story.
-    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
     return (
-        dialect.insert(Alert)
-        .values(**values)
+        dialect.insert(_ALERT)
+        .values(rows)
         .on_conflict_do_nothing(index_elements=["topic", "story_id", "channel"])
-        .returning(col(Alert.id))
+        .returning(_ALERT.c.id)
     )
 
 
@@ -470,9 +558,7 @@ def mark_delivered(engine: Engine, alert_id: int, now: datetime) -> None:
             alert.lease_owner = alert.lease_expires_at = None
 
 
-def mark_attempt_failed(
-    engine: Engine, alert_id: int, error: str, retry_at: datetime | None
-) -> None:
+def mark_attempt_failed(engine: Engine, alert_id: int, error: str, retry_at: datetime | None) -> None:
     """Record a failed delivery; ``retry_at`` None means give up (status "failed")."""
     with transaction(engine) as session:
         alert = session.get(Alert, alert_id)
@@ -500,10 +586,7 @@ def load_alert(engine: Engine, alert_id: int) -> tuple[Alert, AlertContent] | No
             .where(Article.story_id == story.id)
             .order_by(col(Article.fetched_at), col(Article.id))
         ).all()
-        outlets = {
-            a.id: Outlet(a.id or 0, a.url, a.title, a.language, feed, a.published_at)
-            for a, feed in rows
-        }
+        outlets = {a.id: Outlet(a.id or 0, a.url, a.title, a.language, feed, a.published_at) for a, feed in rows}
         content = AlertContent(
             alert_id=alert.id or 0,
             topic=alert.topic,
@@ -536,18 +619,14 @@ def release_leases(engine: Engine, owner: str) -> None:
     with transaction(engine) as session:
         for table in (Feed, Alert):
             session.execute(
-                sa.update(table)
-                .where(col(table.lease_owner) == owner)
-                .values(lease_owner=None, lease_expires_at=None)
+                sa.update(table).where(col(table.lease_owner) == owner).values(lease_owner=None, lease_expires_at=None)
             )
 
 
 # --- topics ------------------------------------------------------------------------------
 
 
-def changed_topics(
-    engine: Engine, queries: dict[str, str], now: datetime | None = None
-) -> list[str]:
+def changed_topics(engine: Engine, queries: dict[str, str], now: datetime | None = None) -> list[str]:
     """Record the configured queries; return the names that are new or whose query changed."""
     changed = []
     with transaction(engine) as session:
@@ -563,9 +642,7 @@ def changed_topics(
     return changed
 
 
-def stored_documents(
-    engine: Engine, since: datetime, batch: int = 500
-) -> Iterator[tuple[int, int, Document]]:
+def stored_documents(engine: Engine, since: datetime, batch: int = 500) -> Iterator[tuple[int, int, Document]]:
     """(article id, story id, document) of every article fetched since ``since``, oldest first."""
     last_id = 0
     while True:
@@ -598,9 +675,9 @@ def store_backfill(
 ) -> int:
     """Store the matches a new topic finds in history; alerts only when asked. Returns alerts queued."""
     try:
-        with transaction(engine) as session:
+        with writing(engine) as connection:
             return _add_matches(
-                session,
+                connection,
                 article_id,
                 story_id,
                 matches,
@@ -610,11 +687,3 @@ def store_backfill(
             )
     except IntegrityError:
         return 0  # matched already
-
-
-def recent_entry_dates(engine: Engine, feed_id: int, since: datetime) -> list[datetime]:
-    """Publication dates (else fetch times) of this feed's articles since ``since``: its rhythm."""
-    when = sa.func.coalesce(col(Article.published_at), col(Article.fetched_at))
-    with reading(engine) as session:
-        rows = session.execute(sa.select(when).where(col(Article.feed_id) == feed_id, when >= since)).all()
-    return [row[0] if isinstance(row[0], datetime) else datetime.fromisoformat(str(row[0])) for row in rows]

@@ -42,9 +42,7 @@ class Feed(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True)
     url: str = Field(unique=True)
-    origin: str = (
-        "config"  # "config": follows the config file; "cli": added by `monitor feeds add/import`
-    )
+    origin: str = "config"  # "config": follows the config file; "cli": added by `monitor feeds add/import`
     active: bool = True  # False when removed from the configuration
     interval_override_s: int | None = None
     etag: str | None = None
@@ -56,6 +54,7 @@ class Feed(SQLModel, table=True):
     failing_since: datetime | None = _when()
     dead: bool = False
     interval_s: int = 0
+    rhythm: str | None = None  # JSON of polling.Rhythm: recent entry dates and the feed's hints
     last_checked_at: datetime | None = _when()
     next_check_at: datetime | None = _when(index=True)
     lease_owner: str | None = None
@@ -96,15 +95,19 @@ class Article(SQLModel, table=True):
 
 
 class StoryKey(SQLModel, table=True):
-    """Selective keys (LSH bands, cross-lingual signals) that find story candidates."""
+    """Selective keys (LSH bands, cross-lingual signals) that find story candidates.
+
+    The primary key is the whole row, in lookup order: "the newest articles filed under
+    this key since then" is one range of one B-tree (on SQLite a WITHOUT ROWID table, so
+    there is no second copy of the rows), and filing an article touches one leaf per key.
+    """
 
     __tablename__ = "story_key"
-    __table_args__ = (Index("ix_story_key_key_seen", "key", "seen_at"),)
+    __table_args__ = {"sqlite_with_rowid": False}
 
     key: str = Field(primary_key=True)
+    seen_at: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True, nullable=False))
     article_id: int = Field(primary_key=True, foreign_key="article.id")
-    story_id: int = Field(foreign_key="story.id")
-    seen_at: datetime | None = _when()
 
 
 class Match(SQLModel, table=True):

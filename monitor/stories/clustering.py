@@ -56,9 +56,7 @@ def index_keys(features: StoryFeatures) -> list[str]:
     numbers = [n for n in features.numbers if _significant_digits(n) >= 2][:KEY_NUMBERS]
     keys.extend(f"n:{_digest(number)}" for number in numbers)
     keys.extend(
-        f"e:{_digest(name + '|' + number)}"
-        for name in features.names[:KEY_NAMES_WITH_NUMBERS]
-        for number in numbers
+        f"e:{_digest(name + '|' + number)}" for name in features.names[:KEY_NAMES_WITH_NUMBERS] for number in numbers
     )
     return keys
 
@@ -179,17 +177,24 @@ def _same_name(a: str, b: str) -> bool:
 
 
 def evidence(
-    a: StoryFeatures, b: StoryFeatures, rarity: dict[str, float] | None = None
+    a: StoryFeatures,
+    b: StoryFeatures,
+    rarity: dict[str, float] | None = None,
+    *,
+    threshold: float | None = None,
 ) -> _Evidence:
     """How strongly ``a`` and ``b`` look like the same event, with the reasons.
 
     ``rarity`` down-weights anchors that several competing stories share (a company
-    every candidate mentions says nothing about which story this is).
+    every candidate mentions says nothing about which story this is). With a
+    ``threshold``, headlines are only checked for what the other article lacks when the
+    score reaches it (below it the pair is rejected anyway; the check is the costly part).
     """
     weights = rarity or {}
-    names = tuple(n for n in a.names if n in set(b.names))
-    numbers = tuple(n for n in a.numbers if n in set(b.numbers))
-    dates = tuple(d for d in a.dates if d in set(b.dates))
+    b_names, b_numbers, b_dates = set(b.names), set(b.numbers), set(b.dates)
+    names = tuple(n for n in a.names if n in b_names)
+    numbers = tuple(n for n in a.numbers if n in b_numbers)
+    dates = tuple(d for d in a.dates if d in b_dates)
     headline = _dice(a.title_grams, b.title_grams)
     shared_terms = set(a.terms) & set(b.terms)
     text = len(shared_terms) / math.sqrt(len(a.terms) * len(b.terms)) if a.terms and b.terms else 0
@@ -197,6 +202,9 @@ def evidence(
     specific_points = sum(weights.get(n, 1.0) for n in numbers) + sum(
         weights.get(d, 1.0) * (1.0 if len(d) == 5 else 0.5) for d in dates
     )
+    score = W_NAME * name_points + W_SPECIFIC * specific_points + W_HEADLINE * headline + W_TEXT * text
+    if threshold is not None and score < threshold:
+        return _Evidence(score, names, numbers, dates, headline, text, ())
     # Translations rename countries and institutions (Japan / Jepang, EZB / ECB), so the
     # headline check only applies between articles written in the same language.
     same_language = a.language is not None and a.language == b.language
@@ -204,9 +212,6 @@ def evidence(
     missing += tuple(_missing_headline_numbers(b, a, same_language))
     if same_language:
         missing += tuple(_missing_headline_names(a, b) + _missing_headline_names(b, a))
-    score = (
-        W_NAME * name_points + W_SPECIFIC * specific_points + W_HEADLINE * headline + W_TEXT * text
-    )
     return _Evidence(score, names, numbers, dates, headline, text, missing)
 
 
@@ -220,9 +225,7 @@ def _rarity(candidates: Sequence[Candidate]) -> dict[str, float]:
     return {anchor: 1.0 / len(ids) for anchor, ids in stories.items()}
 
 
-def assign(
-    features: StoryFeatures, candidates: Sequence[Candidate], rules: StoryRules = StoryRules()
-) -> Assignment:
+def assign(features: StoryFeatures, candidates: Sequence[Candidate], rules: StoryRules = StoryRules()) -> Assignment:
     """Choose the story a new article joins among its candidates, or None for a new story."""
     in_window = [c for c in candidates if _within(features, c.features, rules.window)]
     best_copy: tuple[float, Candidate] | None = None
@@ -235,7 +238,7 @@ def assign(
     rarity = _rarity(in_window)
     best: tuple[float, Candidate, _Evidence] | None = None
     for candidate in in_window:
-        found = evidence(features, candidate.features, rarity)
+        found = evidence(features, candidate.features, rarity, threshold=rules.event_threshold)
         if found.missing or found.score < rules.event_threshold:
             continue
         if best is None or found.score > best[0]:

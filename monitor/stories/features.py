@@ -20,12 +20,11 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from datasketch import MinHash
-
 from monitor.errors import ParseError
 from monitor.model import Document
 from monitor.text import detect_language, normalize, words
 
+from . import minhash
 from .lexicon import GERMAN_COMMON_NOUNS, MONTHS, NOT_NAMES, SCALES, STOPWORDS
 from .urls import article_lines
 
@@ -36,7 +35,7 @@ MAX_NUMBERS = 12
 MAX_TERMS = 60
 STEM_LENGTH = 5
 
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=20241022)
+_PERMUTATIONS = minhash.Permutations.create(NUM_PERM, seed=20241022)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +120,7 @@ def _minhash(tokens: list[str]) -> tuple[int, ...]:
         return ()
     size = min(SHINGLE_WORDS, len(tokens))
     shingles = {" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
-    signature = MinHash(
-        num_perm=NUM_PERM, permutations=_PERMUTATIONS.permutations, scheme=_PERMUTATIONS.scheme
-    )
-    signature.update_batch([shingle.encode("utf-8") for shingle in shingles])
-    return tuple(int(value) for value in signature.hashvalues)
+    return minhash.signature((shingle.encode("utf-8") for shingle in shingles), _PERMUTATIONS)
 
 
 _NOT_NAMES = NOT_NAMES | MONTHS.keys()
@@ -137,14 +132,13 @@ _TITLE_CASE_SHARE = 0.6
 _NOUN_SUFFIXES = ("ung", "heit", "keit", "schaft", "tion", "sion", "tat", "ismus", "nis", "tum")
 
 
+@lru_cache(maxsize=1 << 16)  # the same words recur in every article
 def _is_strong(token: str) -> bool:
     """ByteDance, TikTok, iPhone, GPU, LEGO: shaped like a name in any language."""
     letters = [c for c in token if c.isalpha()]
     if len(letters) < 3:
         return False
-    return any(c.isupper() for c in token[1:]) and (
-        any(c.islower() for c in token) or len(letters) >= 3
-    )
+    return any(c.isupper() for c in token[1:]) and (any(c.islower() for c in token) or len(letters) >= 3)
 
 
 def _strong_tokens(text: str) -> list[str]:
@@ -160,9 +154,7 @@ def _common_german_noun(folded: str) -> bool:
     return folded in GERMAN_COMMON_NOUNS or folded.endswith(_NOUN_SUFFIXES)
 
 
-def _names(
-    lines: list[str], language: str | None, title_words: set[str]
-) -> tuple[list[str], set[str]]:
+def _names(lines: list[str], language: str | None, title_words: set[str]) -> tuple[list[str], set[str]]:
     """Proper names, most frequent first, and those among them shaped like names anywhere.
 
     A name is a capitalised word that does not open a sentence, or a word with an inner
@@ -187,9 +179,7 @@ def _names(
                     counts[folded] += 1
                     strong.add(folded)
                 elif token[0].isupper():
-                    if german and (
-                        folded in GERMAN_COMMON_NOUNS or folded.endswith(_NOUN_SUFFIXES)
-                    ):
+                    if german and (folded in GERMAN_COMMON_NOUNS or folded.endswith(_NOUN_SUFFIXES)):
                         continue
                     (counts if position > 0 else openers)[folded] += 1
     lower = {token for line in lines for token in _TOKEN.findall(line) if token.islower()}
@@ -279,8 +269,6 @@ def _grams(title: str) -> set[str]:
 
 def _terms(tokens: list[str]) -> list[str]:
     counts = Counter(
-        word[:STEM_LENGTH]
-        for word in tokens
-        if len(word) >= 4 and not word.isdigit() and word not in STOPWORDS
+        word[:STEM_LENGTH] for word in tokens if len(word) >= 4 and not word.isdigit() and word not in STOPWORDS
     )
     return [term for term, _ in counts.most_common(MAX_TERMS)]
