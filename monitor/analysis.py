@@ -43,7 +43,8 @@ def analyse(entry: Entry, feed_language: str | None, page: bytes | None = None, 
     """
     title, text = entry.title, entry.summary
     declared, published = entry.language or feed_language, entry.published_at
-    extracted = extract_article(page, page_url or entry.url) if page else None
+    need_metadata = not (title and published)
+    extracted = extract_article(page, page_url or entry.url, metadata=need_metadata) if page else None
     if extracted is not None:
         text = extracted.text
         title = title or (extracted.title or "")

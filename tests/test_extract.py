@@ -40,6 +40,10 @@ def test_seed_page_text_title_language_and_date() -> None:
     assert "newsletter" not in result.text and "Home" not in result.text
     assert result.language == "id"
     assert result.published_at == datetime(2024, 10, 21, tzinfo=UTC)  # trafilatura: days
+    # When the feed already gave title and date, the page's are not looked for; same text.
+    lean = extract_article(page, "https://news.example/a", metadata=False)
+    assert lean is not None and lean.text == result.text and lean.language == "id"
+    assert lean.title is None and lean.published_at is None
 
 
 @pytest.mark.parametrize(
