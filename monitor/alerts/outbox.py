@@ -85,7 +85,10 @@ async def deliver_due(
 ) -> DeliveryStats:
     """Send every alert whose time has come; failures are recorded and retried later."""
     stats = DeliveryStats()
-    while ids := repository.claim_due_alerts(engine, owner, clock()):
+    # Only what was due when the round began: an alert that fails now waits for a later
+    # round, however long this one takes (a slow round must not hammer a receiver).
+    round_began = clock()
+    while ids := repository.claim_due_alerts(engine, owner, round_began):
         for alert_id in ids:
             loaded = repository.load_alert(engine, alert_id)
             if loaded is None:
