@@ -186,6 +186,10 @@ def fold(token: str) -> str:
 def fold_all(tokens: Sequence[str]) -> list[str]:
     """``[fold(token) for token in tokens]``, with one cache look-up per distinct token."""
     cache = _FOLD_CACHE
+    try:
+        return list(map(cache.__getitem__, tokens))  # the usual case: every token met before
+    except KeyError:
+        pass
     missing = set(tokens).difference(cache)
     if len(cache) + len(missing) > _FOLD_CACHE_LIMIT:
         cache.clear()
@@ -202,7 +206,7 @@ def fold_keep_case(token: str) -> str:
     return "".join(_TOKEN.findall(_strip_accents(token)))
 
 
-_ASCII_CHARS = frozenset(map(chr, range(128)))
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 # What each character met outside ASCII is to the word splitter (a few thousand at most).
 _CHAR_KINDS: dict[str, str] = {}
 _CHAR_KINDS_LIMIT = 20_000
@@ -220,7 +224,7 @@ def _word_text(text: str) -> str | None:
     """``text`` with every character that is not part of a word replaced by a space (so
     offsets are kept), or None for text in a script written without spaces."""
     if not text.isascii():
-        foreign = set(text).difference(_ASCII_CHARS)
+        foreign = set(_NON_ASCII.findall(text))  # a regex skips the ASCII at C speed
         found = [_CHAR_KINDS.get(char) or _char_kind(char) for char in foreign]
         if "nospace" in found:
             return None

@@ -118,3 +118,71 @@ def test_the_same_documents_match_the_same_in_any_order(documents: list[Document
     fresh = TopicSet.compile(SEED_TOPICS)
     for doc in documents:
         assert topics.match(doc) == fresh.match_naive(doc)
+
+
+def test_a_copy_of_a_copy_in_use_matches_the_same() -> None:
+    """A pickled set compiles each topic again on first use; a copy taken half-way through
+    (some topics compiled again, some not) is as good as the original."""
+    topics = TopicSet.compile(SEED_TOPICS)
+    copy = pickle.loads(pickle.dumps(topics))
+    assert copy.match(SEED_DOCUMENTS[0]) == topics.match(SEED_DOCUMENTS[0])
+    second = pickle.loads(pickle.dumps(copy))
+    assert second.names == topics.names
+    for doc in SEED_DOCUMENTS:
+        assert second.match(doc) == topics.match(doc)
+        assert second.candidates(doc) == topics.candidates(doc)
+
+
+_LETTERS = st.text(alphabet="abé", min_size=1, max_size=4)
+
+
+def _fold(word: str) -> str:
+    return word.replace("é", "e")
+
+
+@SETTINGS
+@given(st.lists(st.tuples(_LETTERS, st.booleans(), _LETTERS), min_size=1, max_size=30), _LETTERS)
+def test_a_wildcard_marks_every_word_that_starts_with_it(parts: list[tuple[str, bool, str]], start: str) -> None:
+    needle = (start + "ab")[:3]  # a wildcard needs two letters
+    words = [f"{needle}{rest}" if with_needle else f"{head}{rest}" for head, with_needle, rest in parts]
+    text = " ".join(words)
+    matches = TopicSet.compile([TopicSpec("t", f"{needle}*")]).match(Document("", text, "en"))
+    expected = [word for word in words if _fold(word).startswith(_fold(needle))]
+    assert [text[hit.start : hit.end] for match in matches for hit in match.hits] == expected
+
+
+@SETTINGS
+@given(
+    st.lists(st.tuples(_LETTERS, st.booleans(), _LETTERS), min_size=1, max_size=30),
+    st.text(alphabet="abé", min_size=5, max_size=6),
+)
+def test_a_long_term_marks_every_compound_that_holds_it_in_german(
+    parts: list[tuple[str, bool, str]], needle: str
+) -> None:
+    words = [f"{head}{needle if with_needle else ''}{tail}" for head, with_needle, tail in parts]
+    text = " ".join(words)
+    matches = TopicSet.compile([TopicSpec("t", needle)]).match(Document("", text, "de"))
+    expected = [word for word in words if _fold(needle) in _fold(word)]
+    assert [text[hit.start : hit.end] for match in matches for hit in match.hits] == expected
+
+
+@SETTINGS
+@given(
+    st.lists(st.text(alphabet="abé", min_size=2, max_size=5), min_size=1, max_size=6, unique=True),
+    st.lists(st.tuples(st.integers(0, 6), _LETTERS), min_size=1, max_size=30),
+    st.sampled_from(["en", "de"]),
+)
+def test_wildcards_that_start_alike_each_find_their_words(
+    prefixes: list[str], parts: list[tuple[int, str]], language: str
+) -> None:
+    """Wildcards such as ab*, abb* and abba* share their start; each still finds exactly
+    the words it starts, whatever the longer ones find."""
+    words = [prefixes[pick] + tail if pick < len(prefixes) else tail for pick, tail in parts]
+    specs = [TopicSpec(f"t{index}", f"{prefix}*") for index, prefix in enumerate(prefixes)]
+    doc = Document("", " ".join(words), language)
+    expected = [
+        spec.name
+        for spec, prefix in zip(specs, prefixes, strict=True)
+        if any(_fold(word).startswith(_fold(prefix)) for word in words)
+    ]
+    assert [match.topic for match in TopicSet.compile(specs).match(doc)] == expected

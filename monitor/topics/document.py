@@ -6,14 +6,13 @@ Positions are token numbers: title tokens are 0..T-1 and body tokens start at
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import defaultdict
 from functools import cached_property
 from urllib.parse import urlsplit
 
 from monitor.model import Document, Field
 from monitor.text import COMPOUNDING_LANGUAGES, AnalysedText, fold_keep_case, language_code, stemmer_for
-from monitor.topics.snippet import sentence_spans
+from monitor.topics.snippet import sentence_spans, sentence_starts
 
 BODY_BASE = 1 << 24
 
@@ -34,19 +33,18 @@ class DocIndex:
         self._scans: dict[tuple[str, str], list[int]] = {}
 
     @cached_property
-    def haystack(self) -> str:
-        """Folded tokens between single spaces: " w1 w2 ... " (title, a gap, then body)."""
-        return f" {' '.join(self.title_norm)} \n {' '.join(self.body_norm)} "
-
-    @cached_property
     def index(self) -> dict[str, list[int]]:
         """Folded word -> its positions, ascending."""
-        positions: defaultdict[str, list[int]] = defaultdict(list)
-        for position, word in enumerate(self.title_norm):
-            positions[word].append(position)
-        for position, word in enumerate(self.body_norm, BODY_BASE):
-            positions[word].append(position)
-        return dict(positions)
+        positions: dict[str, list[int]] = {}
+        found = positions.get
+        for first, words in ((0, self.title_norm), (BODY_BASE, self.body_norm)):
+            for position, word in enumerate(words, first):
+                known = found(word)
+                if known is None:
+                    positions[word] = [position]
+                else:
+                    known.append(position)
+        return positions
 
     @cached_property
     def stems(self) -> dict[str, str] | None:
@@ -95,8 +93,9 @@ class DocIndex:
         return fold_keep_case(self.raw_at(position))
 
     @cached_property
-    def sorted_words(self) -> list[str]:
-        return sorted(self.index)
+    def _distinct_text(self) -> str:
+        """The distinct folded words between single spaces: " w1 w2 ... "."""
+        return f" {' '.join(self.index)} "
 
     def scan(self, kind: str, needle: str) -> list[int]:
         """Positions of words that start with (kind "prefix") or contain ("infix") ``needle``."""
@@ -104,18 +103,19 @@ class DocIndex:
         found = self._scans.get(key)
         if found is not None:
             return found
+        # str.find over the distinct words, at C speed; a found needle is widened to its
+        # word (no word holds a space), and the search goes on after that word.
+        text = self._distinct_text
+        probe = " " + needle if kind == "prefix" else needle
         words: list[str] = []
-        if kind == "prefix":
-            # One C-level substring test rules most needles out before any Python loop.
-            if " " + needle in self.haystack:
-                ordered = self.sorted_words
-                at = bisect_left(ordered, needle)
-                while at < len(ordered) and ordered[at].startswith(needle):
-                    words.append(ordered[at])
-                    at += 1
-        elif needle in self.haystack:
-            words = [w for w in self.index if needle in w]
-        found = sorted(p for w in words for p in self.index[w])
+        at = text.find(probe, 1 if kind == "infix" else 0)
+        while at >= 0:
+            start = at + 1 if kind == "prefix" else text.rfind(" ", 0, at) + 1
+            end = text.find(" ", at + len(probe))
+            words.append(text[start:end])
+            at = text.find(probe, end)
+        index = self.index
+        found = index[words[0]] if len(words) == 1 else sorted(p for w in words for p in index[w])
         self._scans[key] = found
         return found
 
@@ -123,8 +123,15 @@ class DocIndex:
     def body_sentences(self) -> list[tuple[int, int]]:
         return sentence_spans(self.doc.text)
 
-    def char_span(self, start: int, end: int) -> tuple[Field, int, int]:
-        """Field and character offsets in the original text of tokens ``start..end``."""
-        if start >= BODY_BASE:
-            return ("body", *self._body.span(start - BODY_BASE, end - BODY_BASE))
-        return ("title", *self._title.span(start, end))
+    @cached_property
+    def body_sentence_starts(self) -> list[int]:
+        return sentence_starts(self.body_sentences)
+
+    def char_spans(self, refs: list[tuple[int, int, int]]) -> list[tuple[Field, int, int]]:
+        """Field and character offsets in the original text of the tokens of each hit
+        reference (term, first token, last token)."""
+        title, body = self._title.span, self._body.span
+        return [
+            ("body", *body(start - BODY_BASE, end - BODY_BASE)) if start >= BODY_BASE else ("title", *title(start, end))
+            for _, start, end in refs
+        ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Protocol
 
 from monitor.text import is_nospace_token, stemmer_for
@@ -97,6 +98,9 @@ def infix_literal_of(term: Term) -> str | None:
     return None
 
 
+_NONE: list[int] = []  # no positions (never changed: callers copy before they change)
+
+
 def leaf_score(positions: list[int]) -> float:
     title_hits = bisect_left(positions, BODY_BASE)
     weight = TITLE_WEIGHT * title_hits + (len(positions) - title_hits)
@@ -106,6 +110,8 @@ def leaf_score(positions: list[int]) -> float:
 class TermMatcher:
     """A term or phrase; ``order`` is its place among the query's terms."""
 
+    __slots__ = ("_anywhere", "_plain", "_whole_word", "infix", "literal", "order", "term", "text", "width")
+
     def __init__(self, term: Term, order: int, literal: int, infix: int | None) -> None:
         self.term = term
         self.order = order
@@ -113,16 +119,33 @@ class TermMatcher:
         self.infix = infix  # id of the in-compound literal, if the term may match there
         self.text = term_text(term)
         self.width = len(term.words) - 1
-        # The literal whose absence rules the term out: [elsewhere, in a compounding language]
-        self._gates = (literal, literal if infix is None else infix)
+        word = term.words[0]
+        # One whole word compared folded: its positions are one look-up in the word index
+        # (outside compounding languages when it may match inside compounds).
+        plain = len(term.words) == 1 and not word.prefix and not word.case_sensitive
+        self._whole_word = word.norm if plain else None
+        self._plain = plain and infix is None
+        self._anywhere = self._whole_word if term.field is None else None  # no title:/body:
 
     def evaluate(self, ctx: Context) -> Outcome | None:
-        starts = self.positions(ctx)
-        if not starts:
-            return None
+        word = self._anywhere
+        if word is not None and not ctx.stem and (self._plain or not ctx.doc.compounding):
+            # The commonest case, inline: most terms of a candidate are not in the document.
+            starts = ctx.doc.index.get(word)
+            if starts is None:
+                return None
+        else:
+            starts = self.positions(ctx)
+            if not starts:
+                return None
         width = self.width
-        spans = [(p, p + width) for p in starts]
-        hits = [(self.order, p, p + width) for p in starts]
+        order = self.order
+        if width:
+            spans = [(p, p + width) for p in starts]
+            hits = [(order, p, p + width) for p in starts]
+        else:
+            spans = list(zip(starts, starts, strict=True))
+            hits = [(order, p, p) for p in starts]
         return Outcome(leaf_score(starts), spans, hits, self.text)
 
     def _stemming(self, ctx: Context) -> bool:
@@ -130,24 +153,32 @@ class TermMatcher:
 
     def positions(self, ctx: Context) -> list[int]:
         doc = ctx.doc
-        fired = ctx.fired
-        # The presearch saw every surface form it looked for; only stem matches escape it.
-        # (Checked first: most terms of a candidate topic are absent from the document.)
-        if fired is not None and not (ctx.stem and self._stemming(ctx)):
-            gate = self._gates[doc.compounding]
-            if gate not in fired and gate in ctx.searched:
-                return []
-        stemming = self._stemming(ctx)
-        words = self.term.words
-        first = self._word_positions(ctx, words[0], stemming, single=len(words) == 1)
-        if len(words) > 1:
-            first = [p for p in first if self._rest_follows(ctx, p, stemming)]
+        stemming = ctx.stem and self._stemming(ctx)
+        whole_word = self._whole_word
+        if whole_word is not None and not stemming and (self._plain or not doc.compounding):
+            found = doc.index.get(whole_word)
+            if found is None:
+                return _NONE
+        else:
+            fired = ctx.fired
+            # The presearch saw every surface form it looked for; only stem matches escape it.
+            # (Checked first: most terms of a candidate topic are absent from the document.)
+            if fired is not None and not stemming:
+                # The literal whose absence rules the term out (in compounding languages the
+                # in-compound one, which the surface literal implies).
+                gate = self.infix if doc.compounding and self.infix is not None else self.literal
+                if gate not in fired and gate in ctx.searched:
+                    return _NONE
+            words = self.term.words
+            found = self._word_positions(ctx, words[0], stemming, single=len(words) == 1)
+            if len(words) > 1:
+                found = [p for p in found if self._rest_follows(ctx, p, stemming)]
         field = self.term.field
         if field == "title":
-            first = first[: bisect_left(first, BODY_BASE)]
-        elif field == "body":
-            first = first[bisect_left(first, BODY_BASE) :]
-        return first
+            return found[: bisect_left(found, BODY_BASE)]
+        if field == "body":
+            return found[bisect_left(found, BODY_BASE) :]
+        return found
 
     def _word_positions(self, ctx: Context, word: Word, stemming: bool, single: bool) -> list[int]:
         doc = ctx.doc
@@ -307,7 +338,16 @@ class NearMatcher:
             return None
         closeness = 1.0 - best_gap / (distance + 1)
         score = (left.score + right.score) / 2 * (0.5 + 0.5 * closeness)
-        hits = [hit for hit in left.hits + right.hits if any(start <= hit[1] and hit[2] <= end for start, end in used)]
+        # The hits inside a span used: among the used spans starting at or before a hit,
+        # the one reaching furthest must reach past its end.
+        ordered_used = sorted(used)
+        used_starts = [start for start, _ in ordered_used]
+        reach = list(accumulate((end for _, end in ordered_used), max))
+        hits = [
+            hit
+            for hit in left.hits + right.hits
+            if (at := bisect_right(used_starts, hit[1]) - 1) >= 0 and reach[at] >= hit[2]
+        ]
         right_clause = right.clause
         if " NEAR/" in right_clause or " ONEAR/" in right_clause:
             right_clause = f"({right_clause})"

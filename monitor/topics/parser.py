@@ -226,7 +226,7 @@ class _Parser:
         return token
 
     def starts_operand(self) -> bool:
-        return self.peek().kind in ("(", "TERM", "PHRASE", "FIELD", "NOT")
+        return self.tokens[self.position].kind in ("(", "TERM", "PHRASE", "FIELD", "NOT")
 
     def expect_operand(self, after: str) -> None:
         if not self.starts_operand():
@@ -238,9 +238,9 @@ class _Parser:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise _fail(self.peek().column, f"the query nests deeper than {MAX_DEPTH} levels")
-        first = self.peek()
+        first = self.tokens[self.position]
         children = [self.conjunction()]
-        while self.peek().kind == "OR":
+        while self.tokens[self.position].kind == "OR":
             self.take()
             self.expect_operand("OR")
             children.append(self.conjunction())
@@ -248,10 +248,10 @@ class _Parser:
         return children[0] if len(children) == 1 else Or(_flatten(Or, children), first.column)
 
     def conjunction(self) -> Node:
-        first = self.peek()
+        first = self.tokens[self.position]
         children = [self.proximity()]
         while True:
-            if self.peek().kind == "AND":
+            if self.tokens[self.position].kind == "AND":
                 self.take()
                 self.expect_operand("AND")
             elif not self.starts_operand():
@@ -261,7 +261,7 @@ class _Parser:
 
     def proximity(self) -> Node:
         left = self.unary()
-        while self.peek().kind == "NEAR":
+        while self.tokens[self.position].kind == "NEAR":
             operator = self.take()
             self.expect_operand(operator.text)
             right = self.unary()
@@ -271,7 +271,7 @@ class _Parser:
         return left
 
     def unary(self) -> Node:
-        token = self.peek()
+        token = self.tokens[self.position]
         if token.kind == "NOT":
             self.take()
             self.expect_operand("NOT")
@@ -287,7 +287,7 @@ class _Parser:
         token = self.take()
         if token.kind == "(":
             inner = self.query()
-            closing = self.peek()
+            closing = self.tokens[self.position]
             if closing.kind != ")":
                 raise _fail(
                     closing.column,

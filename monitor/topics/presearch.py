@@ -12,10 +12,9 @@ A query with no clause at all is evaluated for every document.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Iterable
 from functools import lru_cache
-from itertools import accumulate, chain, pairwise, repeat
+from itertools import chain, pairwise, repeat
 from typing import NamedTuple, TypeVar
 
 import ahocorasick
@@ -243,7 +242,9 @@ class LiteralFinder:
             return (literal,) if infix is None else (literal, infix)
 
         self._words = {word: with_infix(word, literal) for word, literal in words.items()}
-        self._prefixes = _automaton({text: with_infix(text[1:], literal) for text, literal in prefixes.items()})
+        self._prefixes = _automaton(
+            _with_shorter({text: with_infix(text[1:], literal) for text, literal in prefixes.items()})
+        )
         in_words: dict[str, tuple[int, ...]] = {text: (literal,) for text, literal in (prefixes | infixes).items()}
         self._in_words = _automaton(in_words)
         self._fires: list[dict[str, tuple[int, ...]]] = [{}, {}]  # per word: [elsewhere, compounding]
@@ -278,28 +279,43 @@ class LiteralFinder:
     def _fires_of(self, distinct: set[str], compounding: bool) -> dict[str, tuple[int, ...]]:
         """The table word -> literals it fires, holding every word of ``distinct``."""
         fires = self._fires[compounding]
-        missing = distinct.difference(fires)
+        missing = list(distinct.difference(fires))
         if not missing:
             return fires
         if len(fires) + len(missing) > REMEMBERED_WORDS:
             # A new table rather than clear(): a match running in another thread keeps its own.
             fires = self._fires[compounding] = {}
-            missing = distinct
-        new = list(missing)
-        found = dict(zip(new, map(self._words.get, new, repeat(())), strict=True))
+            missing = list(distinct)
+        found = dict(zip(missing, map(self._words.get, missing, repeat(())), strict=True))
         automaton = self._in_words if compounding else self._prefixes
         if automaton is not None:
             # One pass over " w1 w2 ... "; no pattern holds a space but at its start, so each
-            # match ends inside one word: the first whose end is not before the match's.
-            ends = list(accumulate(map(len, new), lambda total, size: total + size + 1, initial=0))[1:]
-            for end, literals in automaton.iter(f" {' '.join(new)}"):
-                word = new[bisect_left(ends, end)]
-                found[word] += literals
+            # match ends inside one word: ``owner`` names the word of each character. Outside
+            # compounding languages every pattern is the start of a word and holds the literals
+            # of the shorter ones, so the longest match of each word tells them all.
+            text = f" {' '.join(missing)}"
+            owner = list(chain.from_iterable(repeat(word, len(word) + 1) for word in missing))
+            for end, literals in automaton.iter(text) if compounding else automaton.iter_long(text):
+                found[owner[end]] += literals
         fires.update(found)
         return fires
 
 
 _FINDER_STATE = ("_pairs", "searched", "_words", "_prefixes", "_in_words")
+
+
+def _with_shorter(prefixes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+    """Each prefix pattern's literals, and those of every pattern it starts with."""
+    closed: dict[str, tuple[int, ...]] = {}
+    for text in sorted(prefixes, key=len):
+        literals = prefixes[text]
+        for end in range(len(text) - 1, 1, -1):  # the longest shorter pattern holds the rest
+            shorter = closed.get(text[:end])
+            if shorter is not None:
+                literals += shorter
+                break
+        closed[text] = literals
+    return closed
 
 
 def _automaton(patterns: dict[str, tuple[int, ...]]) -> ahocorasick.Automaton | None:
@@ -340,10 +356,11 @@ class NeedIndex:
         return found
 
     def present(self, doc: DocIndex, fired: set[int]) -> set[int]:
-        """The needs ``doc`` satisfies, given the literals it contains."""
+        """The needs ``doc`` satisfies, given the literals it contains: ``fired`` itself,
+        grown (the needs it gains have negative ids, unlike the literals)."""
         if not self._ids:
             return fired
-        present = set(fired)
+        present = fired
         if self._stem_words:
             present.update(_flatten(self._stem_by_gate, fired))
             if doc.language and doc.stems is not None:

@@ -62,11 +62,16 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return trimmed
 
 
-def _choose(text: str, hits: Sequence[Hit], sentences: list[tuple[int, int]]) -> tuple[int, int, bool, bool]:
+def sentence_starts(sentences: list[tuple[int, int]]) -> list[int]:
+    return list(map(itemgetter(0), sentences))
+
+
+def _choose(
+    text: str, hits: Sequence[Hit], sentences: list[tuple[int, int]], starts: list[int]
+) -> tuple[int, int, bool, bool]:
     """Start and end of the snippet, and whether each end cuts through a sentence."""
     if not sentences:
         return 0, len(text), False, False
-    starts = list(map(itemgetter(0), sentences))
     found: dict[int, list[str]] = {}  # sentence -> the terms of its hits (only sentences with hits)
     for hit in hits:
         at = bisect_right(starts, hit.start) - 1
@@ -77,16 +82,23 @@ def _choose(text: str, hits: Sequence[Hit], sentences: list[tuple[int, int]]) ->
     best: tuple[int, int, int, int] | None = None
     first = last = 0
     for begin in sorted(found) or [0]:
-        terms: set[str] = set()
-        count = 0
-        for end in range(begin, min(begin + MAX_SENTENCES, len(sentences))):
-            if end > begin and sentences[end][1] - sentences[begin][0] > MAX_CHARS:
+        more = found.get(begin, [])
+        terms = set(more)
+        count = len(more)
+        rank = (len(terms), 0, count, -begin)
+        if best is None or rank > best:
+            best, first, last = rank, begin, begin
+        window_start = sentences[begin][0]
+        for end in range(begin + 1, min(begin + MAX_SENTENCES, len(sentences))):
+            if sentences[end][1] - window_start > MAX_CHARS:
                 break  # longer windows from here only grow
-            more = found.get(end, ())
-            terms.update(more)
-            count += len(more)
+            added = found.get(end)
+            if added is None:
+                continue  # a sentence without hits ranks below the window without it
+            terms.update(added)
+            count += len(added)
             rank = (len(terms), begin - end, count, -begin)
-            if best is None or rank > best:
+            if rank > best:
                 best, first, last = rank, begin, end
     # Widen a short window with its neighbours for context, the following one first.
     while last - first + 1 < MAX_SENTENCES:
@@ -132,14 +144,18 @@ def make_snippet(
     text: str,
     hits: Sequence[Hit],
     sentences: list[tuple[int, int]] | None = None,
+    starts: list[int] | None = None,
 ) -> str:
     """The highlighted snippet for ``hits`` (offsets into ``title`` / ``text``);
-    ``sentences`` are ``sentence_spans(text)`` when the caller has them already."""
+    ``sentences`` are ``sentence_spans(text)`` and ``starts`` their starts when the
+    caller has them already (a document matching several topics splits once)."""
     body_hits = [hit for hit in hits if hit.field == "body"]
     if body_hits:
         if sentences is None:
             sentences = sentence_spans(text)
-        start, end, cut_before, cut_after = _choose(text, body_hits, sentences)
+        if starts is None:
+            starts = sentence_starts(sentences)
+        start, end, cut_before, cut_after = _choose(text, body_hits, sentences, starts)
         snippet = _render(text, start, end, body_hits)
         return ("…" if cut_before else "") + snippet + ("…" if cut_after else "")
     title_hits = [hit for hit in hits if hit.field == "title"]

@@ -37,7 +37,7 @@ class _Topic:
     name: str
     stem: bool
     matcher: Matcher
-    terms: tuple[TermMatcher, ...]
+    sources: tuple[str, ...]  # each term as written, in query order
 
 
 class TopicSet:
@@ -46,11 +46,15 @@ class TopicSet:
     def __init__(
         self,
         topics: list[_Topic],
+        queries: list[str],
         literals: dict[str, int],
         plans: list[tuple[Clause, list[Clause]] | None],
     ) -> None:
-        self._topics = topics
+        self._topics: list[_Topic | None] = list(topics)
         self.names: tuple[str, ...] = tuple(topic.name for topic in topics)
+        self._queries = tuple(queries)
+        self._stems = tuple(topic.stem for topic in topics)
+        self._literals = literals
         self._finder = LiteralFinder(literals)
         # A term whose literal is looked for and absent is skipped at once.
         self._searched = self._finder.searched
@@ -89,6 +93,7 @@ class TopicSet:
             seen.add(spec.name)
         literals: dict[str, int] = {}
         topics: list[_Topic] = []
+        queries: list[str] = []
         plans: list[tuple[Clause, list[Clause]] | None] = []
         for spec in sorted(specs, key=lambda s: s.name):
             try:
@@ -98,8 +103,36 @@ class TopicSet:
             compiler = Compiler(literals)
             matcher = compiler.compile(node)
             plans.append(Presearch(spec.stem, compiler).plan(matcher))
-            topics.append(_Topic(spec.name, spec.stem, matcher, tuple(compiler.terms)))
-        return cls(topics, literals, plans)
+            topics.append(_Topic(spec.name, spec.stem, matcher, _sources(compiler.terms)))
+            queries.append(spec.query)
+        return cls(topics, queries, literals, plans)
+
+    def __getstate__(self) -> dict[str, object]:
+        """A pickled set leaves the compiled queries out (most of its objects: loading them
+        took 1.6 s of the 1.9 s a 10,000-topic set needed): a copy compiles each topic again
+        the first time the presearch picks it, from its query and this set's literal ids."""
+        state = dict(self.__dict__)
+        state["_topics"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._topics = [None] * len(self.names)
+
+    def _topic(self, index: int) -> _Topic:
+        topic = self._topics[index]
+        if topic is None:
+            topic = self._topics[index] = self._recompile(index)
+        return topic
+
+    def _recompile(self, index: int) -> _Topic:
+        # The build interned every literal of the query, so the ids the compiler finds are
+        # those the presearch tables hold, and the table does not grow.
+        known = len(self._literals)
+        compiler = Compiler(self._literals)
+        matcher = compiler.compile(parse(self._queries[index]))
+        assert len(self._literals) == known, "a recompiled query brought a new literal"
+        return _Topic(self.names[index], self._stems[index], matcher, _sources(compiler.terms))
 
     def match(self, doc: Document) -> list[TopicMatch]:
         """The topics ``doc`` matches, sorted by topic name."""
@@ -116,7 +149,7 @@ class TopicSet:
     def _presearch(self, index: DocIndex) -> tuple[list[int], set[int]]:
         """Candidate topic numbers (ascending, so in name order) and the literals seen."""
         fired = self._finder.find(index)
-        present = self._needs.present(index, fired)
+        present = self._needs.present(index, fired)  # fired itself, with the other needs added
         checks = self._checks
         triggers = self._triggers
         triggered = set(chain.from_iterable(map(triggers.__getitem__, triggers.keys() & present)))
@@ -129,14 +162,14 @@ class TopicSet:
     def match_naive(self, doc: Document) -> list[TopicMatch]:
         """Evaluate every topic, without the presearch: the reference ``match`` must agree
         with, and the baseline of the benchmark."""
-        return self._evaluate(DocIndex(doc), range(len(self._topics)), None)
+        return self._evaluate(DocIndex(doc), range(len(self.names)), None)
 
     def _evaluate(self, index: DocIndex, candidates: Sequence[int], fired: set[int] | None) -> list[TopicMatch]:
         matches: list[TopicMatch] = []
+        contexts = (Context(index, False, fired, self._searched), Context(index, True, fired, self._searched))
         for topic_index in candidates:
-            topic = self._topics[topic_index]
-            context = Context(index, topic.stem, fired, self._searched)
-            outcome = topic.matcher.evaluate(context)
+            topic = self._topics[topic_index] or self._topic(topic_index)
+            outcome = topic.matcher.evaluate(contexts[topic.stem])
             if outcome is not None:
                 matches.append(_topic_match(topic, outcome, index))
         return matches
@@ -160,15 +193,15 @@ def _cyclic_gc_paused() -> Iterator[None]:
 _BY_PLACE = itemgetter(1, 2, 0)  # a hit's first and last token, then its term
 
 
+def _sources(terms: list[TermMatcher]) -> tuple[str, ...]:
+    return tuple(term.term.source for term in terms)
+
+
 def _topic_match(topic: _Topic, outcome: Outcome, index: DocIndex) -> TopicMatch:
     refs = sorted(set(outcome.hits), key=_BY_PLACE)[:MAX_HITS]
-    sources = [term.term.source for term in topic.terms]
-    hits = []
-    for order, start, end in refs:
-        field, char_start, char_end = index.char_span(start, end)
-        hits.append(Hit(sources[order], field, char_start, char_end))
-    fired = sorted({order for order, _, _ in refs})
-    terms = tuple(dict.fromkeys(sources[order] for order in fired))
+    sources = topic.sources
+    hits = [Hit(sources[ref[0]], *span) for ref, span in zip(refs, index.char_spans(refs), strict=True)]
+    terms = tuple(dict.fromkeys(sources[order] for order in sorted({ref[0] for ref in refs})))
     score = round(min(1.0, max(0.0, outcome.score)), 4)
-    snippet = make_snippet(index.doc.title, index.doc.text, hits, index.body_sentences)
+    snippet = make_snippet(index.doc.title, index.doc.text, hits, index.body_sentences, index.body_sentence_starts)
     return TopicMatch(topic.name, score, terms, tuple(hits), outcome.clause, snippet)
