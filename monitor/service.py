@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -88,6 +89,7 @@ async def running(config: Config) -> AsyncIterator[Runtime]:
     """Open the database, the HTTP clients and the worker pool; close them all after."""
     engine = open_database(config)
     topics = compile_topics(config)
+    gc.freeze()  # the topics live as long as the process: out of every later collection's way
     repository.sync_feeds(engine, config.feeds)
     fetcher = Fetcher(fetch_limits(config))
     pool = WorkerPool(workers=config.polling.workers, setup=partial(analysis.install_topics, topics))
