@@ -168,8 +168,8 @@ class WorkerPool:
             try:
                 for _ in range(self.workers):
                     executor.submit(_start_worker, None)
-            except RuntimeError:
-                pass  # the pool was closed in the meantime
+            except (RuntimeError, OSError):
+                pass  # the pool was closed or replaced meanwhile: the next document starts workers
 
         threading.Thread(target=spawn, name="worker-pool-start", daemon=True).start()
 
