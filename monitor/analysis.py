@@ -36,6 +36,13 @@ def install_topics(topics: TopicSet) -> None:
     _installed["topics"] = topics
 
 
+def _topics() -> TopicSet:
+    # Matching nothing would lose matches silently: a worker without topics is a bug.
+    if "topics" not in _installed:
+        raise RuntimeError("no topics in this worker process: create the WorkerPool with setup=install_topics")
+    return _installed["topics"]
+
+
 def analyse(entry: Entry, feed_language: str | None, page: bytes | None = None, page_url: str = "") -> Analysed | None:
     """The article behind ``entry``: the page's text when it has one, else the feed's own.
 
@@ -57,6 +64,6 @@ def analyse(entry: Entry, feed_language: str | None, page: bytes | None = None, 
     return Analysed(
         document=document,
         published_at=published,
-        matches=_installed["topics"].match(document) if _installed else [],
+        matches=_topics().match(document),
         features=stories.story_features(document, published),
     )
