@@ -46,6 +46,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from monitor import stories
+from monitor.analysis import text_identity
 from monitor.model import TopicMatch
 from monitor.store import repository
 from monitor.store.db import create_engine, reading, schema_is_current, transaction, upgrade
@@ -727,7 +728,15 @@ def plan_new_articles(engine: Engine, count: int, seed: int = 99) -> list[Planne
         planned.append(
             Planned(
                 repository.NewArticle(
-                    1 + n % FEEDS, url, url, title, f"{title} {n}\n{text}", language, published, features
+                    1 + n % FEEDS,
+                    url,
+                    url,
+                    title,
+                    f"{title} {n}\n{text}",
+                    language,
+                    published,
+                    features,
+                    text_identity(f"{title} {n}\n{text}"),
                 ),
                 expected,
             )

@@ -19,6 +19,7 @@ from monitor.text import detect_language
 from monitor.topics import TopicSet
 
 _installed: dict[str, TopicSet] = {}  # this worker's topics, set once by install_topics
+MIN_WORDS_FOR_TEXT_IDENTITY = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,14 @@ class Analysed:
     published_at: datetime | None
     matches: list[TopicMatch]
     features: stories.StoryFeatures
+    text_hash: str | None  # see text_identity
+
+
+def text_identity(text: str) -> str | None:
+    """The text's hash, when equal text means the same item: real prose, not a one-line summary many feeds share."""
+    if len(text.split()) < MIN_WORDS_FOR_TEXT_IDENTITY:
+        return None
+    return stories.text_hash(text) or None
 
 
 def install_topics(topics: TopicSet) -> None:
@@ -66,4 +75,5 @@ def analyse(entry: Entry, feed_language: str | None, page: bytes | None = None, 
         published_at=published,
         matches=_topics().match(document),
         features=stories.story_features(document, published),
+        text_hash=text_identity(text),
     )

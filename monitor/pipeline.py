@@ -27,7 +27,7 @@ from monitor.feeds import ParsedFeed, parse_feed
 from monitor.fetch import Fetcher, FetchResult
 from monitor.model import Entry
 from monitor.store import repository
-from monitor.store.repository import FeedState, PollRecord
+from monitor.store.repository import FeedState, PollRecord, Stored, StoredArticle, ToStore
 from monitor.store.tables import utcnow
 from monitor.topics import TopicSet
 
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 ARTICLES_AT_ONCE_PER_FEED = 4
 RECORDS_PER_WRITE = 50
+ARTICLES_PER_WRITE = 50  # a bound on how long one write holds the database's write lock
 
 
 @dataclass
@@ -49,6 +50,49 @@ class Services:
     poll_policy: polling.PollPolicy
     clock: Callable[[], datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)
+    writer: ArticleWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.writer = ArticleWriter(
+            lambda batch: repository.store_articles(self.engine, batch, self.channels, self.story_rules, self.clock())
+        )
+
+
+class ArticleWriter:
+    """Group commit: the articles analysed while one batch was being written go in the next.
+
+    Storing runs on the event loop; the analyses that finish meanwhile queue up, and one
+    transaction then stores them all. Nothing waits on a timer: a lone article is
+    written at the loop's next turn.
+    """
+
+    def __init__(self, write: Callable[[list[ToStore]], list[Stored]]) -> None:
+        self._write = write
+        self._waiting: list[tuple[ToStore, asyncio.Future[Stored]]] = []
+
+    async def store(self, item: ToStore) -> StoredArticle | None:
+        """Store ``item`` with the others waiting; None when it is a duplicate."""
+        loop = asyncio.get_running_loop()
+        if not self._waiting:
+            loop.call_soon(self._flush)
+        future: asyncio.Future[Stored] = loop.create_future()
+        self._waiting.append((item, future))
+        outcome = await future
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def _flush(self) -> None:
+        batch, self._waiting = self._waiting[:ARTICLES_PER_WRITE], self._waiting[ARTICLES_PER_WRITE:]
+        if self._waiting:
+            asyncio.get_running_loop().call_soon(self._flush)
+        try:
+            outcomes = self._write([item for item, _ in batch])
+        except Exception as exc:  # store_articles reports per article; this is a last resort
+            outcomes = [exc] * len(batch)
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if not future.done():
+                future.set_result(outcome)
 
 
 @dataclass
@@ -110,7 +154,7 @@ async def _process_entries(services: Services, feed: FeedState, parsed: ParsedFe
     unseen = repository.unseen_entries(services.engine, feed.id, [e.guid for e in parsed.entries])
     fresh = [e for e in parsed.entries if e.guid in unseen]
     report.new = len(fresh)
-    # Another feed brought these already: no page fetch (store_article would refuse them anyway).
+    # Another feed brought these already: no page fetch (the store would refuse them anyway).
     known = repository.known_urls(services.engine, [e.url for e in fresh if e.url])
     report.duplicates += sum(1 for e in fresh if e.url in known)
     gate = asyncio.Semaphore(ARTICLES_AT_ONCE_PER_FEED)
@@ -137,22 +181,21 @@ async def _process_entry(
     article = await _analyse(services, entry, feed_language, report)
     if article is None:
         return
-    stored = repository.store_article(
-        services.engine,
-        repository.NewArticle(
-            feed_id=feed.id,
-            guid=entry.guid,
-            url=entry.url,
-            title=article.document.title,
-            text=article.document.text,
-            language=article.document.language,
-            published_at=article.published_at,
-            features=article.features,
-        ),
-        article.matches,
-        services.channels,
-        services.story_rules,
-        services.clock(),
+    stored = await services.writer.store(
+        ToStore(
+            repository.NewArticle(
+                feed_id=feed.id,
+                guid=entry.guid,
+                url=entry.url,
+                title=article.document.title,
+                text=article.document.text,
+                language=article.document.language,
+                published_at=article.published_at,
+                features=article.features,
+                text_hash=article.text_hash,
+            ),
+            article.matches,
+        )
     )
     if stored is None:
         report.duplicates += 1

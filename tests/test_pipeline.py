@@ -21,20 +21,21 @@ def test_an_entry_that_hits_a_bug_is_recorded_and_the_others_are_stored(
     tmp_path: Path, site: HostileServer, make_config: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broken = seeds()[1]
-    real = repository.store_article
+    real = repository._is_duplicate
 
-    def failing_on_one(engine: Any, new: repository.NewArticle, *args: Any) -> Any:
+    def failing_on_one(connection: Any, new: repository.NewArticle, *args: Any) -> Any:
         if new.title == broken.title:
             raise RuntimeError("injected bug")
-        return real(engine, new, *args)
+        return real(connection, new, *args)
 
-    monkeypatch.setattr(repository, "store_article", failing_on_one)
+    # Inside the batch writer: the other articles of the same transaction must survive it.
+    monkeypatch.setattr(repository, "_is_duplicate", failing_on_one)
     config = load_config(make_config(f"sqlite:///{tmp_path / 'm.db'}", [{"name": "seeds", "url": publish(site)}]))
 
     async def poll_twice() -> tuple[Any, Any]:
         async with running(config) as runtime:
             first, _ = await runtime.poll([])
-            monkeypatch.setattr(repository, "store_article", real)  # the bug is fixed
+            monkeypatch.setattr(repository, "_is_duplicate", real)  # the bug is fixed
             second, _ = await runtime.poll([])
             return first, second
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
+from monitor.analysis import text_identity
 from monitor.model import Document, TopicMatch
 from monitor.store import queries, repository
 from monitor.store.db import create_engine, downgrade, transaction, upgrade
@@ -73,6 +74,7 @@ def new_article(
         language=doc.language,
         published_at=published_at,
         features=story_features(doc, published_at),
+        text_hash=text_identity(doc.text),
     )
 
 
@@ -133,6 +135,30 @@ def test_a_syndicated_copy_joins_its_story_and_shows_why(engine: Engine) -> None
     assert joined["title"] == copy.title and joined["feed"] == "heise"
     assert joined["signal"].startswith("near-copy")
     assert 0.5 <= joined["similarity"] < 1.0
+
+
+def test_a_batch_stores_each_article_and_keeps_the_others_when_one_fails(engine: Engine) -> None:
+    first = new_article(seed("000"), "https://kompas.example/news/1")
+    broken = new_article(seed("001"), "https://nowhere.example/1", feed_id=99)  # no such feed
+    translation = new_article(seed("002"), "https://heise.example/news/2", feed_id=2)
+    again = new_article(seed("000"), "https://kompas.example/news/1", guid="other-guid")
+    outcomes = repository.store_articles(
+        engine,
+        [repository.ToStore(a, (match("ByteDance AI"),)) for a in (first, broken, translation, again)],
+        CHANNELS,
+        RULES,
+        NOW,
+    )
+    stored_first, failed, joined, duplicate = outcomes
+    assert isinstance(stored_first, repository.StoredArticle) and stored_first.new_story
+    assert isinstance(failed, IntegrityError)
+    # Written in the same transaction, the translation still finds the first article's story.
+    assert isinstance(joined, repository.StoredArticle) and joined.story_id == stored_first.story_id
+    assert duplicate is None
+    [story] = queries.stories(engine)  # the failed article left no story, match or alert behind
+    assert [a["url"] for a in story["articles"]] == [first.url, translation.url]
+    assert len(queries.matches(engine)) == 2
+    assert len(queries.alerts(engine)) == len(CHANNELS)
 
 
 def test_the_same_item_is_stored_once(engine: Engine) -> None:

@@ -30,7 +30,6 @@ from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCD
 log = logging.getLogger(__name__)
 
 CANDIDATES_PER_ARTICLE = 20  # stored articles handed to stories.assign, best first
-MIN_WORDS_FOR_TEXT_IDENTITY = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +79,7 @@ class NewArticle:
     language: str | None
     published_at: datetime | None
     features: stories.StoryFeatures
+    text_hash: str | None  # monitor.analysis.text_identity: None for text too short to identify an item
 
     @property
     def canonical_url(self) -> str:
@@ -88,13 +88,6 @@ class NewArticle:
             return stories.canonical_url(self.url)
         except ParseError:
             return f"guid:{self.feed_id}:{self.guid}"
-
-    @property
-    def text_hash(self) -> str | None:
-        """Same text means same item only for real prose: many feeds share a one-line summary."""
-        if len(self.text.split()) < MIN_WORDS_FOR_TEXT_IDENTITY:
-            return None
-        return stories.text_hash(self.text) or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +327,17 @@ def known_urls(engine: Engine, urls: Sequence[str]) -> set[str]:
 # --- articles, stories, matches, outbox ----------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class ToStore:
+    """One analysed article and the topics it matched, waiting for ``store_articles``."""
+
+    article: NewArticle
+    matches: Sequence[TopicMatch]
+
+
+Stored = StoredArticle | None | Exception  # one article's outcome in a batch (None: a duplicate)
+
+
 def store_article(
     engine: Engine,
     new: NewArticle,
@@ -347,57 +351,95 @@ def store_article(
     Returns None when the same item is already stored (same GUID in this feed,
     same canonical URL, or the same text): it is stored once.
     """
+    (outcome,) = store_articles(engine, [ToStore(new, matches)], channels, rules, now)
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def store_articles(
+    engine: Engine,
+    batch: Sequence[ToStore],
+    channels: Sequence[str],
+    rules: stories.StoryRules,
+    now: datetime | None = None,
+) -> list[Stored]:
+    """Store several articles in one transaction, one savepoint each; an outcome per article.
+
+    One commit for the batch instead of one per article (a commit is most of a small
+    write, and an fsync on PostgreSQL); each article still joins the stories of the ones
+    before it. An article that fails gets its exception as its outcome and leaves no row;
+    the others are stored. When the transaction itself fails, every outcome is its error.
+    """
     now = now or utcnow()
     # Pure work first, so the write lock is held only for the statements.
-    canonical_url, text_hash = new.canonical_url, new.text_hash
-    keys = sorted(set(stories.index_keys(new.features)))
-    features = new.features.to_json()
+    prepared = [(item, sorted(set(stories.index_keys(item.article.features)))) for item in batch]
+    outcomes: list[Stored] = []
     try:
         with writing(engine) as connection:
-            if _is_duplicate(connection, new, canonical_url, text_hash):
-                return None
-            candidates = _candidates(connection, keys, now - rules.window)
-            assignment = stories.assign(new.features, candidates, rules)
-            joined = assignment.story_id is not None and _join_story(connection, assignment.story_id, now)
-            story_id = assignment.story_id if joined else _new_story(connection, new, now)
-            assert story_id is not None
-            article_id = connection.execute(
-                _INSERT_ARTICLE,
-                {
-                    "feed_id": new.feed_id,
-                    "guid": new.guid,
-                    "url": new.url,
-                    "canonical_url": canonical_url,
-                    "text_hash": text_hash,
-                    "title": new.title,
-                    "text": new.text,
-                    "language": new.language,
-                    "published_at": new.published_at,
-                    "fetched_at": now,
-                    "story_id": story_id,
-                    "story_similarity": assignment.similarity if joined else 1.0,
-                    "story_signal": assignment.signal if joined else "first article",
-                    "features": features,
-                },
-            ).scalar_one()
-            if keys:  # an empty executemany would insert one row of defaults
-                connection.execute(
-                    _INSERT_STORY_KEY, [{"key": key, "seen_at": now, "article_id": article_id} for key in keys]
-                )
-            alerts = _add_matches(connection, article_id, story_id, matches, channels, now, backfill=False)
-            return StoredArticle(
-                article_id,
-                story_id,
-                not joined,
-                assignment.signal if joined else "first article",
-                len(matches),
-                alerts,
+            for item, keys in prepared:
+                outcomes.append(_store_one(connection, item, keys, channels, rules, now))
+    except Exception as exc:  # begin or commit failed: nothing of the batch was stored
+        return [exc] * len(batch)
+    return outcomes
+
+
+def _store_one(
+    connection: sa.Connection,
+    item: ToStore,
+    keys: Sequence[str],
+    channels: Sequence[str],
+    rules: stories.StoryRules,
+    now: datetime,
+) -> Stored:
+    new = item.article
+    savepoint = connection.begin_nested()
+    try:
+        canonical_url = new.canonical_url
+        if _is_duplicate(connection, new, canonical_url, new.text_hash):
+            savepoint.commit()
+            return None
+        candidates = _candidates(connection, keys, now - rules.window)
+        assignment = stories.assign(new.features, candidates, rules)
+        joined = assignment.story_id is not None and _join_story(connection, assignment.story_id, now)
+        story_id = assignment.story_id if joined else _new_story(connection, new, now)
+        assert story_id is not None
+        article_id = connection.execute(
+            _INSERT_ARTICLE,
+            {
+                "feed_id": new.feed_id,
+                "guid": new.guid,
+                "url": new.url,
+                "canonical_url": canonical_url,
+                "text_hash": new.text_hash,
+                "title": new.title,
+                "text": new.text,
+                "language": new.language,
+                "published_at": new.published_at,
+                "fetched_at": now,
+                "story_id": story_id,
+                "story_similarity": assignment.similarity if joined else 1.0,
+                "story_signal": assignment.signal if joined else "first article",
+                "features": new.features.to_json(),
+            },
+        ).scalar_one()
+        if keys:  # an empty executemany would insert one row of defaults
+            connection.execute(
+                _INSERT_STORY_KEY, [{"key": key, "seen_at": now, "article_id": article_id} for key in keys]
             )
-    except IntegrityError:
-        with engine.connect() as connection:
-            if _is_duplicate(connection, new, canonical_url, text_hash):
-                return None  # another worker stored the same item a moment ago
-        raise  # not a duplicate: a bug, recorded on the feed rather than hidden
+        alerts = _add_matches(connection, article_id, story_id, item.matches, channels, now, backfill=False)
+        savepoint.commit()
+    except IntegrityError as exc:
+        savepoint.rollback()
+        if _is_duplicate(connection, new, new.canonical_url, new.text_hash):
+            return None  # another process stored the same item a moment ago
+        return exc  # not a duplicate: a bug, recorded on the feed rather than hidden
+    except Exception as exc:
+        savepoint.rollback()
+        return exc
+    return StoredArticle(
+        article_id, story_id, not joined, assignment.signal if joined else "first article", len(item.matches), alerts
+    )
 
 
 # Core statements built once: the ORM unit of work costs more than the SQL it sends here.
@@ -453,10 +495,14 @@ def _candidates(connection: sa.Connection, keys: Sequence[str], since: datetime)
     params["since"] = since
     rows = connection.execute(_candidate_query(len(keys)), params).all()
     return [
-        stories.Candidate(article_id=row[0], story_id=row[1], features=stories.StoryFeatures.from_json(row[2]))
+        stories.Candidate(article_id=row[0], story_id=row[1], features=_decoded_features(row[2]))
         for row in rows
         if row[1] is not None
     ]
+
+
+# The same recent articles are candidates for article after article: decode each once.
+_decoded_features = functools.lru_cache(maxsize=1024)(stories.StoryFeatures.from_json)
 
 
 @functools.cache
@@ -521,19 +567,22 @@ def _add_matches(
                 }
                 for channel in channels
             ]
-            queued += len(connection.execute(_insert_ignoring_duplicates(connection, rows)).all())
+            queued += len(_insert_ignoring_duplicates(connection, rows).all())
     return queued
 
 
 def _insert_ignoring_duplicates(connection: sa.Connection, rows: list[dict[str, Any]]) -> Any:
     # The unique key on (topic, story_id, channel) is what guarantees one alert per story.
-    dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
-    return (
-        dialect.insert(_ALERT)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["topic", "story_id", "channel"])
-        .returning(_ALERT.c.id)
-    )
+    return connection.execute(_QUEUE_ALERT[connection.dialect.name == "sqlite"], rows)
+
+
+# Built once per dialect: a statement made per call would be compiled again every time.
+_QUEUE_ALERT = {
+    is_sqlite: dialect.insert(_ALERT)
+    .on_conflict_do_nothing(index_elements=["topic", "story_id", "channel"])
+    .returning(_ALERT.c.id)
+    for is_sqlite, dialect in ((True, sqlite), (False, postgresql))
+}
 
 
 def claim_due_alerts(
