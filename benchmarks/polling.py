@@ -11,10 +11,10 @@ boilerplate); the other feeds answer 304. Then ONE cycle is measured in a fresh 
 (`monitor.service.running(config)` + `runtime.poll(names)`), split in two timed parts:
 the unchanged feeds, then the changed ones with their articles. Memory is the peak of
 the summed proportional set sizes (PSS) of the monitor process, its fork server and its
-workers, sampled from /proc every 20 ms: the workers are forked from a server that has
-loaded the parsers, so summing resident sets would count those shared pages once per
-process (that sum is printed too); CPU time is the monitor process's plus its workers' (from
-/proc/<pid>/stat). The same cycle is then run by a naive sequential loop (one
+workers, read from /proc every 250 ms by the benchmark's own process (the sum of resident
+sets is read every 20 ms and printed too, but the workers are forked from a server that has
+loaded the parsers, so it counts those shared pages once per process); CPU time is the
+monitor process's plus its workers' (from /proc/<pid>/stat). The same cycle is then run by a naive sequential loop (one
 httpx.Client: conditional GET, feedparser, page GET, trafilatura.extract), and
 trafilatura.extract alone is timed on the same pages.
 """
@@ -30,7 +30,6 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import pstats
-import random
 import sys
 import tempfile
 import threading
@@ -52,6 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _pages import PAGE_STYLES, Seed, story  # noqa: E402
 from _server import BenchSite, Resource  # noqa: E402
 
 CHANGED_EVERY = 20  # 1 feed in 20 (5 %) publishes in the measured cycle
@@ -64,13 +64,6 @@ EPOCH = datetime(2024, 10, 20, 6, 0, tzinfo=UTC)
 
 
 # --- the site ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Seed:
-    title: str
-    paragraphs: list[str]
-    language: str
 
 
 def load_seeds() -> list[Seed]:
@@ -95,51 +88,18 @@ def page_path(feed: int, item: int) -> str:
     return f"/a/{feed}/{item}.html"
 
 
-def article_page(seeds: list[Seed], feed: int, item: int) -> tuple[str, bytes]:
-    """A 3-6 KB article: seed paragraphs, unique per page, inside site boilerplate."""
-    rng = random.Random(feed * 1000 + item)
-    primary = seeds[rng.randrange(len(seeds))]
-    title = f"{primary.title} ({feed}-{item})"
-    paragraphs = [
-        f"Laporan {feed}-{item}: catatan redaksi nomor {rng.randrange(10**9)}.",
-        *primary.paragraphs,
-    ]
-    others = [p for s in seeds if s is not primary for p in s.paragraphs]
-    target = rng.randrange(3000, 6000)
-    while sum(len(p) for p in paragraphs) < target:
-        paragraphs.append(rng.choice(others))
-    while sum(len(p) for p in paragraphs) > 6000:
-        paragraphs.pop()
-    body = "\n".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-    related = "".join(f'<li><a href="/x/{rng.randrange(10**6)}">Berita terkait {n}</a></li>' for n in range(12))
-    page = f"""<!DOCTYPE html>
-<html lang="{primary.language}"><head><meta charset="utf-8">
-<title>{html.escape(title)} | Warta</title>
-<meta name="viewport" content="width=device-width"><link rel="stylesheet" href="/s.css">
-<script>window.dataLayer=window.dataLayer||[];function gtag(){{dataLayer.push(arguments)}}</script>
-<style>body{{font-family:sans-serif}} .ad{{background:#eee}} nav a{{margin:0 1em}}</style></head>
-<body><header><nav><a href="/">Home</a><a href="/tekno">Tekno</a><a href="/bisnis">Bisnis</a>
-<a href="/olahraga">Olahraga</a><a href="/login">Login</a></nav></header>
-<div class="ad">Advertisement: Nyaman tanpa iklan. Langganan sekarang!</div>
-<main><article><h1>{html.escape(title)}</h1>
-<p class="byline">Redaksi, {EPOCH + timedelta(days=2, minutes=item):%d %B %Y %H:%M}</p>
-{body}
-</article>
-<section class="comments"><h3>Komentar</h3>
-<p>Belum ada komentar. Jadilah yang pertama!</p></section>
-</main><aside><h3>Terpopuler</h3><ul>{related}</ul></aside>
-<footer>© 2024 Warta. All rights reserved.
-Privacy · Terms · Contact · Karir · Pedoman Media Siber</footer>
-</body></html>"""
-    return title, page.encode()
+def article_page(seeds: list[Seed], feed: int, item: int, style: str = "news") -> tuple[str, bytes]:
+    """The page of a new item: (headline, HTML) in one of benchmarks/_pages.py's styles."""
+    page = story(seeds, feed, item, EPOCH + timedelta(days=2, minutes=item))
+    return page.title, PAGE_STYLES[style](page)
 
 
 def feed_xml(seeds: list[Seed], base: str, feed: int, new_items: bool) -> bytes:
     items = []
     if new_items:
         for n in range(NEW_ITEMS):
-            title, _ = article_page(seeds, feed, n)
             published = EPOCH + timedelta(days=2, minutes=n)
+            title = story(seeds, feed, n, published).title
             items.append((title, f"{base}{page_path(feed, n)}", f"new-{feed}-{n}", published, title))
     for n in range(OLD_ITEMS):
         title = f"Kabar singkat {feed}-{n}"
@@ -170,7 +130,7 @@ def host_of(feed: int, hosts: int) -> str:
     return f"127.0.0.{1 + feed % hosts}"
 
 
-def build_site(feeds: int, hosts: int, round_number: int, port: int) -> dict[str, Resource]:
+def build_site(feeds: int, hosts: int, style: str, round_number: int, port: int) -> dict[str, Resource]:
     """Round 0: every feed with its old items. Round 1: 1 feed in 20 also has new items."""
     seeds = load_seeds()
     table = {}
@@ -186,7 +146,7 @@ def build_site(feeds: int, hosts: int, round_number: int, port: int) -> dict[str
         )
         if publishes:
             for n in range(NEW_ITEMS):
-                table[page_path(feed, n)] = Resource(article_page(seeds, feed, n)[1], "text/html; charset=utf-8")
+                table[page_path(feed, n)] = Resource(article_page(seeds, feed, n, style)[1], "text/html; charset=utf-8")
     return table
 
 
@@ -235,20 +195,28 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 class TreeSampler(threading.Thread):
-    """Peak resident memory of this process plus its descendants, and their CPU time."""
+    """Peak memory of a process plus its descendants, and the descendants' CPU time.
 
-    def __init__(self, every: float = 0.02) -> None:
+    It runs in the benchmark's own process, not in the measured one: reading PSS makes
+    the kernel walk every page table, which costs enough CPU to slow what it measures.
+    """
+
+    def __init__(self, root: int, every: float = 0.02, pss_every: float = 0.25) -> None:
         super().__init__(daemon=True)
-        self.every, self.peak_bytes, self.peak_pss_bytes = every, 0, 0
+        self.root, self.every, self.pss_every = root, every, pss_every
+        self.peak_bytes = self.peak_pss_bytes = 0
         self._done = threading.Event()
         self._first_cpu: dict[int, float] = {}
         self._last_cpu: dict[int, float] = {}
+        self._next_pss = 0.0
 
-    def sample(self) -> None:
-        pids = _children(os.getpid())
-        tree = [os.getpid(), *pids]
+    def sample(self, *, pss: bool = False) -> None:
+        pids = _children(self.root)
+        tree = [self.root, *pids]
         self.peak_bytes = max(self.peak_bytes, sum(map(_rss_bytes, tree)))
-        self.peak_pss_bytes = max(self.peak_pss_bytes, sum(map(_pss_bytes, tree)))
+        if pss or time.monotonic() >= self._next_pss:
+            self.peak_pss_bytes = max(self.peak_pss_bytes, sum(map(_pss_bytes, tree)))
+            self._next_pss = time.monotonic() + self.pss_every
         for pid in pids:
             cpu = _cpu_seconds(pid)
             if cpu is not None:
@@ -262,7 +230,7 @@ class TreeSampler(threading.Thread):
     def stop(self) -> None:
         self._done.set()
         self.join()
-        self.sample()
+        self.sample(pss=True)
 
     @property
     def children_cpu(self) -> float:
@@ -346,41 +314,28 @@ def _measure(
     from monitor.service import running
 
     config = load_config(config_path)
-    sampler = TreeSampler()
     profilers = (cProfile.Profile(), cProfile.Profile()) if profile else None
+    sort, lines = os.environ.get("BENCH_SORT", "cumulative"), int(os.environ.get("BENCH_LINES", "25"))
 
-    async def go() -> tuple[PartFigures, PartFigures, float]:
+    async def go() -> None:
         quiet, busy = PartFigures(), PartFigures()
         async with running(config) as runtime:
-            sampler.start()
+            out.send("started")  # the benchmark's process samples this one's tree from now on
             for part, names, index in ((quiet, unchanged, 0), (busy, changed, 1)):
                 if profilers:
                     profilers[index].enable()
                 await _poll(runtime, names, part)
                 if profilers:
                     profilers[index].disable()
-            sampler.stop()
-            workers_cpu = sampler.children_cpu
-        return quiet, busy, workers_cpu
+            profile_text = ""
+            for title, profiler in zip(("unchanged", "changed"), profilers or (), strict=False):
+                buffer = io.StringIO()
+                pstats.Stats(profiler, stream=buffer).sort_stats(sort).print_stats(lines)
+                profile_text += f"\n-- {title} part --\n{buffer.getvalue()}"
+            # Sent before the workers stop, so that their CPU time is read while they exist.
+            out.send({"quiet": quiet, "busy": busy, "main_hwm_kib": _status_kib("VmHWM"), "profile": profile_text})
 
-    quiet, busy, workers_cpu = asyncio.run(go())
-    profile_text = ""
-    for title, profiler in zip(("unchanged", "changed"), profilers or (), strict=False):
-        buffer = io.StringIO()
-        pstats.Stats(profiler, stream=buffer).sort_stats("cumulative").print_stats(25)
-        profile_text += f"\n-- {title} part --\n{buffer.getvalue()}"
-    out.send(
-        {
-            "quiet": quiet,
-            "busy": busy,
-            "workers_cpu": workers_cpu,
-            "workers_seen": sampler.workers_seen,
-            "peak_tree_bytes": sampler.peak_bytes,
-            "peak_tree_pss_bytes": sampler.peak_pss_bytes,
-            "main_hwm_kib": _status_kib("VmHWM"),
-            "profile": profile_text,
-        }
-    )
+    asyncio.run(go())
 
 
 def _status_kib(key: str) -> int:
@@ -398,10 +353,21 @@ def measured_cycle(config_path: Path, unchanged: list[str], changed: list[str], 
     child.start()
     send.close()  # so that recv() ends with EOFError if the child dies
     try:
+        if receive.recv() != "started":
+            raise EOFError
+        sampler = TreeSampler(child.pid or 0)
+        sampler.start()
         result: dict[str, Any] = receive.recv()
+        sampler.stop()
     except EOFError:
         raise SystemExit("the measured cycle failed; see the traceback above") from None
     child.join()
+    result.update(
+        workers_cpu=sampler.children_cpu,
+        workers_seen=sampler.workers_seen,
+        peak_tree_bytes=sampler.peak_bytes,
+        peak_tree_pss_bytes=sampler.peak_pss_bytes,
+    )
     return result
 
 
@@ -458,6 +424,7 @@ class Setup:
     urls: list[str]
     names: list[str]
     hosts: int
+    pages: str
 
     def split(self, items: list[str]) -> tuple[list[str], list[str]]:
         """(unchanged, changed) parts of a list indexed like ``feeds``."""
@@ -491,7 +458,7 @@ def report_monitor(figures: dict[str, Any], served: dict[str, int]) -> tuple[Par
     )
     print(
         f"peak memory:    {figures['peak_tree_pss_bytes'] / 1e6:.0f} MB PSS, monitor process + fork server + "
-        f"workers (sum, shared pages counted once, sampled every 20 ms; target <= {TARGET_RSS_MB}); "
+        f"workers (sum, shared pages counted once, sampled every 250 ms; target <= {TARGET_RSS_MB}); "
         f"{figures['peak_tree_bytes'] / 1e6:.0f} MB as a sum of RSS (shared pages counted in every process); "
         f"main process VmHWM {figures['main_hwm_kib'] / 1000:.0f} MB"
     )
@@ -530,7 +497,7 @@ def run_trafilatura(setup: Setup, busy: PartFigures) -> None:
     print("\n== trafilatura.extract alone on the same pages (this process, one core) ==")
     seeds = load_seeds()
     pages = [
-        (f"http://{host_of(f, setup.hosts)}{page_path(f, n)}", article_page(seeds, f, n)[1])
+        (f"http://{host_of(f, setup.hosts)}{page_path(f, n)}", article_page(seeds, f, n, setup.pages)[1])
         for f in setup.feeds
         if is_changed(f)
         for n in range(NEW_ITEMS)
@@ -557,16 +524,22 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=100, help="loopback addresses to spread feeds on")
     parser.add_argument("--connections", type=int, help="fetch.max_connections (default: config's)")
     parser.add_argument("--profile", action="store_true", help="cProfile both parts (slows them)")
+    parser.add_argument(
+        "--pages",
+        choices=sorted(PAGE_STYLES),
+        default="news",
+        help="article pages: 'news' as portals serve them (60-150 KB), 'light' bare 5-8 KB ones",
+    )
     args = parser.parse_args()
 
     feeds = list(range(args.feeds))
-    build = partial(build_site, args.feeds, args.hosts)
+    build = partial(build_site, args.feeds, args.hosts, args.pages)
     with (
         tempfile.TemporaryDirectory(prefix="monitor-bench-") as tmp,
         BenchSite(build, args.hosts) as site,
     ):
         urls = [f"http://{host_of(f, args.hosts)}:{site.port}{feed_path(f)}" for f in feeds]
-        setup = Setup(feeds, urls, [f"feed-{f:05d}" for f in feeds], args.hosts)
+        setup = Setup(feeds, urls, [f"feed-{f:05d}" for f in feeds], args.hosts, args.pages)
         config_path = write_config(Path(tmp), urls, args.connections)
         unchanged, changed = setup.split(setup.names)
         print(f"{args.feeds} feeds on {args.hosts} loopback hosts; {len(changed)} publish")
