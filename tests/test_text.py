@@ -113,3 +113,25 @@ def test_analysed_text_spans_cover_runs_of_words() -> None:
     assert text[start:end] == "TikTok-Verbot"
     start, end = analysed.span(3, 4)
     assert text[start:end] == "d’IA"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("＆amp;", "&"),  # NFKD makes the "&" of an entity
+        ("Ｔｉｋ＆ａｍｐ；Ｔｏｋ", "tik&tok"),  # ... and its ";"
+        ("&#xFE31;", "-"),  # an entity for a dash form that NFKD makes an em dash
+        ("ℌello", "hello"),  # NFKD makes a capital letter
+        ("ŉ", "'n"),  # casefold makes an apostrophe
+    ],
+)
+def test_normalize_repeats_while_a_step_makes_work_for_an_earlier_one(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+    assert normalize(expected) == expected
+
+
+@given(st.text(alphabet=st.sampled_from(list("aZé ß-’&;#x26amp\u3000İﬁ＆；ℌŉ︱ｍ\u0301字\n")), max_size=24))
+def test_normalize_is_idempotent_and_words_are_the_folded_tokens(text: str) -> None:
+    folded = normalize(text)
+    assert normalize(folded) == folded
+    assert words(text) == [fold(token) for token in tokenize(text)]

@@ -62,6 +62,8 @@ def canonical_url(url: str) -> str:
 
 
 _MIN_WORDS_PER_LINE = 6
+# A boilerplate prefix lies within this many words of the line's start.
+_PREFIX_WORDS = 1 + max(prefix.count(" ") for prefix in BOILERPLATE_PREFIXES)
 
 
 def article_lines(text: str) -> list[str]:
@@ -72,8 +74,10 @@ def article_lines(text: str) -> list[str]:
     """
     kept = []
     for line in text.splitlines():
-        start = " ".join(line.split()).casefold()
-        if len(start.split()) < _MIN_WORDS_PER_LINE or start.startswith(BOILERPLATE_PREFIXES):
+        first_words = line.split(maxsplit=_MIN_WORDS_PER_LINE)  # enough to count to the minimum
+        if len(first_words) < _MIN_WORDS_PER_LINE:
+            continue
+        if " ".join(first_words[:_PREFIX_WORDS]).casefold().startswith(BOILERPLATE_PREFIXES):
             continue
         kept.append(line)
     return kept
