@@ -19,6 +19,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
 from monitor.errors import MonitorError, ParseError
@@ -119,11 +120,14 @@ def _name(fn: Callable[..., Any]) -> str:
 
 
 class WorkerPool:
-    """A bounded process pool: at most ``workers`` documents at a time, each within ``timeout``.
+    """A bounded process pool: ``workers`` processes, each document within ``timeout``.
 
-    Callers beyond ``workers`` wait their turn (the queue is the callers themselves, so it
-    is as bounded as the pipeline's own concurrency), and the time limit only starts once
-    a document is handed to a worker.
+    At most two documents per worker are handed over at a time, so that a worker that
+    finishes one finds the next already waiting instead of idling while the event loop
+    gets round to handing it one; callers beyond that wait their turn (the queue is the
+    callers themselves, as bounded as the pipeline's own concurrency). The time limit
+    starts at the hand-over: a document can spend part of it waiting for a worker, at
+    most as long as the document ahead of it takes.
     """
 
     def __init__(
@@ -137,27 +141,45 @@ class WorkerPool:
         self.workers, self.timeout, self.max_tasks_per_child = workers, timeout, max_tasks_per_child
         self.setup = setup
         self.rebuilds = 0  # how many times a stuck or crashed pool was replaced
+        self._handed = 0  # documents handed to the current executor
         self._executor = self._new_executor()
+        # Recycled executors still finishing their documents, with their processes (which
+        # shutdown() forgets), so that one stuck there can still be killed.
+        self._retired: list[tuple[ProcessPoolExecutor, list[BaseProcess]]] = []
         self._slots: asyncio.Semaphore | None = None
         self._slots_loop: asyncio.AbstractEventLoop | None = None
 
     def _new_executor(self) -> ProcessPoolExecutor:
         context: multiprocessing.context.BaseContext
         if "forkserver" in multiprocessing.get_all_start_methods():
-            # max_tasks_per_child does not work with "fork"; a fork server that has loaded
-            # the parsers once starts each worker quickly and shares that memory.
+            # Not "fork": this process has threads, which a forked child would inherit
+            # half-way; a fork server that has loaded the parsers once starts each worker
+            # quickly and shares that memory.
             context = multiprocessing.get_context("forkserver")
             # "__main__" too: else every worker imports the main module again on its own.
             context.set_forkserver_preload(["__main__", "monitor.preload"])
         else:
             context = multiprocessing.get_context("spawn")
+        self._handed = 0
         return ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=context,
-            initializer=_start_worker,
-            initargs=(self.setup,),
-            max_tasks_per_child=self.max_tasks_per_child,
+            max_workers=self.workers, mp_context=context, initializer=_start_worker, initargs=(self.setup,)
         )
+
+    def _current(self) -> ProcessPoolExecutor:
+        """The executor for the next document: a fresh one once this one's workers have had their share.
+
+        Whole pools are recycled, not single workers: ProcessPoolExecutor's own
+        ``max_tasks_per_child`` can leave queued tasks with no worker to run them and then
+        hang the interpreter's exit (CPython gh-115634, Python 3.11 to 3.15).
+        """
+        if self._handed >= self.workers * self.max_tasks_per_child:
+            retired = self._executor
+            self._executor = self._new_executor()
+            self._retired = [(e, ps) for e, ps in self._retired if any(p.is_alive() for p in ps)]
+            self._retired.append((retired, _processes(retired)))
+            retired.shutdown(wait=False)  # its workers finish what they were handed, then exit
+        self._handed += 1
+        return self._executor
 
     def start(self) -> None:
         """Start the workers now, in a thread: starting them blocks until the fork server
@@ -176,14 +198,14 @@ class WorkerPool:
     def _turn(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         if self._slots is None or self._slots_loop is not loop:
-            self._slots, self._slots_loop = asyncio.Semaphore(self.workers), loop
+            self._slots, self._slots_loop = asyncio.Semaphore(2 * self.workers), loop
         return self._slots
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in a worker; ParseError when it is too slow or kills its worker."""
         async with self._turn():
             for attempt in range(2):
-                executor = self._executor
+                executor = self._current()
                 try:
                     future: Future[T] = executor.submit(fn, *args)
                     return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
@@ -205,20 +227,25 @@ class WorkerPool:
         raise AssertionError("unreachable")
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:
-        if broken is not self._executor:
-            return  # someone else already replaced it
-        self._executor = self._new_executor()
-        self.rebuilds += 1
-        _kill(broken)
+        if broken is self._executor:  # else someone else replaced it already, or it was retired
+            self._executor = self._new_executor()
+            self.rebuilds += 1
+        retired = [ps for e, ps in self._retired if e is broken]
+        _kill(broken, retired[0] if retired else _processes(broken))
 
     def close(self) -> None:
-        _kill(self._executor)
+        _kill(self._executor, _processes(self._executor))
+        for executor, processes in self._retired:
+            _kill(executor, processes)
 
 
-def _kill(executor: ProcessPoolExecutor) -> None:
+def _processes(executor: ProcessPoolExecutor) -> list[BaseProcess]:
+    return list((getattr(executor, "_processes", None) or {}).values())  # None once shut down
+
+
+def _kill(executor: ProcessPoolExecutor, processes: list[BaseProcess]) -> None:
     """Stop a pool now, including a worker stuck inside a document."""
     # A running task cannot be cancelled through the executor's API, hence its processes.
-    processes = list((getattr(executor, "_processes", None) or {}).values())
     executor.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         if process.is_alive():

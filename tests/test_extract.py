@@ -150,6 +150,21 @@ def test_workers_are_recycled_after_max_tasks() -> None:
     assert len(set(asyncio.run(main()))) == 3
 
 
+def test_recycling_under_a_backlog_never_strands_a_document() -> None:
+    # Documents queue while the pool is replaced every two: each still runs, on its own generation.
+    async def main() -> list[int]:
+        pool = WorkerPool(workers=1, max_tasks_per_child=2, timeout=10.0)
+        try:
+            return list(await asyncio.gather(*(pool.run(os.getpid) for _ in range(10))))
+        finally:
+            pool.close()
+
+    started = time.monotonic()
+    pids = asyncio.run(main())
+    assert len(pids) == 10 and len(set(pids)) == 5
+    assert time.monotonic() - started < 10
+
+
 def test_deeply_nested_html_is_bounded() -> None:
     nested = b"<html><body>" + b"<div><span>" * 50_000 + b"deep " * 100 + b"</span></div>" * 50_000
 
