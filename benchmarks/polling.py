@@ -244,7 +244,7 @@ class TreeSampler(threading.Thread):
 # --- the monitor ----------------------------------------------------------------------------
 
 
-def write_config(directory: Path, feed_urls: list[str], connections: int | None) -> Path:
+def write_config(directory: Path, feed_urls: list[str], connections: int | None, workers: int | None) -> Path:
     topics = yaml.safe_load((ROOT / "config" / "monitor.yaml").read_text(encoding="utf-8"))["topics"]
     fetch: dict[str, Any] = {"allow_networks": ["127.0.0.0/8"]}
     if connections:
@@ -254,6 +254,7 @@ def write_config(directory: Path, feed_urls: list[str], connections: int | None)
         "feeds": [{"name": f"feed-{n:05d}", "url": url} for n, url in enumerate(feed_urls)],
         "topics": topics,
         "fetch": fetch,
+        "polling": {"workers": workers} if workers else {},
     }
     path = directory / "monitor.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
@@ -523,6 +524,7 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=2000)
     parser.add_argument("--hosts", type=int, default=100, help="loopback addresses to spread feeds on")
     parser.add_argument("--connections", type=int, help="fetch.max_connections (default: config's)")
+    parser.add_argument("--workers", type=int, help="polling.workers (default: config's)")
     parser.add_argument("--profile", action="store_true", help="cProfile both parts (slows them)")
     parser.add_argument(
         "--pages",
@@ -540,7 +542,7 @@ def main() -> None:
     ):
         urls = [f"http://{host_of(f, args.hosts)}:{site.port}{feed_path(f)}" for f in feeds]
         setup = Setup(feeds, urls, [f"feed-{f:05d}" for f in feeds], args.hosts, args.pages)
-        config_path = write_config(Path(tmp), urls, args.connections)
+        config_path = write_config(Path(tmp), urls, args.connections, args.workers)
         unchanged, changed = setup.split(setup.names)
         print(f"{args.feeds} feeds on {args.hosts} loopback hosts; {len(changed)} publish")
         print(f"{NEW_ITEMS} new items each in the measured cycle; {OLD_ITEMS} old items per feed\n")
