@@ -373,12 +373,15 @@ def store_articles(
     """
     now = now or utcnow()
     # Pure work first, so the write lock is held only for the statements.
-    prepared = [(item, sorted(set(stories.index_keys(item.article.features)))) for item in batch]
+    prepared = [
+        (item, sorted(set(stories.index_keys(item.article.features))), item.article.features.to_json())
+        for item in batch
+    ]
     outcomes: list[Stored] = []
     try:
         with writing(engine) as connection:
-            for item, keys in prepared:
-                outcomes.append(_store_one(connection, item, keys, channels, rules, now))
+            for item, keys, features in prepared:
+                outcomes.append(_store_one(connection, item, keys, features, channels, rules, now))
     except Exception as exc:  # begin or commit failed: nothing of the batch was stored
         return [exc] * len(batch)
     return outcomes
@@ -388,6 +391,7 @@ def _store_one(
     connection: sa.Connection,
     item: ToStore,
     keys: Sequence[str],
+    features: str,
     channels: Sequence[str],
     rules: stories.StoryRules,
     now: datetime,
@@ -420,7 +424,7 @@ def _store_one(
                 "story_id": story_id,
                 "story_similarity": assignment.similarity if joined else 1.0,
                 "story_signal": assignment.signal if joined else "first article",
-                "features": new.features.to_json(),
+                "features": features,
             },
         ).scalar_one()
         if keys:  # an empty executemany would insert one row of defaults
