@@ -116,6 +116,53 @@ def test_short_redirect_chain_is_followed_to_the_final_url(server: HostileServer
     assert (result.status, result.body, result.url) == (200, b"the end", server.url("/hop0"))
 
 
+def test_a_kept_alive_connection_the_server_closed_is_not_reused(server: HostileServer) -> None:
+    # The pool must notice the closed socket before reusing it (fetch._PooledStream),
+    # else the second request fails with "server disconnected".
+    ports: list[int] = []
+
+    def once_then_close(handler: Handler) -> None:
+        ports.append(handler.client_address[1])
+        handler.send_simple(200, b"ok")
+        handler.close_connection = True  # no "Connection: close": the client is not told
+
+    server.route("/once*", once_then_close)
+
+    async def main() -> list[bytes]:
+        fetcher = Fetcher(FetchLimits(allow_networks=LOOPBACK))
+        try:
+            first = await fetcher.get(server.url("/once1"))
+            await asyncio.sleep(0.2)  # the server has closed its end by now
+            second = await fetcher.get(server.url("/once2"))
+            return [first.body, second.body]
+        finally:
+            await fetcher.aclose()
+
+    assert run(main) == [b"ok", b"ok"]
+    assert len(set(ports)) == 2  # a second connection, not the dead one
+
+
+def test_kept_alive_connections_are_reused(server: HostileServer) -> None:
+    ports: list[int] = []
+
+    def ok(handler: Handler) -> None:
+        ports.append(handler.client_address[1])
+        handler.send_simple(200, b"ok")
+
+    server.route("/alive*", ok)
+
+    async def main() -> None:
+        fetcher = Fetcher(FetchLimits(allow_networks=LOOPBACK))
+        try:
+            for n in range(3):
+                await fetcher.get(server.url(f"/alive{n}"))
+        finally:
+            await fetcher.aclose()
+
+    run(main)
+    assert len(ports) == 3 and len(set(ports)) == 1
+
+
 def test_per_host_cap_limits_concurrent_requests(server: HostileServer) -> None:
     lock, active, peak = threading.Lock(), [0], [0]
 
