@@ -22,7 +22,6 @@ trafilatura.extract alone is timed on the same pages.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import cProfile
 import html
 import io
@@ -290,7 +289,7 @@ async def _poll(runtime: Any, names: list[str], part: PartFigures) -> None:
 def warm_up(config_path: Path) -> PartFigures:
     """Poll every feed once (all new), so each has its validators; in this process."""
     from monitor.config import load_config
-    from monitor.service import running
+    from monitor.service import run_loop, running
 
     config = load_config(config_path)
 
@@ -300,7 +299,7 @@ def warm_up(config_path: Path) -> PartFigures:
             await _poll(runtime, [f.name for f in config.feeds], part)
         return part
 
-    return asyncio.run(go())
+    return run_loop(go())
 
 
 def _measure(
@@ -310,9 +309,10 @@ def _measure(
     profile: bool,
     out: multiprocessing.connection.Connection,
 ) -> None:
-    """The measured cycle, in a fresh process so its memory is the cycle's own."""
+    """The measured cycle, in a fresh process so its memory is the cycle's own; on the
+    event loop `monitor poll` runs (monitor.service.run_loop)."""
     from monitor.config import load_config
-    from monitor.service import running
+    from monitor.service import run_loop, running
 
     config = load_config(config_path)
     profilers = (cProfile.Profile(), cProfile.Profile()) if profile else None
@@ -336,7 +336,7 @@ def _measure(
             # Sent before the workers stop, so that their CPU time is read while they exist.
             out.send({"quiet": quiet, "busy": busy, "main_hwm_kib": _status_kib("VmHWM"), "profile": profile_text})
 
-    asyncio.run(go())
+    run_loop(go())
 
 
 def _status_kib(key: str) -> int:

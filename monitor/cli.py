@@ -128,7 +128,7 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
     Prints one line per feed and a summary. Exits 0 even when some feeds failed:
     their errors are stored (see `monitor feeds --failing`).
     """
-    from monitor.service import running
+    from monitor.service import run_loop, running
     from monitor.store import repository
 
     config = _config(ctx)
@@ -149,7 +149,7 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
                 f"{delivered.failed} given up"
             )
 
-    asyncio.run(go())
+    run_loop(go())
 
 
 def _feed_line(feed: Any) -> str:
@@ -174,7 +174,7 @@ def run(ctx: click.Context) -> None:
     due feeds with a lease, so none is polled twice at once.
     """
     from monitor.scheduler import run_forever
-    from monitor.service import running
+    from monitor.service import run_loop, running
 
     config = _config(ctx)
 
@@ -182,7 +182,7 @@ def run(ctx: click.Context) -> None:
         async with running(config) as runtime:
             await run_forever(runtime, lambda line: click.echo(line, err=True))
 
-    asyncio.run(go())
+    run_loop(go())
 
 
 # --- dry runs ----------------------------------------------------------------------------
