@@ -9,7 +9,7 @@ every article.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from monitor import stories
@@ -28,7 +28,7 @@ class Analysed:
 
     document: Document
     published_at: datetime | None
-    matches: list[TopicMatch]
+    matches: list[TopicMatch]  # without their hits: the store keeps terms and snippet, not offsets
     features: stories.StoryFeatures
     text_hash: str | None  # see text_identity
 
@@ -73,7 +73,8 @@ def analyse(entry: Entry, feed_language: str | None, page: bytes | None = None, 
     return Analysed(
         document=document,
         published_at=published,
-        matches=_topics().match(document),
+        # Dozens of Hit objects per article would double what crosses back to the event loop.
+        matches=[replace(match, hits=()) for match in _topics().match(document)],
         features=stories.story_features(document, published),
         text_hash=text_identity(text),
     )

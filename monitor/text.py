@@ -386,7 +386,7 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
 
     declared_code = declared.split("-")[0].strip().lower()[:2] if declared else None
     sample = text[:_DETECTION_SAMPLE]
-    if sum(c.isalpha() for c in sample) < _MIN_LETTERS_FOR_DETECTION:
+    if sum(map(str.isalpha, sample)) < _MIN_LETTERS_FOR_DETECTION:
         return declared_code or None
     # The model's cost grows faster than the text; its first thousand characters tell as well.
     code, _ = py3langid.classify(sample)

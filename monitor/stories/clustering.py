@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -128,7 +129,8 @@ def copy_similarity(a: StoryFeatures, b: StoryFeatures) -> float:
     """Estimated Jaccard similarity of the two articles' word 3-shingles."""
     if len(a.minhash) != NUM_PERM or len(b.minhash) != NUM_PERM:
         return 0.0
-    return sum(x == y for x, y in zip(a.minhash, b.minhash, strict=True)) / NUM_PERM
+    shared: int = sum(map(operator.eq, a.minhash, b.minhash))  # lengths checked above
+    return shared / NUM_PERM
 
 
 def _dice(a: Sequence[str], b: Sequence[str]) -> float:
