@@ -427,9 +427,10 @@ def _store_one(
                 "features": features,
             },
         ).scalar_one()
-        if keys:  # an empty executemany would insert one row of defaults
+        if keys:
             connection.execute(
-                _INSERT_STORY_KEY, [{"key": key, "seen_at": now, "article_id": article_id} for key in keys]
+                _FILE_UNDER_KEYS[connection.dialect.name == "sqlite"],
+                {"keys": json.dumps(keys), "seen_at": now, "article_id": article_id},
             )
         alerts = _add_matches(connection, article_id, story_id, item.matches, channels, now, backfill=False)
         savepoint.commit()
@@ -449,12 +450,19 @@ def _store_one(
 # Core statements built once: the ORM unit of work costs more than the SQL it sends here.
 _ARTICLE = SQLModel.metadata.tables["article"]
 _STORY = SQLModel.metadata.tables["story"]
-_STORY_KEY = SQLModel.metadata.tables["story_key"]
 _MATCH = SQLModel.metadata.tables["match"]
 _ALERT = SQLModel.metadata.tables["alert"]
 _INSERT_ARTICLE = sa.insert(_ARTICLE).returning(_ARTICLE.c.id)
 _INSERT_STORY = sa.insert(_STORY).returning(_STORY.c.id)
-_INSERT_STORY_KEY = sa.insert(_STORY_KEY)
+# An article's few dozen keys in one statement, from a JSON array: as an executemany,
+# each row's parameters went through SQLAlchemy's type processing one by one.
+_FILE_UNDER_KEYS = {
+    is_sqlite: sa.text(
+        "INSERT INTO story_key (key, seen_at, article_id) SELECT value, :seen_at, :article_id FROM "
+        + ("json_each(:keys)" if is_sqlite else "json_array_elements_text(CAST(:keys AS json))")
+    ).bindparams(sa.bindparam("seen_at", type_=UTCDateTime()))
+    for is_sqlite in (True, False)
+}
 _INSERT_MATCH = sa.insert(_MATCH).returning(_MATCH.c.id)
 _JOIN_STORY = (
     sa.update(_STORY)
