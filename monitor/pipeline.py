@@ -151,11 +151,10 @@ async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport,
 async def _process_entries(services: Services, feed: FeedState, parsed: ParsedFeed, report: FeedReport) -> list[Entry]:
     """Store the entries this feed has not delivered before; returns them."""
     report.entries = len(parsed.entries)
-    unseen = repository.unseen_entries(services.engine, feed.id, [e.guid for e in parsed.entries])
+    # ``known``: another feed brought these already, so no page fetch (the store would refuse them anyway).
+    unseen, known = repository.new_entries(services.engine, feed.id, [(e.guid, e.url) for e in parsed.entries])
     fresh = [e for e in parsed.entries if e.guid in unseen]
     report.new = len(fresh)
-    # Another feed brought these already: no page fetch (the store would refuse them anyway).
-    known = repository.known_urls(services.engine, [e.url for e in fresh if e.url])
     report.duplicates += sum(1 for e in fresh if e.url in known)
     gate = asyncio.Semaphore(ARTICLES_AT_ONCE_PER_FEED)
 

@@ -295,33 +295,38 @@ def record_polls(engine: Engine, records: Sequence[PollRecord]) -> None:
         session.connection().execute(statement, rows)
 
 
-def unseen_entries(engine: Engine, feed_id: int, guids: Sequence[str]) -> set[str]:
-    """The GUIDs of ``guids`` this feed has not delivered before."""
+def new_entries(engine: Engine, feed_id: int, entries: Sequence[tuple[str, str]]) -> tuple[set[str], set[str]]:
+    """Of one feed's ``(guid, link)`` entries: the GUIDs it has not delivered before, and the
+    links among theirs whose canonical form another feed brought already. One read."""
+    guids = [guid for guid, _ in entries]
     seen: set[str] = set()
-    with reading(engine) as session:
-        for start in range(0, len(guids), 500):
-            chunk = guids[start : start + 500]
-            query = select(Article.guid).where(Article.feed_id == feed_id, col(Article.guid).in_(chunk))
-            seen.update(session.exec(query))
-    return set(guids) - seen
-
-
-def known_urls(engine: Engine, urls: Sequence[str]) -> set[str]:
-    """The ``urls`` whose canonical form is stored already (another feed carried them)."""
-    canonical: dict[str, list[str]] = {}
-    for url in urls:
-        try:
-            canonical.setdefault(stories.canonical_url(url), []).append(url)
-        except ParseError:
-            continue
     found: set[str] = set()
-    wanted = list(canonical)
     with reading(engine) as session:
-        for start in range(0, len(wanted), 500):
-            query = select(Article.canonical_url).where(col(Article.canonical_url).in_(wanted[start : start + 500]))
-            for stored in session.exec(query):
+        connection = session.connection()
+        for chunk in _chunks(guids):
+            seen.update(
+                connection.execute(
+                    sa.select(_ARTICLE.c.guid).where(_ARTICLE.c.feed_id == feed_id, _ARTICLE.c.guid.in_(chunk))
+                ).scalars()
+            )
+        canonical: dict[str, list[str]] = {}
+        for guid, url in entries:
+            if url and guid not in seen:
+                try:
+                    canonical.setdefault(stories.canonical_url(url), []).append(url)
+                except ParseError:
+                    continue
+        for chunk in _chunks(list(canonical)):
+            query = sa.select(_ARTICLE.c.canonical_url).where(_ARTICLE.c.canonical_url.in_(chunk))
+            for stored in connection.execute(query).scalars():
                 found.update(canonical[stored])
-    return found
+    return set(guids) - seen, found
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    """Slices short enough for any backend's limit on bound parameters."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 # --- articles, stories, matches, outbox ----------------------------------------------------
