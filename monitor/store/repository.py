@@ -468,7 +468,7 @@ _FILE_UNDER_KEYS = {
     ).bindparams(sa.bindparam("seen_at", type_=UTCDateTime()))
     for is_sqlite in (True, False)
 }
-_INSERT_MATCH = sa.insert(_MATCH).returning(_MATCH.c.id)
+_INSERT_MATCHES = sa.insert(_MATCH).returning(_MATCH.c.id, sort_by_parameter_order=True)
 _JOIN_STORY = (
     sa.update(_STORY)
     .where(_STORY.c.id == sa.bindparam("story_id"))
@@ -554,38 +554,41 @@ def _add_matches(
     backfill: bool,
 ) -> int:
     """Insert matches and one outbox row per (topic, story, channel) not alerted yet."""
-    queued = 0
-    for found in matches:
-        match_id = connection.execute(
-            _INSERT_MATCH,
-            {
-                "topic": found.topic,
-                "article_id": article_id,
-                "story_id": story_id,
-                "score": found.score,
-                "terms": json.dumps(list(found.terms), ensure_ascii=False),
-                "clause": found.clause,
-                "snippet": found.snippet,
-                "matched_at": now,
-                "backfill": backfill,
-            },
-        ).scalar_one()
-        if channels:
-            rows = [
-                {
-                    "topic": found.topic,
-                    "story_id": story_id,
-                    "match_id": match_id,
-                    "channel": channel,
-                    "status": "pending",
-                    "attempts": 0,
-                    "created_at": now,
-                    "next_attempt_at": now,
-                }
-                for channel in channels
-            ]
-            queued += len(_insert_ignoring_duplicates(connection, rows).all())
-    return queued
+    if not matches:
+        return 0
+    rows = [
+        {
+            "topic": found.topic,
+            "article_id": article_id,
+            "story_id": story_id,
+            "score": found.score,
+            "terms": json.dumps(list(found.terms), ensure_ascii=False),
+            "clause": found.clause,
+            "snippet": found.snippet,
+            "matched_at": now,
+            "backfill": backfill,
+        }
+        for found in matches
+    ]
+    # One statement for all of them; RETURNING in the order of ``rows``.
+    match_ids = connection.execute(_INSERT_MATCHES, rows).scalars().all()
+    if not channels:
+        return 0
+    outbox = [
+        {
+            "topic": found.topic,
+            "story_id": story_id,
+            "match_id": match_id,
+            "channel": channel,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        for found, match_id in zip(matches, match_ids, strict=True)
+        for channel in channels
+    ]
+    return len(_insert_ignoring_duplicates(connection, outbox).all())
 
 
 def _insert_ignoring_duplicates(connection: sa.Connection, rows: list[dict[str, Any]]) -> Any:
