@@ -6,8 +6,9 @@ A local site (benchmarks/_server.py: asyncio, its own process, 100 loopback addr
 the per-host cap acts as it would on the internet) serves the feeds. Each feed has a few
 old items whose links answer 404 (so the warm-up stores the feed's own text cheaply).
 After a warm-up poll that gives every feed its ETag and Last-Modified, 1 feed in 20
-publishes 3 new items linking to 3-6 KB article pages (seed text wrapped in site
-boilerplate); the other feeds answer 304. Then ONE cycle is measured in a fresh process
+publishes 3 new items linking to article pages (by default built like a news portal's,
+65-95 KB of HTML around 3-6 KB of seed text; `--pages light`: bare 5-8 KB pages); the
+other feeds answer 304. Then ONE cycle is measured in a fresh process
 (`monitor.service.running(config)` + `runtime.poll(names)`), split in two timed parts:
 the unchanged feeds, then the changed ones with their articles. Memory is the peak of
 the summed proportional set sizes (PSS) of the monitor process, its fork server and its
@@ -41,9 +42,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import feedparser
 import httpx
-import trafilatura
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -384,6 +383,11 @@ class BaselineFeed:
 
 def baseline_pass(client: httpx.Client, urls: list[str], state: dict[str, BaselineFeed], pages: bool) -> int:
     """Sequential: conditional GET, feedparser, then each new item's page and trafilatura."""
+    # Imported here, not at the top: the measured monitor process imports this module
+    # again (multiprocessing's spawn), and would otherwise carry parsers it does not use.
+    import feedparser
+    import trafilatura
+
     articles = 0
     for url in urls:
         feed = state.setdefault(url, BaselineFeed())
@@ -495,6 +499,8 @@ def run_baseline(setup: Setup, state: dict[str, BaselineFeed], quiet: PartFigure
 
 
 def run_trafilatura(setup: Setup, busy: PartFigures) -> None:
+    import trafilatura
+
     print("\n== trafilatura.extract alone on the same pages (this process, one core) ==")
     seeds = load_seeds()
     pages = [
