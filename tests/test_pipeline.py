@@ -85,3 +85,27 @@ def test_a_feeds_own_ttl_still_counts_when_it_answers_304(
     assert asyncio.run(poll_twice()) == ["ok", "not modified"]
     (feed,) = queries.feeds(open_database(config))
     assert 0.9 * 15 * 3600 <= feed["interval"] <= 1.1 * 15 * 3600
+
+
+def test_links_another_feed_brought_are_not_fetched_again(
+    tmp_path: Path, site: HostileServer, make_config: Any
+) -> None:
+    # Two feeds of one site list the same articles: the second feed's entries are new to
+    # it (their GUIDs are its own) but each page is fetched and stored once.
+    items = seeds()
+    publish(site, "/a.xml", items)
+    publish(site, "/b.xml", items)
+    feeds = [{"name": "a", "url": site.url("/a.xml")}, {"name": "b", "url": site.url("/b.xml")}]
+    config = load_config(make_config(f"sqlite:///{tmp_path / 'm.db'}", feeds))
+
+    async def poll_one_then_the_other() -> tuple[Any, Any]:
+        async with running(config) as runtime:
+            first, _ = await runtime.poll(["a"])
+            second, _ = await runtime.poll(["b"])
+            return first.feeds[0], second.feeds[0]
+
+    first, second = asyncio.run(poll_one_then_the_other())
+    assert (first.new, first.stored) == (len(items), len(items))
+    assert (second.new, second.stored, second.duplicates, second.error) == (len(items), 0, len(items), None)
+    assert [site.hits(f"/news/{seed.name}.html") for seed in items] == [1] * len(items)
+    assert len(_articles(config)) == len(items)
