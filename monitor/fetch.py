@@ -35,7 +35,6 @@ MIB = 1024 * 1024
 DEFAULT_USER_AGENT = "monitor/0.1 (news monitor; +https://github.com/monitor/monitor)"
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _TRUSTED = "monitor.trusted"  # request extension: this hop may reach any address
-_READ_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -512,7 +511,8 @@ class Fetcher:
         parts: list[bytes] = []
         received = produced = 0
         try:
-            async for raw in response.aiter_raw(_READ_CHUNK):
+            # As the connection reads them (64 KiB at most): re-chunking would copy them again.
+            async for raw in response.aiter_raw():
                 received += len(raw)
                 if received > limit:
                     raise too_large

