@@ -3,8 +3,8 @@
 ``extract_article`` is trafilatura plus what trafilatura does not tell: the language the
 page declares and a range-checked publication date. ``WorkerPool`` keeps the CPU-bound
 work (feed parsing, and ``monitor.analysis`` for articles) off the event loop and
-bounded: a document that takes longer than the time limit is abandoned, its worker
-killed and the pool rebuilt; workers are also recycled after many tasks, against leaks.
+bounded: a document that takes longer than the time limit is abandoned and its worker
+killed and replaced; workers are also recycled after many tasks, against leaks.
 Workers fork from a server that preloaded ``monitor.preload``, so a new one is cheap.
 """
 
@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import pickle
 import re
-import threading
+import signal
+import socket
+import struct
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
@@ -107,27 +109,84 @@ def _published(value: Any) -> datetime | None:
 
 # --- the process pool -------------------------------------------------------------------------
 
+# A frame on a worker's socket: 8-byte length, then a pickle. Length 0 is the worker's "ready".
+_FRAME = struct.Struct("!Q")
 
-def _start_worker(setup: Callable[[], None] | None) -> None:
+
+class _WorkerLost(Exception):
+    """The worker died with this document handed to it (killed for another one, or crashed)."""
+
+
+def _receive(sock: socket.socket, size: int) -> bytearray:
+    buffer = bytearray(size)
+    view, got = memoryview(buffer), 0
+    while got < size:
+        count = sock.recv_into(view[got:])
+        if not count:
+            raise EOFError
+        got += count
+    return buffer
+
+
+def _serve(sock: socket.socket, setup: Callable[[], None] | None) -> None:
+    """A worker's life: run each document it is sent and send back the outcome, until EOF."""
     import monitor.preload  # noqa: F401  (already loaded when the fork server preloaded it)
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it closes us
     if setup is not None:
         setup()
+    try:
+        sock.sendall(_FRAME.pack(0))
+        while True:
+            fn, args = pickle.loads(_receive(sock, _FRAME.unpack(_receive(sock, _FRAME.size))[0]))
+            try:
+                outcome: tuple[bool, Any] = (True, fn(*args))
+            except Exception as exc:
+                outcome = (False, exc)
+            try:
+                data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # an exception or result that cannot cross: say what it was
+                data = pickle.dumps((False, ParseError(f"{_name(fn)} gave an answer that cannot be sent back: {exc}")))
+            sock.sendall(_FRAME.pack(len(data)) + data)
+    except (EOFError, OSError):
+        return  # the pool closed our socket: it wants us gone
 
 
 def _name(fn: Callable[..., Any]) -> str:
     return getattr(fn, "__name__", "the task")
 
 
-class WorkerPool:
-    """A bounded process pool: ``workers`` processes, each document within ``timeout``.
+@dataclass(eq=False)
+class _Worker:
+    process: BaseProcess
+    sock: socket.socket
+    pending: deque[asyncio.Future[bytes]] = field(default_factory=deque)  # answered in this order
+    writer: asyncio.StreamWriter | None = None  # set once the worker said it is ready
+    handed: int = 0
+    retiring: bool = False  # has had its share of documents: takes no more, exits when done
+    lifetime: asyncio.Task[None] | None = None
 
-    At most two documents per worker are handed over at a time, so that a worker that
-    finishes one finds the next already waiting instead of idling while the event loop
-    gets round to handing it one; callers beyond that wait their turn (the queue is the
-    callers themselves, as bounded as the pipeline's own concurrency). The time limit
-    starts at the hand-over: a document can spend part of it waiting for a worker, at
-    most as long as the document ahead of it takes.
+    def hand(self, payload: bytes) -> asyncio.Future[bytes]:
+        assert self.writer is not None
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append(future)
+        self.handed += 1
+        self.writer.write(_FRAME.pack(len(payload)) + payload)
+        return future
+
+
+class WorkerPool:
+    """``workers`` processes, each document within ``timeout``; no threads in this process.
+
+    Each worker has its own socket, read and written by the event loop, so handing over a
+    document and taking its result cost no thread and no lock (ProcessPoolExecutor's
+    helper threads took a tenth of the event loop's CPU, and its ``max_tasks_per_child``
+    can hang at exit: CPython gh-115634). At most two documents per worker are handed over
+    at a time, so that a worker that finishes one finds the next already waiting; callers
+    beyond that wait their turn (the queue is the callers themselves, as bounded as the
+    pipeline's own concurrency). The time limit starts at the hand-over: a document can
+    spend part of it behind one other, at most as long as that one takes. A document over
+    its limit has its worker killed; the document queued behind it is handed to another.
     """
 
     def __init__(
@@ -140,115 +199,153 @@ class WorkerPool:
         """``setup`` (picklable, e.g. a ``functools.partial``) runs once in each new worker."""
         self.workers, self.timeout, self.max_tasks_per_child = workers, timeout, max_tasks_per_child
         self.setup = setup
-        self.rebuilds = 0  # how many times a stuck or crashed pool was replaced
-        self._handed = 0  # documents handed to the current executor
-        self._executor = self._new_executor()
-        # Recycled executors still finishing their documents, with their processes (which
-        # shutdown() forgets), so that one stuck there can still be killed.
-        self._retired: list[tuple[ProcessPoolExecutor, list[BaseProcess]]] = []
-        self._slots: asyncio.Semaphore | None = None
-        self._slots_loop: asyncio.AbstractEventLoop | None = None
-
-    def _new_executor(self) -> ProcessPoolExecutor:
-        context: multiprocessing.context.BaseContext
-        if "forkserver" in multiprocessing.get_all_start_methods():
-            # Not "fork": this process has threads, which a forked child would inherit
-            # half-way; a fork server that has loaded the parsers once starts each worker
-            # quickly and shares that memory.
-            context = multiprocessing.get_context("forkserver")
-            # "__main__" too: else every worker imports the main module again on its own.
-            context.set_forkserver_preload(["__main__", "monitor.preload"])
-        else:
-            context = multiprocessing.get_context("spawn")
-        self._handed = 0
-        return ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=context, initializer=_start_worker, initargs=(self.setup,)
-        )
-
-    def _current(self) -> ProcessPoolExecutor:
-        """The executor for the next document: a fresh one once this one's workers have had their share.
-
-        Whole pools are recycled, not single workers: ProcessPoolExecutor's own
-        ``max_tasks_per_child`` can leave queued tasks with no worker to run them and then
-        hang the interpreter's exit (CPython gh-115634, Python 3.11 to 3.15).
-        """
-        if self._handed >= self.workers * self.max_tasks_per_child:
-            retired = self._executor
-            self._executor = self._new_executor()
-            self._retired = [(e, ps) for e, ps in self._retired if any(p.is_alive() for p in ps)]
-            self._retired.append((retired, _processes(retired)))
-            retired.shutdown(wait=False)  # its workers finish what they were handed, then exit
-        self._handed += 1
-        return self._executor
+        self.rebuilds = 0  # workers replaced because a document was too slow or crashed one
+        self._new_process = _process_factory()
+        self._workers: list[_Worker] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots = asyncio.Semaphore(2 * workers)
+        self._changed = asyncio.Event()  # a worker became ready, or one ended
+        self._cannot_start: str | None = None  # why the last worker died before it was ready
 
     def start(self) -> None:
-        """Start the workers now, in a thread: starting them blocks until the fork server
-        has loaded the parsers (a second or so), which the event loop must not wait for."""
-        executor = self._executor
-
-        def spawn() -> None:
-            try:
-                for _ in range(self.workers):
-                    executor.submit(_start_worker, None)
-            except (RuntimeError, OSError):
-                pass  # the pool was closed or replaced meanwhile: the next document starts workers
-
-        threading.Thread(target=spawn, name="worker-pool-start", daemon=True).start()
-
-    def _turn(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if self._slots is None or self._slots_loop is not loop:
-            self._slots, self._slots_loop = asyncio.Semaphore(2 * self.workers), loop
-        return self._slots
+        """Start the workers now (they load in the background) rather than at the first document."""
+        self._bind()
+        self._top_up()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in a worker; ParseError when it is too slow or kills its worker."""
-        async with self._turn():
+        self._bind()
+        try:
+            payload = pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            raise ParseError(f"{_name(fn)} failed: cannot hand it to a worker: {exc}") from exc
+        async with self._slots:
             for attempt in range(2):
-                executor = self._current()
+                worker = await self._ready_worker()
+                answer = worker.hand(payload)
+                if worker.handed >= self.max_tasks_per_child:
+                    worker.retiring = True
+                    self._top_up()  # its successor starts loading now
                 try:
-                    future: Future[T] = executor.submit(fn, *args)
-                    return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+                    data = await asyncio.wait_for(answer, self.timeout)
                 except TimeoutError:
-                    self._replace(executor)
+                    await self._end(worker)
                     raise ParseError(f"{_name(fn)} took longer than {self.timeout:g} s; skipped") from None
-                except (BrokenProcessPool, RuntimeError) as exc:
-                    # Another document's timeout killed our worker, or a worker died:
-                    # retry once on the fresh pool, then give up on this document.
-                    if isinstance(exc, RuntimeError) and "shutdown" not in str(exc):
-                        raise ParseError(f"{_name(fn)} failed: {exc}") from exc
-                    self._replace(executor)
+                except _WorkerLost:
                     if attempt == 1:
-                        raise ParseError(f"{_name(fn)} crashed its worker process; skipped") from exc
-                except MonitorError:
-                    raise
+                        raise ParseError(f"{_name(fn)} crashed its worker process; skipped") from None
+                    continue  # killed for another document, or crashed: once more, on another worker
+                try:
+                    ok, value = pickle.loads(data)
                 except Exception as exc:
-                    raise ParseError(f"{_name(fn)} failed: {type(exc).__name__}: {exc}") from exc
+                    raise ParseError(f"{_name(fn)} failed: its answer cannot be read: {exc}") from exc
+                if ok:
+                    return value  # type: ignore[no-any-return]
+                if isinstance(value, MonitorError):
+                    raise value
+                raise ParseError(f"{_name(fn)} failed: {type(value).__name__}: {value}") from value
         raise AssertionError("unreachable")
 
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
-        if broken is self._executor:  # else someone else replaced it already, or it was retired
-            self._executor = self._new_executor()
-            self.rebuilds += 1
-        retired = [ps for e, ps in self._retired if e is broken]
-        _kill(broken, retired[0] if retired else _processes(broken))
-
     def close(self) -> None:
-        _kill(self._executor, _processes(self._executor))
-        for executor, processes in self._retired:
-            _kill(executor, processes)
+        """Stop every worker now, including one stuck inside a document."""
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            if worker.lifetime is not None:
+                worker.lifetime.cancel()
+            _stop(worker)
+        for worker in workers:
+            if worker.process.pid is not None:
+                worker.process.join(timeout=5)
+
+    def _bind(self) -> None:
+        """Workers belong to one event loop: a pool used from a new one starts them again."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self.close()
+            self._loop, self._cannot_start = loop, None
+            self._slots, self._changed = asyncio.Semaphore(2 * self.workers), asyncio.Event()
+
+    async def _ready_worker(self) -> _Worker:
+        while True:
+            if self._cannot_start:  # the next caller tries again
+                error, self._cannot_start = self._cannot_start, None
+                raise ParseError(error)
+            self._top_up()
+            ready = [w for w in self._workers if w.writer is not None and not w.retiring]
+            if ready:
+                return min(ready, key=lambda w: len(w.pending))
+            self._changed.clear()
+            await self._changed.wait()
+
+    def _top_up(self) -> None:
+        """Start workers until ``workers`` of them are loading or taking documents."""
+        while sum(not w.retiring for w in self._workers) < self.workers:
+            ours, theirs = socket.socketpair()
+            worker = _Worker(self._new_process(target=_serve, args=(theirs, self.setup), daemon=True), ours)
+            self._workers.append(worker)
+            worker.lifetime = asyncio.get_running_loop().create_task(self._live(worker, theirs))
+
+    async def _live(self, worker: _Worker, theirs: socket.socket) -> None:
+        """Start one worker, read its answers in order, and clean up after it ends."""
+        loop = asyncio.get_running_loop()
+        try:
+            try:
+                # Blocks until the fork server has loaded the parsers (a second, the first time).
+                await loop.run_in_executor(None, worker.process.start)
+                reader, worker.writer = await asyncio.open_connection(sock=worker.sock)
+                await reader.readexactly(_FRAME.size)  # "ready"
+            except Exception as exc:
+                self._cannot_start = f"cannot start a worker process: {type(exc).__name__}: {exc}"
+                raise
+            finally:
+                theirs.close()
+            self._cannot_start = None
+            self._changed.set()
+            while True:
+                size = _FRAME.unpack(await reader.readexactly(_FRAME.size))[0]
+                data = await reader.readexactly(size)
+                answer = worker.pending.popleft()
+                if not answer.done():  # else its caller stopped waiting
+                    answer.set_result(data)
+                if worker.retiring and not worker.pending:
+                    break  # its share is done: closing the socket tells it to exit
+        except (asyncio.IncompleteReadError, OSError):
+            if not worker.retiring and worker in self._workers:  # not closed by us
+                self.rebuilds += 1  # it died, or was killed for a document that took too long
+        except Exception:
+            pass  # could not start: _cannot_start says why to whoever waits for a worker
+        finally:
+            if worker in self._workers:
+                self._workers.remove(worker)
+            for answer in worker.pending:
+                if not answer.done():
+                    answer.set_exception(_WorkerLost())
+            _stop(worker, kill=not worker.retiring)
+            self._changed.set()
+        await loop.run_in_executor(None, worker.process.join, 5)
+
+    async def _end(self, worker: _Worker) -> None:
+        """Kill a worker stuck in a document and wait until it is gone."""
+        _stop(worker)
+        if worker.lifetime is not None:
+            await asyncio.wait([worker.lifetime])
 
 
-def _processes(executor: ProcessPoolExecutor) -> list[BaseProcess]:
-    return list((getattr(executor, "_processes", None) or {}).values())  # None once shut down
+def _process_factory() -> Callable[..., BaseProcess]:
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn").Process
+    # Not "fork": this process has threads, which a forked child would inherit half-way;
+    # a fork server that has loaded the parsers once starts each worker quickly and shares
+    # that memory. "__main__" too: else every worker imports the main module again.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", "monitor.preload"])
+    return context.Process
 
 
-def _kill(executor: ProcessPoolExecutor, processes: list[BaseProcess]) -> None:
-    """Stop a pool now, including a worker stuck inside a document."""
-    # A running task cannot be cancelled through the executor's API, hence its processes.
-    executor.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.kill()
-    for process in processes:
-        process.join(timeout=5)
+def _stop(worker: _Worker, *, kill: bool = True) -> None:
+    if worker.writer is not None:
+        worker.writer.close()
+    else:
+        worker.sock.close()
+    if kill and worker.process.pid is not None and worker.process.is_alive():
+        worker.process.kill()
