@@ -322,7 +322,8 @@ class WorkerPool:
                     answer.set_exception(_WorkerLost())
             _stop(worker, kill=not worker.retiring)
             self._changed.set()
-        await loop.run_in_executor(None, worker.process.join, 5)
+        if worker.process.pid is not None:  # it started: reap it
+            await loop.run_in_executor(None, worker.process.join, 5)
 
     async def _end(self, worker: _Worker) -> None:
         """Kill a worker stuck in a document and wait until it is gone."""
