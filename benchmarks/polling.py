@@ -162,29 +162,27 @@ def _children(pid: int) -> list[int]:
     return found + [grandchild for child in found for grandchild in _children(child)]
 
 
-def _peak_rss_bytes(pid: int) -> int:
-    """The process's own peak resident set (VmHWM), which the kernel keeps exactly."""
+def _proc_bytes(pid: int, file: str, key: str) -> int:
+    """A size that /proc/<pid>/<file> gives in kB on its ``key:`` line; 0 once the process is gone."""
     try:
-        with open(f"/proc/{pid}/status") as handle:
+        with open(f"/proc/{pid}/{file}") as handle:
             for line in handle:
-                if line.startswith("VmHWM:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1]) * 1024
     except (OSError, IndexError, ValueError):
         pass
     return 0
+
+
+def _peak_rss_bytes(pid: int) -> int:
+    """The process's own peak resident set (VmHWM), which the kernel keeps exactly."""
+    return _proc_bytes(pid, "status", "VmHWM")
 
 
 def _pss_bytes(pid: int) -> int:
     """Proportional set size: a page shared by n processes counts 1/n in each, so the sum
     over a tree is its real footprint (workers forked from one server share most pages)."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as handle:
-            for line in handle:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, IndexError, ValueError):
-        pass
-    return 0
+    return _proc_bytes(pid, "smaps_rollup", "Pss")
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -343,17 +341,11 @@ def _measure(
                 pstats.Stats(profiler, stream=buffer).sort_stats(sort).print_stats(lines)
                 profile_text += f"\n-- {title} part --\n{buffer.getvalue()}"
             # Sent before the workers stop, so that their CPU time is read while they exist.
-            out.send({"quiet": quiet, "busy": busy, "main_hwm_kib": _status_kib("VmHWM"), "profile": profile_text})
+            out.send(
+                {"quiet": quiet, "busy": busy, "main_hwm_bytes": _peak_rss_bytes(os.getpid()), "profile": profile_text}
+            )
 
     run_loop(go())
-
-
-def _status_kib(key: str) -> int:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def measured_cycle(config_path: Path, unchanged: list[str], changed: list[str], profile: bool) -> dict[str, Any]:
@@ -476,7 +468,7 @@ def report_monitor(figures: dict[str, Any], served: dict[str, int]) -> tuple[Par
         f"workers (sum, shared pages counted once, sampled every 250 ms; target <= {TARGET_RSS_MB}); "
         f"{figures['peak_tree_bytes'] / 1e6:.0f} MB as the sum of each process's peak RSS (shared pages "
         "counted in every process); "
-        f"main process VmHWM {figures['main_hwm_kib'] / 1000:.0f} MB"
+        f"main process VmHWM {figures['main_hwm_bytes'] / 1e6:.0f} MB"
     )
     if busy.stored:
         print(

@@ -290,15 +290,19 @@ class WorkerPool:
         loop = asyncio.get_running_loop()
         try:
             try:
-                # Blocks until the fork server has loaded the parsers (a second, the first time).
-                await loop.run_in_executor(None, worker.process.start)
+                try:
+                    # Blocks until the fork server has loaded the parsers (a second, the first time).
+                    await loop.run_in_executor(None, worker.process.start)
+                finally:
+                    theirs.close()  # the worker's end, now its own: we see EOF when it dies
                 reader, worker.writer = await asyncio.open_connection(sock=worker.sock)
                 await reader.readexactly(_FRAME.size)  # "ready"
             except Exception as exc:
-                self._cannot_start = f"cannot start a worker process: {type(exc).__name__}: {exc}"
+                why = "it exited before it was ready (its error is above)"
+                if not isinstance(exc, asyncio.IncompleteReadError):
+                    why = f"{type(exc).__name__}: {exc}"
+                self._cannot_start = f"cannot start a worker process: {why}"
                 raise
-            finally:
-                theirs.close()
             self._cannot_start = None
             self._changed.set()
             while True:

@@ -7,6 +7,7 @@ import html
 import os
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import feedparser
@@ -152,6 +153,18 @@ def test_a_document_that_kills_its_worker_is_skipped_and_the_pool_goes_on() -> N
                 await pool.run(os._exit, 3)  # tried twice, each time on a worker that then dies
             assert pool.rebuilds == 2
             assert (await pool.run(parse_feed, FEED, {}, "http://e/feed")).entries
+        finally:
+            pool.close()
+
+    asyncio.run(main())
+
+
+def test_a_worker_that_cannot_start_gives_one_clear_error_instead_of_a_hang() -> None:
+    async def main() -> None:
+        pool = WorkerPool(workers=1, setup=partial(int, "not a number"))  # setup raises in the worker
+        try:
+            with pytest.raises(ParseError, match=r"^cannot start a worker process: it exited before it was ready"):
+                await asyncio.wait_for(pool.run(os.getpid), 30)
         finally:
             pool.close()
 
