@@ -14,7 +14,7 @@ import feedparser
 import pytest
 
 from monitor.errors import ParseError
-from monitor.extract import WorkerPool, declared_language, extract_article
+from monitor.extract import WORKER_NICENESS, WorkerPool, declared_language, extract_article
 from monitor.feeds import ParsedFeed, parse_feed
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -177,6 +177,18 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_workers_run_below_the_event_loop() -> None:
+    # A CPU-bound document must not keep the event loop, which feeds the workers, off a core.
+    async def main() -> int:
+        pool = WorkerPool(workers=1)
+        try:
+            return await pool.run(os.nice, 0)
+        finally:
+            pool.close()
+
+    assert asyncio.run(main()) == os.nice(0) + WORKER_NICENESS
 
 
 def test_workers_are_recycled_after_max_tasks() -> None:
