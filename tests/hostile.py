@@ -14,6 +14,7 @@ path ends with ``*`` match every path with that prefix. Every request is logged 
 from __future__ import annotations
 
 import gzip
+import ssl
 import threading
 import time
 import zlib
@@ -61,12 +62,16 @@ class _Server(ThreadingHTTPServer):
 
 
 class HostileServer:
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        """``tls``: serve HTTPS with this server context."""
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.owner = self
+        if tls is not None:  # each accepted connection then does its handshake before it is handled
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self.scheme = "https" if tls else "http"
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
@@ -85,7 +90,7 @@ class HostileServer:
         self._server.server_close()
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
     def route(self, path: str, handler: Route) -> None:
         self.routes[path] = handler

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import random
+import ssl
 import threading
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -26,6 +28,7 @@ from hostile import (
     stall_after_headers,
     zeros_compressed,
 )
+from receivers import self_signed_cert
 
 from monitor.errors import FetchError
 from monitor.fetch import MIB, Fetcher, FetchLimits, FetchResult, GuardedTransport, refusal_reason
@@ -338,6 +341,51 @@ def test_connection_goes_to_the_address_that_was_checked(server: HostileServer) 
     result = fetch(server.url("/page", host="feed.test"), transport=transport)
     assert result.body == b"reached"
     assert server.requests[-1][1]["host"] == f"feed.test:{server.port}"
+
+
+# --- HTTPS ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def https(tmp_path: Path) -> Iterator[tuple[HostileServer, ssl.SSLContext]]:
+    """A TLS server whose certificate (for localhost and 127.0.0.1) only the returned client context trusts."""
+    certificate = self_signed_cert(tmp_path)
+    with HostileServer(tls=certificate.server_context()) as running:
+        yield running, ssl.create_default_context(cafile=str(certificate.cert_file))
+
+
+def test_https_page_is_fetched_from_the_checked_address_and_its_certificate_verified(
+    https: tuple[HostileServer, ssl.SSLContext],
+) -> None:
+    server, trusting = https
+    server.serve("/feed", FEED)
+    for host in ("localhost", "127.0.0.1"):
+        transport = GuardedTransport(FetchLimits(allow_networks=LOOPBACK), tls=trusting)
+        assert fetch(server.url("/feed", host=host), transport=transport).body == FEED
+    # The connection goes to the address that was resolved and checked, but the
+    # certificate must still name the host of the URL: feed.test resolves here, and
+    # the server's certificate is not feed.test's.
+    transport = GuardedTransport(
+        FetchLimits(allow_networks=LOOPBACK), resolve=resolver({"feed.test": ["127.0.0.1"]}), tls=trusting
+    )
+    assert "certificate" in failure(lambda: fetch(server.url("/feed", host="feed.test"), transport=transport))
+    assert server.hits("/feed") == 2
+
+
+def test_https_server_with_an_untrusted_certificate_is_refused(https: tuple[HostileServer, ssl.SSLContext]) -> None:
+    server, _ = https
+    server.serve("/feed", FEED)
+    message = failure(lambda: fetch(server.url("/feed", host="localhost")))  # the default authorities
+    assert "certificate verify failed" in message and server.url("/feed", host="localhost") in message
+    assert server.hits("/feed") == 0
+
+
+def test_https_to_loopback_is_refused_before_any_handshake(https: tuple[HostileServer, ssl.SSLContext]) -> None:
+    server, trusting = https
+    server.serve("/feed", FEED)
+    transport = GuardedTransport(strict(), tls=trusting)
+    assert "refused to connect to 127.0.0.1" in failure(lambda: fetch(server.url("/feed"), transport=transport))
+    assert server.hits("/feed") == 0
 
 
 def test_kept_alive_trusted_connection_does_not_serve_untrusted_requests(
