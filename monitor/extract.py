@@ -111,6 +111,7 @@ def _published(value: Any) -> datetime | None:
 # --- the process pool -------------------------------------------------------------------------
 
 WORKER_NICENESS = 10  # added to the monitor's own: its event loop gets a core before the workers
+
 # A frame on a worker's socket: 8-byte length, then a pickle. Length 0 is the worker's "ready".
 _FRAME = struct.Struct("!Q")
 

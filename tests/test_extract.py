@@ -188,7 +188,7 @@ def test_workers_run_below_the_event_loop() -> None:
         finally:
             pool.close()
 
-    assert asyncio.run(main()) == os.nice(0) + WORKER_NICENESS
+    assert asyncio.run(main()) == min(19, os.nice(0) + WORKER_NICENESS)  # 19: the lowest priority there is
 
 
 def test_workers_are_recycled_after_max_tasks() -> None:
