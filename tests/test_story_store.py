@@ -241,6 +241,19 @@ def test_migrations_build_the_schema_the_tables_describe(database_url: str) -> N
         engine.dispose()
 
 
+def test_a_fresh_database_is_migrated_in_one_transaction(database_url: str) -> None:
+    """A process that waits for the write lock must find the schema at the head or empty,
+    never between two migrations (it would then run the later ones a second time)."""
+    engine = create_engine(database_url)
+    commits: list[object] = []
+    sa.event.listen(engine, "commit", commits.append)
+    try:
+        upgrade(engine)
+        assert len(commits) == 1
+    finally:
+        engine.dispose()
+
+
 def test_story_keys_survive_the_migration_to_the_covering_layout(database_url: str) -> None:
     """Keys filed under schema 0001 still find their story after 0002, and back again."""
     engine = create_engine(database_url)

@@ -11,6 +11,11 @@ with engine.connect() as connection:
         connection=connection,
         target_metadata=SQLModel.metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite ALTERs need batch mode
+        # Alembic commits after each migration on SQLite, as if its DDL could not roll
+        # back; it can, once pysqlite no longer manages transactions (store.db). One
+        # transaction for the whole upgrade, so a process waiting for the write lock finds
+        # the schema empty or current, never between two migrations to run again.
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":  # one migrating process at a time
