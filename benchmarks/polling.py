@@ -11,7 +11,8 @@ publishes 3 new items linking to article pages (by default built like a news por
 other feeds answer 304. Then one cycle is measured in a fresh process
 (`monitor.service.running(config)` + `runtime.poll(names)`), split in two timed parts:
 the unchanged feeds, then the changed ones with their articles; `--runs` times (default
-3), each from the database as the warm-up left it, and the median run is reported
+3), each from the database as the warm-up left it, and the median run is reported (of an
+even number, the slower middle one)
 (one run's articles per second vary by about 5 % on a 2-core machine). Memory is the peak of
 the summed proportional set sizes (PSS) of the monitor process, its fork server and its
 workers, read from /proc every 250 ms by the benchmark's own process (the sum of each
@@ -413,7 +414,7 @@ def measured_cycles(
         )
         runs.append(figures)
     runs.sort(key=lambda figures: rate(figures["busy"].stored, figures["busy"].seconds))
-    return runs[len(runs) // 2]
+    return runs[(len(runs) - 1) // 2]  # of an even count, the slower middle one
 
 
 # --- the naive baseline ---------------------------------------------------------------------
@@ -563,7 +564,7 @@ def run_trafilatura(setup: Setup, busy: PartFigures, runs: int) -> None:
         for url, page in pages:
             trafilatura.extract(page, url=url)
         timings.append(time.perf_counter() - started)
-    seconds = sorted(timings)[len(timings) // 2]
+    seconds = sorted(timings)[(len(timings) - 1) // 2]  # of an even count, the faster middle one
     sizes = sorted(len(page) for _, page in pages)
     extract_rate = rate(len(pages), seconds)
     print(f"{len(pages)} pages ({sizes[0]}-{sizes[-1]} bytes of HTML) in {seconds:.2f} s = {extract_rate:.1f} pages/s")
