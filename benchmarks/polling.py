@@ -12,8 +12,8 @@ other feeds answer 304. Then one cycle is measured in a fresh process
 (`monitor.service.running(config)` + `runtime.poll(names)`), split in two timed parts:
 the unchanged feeds, then the changed ones with their articles; `--runs` times (default
 3), each from the database as the warm-up left it, and the median run is reported (of an
-even number, the slower middle one)
-(one run's articles per second vary by about 5 % on a 2-core machine). Memory is the peak of
+even number, the slower middle one), since one run's articles per second vary by about
+5 % on a 2-core machine. Memory is the peak of
 the summed proportional set sizes (PSS) of the monitor process, its fork server and its
 workers, read from /proc every 250 ms by the benchmark's own process (the sum of each
 process's peak resident set is printed too, but the workers are forked from a server that
