@@ -139,6 +139,8 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
             if unknown := sorted(set(names) - known):
                 raise MonitorError(f"no feed named {', '.join(unknown)}; `monitor feeds` lists them")
             cycle, delivered = await runtime.poll(names)
+            if (failure := runtime.services.storage.error) is not None:
+                raise failure  # one line and exit 1: nothing more was fetched once writing failed
             for feed in cycle.feeds:
                 click.echo(_feed_line(feed))
             stored = sum(f.stored for f in cycle.feeds)

@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -27,7 +27,8 @@ from monitor.feeds import ParsedFeed, parse_feed
 from monitor.fetch import Fetcher, FetchResult
 from monitor.model import Entry
 from monitor.store import repository
-from monitor.store.repository import FeedState, PollRecord, Stored, StoredArticle, ToStore
+from monitor.store.db import StorageError, StorageHealth, as_storage_error
+from monitor.store.repository import FeedState, HeldLeases, PollRecord, Stored, StoredArticle, ToStore
 from monitor.store.tables import utcnow
 from monitor.topics import TopicSet
 
@@ -50,6 +51,10 @@ class Services:
     poll_policy: polling.PollPolicy
     clock: Callable[[], datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)
+    lease: timedelta = repository.LEASE
+    held: HeldLeases = field(default_factory=HeldLeases)  # what the heartbeat renews
+    storage: StorageHealth = field(default_factory=StorageHealth)
+    alerts_queued: Callable[[], None] = lambda: None  # wakes the dispatcher
     writer: ArticleWriter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -138,6 +143,9 @@ async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport,
             )
     except (FetchError, ParseError) as exc:
         report.status, report.error = "error", str(exc)
+    except StorageError as exc:  # the database's state, not this feed's fault: not recorded on it
+        services.storage.failed(exc)
+        report.status, report.error = "error", str(exc)
     except Exception as exc:  # a bug must not stop the other feeds; it is recorded on this one
         log.exception("unexpected failure polling %s", feed.url)
         report.status, report.error = (
@@ -163,6 +171,10 @@ async def _process_entries(services: Services, feed: FeedState, parsed: ParsedFe
             try:
                 await _process_entry(services, feed, entry, parsed.language, report)
             except Exception as exc:  # one bad entry must not cost the others their turn
+                if (storage := as_storage_error(services.engine, exc)) is not None:
+                    services.storage.failed(storage)  # the next entries fetch nothing they cannot store
+                    report.status, report.error = "error", str(storage)
+                    return
                 log.exception("unexpected failure on entry %s of %s", entry.guid, feed.url)
                 # The feed's body hash is then not stored, so the entry is tried again next poll.
                 report.status = "error"
@@ -177,6 +189,8 @@ async def _process_entry(
     services: Services, feed: FeedState, entry: Entry, feed_language: str | None, report: FeedReport
 ) -> None:
     """One new entry: its page fetched here, analysed in a worker, stored with its alerts."""
+    if services.storage.error is not None:  # fetch nothing that cannot be stored
+        raise services.storage.error
     article = await _analyse(services, entry, feed_language, report)
     if article is None:
         return
@@ -202,6 +216,8 @@ async def _process_entry(
     report.stored += 1
     report.matches += stored.matches
     report.alerts += stored.alerts
+    if stored.alerts:
+        services.alerts_queued()
 
 
 async def _analyse(services: Services, entry: Entry, feed_language: str | None, report: FeedReport) -> Analysed | None:
@@ -268,24 +284,43 @@ class CycleReport:
 async def poll_due(
     services: Services, owner: str, *, names: Sequence[str] | None = None, concurrency: int = 20
 ) -> CycleReport:
-    """Claim the feeds that are due (or the named ones, or all when ``names`` is empty) and poll them."""
-    feeds = repository.claim_due_feeds(services.engine, owner, services.clock(), names=names)
+    """Claim the feeds that are due (or the named ones, or all when ``names`` is empty) and poll them.
+
+    While a feed is polled its lease is renewed (``services.held``, the heartbeat), so a
+    long poll is never claimed twice. When the database stops taking writes, the feeds
+    not started yet are left alone (their leases expire) and nothing more is fetched.
+    """
+    feeds = repository.claim_due_feeds(services.engine, owner, services.clock(), names=names, lease=services.lease)
+    services.held.feeds.update(feed.id for feed in feeds)
     gate = asyncio.Semaphore(concurrency)
     finished: list[PollRecord] = []  # written in batches: one transaction per feed would be most of a 304's cost
 
-    async def one(feed: FeedState) -> FeedReport:
+    def write(records: list[PollRecord]) -> None:
+        try:
+            if not services.storage.failing:
+                repository.record_polls(services.engine, records)
+        except StorageError as exc:
+            services.storage.failed(exc)  # the polls are not recorded: their feeds are polled again later
+        finally:
+            services.held.feeds.difference_update(record.feed_id for record in records)
+
+    async def one(feed: FeedState) -> FeedReport | None:
         async with gate:
+            if services.storage.failing:
+                services.held.feeds.discard(feed.id)
+                return None
             report, record = await refresh_feed(services, feed)
         finished.append(record)
         if len(finished) >= RECORDS_PER_WRITE:
-            repository.record_polls(services.engine, finished)
+            write(finished[:])
             finished.clear()
         return report
 
     try:
-        return CycleReport(list(await asyncio.gather(*(one(feed) for feed in feeds))))
+        reports = await asyncio.gather(*(one(feed) for feed in feeds))
+        return CycleReport([report for report in reports if report is not None])
     finally:
-        repository.record_polls(services.engine, finished)
+        write(finished)
 
 
 async def backfill(services: Services, topics: TopicSet, since: datetime, *, alert: bool) -> tuple[int, int]:

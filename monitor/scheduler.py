@@ -24,25 +24,33 @@ SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asyncio.Event | None = None) -> None:
-    """Tick until SIGTERM/SIGINT (or ``stop``); let the running tick finish for a few seconds."""
+    """Tick until SIGTERM/SIGINT (or ``stop``); let the running tick finish for a few seconds.
+
+    Polling and delivery are separate tasks: a receiver that hangs delays its own
+    channel, never the next poll. A database that refuses writes pauses both, told in
+    one line when it starts and one when it ends.
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     current: set[asyncio.Task[None]] = set()
+    runtime.services.storage.notify = report
 
     async def tick() -> None:
         task = asyncio.current_task()
         assert task is not None
         current.add(task)
         try:
-            cycle, delivered = await runtime.poll()
-            if cycle.feeds or delivered.delivered or delivered.retrying:
+            if not runtime.storage_ready():  # fetch nothing that could not be stored
+                return
+            cycle = await runtime.poll_feeds()
+            if cycle.feeds:
                 report(
                     f"{datetime.now(UTC):%H:%M:%S} polled {len(cycle.feeds)} feeds "
                     f"({len(cycle.failed)} failed), {sum(f.stored for f in cycle.feeds)} new articles, "
-                    f"{delivered.delivered} alerts delivered, {delivered.retrying} to retry"
+                    f"{sum(f.alerts for f in cycle.feeds)} alerts queued"
                 )
         except asyncio.CancelledError:  # stopping: unfinished feeds are polled again after restart
             report("stopping: the current cycle was interrupted; its unfinished feeds are polled after restart")
@@ -51,29 +59,33 @@ async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asy
         finally:
             current.discard(task)
 
+    tick_every = runtime.config.polling.tick
     # A cycle longer than a tick is normal; APScheduler would warn about every skipped tick.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     scheduler = AsyncIOScheduler(timezone=UTC)
     scheduler.add_job(
         tick,
         "interval",
-        seconds=runtime.config.polling.tick.total_seconds(),
+        seconds=tick_every.total_seconds(),
         next_run_time=datetime.now(UTC),
         coalesce=True,
         max_instances=1,
         misfire_grace_time=None,
     )
     scheduler.start()
+    delivering = asyncio.create_task(runtime.dispatcher.run(tick_every, report))
     report(
         f"monitor running: {len(runtime.config.feeds)} feeds, {len(runtime.config.topics)} topics, "
         f"{len(runtime.senders)} alert channels; Ctrl-C or SIGTERM stops"
     )
     await stop.wait()
     scheduler.shutdown(wait=False)
+    runtime.dispatcher.stop()
     if current:
         report("stopping: letting the current cycle finish…")
-        _, pending = await asyncio.wait(current, timeout=SHUTDOWN_GRACE_SECONDS)
-        for task in pending:  # unfinished feeds keep their lease until it expires, then are polled again
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+    # Alerts still in flight when the grace ends stay queued and are sent after restart.
+    _, pending = await asyncio.wait({*current, delivering}, timeout=SHUTDOWN_GRACE_SECONDS)
+    for task in pending:  # unfinished feeds are released at exit and polled again
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
     report("stopped")

@@ -10,8 +10,10 @@ import socket
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from importlib import metadata
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -24,6 +26,7 @@ from monitor.extract import WorkerPool
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.pipeline import CycleReport, Services, backfill, poll_due
 from monitor.store import db, repository
+from monitor.store.db import StorageError
 from monitor.topics import TopicSet, TopicSpec
 
 log = logging.getLogger(__name__)
@@ -58,8 +61,54 @@ def open_database(config: Config) -> Engine:
 
 
 def worker_name() -> str:
-    """Who holds a lease: unique per process, readable in `monitor feeds`."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who holds a lease: ``host:pid:start``, unique per process, readable in `monitor feeds`.
+
+    The start (the process's start time in clock ticks since boot, from /proc) tells a
+    dead worker from a new process that got its pid.
+    """
+    return f"{socket.gethostname()}:{os.getpid()}:{_started(os.getpid()) or '-'}"
+
+
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (field 22 of /proc/<pid>/stat); None when it does not exist."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    except OSError:  # no permission to look: treat it as alive
+        return "?"
+    return stat.rsplit(")", 1)[1].split()[19]  # after "(comm)", which may hold spaces
+
+
+def is_gone(owner: str, host: str | None = None) -> bool:
+    """Whether the worker named ``owner`` (see worker_name) has certainly ended.
+
+    Only a worker of this host can be checked; any other is assumed alive (its leases
+    expire instead). A pid alive again with another start time is another process.
+    """
+    name, _, rest = owner.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if name != (host or socket.gethostname()) or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    if not Path("/proc/self/stat").exists():  # no /proc (macOS): the pid alone says it
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+    now = _started(int(pid_text))
+    return now is None or (start not in ("", "-", now) and now != "?")
+
+
+def reclaim_dead_workers_leases(engine: Engine, me: str) -> list[str]:
+    """Release the leases of this host's workers that are gone (a crash, a kill -9); returns who they were."""
+    gone = sorted(owner for owner in repository.lease_owners(engine) if owner != me and is_gone(owner))
+    for owner in gone:
+        repository.release_leases(engine, owner)
+        log.info("released the leases of %s, which is no longer running", owner)
+    return gone
 
 
 def user_agent(config: Config) -> str:
@@ -91,24 +140,61 @@ class Runtime:
     services: Services
     senders: dict[str, outbox.Send]
     owner: str
+    dispatcher: outbox.Dispatcher
 
     async def poll(self, names: Sequence[str] | None = None) -> tuple[CycleReport, outbox.DeliveryStats]:
         """One cycle: poll the due feeds (or the named ones; all if empty), then deliver due alerts."""
-        report = await poll_due(self.services, self.owner, names=names, concurrency=self.config.fetch.max_connections)
+        report = await self.poll_feeds(names)
         delivered = await self.deliver()
         return report, delivered
 
+    async def poll_feeds(self, names: Sequence[str] | None = None) -> CycleReport:
+        """Poll the due feeds (or the named ones); a database that refuses writes is recorded
+        in ``services.storage``, not raised."""
+        try:
+            return await poll_due(self.services, self.owner, names=names, concurrency=self.config.fetch.max_connections)
+        except StorageError as exc:
+            self.services.storage.failed(exc)
+            return CycleReport()
+
     async def deliver(self) -> outbox.DeliveryStats:
-        return await outbox.deliver_due(self.services.engine, self.senders, self.config.alerts, self.owner)
+        if self.services.storage.failing:
+            return outbox.DeliveryStats()
+        try:
+            return await self.dispatcher.deliver_due()
+        except StorageError as exc:
+            self.services.storage.failed(exc)
+            return outbox.DeliveryStats()
+
+    def storage_ready(self) -> bool:
+        """Whether the database takes writes; after a failure, tried again with a real write."""
+        storage = self.services.storage
+        if not storage.failing:
+            return True
+        if not db.can_write_again(self.services.engine):
+            return False
+        try:
+            repository.probe_write(self.services.engine)
+        except StorageError as exc:
+            storage.failed(exc)
+            return False
+        storage.recovered()
+        return True
 
 
 @asynccontextmanager
-async def running(config: Config) -> AsyncIterator[Runtime]:
-    """Open the database, the HTTP clients and the worker pool; close them all after."""
+async def running(config: Config, *, lease: timedelta = repository.LEASE) -> AsyncIterator[Runtime]:
+    """Open the database, the HTTP clients and the worker pool; close them all after.
+
+    ``lease``: how long a claimed feed or alert stays this process's without a renewal;
+    a heartbeat renews the leases of the work in progress every quarter of it.
+    """
     engine = open_database(config)
     topics = compile_topics(config)
     gc.freeze()  # the topics live as long as the process: out of every later collection's way
+    owner = worker_name()
     repository.sync_feeds(engine, config.feeds)
+    reclaim_dead_workers_leases(engine, owner)  # a crashed predecessor's feeds are polled now, not in a lease
     fetcher = Fetcher(fetch_limits(config))
     pool = WorkerPool(workers=config.polling.workers, setup=partial(analysis.install_topics, topics))
     pool.start()
@@ -128,17 +214,37 @@ async def running(config: Config) -> AsyncIterator[Runtime]:
             backoff_step=config.polling.backoff_step,
             dead_after=config.polling.dead_after,
         ),
+        lease=lease,
     )
-    runtime = Runtime(config, services, senders, worker_name())
+    dispatcher = outbox.Dispatcher(
+        engine, senders, config.alerts, owner, held=services.held, storage=services.storage, lease=lease
+    )
+    services.alerts_queued = dispatcher.wake
+    runtime = Runtime(config, services, senders, owner, dispatcher)
+    heartbeat = asyncio.create_task(_renew_leases(services, owner))
     try:
         await _backfill_changed_topics(runtime)
         yield runtime
     finally:
-        repository.release_leases(engine, runtime.owner)
+        heartbeat.cancel()
+        try:
+            repository.release_leases(engine, owner)
+        except StorageError as exc:  # they expire within a lease
+            log.info("could not release the leases of %s: %s", owner, exc)
         await alert_client.aclose()
         await fetcher.aclose()
         pool.close()
         engine.dispose()
+
+
+async def _renew_leases(services: Services, owner: str) -> None:
+    """The heartbeat: every quarter lease, extend the leases of the feeds and alerts in progress."""
+    while True:
+        await asyncio.sleep(services.lease.total_seconds() / 4)
+        try:
+            repository.renew_leases(services.engine, owner, services.held, services.clock() + services.lease)
+        except StorageError as exc:
+            services.storage.failed(exc)
 
 
 async def _backfill_changed_topics(runtime: Runtime) -> None:

@@ -3,14 +3,20 @@
 Alert rows are written in the same transaction as their match (store.repository), so
 a crash between storing and sending loses nothing: the row is still pending and the
 next run delivers it. Rows are leased, so several workers never send one twice at once.
+
+Each channel is delivered on its own, a few alerts at a time, each send under one
+overall deadline: a receiver that accepts connections and never answers delays its own
+channel only. In the daemon the dispatcher is a task of its own beside polling.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -21,11 +27,16 @@ from monitor.alerts.webhook import WebhookDeliveryError, deliver_webhook
 from monitor.config import AlertsConfig
 from monitor.errors import DeliveryError
 from monitor.store import repository
+from monitor.store.db import StorageError, StorageHealth
 from monitor.store.tables import utcnow
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[AlertContent], Awaitable[None]]
+
+PER_CHANNEL = 4  # alerts in flight at once per channel
+# Bounds one send whatever the channel: webhooks give up after 10 s, email after 2 x 30 s.
+SEND_DEADLINE = timedelta(seconds=60)
 
 
 @dataclass
@@ -33,6 +44,14 @@ class DeliveryStats:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+
+    def __add__(self, other: DeliveryStats) -> DeliveryStats:
+        return DeliveryStats(
+            self.delivered + other.delivered, self.retrying + other.retrying, self.failed + other.failed
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.delivered or self.retrying or self.failed)
 
 
 def channels(config: AlertsConfig, client: httpx.AsyncClient) -> dict[str, Send]:
@@ -76,41 +95,145 @@ def retry_at(
     return now + wait
 
 
-async def deliver_due(
-    engine: Engine,
-    senders: Mapping[str, Send],
-    config: AlertsConfig,
-    owner: str,
-    clock: Callable[[], datetime] = utcnow,
-) -> DeliveryStats:
-    """Send every alert whose time has come; failures are recorded and retried later."""
-    stats = DeliveryStats()
-    # Only what was due when the round began: an alert that fails now waits for a later
-    # round, however long this one takes (a slow round must not hammer a receiver).
-    round_began = clock()
-    while ids := repository.claim_due_alerts(engine, owner, round_began):
-        for alert_id in ids:
-            loaded = repository.load_alert(engine, alert_id)
+@dataclass
+class Dispatcher:
+    """Delivers the outbox of one process: each channel on its own, ``per_channel`` at a time."""
+
+    engine: Engine
+    senders: Mapping[str, Send]
+    config: AlertsConfig
+    owner: str
+    held: repository.HeldLeases = field(default_factory=repository.HeldLeases)
+    storage: StorageHealth = field(default_factory=StorageHealth)
+    lease: timedelta = repository.LEASE
+    per_channel: int = PER_CHANNEL
+    send_deadline: timedelta = SEND_DEADLINE
+    clock: Callable[[], datetime] = utcnow
+    _wakes: dict[str, asyncio.Event] = field(default_factory=dict, init=False)
+    _stopping: bool = field(default=False, init=False)
+
+    async def deliver_due(self) -> DeliveryStats:
+        """One round over every channel at once; returns when each has sent what was due."""
+        # Only what was due when the round began: an alert that fails now waits for a later
+        # round, however long this one takes (a slow round must not hammer a receiver).
+        due_by = self.clock()
+        rounds = [self.deliver_channel(channel, due_by) for channel in self.senders]
+        total = DeliveryStats()
+        for stats in await asyncio.gather(self._give_up_unconfigured(due_by), *rounds):
+            total += stats
+        return total
+
+    async def deliver_channel(self, channel: str, due_by: datetime | None = None) -> DeliveryStats:
+        """Send the due alerts of one channel, ``per_channel`` at a time."""
+        return await self._deliver(due_by or self.clock(), self.senders[channel], channels=[channel])
+
+    async def _give_up_unconfigured(self, due_by: datetime) -> DeliveryStats:
+        return await self._deliver(due_by, None, other_than=list(self.senders))
+
+    async def _deliver(
+        self,
+        due_by: datetime,
+        send: Send | None,
+        *,
+        channels: list[str] | None = None,
+        other_than: list[str] | None = None,
+    ) -> DeliveryStats:
+        stats = DeliveryStats()
+        gate = asyncio.Semaphore(self.per_channel)
+        while ids := repository.claim_due_alerts(
+            self.engine,
+            self.owner,
+            due_by,
+            limit=self.per_channel * 2,
+            lease=self.lease,
+            channels=channels,
+            other_than=other_than,
+        ):
+            self.held.alerts.update(ids)
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for alert_id in ids:
+                        group.create_task(self._deliver_one(alert_id, send, gate, stats))
+            except* StorageError as failed:  # the first one says it all
+                raise failed.exceptions[0] from None
+            finally:
+                self.held.alerts.difference_update(ids)
+        return stats
+
+    async def _deliver_one(
+        self, alert_id: int, send: Send | None, gate: asyncio.Semaphore, stats: DeliveryStats
+    ) -> None:
+        async with gate:
+            loaded = repository.load_alert(self.engine, alert_id)
             if loaded is None:
-                continue
+                return
             row, content = loaded
-            send = senders.get(row.channel)
             try:
                 if send is None:
                     raise DeliveryError(
                         f"channel {row.channel} is not in the configuration any more; add it back to deliver"
                     )
-                await send(content)
+                try:
+                    async with asyncio.timeout(self.send_deadline.total_seconds()):
+                        await send(content)
+                except TimeoutError:
+                    raise DeliveryError(
+                        f"{row.channel}: no answer within {self.send_deadline.total_seconds():g} s; will retry"
+                    ) from None
             except DeliveryError as exc:
                 hint = exc.retry_after if isinstance(exc, WebhookDeliveryError) else None
-                when = retry_at(row.attempts + 1, row.created_at or clock(), clock(), config, hint) if send else None
-                repository.mark_attempt_failed(engine, alert_id, str(exc), when)
+                now = self.clock()
+                when = retry_at(row.attempts + 1, row.created_at or now, now, self.config, hint) if send else None
+                repository.mark_attempt_failed(self.engine, alert_id, str(exc), when)
                 log.warning("alert %s (%s, %s): %s", alert_id, row.topic, row.channel, exc)
                 if when is None:
                     stats.failed += 1
                 else:
                     stats.retrying += 1
             else:
-                repository.mark_delivered(engine, alert_id, clock())
+                repository.mark_delivered(self.engine, alert_id, self.clock())
                 stats.delivered += 1
-    return stats
+
+    # --- the daemon's task ----------------------------------------------------------------
+
+    def wake(self) -> None:
+        """New alerts were queued: deliver them now rather than at the next check."""
+        for event in self._wakes.values():
+            event.set()
+
+    async def run(self, every: timedelta, report: Callable[[str], None]) -> None:
+        """Deliver until ``stop``: one loop per channel, each checking the outbox every
+        ``every`` and whenever ``wake`` says alerts were queued."""
+        self._stopping = False
+        loops = [self._keep_delivering(channel, every, report) for channel in self.senders]
+        await asyncio.gather(self._keep_delivering(None, every, report), *loops)
+
+    def stop(self) -> None:
+        """Finish the round in progress, then return from ``run``."""
+        self._stopping = True
+        self.wake()
+
+    async def _keep_delivering(self, channel: str | None, every: timedelta, report: Callable[[str], None]) -> None:
+        wake = self._wakes.setdefault(channel or "", asyncio.Event())
+        while not self._stopping:
+            wake.clear()
+            if not self.storage.failing:  # nothing is sent that could not be marked delivered
+                try:
+                    if channel is None:
+                        stats = await self._give_up_unconfigured(self.clock())
+                    else:
+                        stats = await self.deliver_channel(channel)
+                except StorageError as exc:
+                    self.storage.failed(exc)
+                except Exception:  # a bug in one round must not end delivery; the next round tries again
+                    log.exception("delivering %s failed", channel or "to unconfigured channels")
+                else:
+                    if stats:
+                        report(
+                            f"{datetime.now(UTC):%H:%M:%S} {channel or 'unconfigured channels'}: "
+                            f"{stats.delivered} alerts delivered, {stats.retrying} to retry, {stats.failed} given up"
+                        )
+            if not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(every.total_seconds()):
+                        await wake.wait()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, StatementError
 from sqlmodel import Session
 
 from monitor.errors import MonitorError
@@ -24,6 +25,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 class DatabaseError(MonitorError):
     """The database cannot be used; check `database` in the config."""
+
+
+class StorageError(DatabaseError):
+    """The database cannot be written now (disk full, read-only, unreachable); nothing was stored."""
+
+
+# A few megabytes free: below that a full disk is still full, however small one probe write is
+# (SQLite reuses its write-ahead log, so a tiny write succeeds where storing an article fails).
+FREE_BYTES_TO_RESUME = 4 * 1024 * 1024
 
 
 def create_engine(url: str) -> Engine:
@@ -74,22 +84,70 @@ def _sqlite_on_begin(connection: sa.Connection) -> None:
 def transaction(engine: Engine) -> Iterator[Session]:
     """One short write: commit on success, roll back on any error. No I/O inside."""
     writer = engine.execution_options(monitor_write=True)
-    with Session(writer, expire_on_commit=False) as session, session.begin():
+    with _storage_errors(engine), Session(writer, expire_on_commit=False) as session, session.begin():
         yield session
 
 
 @contextmanager
 def writing(engine: Engine) -> Iterator[sa.Connection]:
     """``transaction`` on a bare connection, for hot paths that send Core statements only."""
-    with engine.execution_options(monitor_write=True).begin() as connection:
+    with _storage_errors(engine), engine.execution_options(monitor_write=True).begin() as connection:
         yield connection
 
 
 @contextmanager
 def reading(engine: Engine) -> Iterator[Session]:
     """A read-only session that takes no write lock."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+    with _storage_errors(engine), Session(engine, expire_on_commit=False) as session, session.begin():
         yield session
+
+
+@contextmanager
+def _storage_errors(engine: Engine) -> Iterator[None]:
+    """A database that cannot be used now (full, read-only, gone) becomes one StorageError."""
+    try:
+        yield
+    except StatementError as exc:
+        if (translated := as_storage_error(engine, exc)) is None:
+            raise
+        raise translated from exc
+
+
+def as_storage_error(engine: Engine, exc: BaseException) -> StorageError | None:
+    """``exc`` as a StorageError when it says the database cannot be used; None for anything else.
+
+    Operational errors are the database's state (disk full, read-only file, server gone,
+    lock waited out), not a bug in a statement; integrity errors and the like stay what they are.
+    """
+    if isinstance(exc, StorageError):
+        return exc
+    if isinstance(exc, OperationalError):
+        return StorageError(_unusable(engine, exc).args[0])
+    return None
+
+
+def can_write_again(engine: Engine) -> bool:
+    """Whether a database that failed to write has room again: for a SQLite file, free space on its disk.
+
+    The caller still makes a real write after this; this check only keeps a full disk,
+    where small writes succeed, from looking recovered.
+    """
+    if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
+        return True
+    try:
+        return shutil.disk_usage(Path(engine.url.database).resolve().parent).free >= FREE_BYTES_TO_RESUME
+    except OSError:
+        return False
+
+
+def serialised(session: Session, chore: int) -> None:
+    """Within the current transaction, wait until no other process runs ``chore``.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite needs none: its writers
+    already hold the database's one write lock from their first statement (BEGIN IMMEDIATE).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:chore)"), {"chore": chore})
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:
@@ -124,7 +182,31 @@ def downgrade(engine: Engine, revision: str) -> None:
         raise _unusable(engine, exc) from None
 
 
-def _unusable(engine: Engine, exc: OperationalError) -> DatabaseError:
-    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+def _unusable(engine: Engine, exc: BaseException) -> DatabaseError:
+    cause = getattr(exc, "orig", None) or exc
+    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
     url = engine.url.render_as_string(hide_password=True)
-    return DatabaseError(f"database {url}: {reason}; check that it is reachable and writable")
+    return DatabaseError(f"database {url}: {reason}; check that it is reachable and writable (and its disk not full)")
+
+
+class StorageHealth:
+    """Whether the database takes writes, as state: a failure is told once when it starts
+    and once when it ends, however many writes fail in between."""
+
+    def __init__(self, notify: Callable[[str], None] | None = None) -> None:
+        self.error: StorageError | None = None
+        self.notify = notify  # the daemon's status line; None: the caller reports self.error itself
+
+    @property
+    def failing(self) -> bool:
+        return self.error is not None
+
+    def failed(self, error: StorageError) -> None:
+        if self.error is None and self.notify is not None:
+            self.notify(f"storage failing: {error}; polling paused, nothing is fetched until it can write again")
+        self.error = error
+
+    def recovered(self) -> None:
+        if self.error is not None and self.notify is not None:
+            self.notify("storage writable again: polling resumed")
+        self.error = None

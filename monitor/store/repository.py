@@ -9,7 +9,7 @@ import functools
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,12 +24,21 @@ from monitor.alerts.render import AlertContent, Outlet
 from monitor.config import FeedConfig
 from monitor.errors import ParseError
 from monitor.model import Document, TopicMatch
-from monitor.store.db import reading, transaction, writing
+from monitor.store.db import reading, serialised, transaction, writing
 from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
 CANDIDATES_PER_ARTICLE = 20  # stored articles handed to stories.assign, best first
+
+# A lease is short and renewed while its work goes on (service: the heartbeat), so a
+# worker that dies leaves its feeds and alerts to the others within about this long.
+LEASE = timedelta(seconds=60)
+
+# Advisory lock keys (PostgreSQL) of the start-up chores that one process at a time runs;
+# 7403110 is the migrations' (store/migrations/env.py).
+SYNC_FEEDS_CHORE = 7403111
+RECORD_TOPICS_CHORE = 7403112
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,15 +112,21 @@ class StoredArticle:
 # --- feeds -------------------------------------------------------------------------------
 
 
+_FEED = SQLModel.metadata.tables["feed"]
+
+
 def sync_feeds(engine: Engine, feeds: Sequence[FeedConfig], now: datetime | None = None) -> None:
     """Make the feed table follow the config file; feeds added by hand are left alone.
 
     A feed removed from the file keeps its history but is no longer polled; a renamed
-    one keeps its history too (feeds are known by URL).
+    one keeps its history too (feeds are known by URL). Safe to race: processes starting
+    together take turns (an advisory lock on PostgreSQL, the write lock on SQLite), and
+    a row another process inserted meanwhile is skipped, not an error.
     """
     now = now or utcnow()
     by_url = {f.url: f for f in feeds}
     with transaction(engine) as session:
+        serialised(session, SYNC_FEEDS_CHORE)
         known = {feed.url: feed for feed in session.exec(select(Feed))}
         for feed in known.values():
             wanted = by_url.get(feed.url)
@@ -121,21 +136,25 @@ def sync_feeds(engine: Engine, feeds: Sequence[FeedConfig], now: datetime | None
             elif feed.origin == "config":
                 feed.active = False
         taken = {feed.name for feed in known.values()}
+        new_rows = []
         for cfg in feeds:
             existing = known.get(cfg.url)
             if existing is None:
-                session.add(
-                    Feed(
-                        name=_free_name(cfg.name, taken),
-                        url=cfg.url,
-                        next_check_at=now,
-                        interval_override_s=_seconds(cfg.interval),
-                    )
+                row = Feed(
+                    name=_free_name(cfg.name, taken),
+                    url=cfg.url,
+                    next_check_at=now,
+                    interval_override_s=_seconds(cfg.interval),
                 )
+                new_rows.append(row.model_dump(exclude={"id"}))
             elif existing.name != cfg.name and cfg.name not in taken:
                 taken.discard(existing.name)
                 existing.name = cfg.name
                 taken.add(cfg.name)
+        session.flush()  # the renames first: a new feed may take a name one of them gave up
+        if new_rows:
+            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+            session.execute(dialect.insert(_FEED).on_conflict_do_nothing(), new_rows)
 
 
 def _free_name(name: str, taken: set[str]) -> str:
@@ -150,6 +169,7 @@ def _free_name(name: str, taken: set[str]) -> str:
 def add_feed(engine: Engine, url: str, name: str, now: datetime | None = None) -> str | None:
     """Add a feed by hand; returns the name it got, or None when its URL is there already."""
     with transaction(engine) as session:
+        serialised(session, SYNC_FEEDS_CHORE)  # a daemon syncing its config at this moment goes first
         existing = session.exec(select(Feed).where(Feed.url == url)).first()
         if existing is not None:
             if existing.active:
@@ -202,7 +222,7 @@ def claim_due_feeds(
     now: datetime,
     *,
     limit: int = 500,
-    lease: timedelta = timedelta(minutes=10),
+    lease: timedelta = LEASE,
     names: Iterable[str] | None = None,
 ) -> list[FeedState]:
     """Lease the feeds whose time has come; with ``names``, those feeds due or not (empty: all)."""
@@ -611,10 +631,17 @@ def claim_due_alerts(
     now: datetime,
     *,
     limit: int = 100,
-    lease: timedelta = timedelta(minutes=5),
+    lease: timedelta = LEASE,
+    channels: Sequence[str] | None = None,
+    other_than: Sequence[str] | None = None,
 ) -> list[int]:
+    """Lease due alerts of ``channels`` (all when None), or of every channel but ``other_than``."""
     with transaction(engine) as session:
         due = (col(Alert.status) == "pending") & (col(Alert.next_attempt_at) <= now)
+        if channels is not None:
+            due = due & col(Alert.channel).in_(list(channels))
+        if other_than is not None:
+            due = due & col(Alert.channel).not_in(list(other_than))
         return _claim(session, Alert, due, Alert.next_attempt_at, owner, now, lease, limit)
 
 
@@ -683,13 +710,56 @@ def stories_slug(text: str) -> list[str]:
     return [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
 
 
+@dataclass
+class HeldLeases:
+    """The feeds and alerts this process is working on now: what its heartbeat renews.
+
+    A row leased but dropped from here (its poll abandoned) is left to expire, so
+    another worker, or this one later, picks it up.
+    """
+
+    feeds: set[int] = field(default_factory=set)
+    alerts: set[int] = field(default_factory=set)
+
+
+def renew_leases(engine: Engine, owner: str, held: HeldLeases, until: datetime) -> None:
+    """Extend the leases of the work still in progress; one short write, none when idle."""
+    work = [(table, sorted(ids)) for table, ids in ((Feed, held.feeds), (Alert, held.alerts)) if ids]
+    if not work:
+        return
+    with transaction(engine) as session:
+        for table, ids in work:
+            session.execute(
+                sa.update(table)
+                .where(col(table.lease_owner) == owner, col(table.id).in_(ids))
+                .values(lease_expires_at=until)
+            )
+
+
+def lease_owners(engine: Engine) -> set[str]:
+    """Every worker that holds a lease on a feed or an alert, expired or not."""
+    with reading(engine) as session:
+        found: set[str] = set()
+        for table in (Feed, Alert):
+            owner = col(table.lease_owner)
+            owners = session.execute(sa.select(owner).where(owner.is_not(None)).distinct())
+            found.update(name for (name,) in owners)
+        return found
+
+
 def release_leases(engine: Engine, owner: str) -> None:
-    """Give back what a stopping worker still holds, so a restart need not wait for expiry."""
+    """Give back what a worker holds: a stopping one's, or a dead one's, so nobody waits for expiry."""
     with transaction(engine) as session:
         for table in (Feed, Alert):
             session.execute(
                 sa.update(table).where(col(table.lease_owner) == owner).values(lease_owner=None, lease_expires_at=None)
             )
+
+
+def probe_write(engine: Engine) -> None:
+    """A real write that changes nothing: raises StorageError while the database refuses writes."""
+    with writing(engine) as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = version_num"))
 
 
 # --- topics ------------------------------------------------------------------------------
@@ -699,6 +769,9 @@ def changed_topics(engine: Engine, queries: dict[str, str], now: datetime | None
     """Record the configured queries; return the names that are new or whose query changed."""
     changed = []
     with transaction(engine) as session:
+        # Processes starting together take turns: the first records a changed topic and
+        # backfills it; the others find it recorded and do not.
+        serialised(session, RECORD_TOPICS_CHORE)
         known = {t.name: t for t in session.exec(select(Topic))}
         for name, query in queries.items():
             row = known.get(name)
