@@ -17,20 +17,23 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 import yaml
-from conftest import DEFAULT_TOPICS
+from conftest import DEFAULT_TOPICS, HOOK_SECRET, ROOT
 from hostile import Handler, HostileServer, Route
+from postgres import create_database
 from receivers import WebhookReceiver
 from seedsite import publish
 from sqlmodel import col, select
 from test_daemon import SEED_ALERTS, START_SECONDS, assert_each_alert_once, daemon, wait_until
 
-from monitor.config import load_config
+from monitor.config import FeedConfig, load_config
 from monitor.service import is_gone, running, worker_name
 from monitor.store import repository
 from monitor.store.db import create_engine, reading
@@ -219,3 +222,126 @@ def test_after_kill_9_a_restarted_daemon_resumes_polling_at_once(
     print(f"\nresume after kill -9 and restart: the feed was polled again {resumed:.1f} s after the restart")
     assert resumed < RESUME_TARGET_SECONDS
     assert_each_alert_once(webhook.requests)
+
+
+# --- several workers on PostgreSQL ----------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_postgres(postgres_admin_url: str | None) -> str:
+    if postgres_admin_url is None:
+        if os.environ.get("MONITOR_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL binaries not found but MONITOR_REQUIRE_POSTGRES is set")
+        pytest.skip("PostgreSQL is not installed here (CI installs it: see .ci/run)")
+    return create_database(postgres_admin_url, f"monitor_{uuid.uuid4().hex[:12]}")
+
+
+def test_processes_started_together_on_a_fresh_postgresql_database_all_run(
+    tmp_path: Path, site: HostileServer, fresh_postgres: str
+) -> None:
+    """Four `monitor poll` at once on an empty database: each migrates or waits, syncs the
+    same feeds and topics, and polls; none trips over another's rows."""
+    feeds = [{"name": f"seeds-{n}", "url": publish(site, f"/feed-{n}.xml")} for n in range(3)]
+    config = config_file(tmp_path, fresh_postgres, feeds, backfill={"window": "1d"})
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "monitor", "--config", str(config), "poll"],
+            cwd=ROOT,
+            env={**os.environ, "HOOK_SECRET": HOOK_SECRET},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outcomes = [(p.wait(timeout=180), *p.communicate()) for p in processes]
+    for code, out, err in outcomes:
+        assert code == 0 and "Traceback" not in err, f"exit {code}\n{out}\n{err}"
+        assert "feeds polled" in out
+    engine = create_engine(fresh_postgres)
+    try:
+        with reading(engine) as session:
+            names = sorted(session.exec(select(Feed.name)))
+            articles = session.execute(sa.text("SELECT count(*) FROM article")).scalar_one()
+            topics = session.execute(sa.text("SELECT count(*) FROM topic")).scalar_one()
+    finally:
+        engine.dispose()
+    assert names == ["seeds-0", "seeds-1", "seeds-2"]
+    assert articles == 5 and topics == len(DEFAULT_TOPICS)
+
+
+def test_start_up_chores_run_at_the_same_instant_by_eight_processes_all_succeed(fresh_postgres: str) -> None:
+    """The start-up writes, from eight connections released together by a barrier: the race
+    of processes started together, made certain rather than left to timing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from monitor.store.db import upgrade
+
+    engine = create_engine(fresh_postgres)
+    upgrade(engine)
+    feeds = [FeedConfig(url=f"http://127.0.0.1:9/feed-{n}.xml", name=f"feed-{n}") for n in range(40)]
+    queries = {t["name"]: t["query"] for t in DEFAULT_TOPICS}
+    barrier = threading.Barrier(8)
+
+    def start_up() -> list[str]:
+        barrier.wait()
+        repository.sync_feeds(engine, feeds)
+        return repository.changed_topics(engine, queries)
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            changed = [f.result() for f in [pool.submit(start_up) for _ in range(8)]]
+        with reading(engine) as session:
+            names = sorted(session.exec(select(Feed.name)))
+    finally:
+        engine.dispose()
+    assert names == sorted(f"feed-{n}" for n in range(40)), "each feed once, under its own name"
+    assert sorted(name for found in changed for name in found) == sorted(queries), (
+        "each topic recorded (and backfilled) once"
+    )
+
+
+def test_three_workers_on_postgresql_take_over_a_killed_workers_feeds(
+    tmp_path: Path, site: HostileServer, fresh_postgres: str
+) -> None:
+    """Three daemons started together on a fresh database; the one holding feeds is killed -9;
+    the other two poll its feeds once its leases run out (another host could not tell it died)."""
+    hits = Hits(site)
+    feeds = []
+    for n in range(12):
+        site.route(f"/slow-{n}.xml", slow_feed(3.0))
+        hits.watch(f"/slow-{n}.xml")
+        feeds.append({"name": f"slow-{n}", "url": site.url(f"/slow-{n}.xml"), "interval": "1s"})
+    config = config_file(tmp_path, fresh_postgres, feeds, fetch={"allow_networks": ["127.0.0.0/8"], "timeout": "10s"})
+    with ExitStack() as stack:
+        workers = [stack.enter_context(daemon(config, tmp_path / f"worker-{n}.log")) for n in range(3)]
+        for worker in workers:
+            wait_until(lambda w=worker: "monitor running" in w.output, START_SECONDS, "all three workers running")
+        wait_until(lambda: len(leases(fresh_postgres)) >= 4, START_SECONDS, "feeds leased")
+        by_pid = {w.process.pid: w for w in workers}
+        held: dict[str, list[str]] = {}
+        for feed, owner in leases(fresh_postgres).items():
+            held.setdefault(owner, []).append(feed)
+        victim_owner = max(held, key=lambda o: len(held[o]))
+        victim = by_pid[int(victim_owner.split(":")[1])]
+        victim.process.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        victim.process.wait(10)
+        stranded = [feed for feed, owner in leases(fresh_postgres).items() if owner == victim_owner]
+        assert stranded, "the killed worker held feeds"
+
+        def taken_over() -> bool:
+            return all(hits.first_after(f"/{feed}.xml", killed_at) is not None for feed in stranded)
+
+        wait_until(taken_over, 2 * TAKEOVER_TARGET_SECONDS, "the killed worker's feeds polled by another")
+        delays = [(hits.first_after(f"/{feed}.xml", killed_at) or 0) - killed_at for feed in stranded]
+        first_takeover, takeover = min(delays), max(delays)
+        survivors = [w for w in workers if w is not victim]
+        for worker in survivors:
+            code, _ = worker.stop(signal.SIGTERM)
+            assert code == 0 and "Traceback" not in worker.output, worker.output
+    print(
+        f"\ntakeover with three workers: the killed worker's {len(stranded)} feeds polled again "
+        f"{first_takeover:.1f}-{takeover:.1f} s after the kill"
+    )
+    assert takeover < TAKEOVER_TARGET_SECONDS
