@@ -9,6 +9,7 @@ for are printed (run with -s to see them) and asserted against the targets.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import socket
@@ -345,3 +346,82 @@ def test_three_workers_on_postgresql_take_over_a_killed_workers_feeds(
         f"{first_takeover:.1f}-{takeover:.1f} s after the kill"
     )
     assert takeover < TAKEOVER_TARGET_SECONDS
+
+
+# --- a receiver that hangs ------------------------------------------------------------------
+
+
+class HangingReceiver:
+    """Accepts every connection and never reads or answers a byte."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}/hook"
+
+    @property
+    def connections(self) -> int:
+        return len(self._held)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            self._held.append(connection)
+
+    def __enter__(self) -> HangingReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._listener.close()
+        for connection in self._held:
+            connection.close()
+
+
+def test_a_hanging_receiver_delays_neither_polling_nor_the_other_channel(
+    tmp_path: Path, site: HostileServer, webhook: WebhookReceiver
+) -> None:
+    publish(site)
+    hits = Hits(site)
+    hits.watch("/feed.xml")
+    with HangingReceiver() as hanging:
+        config = config_file(
+            tmp_path,
+            f"sqlite:///{tmp_path / 'monitor.db'}",
+            [{"name": "seeds", "url": site.url("/feed.xml"), "interval": "3s"}],
+            # Retried every second or two: the hanging channel always has alerts in flight.
+            alerts={
+                **webhooks(("hanging", hanging.url), ("receiver", webhook.url)),
+                "first_retry": "1s",
+                "max_backoff": "2s",
+            },
+        )
+        with daemon(config, tmp_path / "monitor.log") as running:
+            wait_until(
+                lambda: len(webhook.requests) >= SEED_ALERTS, START_SECONDS, "the seven alerts on the good channel"
+            )
+            first_poll = hits.times("/feed.xml")[0]
+            alerted_after = time.monotonic() - first_poll
+            watch_from = time.monotonic()
+            time.sleep(40)
+            polls = [t for t in hits.times("/feed.xml") if t >= watch_from]
+            gaps = [later - earlier for earlier, later in itertools.pairwise(polls)]
+            hung = hanging.connections
+            code, _ = running.stop(signal.SIGTERM)
+            assert code == 0, running.output
+    longest = max(gaps)
+    print(
+        f"\nhanging receiver: {hung} connections left unanswered; the good channel's 7 alerts came "
+        f"{alerted_after:.1f} s after the first poll; {len(polls)} polls in 40 s, longest gap {longest:.1f} s"
+    )
+    assert hung >= 8, "the hanging channel was being retried all along"
+    assert alerted_after < 20, "the good channel was not held up by the hanging one"
+    assert longest < 8, f"a 3-second feed waited {longest:.1f} s between polls"
+    assert_each_alert_once(webhook.requests)
