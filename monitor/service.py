@@ -175,6 +175,8 @@ class Runtime:
             return False
         try:
             repository.probe_write(self.services.engine)
+            # The polls abandoned when writing failed: polled again now, not when their leases expire.
+            repository.release_leases(self.services.engine, self.owner, keep=self.services.held)
         except StorageError as exc:
             storage.failed(exc)
             return False

@@ -18,7 +18,8 @@ import sys
 import threading
 import time
 import uuid
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import yaml
-from conftest import DEFAULT_TOPICS, HOOK_SECRET, ROOT
+from conftest import DEFAULT_TOPICS, HOOK_SECRET, ROOT, monitor
 from hostile import Handler, HostileServer, Route
 from postgres import create_database
 from receivers import WebhookReceiver
-from seedsite import publish
+from seedsite import Seed, publish, seeds
 from sqlmodel import col, select
 from test_daemon import SEED_ALERTS, START_SECONDS, assert_each_alert_once, daemon, wait_until
 
@@ -425,3 +426,147 @@ def test_a_hanging_receiver_delays_neither_polling_nor_the_other_channel(
     assert alerted_after < 20, "the good channel was not held up by the hanging one"
     assert longest < 8, f"a 3-second feed waited {longest:.1f} s between polls"
     assert_each_alert_once(webhook.requests)
+
+
+# --- a disk that fills up, a database that is read-only -----------------------------------------
+#
+# Honest failures need a real filesystem: as root (which these tests often run as) chmod
+# stops no write, so a small tmpfs is mounted for the database: filled with a file until
+# the kernel says ENOSPC, or remounted read-only. Without the right to mount, the read-only
+# case falls back to chmod (which then binds), and the full-disk cases are skipped.
+
+
+@contextmanager
+def small_disk(directory: Path, size: str = "16m") -> Iterator[Path]:
+    directory.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root; a full disk cannot be made honestly otherwise")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], capture_output=True)
+
+
+def fill(disk: Path) -> Path:
+    """Fill ``disk`` to the last byte with one file; returns it (delete it to free the space)."""
+    filler = disk / "filler"
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        for size in (1 << 16, 4096, 512, 1):  # down to the last partial block
+            while True:
+                try:
+                    os.write(descriptor, b"\0" * size)
+                except OSError:  # ENOSPC: full at this size
+                    break
+    finally:
+        os.close(descriptor)
+    return filler
+
+
+@contextmanager
+def read_only(directory: Path, mounted: bool) -> Iterator[None]:
+    if mounted:
+        subprocess.run(["mount", "-o", "remount,ro", str(directory)], check=True)
+    else:
+        for path in [directory, *directory.iterdir()]:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        yield
+    finally:
+        if mounted:
+            subprocess.run(["mount", "-o", "remount,rw", str(directory)], check=True)
+        else:
+            for path in [directory, *directory.iterdir()]:
+                path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: database "), result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_poll_on_a_read_only_database_says_so_in_one_line(tmp_path: Path, site: HostileServer) -> None:
+    disk = tmp_path / "disk"
+    mounted = os.geteuid() == 0
+    with ExitStack() as stack:
+        if mounted:
+            stack.enter_context(small_disk(disk))
+        else:
+            disk.mkdir()
+        config = config_file(tmp_path, f"sqlite:///{disk / 'monitor.db'}", [{"name": "seeds", "url": publish(site)}])
+        assert monitor("--config", config, "db", "upgrade").returncode == 0
+        with read_only(disk, mounted):
+            line = one_error_line(monitor("--config", config, "poll"))
+    assert "monitor.db" in line and "writable" in line
+    assert site.hits("/feed.xml") == 0, "nothing fetched that could not be stored"
+
+
+def test_poll_on_a_full_disk_says_so_in_one_line(tmp_path: Path, site: HostileServer) -> None:
+    with small_disk(tmp_path / "disk") as disk:
+        config = config_file(tmp_path, f"sqlite:///{disk / 'monitor.db'}", [{"name": "seeds", "url": publish(site)}])
+        assert monitor("--config", config, "db", "upgrade").returncode == 0
+        filler = fill(disk)
+        line = one_error_line(monitor("--config", config, "poll"))
+        filler.unlink()
+        recovered = monitor("--config", config, "poll")
+    print(f"\nmonitor poll on a full disk: {line}")
+    assert "disk" in line and "monitor.db" in line
+    assert recovered.returncode == 0 and "5 new articles" in recovered.stdout, recovered.stdout + recovered.stderr
+
+
+def test_daemon_on_a_full_disk_pauses_in_one_line_resumes_in_one_line_and_stops_cleanly(
+    tmp_path: Path, site: HostileServer, webhook: WebhookReceiver
+) -> None:
+    empty = b'<?xml version="1.0"?><rss version="2.0"><channel><title>quiet</title></channel></rss>'
+    site.serve("/feed.xml", empty, headers={"content-type": "application/rss+xml"})
+    with small_disk(tmp_path / "disk") as disk:
+        config = config_file(
+            tmp_path,
+            f"sqlite:///{disk / 'monitor.db'}",
+            [{"name": "seeds", "url": site.url("/feed.xml"), "interval": "1s"}],
+            alerts=webhooks(("receiver", webhook.url)),
+        )
+        with daemon(config, tmp_path / "monitor.log") as running:
+            wait_until(lambda: site.hits("/feed.xml") >= 2, START_SECONDS, "the daemon polling")
+            filler = fill(disk)
+            publish(site)  # five articles now, and no room to store them
+            wait_until(lambda: "storage failing" in running.output, 60, "the failure reported")
+            time.sleep(1.5)  # a tick in flight may still finish
+            fetched = len(site.requests)
+            time.sleep(5)  # five ticks
+            assert len(site.requests) == fetched, "fetched while nothing could be stored"
+            assert webhook.requests == []
+
+            filler.unlink()
+            wait_until(lambda: len(webhook.requests) >= SEED_ALERTS, START_SECONDS, "the seven alerts after recovery")
+            assert "storage writable again" in running.output
+
+            filler = fill(disk)
+            publish(site, items=[*seeds(), extra_article()])
+            wait_until(lambda: running.output.count("storage failing") == 2, 60, "the second failure reported")
+            code, _ = running.stop(signal.SIGTERM)
+            output = running.output
+    print("\n" + "\n".join(line for line in output.splitlines() if "storage" in line))
+    assert code == 0 and output.rstrip().endswith("stopped"), output
+    assert "Traceback" not in output and "tick failed" not in output, output
+    assert output.count("storage failing") == 2 and output.count("storage writable again") == 1, output
+    assert_each_alert_once(webhook.requests)
+
+
+def extra_article() -> Seed:
+    return Seed(
+        "extra.txt",
+        "Harga cabai naik menjelang akhir tahun",
+        "Harga cabai rawit di pasar tradisional naik dua kali lipat menjelang akhir tahun. " * 20,
+        "id",
+        frozenset(),
+        "extra",
+    )

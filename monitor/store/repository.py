@@ -747,12 +747,16 @@ def lease_owners(engine: Engine) -> set[str]:
         return found
 
 
-def release_leases(engine: Engine, owner: str) -> None:
-    """Give back what a worker holds: a stopping one's, or a dead one's, so nobody waits for expiry."""
+def release_leases(engine: Engine, owner: str, keep: HeldLeases | None = None) -> None:
+    """Give back what a worker holds (but the work in ``keep``): a stopping one's, a dead one's,
+    or the polls a live one abandoned, so nobody waits for them to expire."""
+    keep = keep or HeldLeases()
     with transaction(engine) as session:
-        for table in (Feed, Alert):
+        for table, kept in ((Feed, keep.feeds), (Alert, keep.alerts)):
             session.execute(
-                sa.update(table).where(col(table.lease_owner) == owner).values(lease_owner=None, lease_expires_at=None)
+                sa.update(table)
+                .where(col(table.lease_owner) == owner, col(table.id).not_in(sorted(kept)))
+                .values(lease_owner=None, lease_expires_at=None)
             )
 
 
