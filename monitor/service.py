@@ -88,8 +88,9 @@ def is_gone(owner: str, host: str | None = None) -> bool:
     """
     name, _, rest = owner.partition(":")
     pid_text, _, start = rest.partition(":")
-    if name != (host or socket.gethostname()) or not pid_text.isdigit() or int(pid_text) == os.getpid():
+    if owner == worker_name() or name != (host or socket.gethostname()) or not pid_text.isdigit():
         return False
+    # The same pid as this process is a predecessor too: a container restarted runs as pid 1 again.
     if not Path("/proc/self/stat").exists():  # no /proc (macOS): the pid alone says it
         try:
             os.kill(int(pid_text), 0)
@@ -247,6 +248,8 @@ async def _renew_leases(services: Services, owner: str) -> None:
             repository.renew_leases(services.engine, owner, services.held, services.clock() + services.lease)
         except StorageError as exc:
             services.storage.failed(exc)
+        except Exception:  # a bug must not stop the heartbeat for good: the next beat tries again
+            log.exception("renewing the leases of %s failed", owner)
 
 
 async def _backfill_changed_topics(runtime: Runtime) -> None:

@@ -137,6 +137,7 @@ def test_worker_names_tell_a_dead_process_from_a_live_one_and_from_a_reused_pid(
         child.wait()
     assert is_gone(living)
     assert is_gone(f"{host}:{child.pid}"), "an owner written by an older version (host:pid)"
+    assert is_gone(f"{host}:{pid}:{int(start) - 1}"), "this pid's predecessor (a restarted container's pid 1)"
 
 
 def test_a_poll_longer_than_its_lease_is_never_claimed_twice(tmp_path: Path, site: HostileServer) -> None:
