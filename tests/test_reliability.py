@@ -39,7 +39,7 @@ from monitor.config import FeedConfig, load_config
 from monitor.service import is_gone, running, worker_name
 from monitor.store import repository
 from monitor.store.db import create_engine, reading
-from monitor.store.tables import Feed, utcnow
+from monitor.store.tables import Alert, Feed, utcnow
 
 RESUME_TARGET_SECONDS = 30.0  # after kill -9 and restart, polling resumes within this
 TAKEOVER_TARGET_SECONDS = 90.0  # a killed worker's feeds are polled by another within this
@@ -225,6 +225,45 @@ def test_after_kill_9_a_restarted_daemon_resumes_polling_at_once(
     print(f"\nresume after kill -9 and restart: the feed was polled again {resumed:.1f} s after the restart")
     assert resumed < RESUME_TARGET_SECONDS
     assert_each_alert_once(webhook.requests)
+
+
+def test_alerts_a_killed_daemon_was_sending_are_sent_at_once_after_restart(
+    tmp_path: Path, site: HostileServer, webhook: WebhookReceiver
+) -> None:
+    """Killed while its receiver hung (the alerts leased to it, mid-send); restarted with the
+    receiver back: every alert arrives within seconds, not when the leases would expire."""
+    publish(site)
+    url = f"sqlite:///{tmp_path / 'monitor.db'}"
+    feeds = [{"name": "seeds", "url": site.url("/feed.xml")}]
+    with HangingReceiver() as hanging:
+        config = config_file(tmp_path, url, feeds, alerts=webhooks(("receiver", hanging.url)))
+        with daemon(config, tmp_path / "killed.log") as killed:
+            wait_until(lambda: hanging.connections >= 4, START_SECONDS, "alerts being sent to the hanging receiver")
+            assert alert_leases(url), "the alerts in flight are leased"
+            killed.process.send_signal(signal.SIGKILL)
+            killed.process.wait(10)
+    config = config_file(tmp_path, url, feeds, alerts=webhooks(("receiver", webhook.url)))  # the same channel
+    restarted_at = time.monotonic()
+    with daemon(config, tmp_path / "restarted.log") as restarted:
+        wait_until(lambda: len(webhook.requests) >= SEED_ALERTS, 2 * RESUME_TARGET_SECONDS, "the seven alerts")
+        delivered_after = time.monotonic() - restarted_at
+        time.sleep(1.0)
+        assert restarted.stop(signal.SIGTERM)[0] == 0, restarted.output
+    print(f"\nalerts leased by a killed daemon: all delivered {delivered_after:.1f} s after the restart")
+    assert delivered_after < RESUME_TARGET_SECONDS
+    assert_each_alert_once(webhook.requests)
+
+
+def alert_leases(url: str) -> list[str]:
+    engine = create_engine(url)
+    try:
+        with reading(engine) as session:
+            return [
+                owner or ""
+                for owner in session.exec(select(Alert.lease_owner).where(col(Alert.lease_owner).is_not(None)))
+            ]
+    finally:
+        engine.dispose()
 
 
 # --- several workers on PostgreSQL ----------------------------------------------------------
@@ -519,7 +558,7 @@ def test_poll_on_a_full_disk_says_so_in_one_line(tmp_path: Path, site: HostileSe
         filler.unlink()
         recovered = monitor("--config", config, "poll")
     print(f"\nmonitor poll on a full disk: {line}")
-    assert "disk" in line and "monitor.db" in line
+    assert "the disk it is on is full" in line and "monitor.db" in line
     assert recovered.returncode == 0 and "5 new articles" in recovered.stdout, recovered.stdout + recovered.stderr
 
 

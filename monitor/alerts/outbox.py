@@ -123,47 +123,71 @@ class Dispatcher:
             total += stats
         return total
 
-    async def deliver_channel(self, channel: str, due_by: datetime | None = None) -> DeliveryStats:
-        """Send the due alerts of one channel, ``per_channel`` at a time."""
-        return await self._deliver(due_by or self.clock(), self.senders[channel], channels=[channel])
+    async def deliver_channel(
+        self, channel: str, due_by: datetime | None = None, *, every: timedelta | None = None
+    ) -> DeliveryStats:
+        """Send the due alerts of one channel, ``per_channel`` at a time: those due by ``due_by``;
+        or (None) whatever is due whenever a slot is free, looking again on ``wake`` and every ``every``."""
+        return await self._deliver(due_by, self.senders[channel], channels=[channel], every=every)
 
-    async def _give_up_unconfigured(self, due_by: datetime) -> DeliveryStats:
+    async def _give_up_unconfigured(self, due_by: datetime | None) -> DeliveryStats:
         return await self._deliver(due_by, None, other_than=list(self.senders))
 
     async def _deliver(
         self,
-        due_by: datetime,
+        due_by: datetime | None,
         send: Send | None,
         *,
         channels: list[str] | None = None,
         other_than: list[str] | None = None,
+        every: timedelta | None = None,
     ) -> DeliveryStats:
+        """Send the due alerts ``per_channel`` at a time: a slot that frees takes the next one at
+        once, so one send that hangs costs the channel one slot, not its whole batch."""
         stats = DeliveryStats()
-        gate = asyncio.Semaphore(self.per_channel)
-        while ids := repository.claim_due_alerts(
-            self.engine,
-            self.owner,
-            due_by,
-            limit=self.per_channel * 2,
-            lease=self.lease,
-            channels=channels,
-            other_than=other_than,
-        ):
-            self.held.alerts.update(ids)
-            try:
-                async with asyncio.TaskGroup() as group:
-                    for alert_id in ids:
-                        group.create_task(self._deliver_one(alert_id, send, gate, stats))
-            except* StorageError as failed:  # the first one says it all
-                raise failed.exceptions[0] from None
-            finally:
-                self.held.alerts.difference_update(ids)
-        return stats
+        sending: set[asyncio.Task[None]] = set()
+        wake = self._wakes.get(channels[0] if channels else "") if due_by is None else None
+        try:
+            while True:
+                if free := self.per_channel - len(sending):
+                    ids = repository.claim_due_alerts(
+                        self.engine,
+                        self.owner,
+                        due_by or self.clock(),
+                        limit=free,
+                        lease=self.lease,
+                        channels=channels,
+                        other_than=other_than,
+                    )
+                    self.held.alerts.update(ids)
+                    sending.update(asyncio.create_task(self._deliver_one(i, send, stats)) for i in ids)
+                if not sending:
+                    return stats
+                done, sending = await self._next_free_slot(sending, wake, every)
+                for task in done:
+                    task.result()  # a StorageError ends the round; the alerts in flight stay queued
+        finally:
+            for task in sending:
+                task.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)
 
-    async def _deliver_one(
-        self, alert_id: int, send: Send | None, gate: asyncio.Semaphore, stats: DeliveryStats
-    ) -> None:
-        async with gate:
+    async def _next_free_slot(
+        self, sending: set[asyncio.Task[None]], wake: asyncio.Event | None, every: timedelta | None
+    ) -> tuple[set[asyncio.Task[None]], set[asyncio.Task[None]]]:
+        """Wait until a send ends; with free slots, also until new alerts are queued or ``every`` passes."""
+        if wake is None or len(sending) >= self.per_channel:
+            return await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+        woken = asyncio.create_task(_until(wake))
+        try:
+            timeout = every.total_seconds() if every else None
+            done, pending = await asyncio.wait({*sending, woken}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+        wake.clear()
+        return done - {woken}, pending - {woken}
+
+    async def _deliver_one(self, alert_id: int, send: Send | None, stats: DeliveryStats) -> None:
+        try:
             loaded = repository.load_alert(self.engine, alert_id)
             if loaded is None:
                 return
@@ -193,6 +217,8 @@ class Dispatcher:
             else:
                 repository.mark_delivered(self.engine, alert_id, self.clock())
                 stats.delivered += 1
+        finally:
+            self.held.alerts.discard(alert_id)
 
     # --- the daemon's task ----------------------------------------------------------------
 
@@ -219,10 +245,12 @@ class Dispatcher:
             wake.clear()
             if not self.storage.failing:  # nothing is sent that could not be marked delivered
                 try:
+                    # Alerts queued while a send hangs go out on the channel's free slots at once;
+                    # a failed one is due again only after its backoff, so nothing is hammered.
                     if channel is None:
-                        stats = await self._give_up_unconfigured(self.clock())
+                        stats = await self._give_up_unconfigured(None)
                     else:
-                        stats = await self.deliver_channel(channel)
+                        stats = await self.deliver_channel(channel, None, every=every)
                 except StorageError as exc:
                     self.storage.failed(exc)
                 except Exception:  # a bug in one round must not end delivery; the next round tries again
@@ -237,3 +265,7 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(every.total_seconds()):
                         await wake.wait()
+
+
+async def _until(event: asyncio.Event) -> None:
+    await event.wait()

@@ -186,6 +186,8 @@ def _unusable(engine: Engine, exc: BaseException) -> DatabaseError:
     cause = getattr(exc, "orig", None) or exc
     reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
     url = engine.url.render_as_string(hide_password=True)
+    if not can_write_again(engine):  # SQLite says "disk I/O error" when it cannot even create its -shm file
+        return DatabaseError(f"database {url}: {reason}; the disk it is on is full: free some space")
     return DatabaseError(f"database {url}: {reason}; check that it is reachable and writable (and its disk not full)")
 
 
