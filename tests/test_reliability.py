@@ -343,6 +343,24 @@ def test_start_up_chores_run_at_the_same_instant_by_eight_processes_all_succeed(
     )
 
 
+def test_poll_on_a_read_only_postgresql_database_says_so_in_one_line(
+    tmp_path: Path, site: HostileServer, fresh_postgres: str
+) -> None:
+    config = config_file(tmp_path, fresh_postgres, [{"name": "seeds", "url": publish(site)}])
+    assert monitor("--config", config, "db", "upgrade").returncode == 0
+    database = fresh_postgres.rsplit("/", 1)[1]
+    engine = create_engine(fresh_postgres)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on'))
+            connection.commit()
+    finally:
+        engine.dispose()
+    line = one_error_line(monitor("--config", config, "poll"))
+    assert "read-only transaction" in line and "writable" in line
+    assert site.hits("/feed.xml") == 0
+
+
 def test_three_workers_on_postgresql_take_over_a_killed_workers_feeds(
     tmp_path: Path, site: HostileServer, fresh_postgres: str
 ) -> None:

@@ -121,9 +121,13 @@ def as_storage_error(engine: Engine, exc: BaseException) -> StorageError | None:
     """
     if isinstance(exc, StorageError):
         return exc
-    if isinstance(exc, OperationalError):
+    read_only = getattr(getattr(exc, "orig", None), "sqlstate", None) == _PG_READ_ONLY_TRANSACTION
+    if isinstance(exc, OperationalError) or read_only:
         return StorageError(_unusable(engine, exc).args[0])
     return None
+
+
+_PG_READ_ONLY_TRANSACTION = "25006"  # a standby, or default_transaction_read_only: raised as an InternalError
 
 
 def can_write_again(engine: Engine) -> bool:
