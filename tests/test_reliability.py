@@ -369,7 +369,7 @@ def test_three_workers_on_postgresql_take_over_a_killed_workers_feeds(
     hits = Hits(site)
     feeds = []
     for n in range(12):
-        site.route(f"/slow-{n}.xml", slow_feed(3.0))
+        site.route(f"/slow-{n}.xml", slow_feed(2.0))
         hits.watch(f"/slow-{n}.xml")
         feeds.append({"name": f"slow-{n}", "url": site.url(f"/slow-{n}.xml"), "interval": "1s"})
     config = config_file(tmp_path, fresh_postgres, feeds, fetch={"allow_networks": ["127.0.0.0/8"], "timeout": "10s"})
