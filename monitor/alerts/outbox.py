@@ -149,7 +149,8 @@ class Dispatcher:
         wake = self._wakes.get(channels[0] if channels else "") if due_by is None else None
         try:
             while True:
-                if free := self.per_channel - len(sending):
+                free = 0 if self._stopping else self.per_channel - len(sending)
+                if free:
                     ids = repository.claim_due_alerts(
                         self.engine,
                         self.owner,
