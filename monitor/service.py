@@ -61,7 +61,7 @@ def open_database(config: Config) -> Engine:
 
 
 def worker_name() -> str:
-    """Who holds a lease: ``host:pid:start``, unique per process, readable in `monitor feeds`.
+    """Who holds a lease: ``host:pid:start``, unique per process (the feed and alert `lease_owner`).
 
     The start (the process's start time in clock ticks since boot, from /proc) tells a
     dead worker from a new process that got its pid.
