@@ -138,7 +138,8 @@ def test_same_story_outside_the_window_starts_a_new_story() -> None:
     assert assign(story_features(french, NOW + timedelta(hours=5)), story).story_id == 7
     week_later = story_features(french, NOW + timedelta(days=7))
     assert assign(week_later, story).story_id is None
-    assert assign(week_later, story, StoryRules(window=timedelta(days=8))).story_id == 7
+    five_hours_later = story_features(french, NOW + timedelta(hours=5))
+    assert assign(five_hours_later, story, StoryRules(window=timedelta(hours=4))).story_id is None
 
 
 def test_no_candidates_means_a_new_story() -> None:

@@ -108,6 +108,7 @@ SIGNAL_NAMES = (
     "headline_names_missing",
     "headline_numbers_missing",
     "dates_differ",
+    "days_apart",
     "copy",
 )
 
@@ -126,6 +127,7 @@ class Signals:
     headline_names_missing: float  # share of one headline's names the other article never mentions
     headline_numbers_missing: float  # the same for the headline's numbers and days (numbers: one language only)
     dates_differ: float  # 1 when both mention days and none of them is the same
+    days_apart: float  # the gap between their publication times in days (0 when one is unknown), 3 or more = 1
     copy: float  # estimated Jaccard similarity of word 3-shingles
     shared: tuple[str, ...] = ()  # the shared names, numbers and dates, for people
 
@@ -179,6 +181,12 @@ def _missing_numbers_share(a: StoryFeatures, b: StoryFeatures, same_language: bo
     return len(missing) / len(checked)
 
 
+def _days_apart(a: StoryFeatures, b: StoryFeatures) -> float:
+    if a.published_at is None or b.published_at is None:
+        return 0.0
+    return min(1.0, abs((a.published_at - b.published_at).total_seconds()) / (3 * 86400))
+
+
 def _is_day(item: str) -> bool:
     return len(item) == 5 and item[2] == "-"
 
@@ -222,6 +230,7 @@ def signals(a: StoryFeatures, b: StoryFeatures) -> Signals:
             _missing_numbers_share(a, b, same_language), _missing_numbers_share(b, a, same_language)
         ),
         dates_differ=1.0 if a_days and b_days and not a_days & b_days else 0.0,
+        days_apart=_days_apart(a, b),
         copy=copy_similarity(a, b),
         shared=(*names[:4], *numbers[:2], *dates[:2]),
     )

@@ -265,6 +265,7 @@ _CONTACT = re.compile(
 
 
 def _blank_contacts(text: str) -> str:
+    """``text`` with phone, fax and postcode digits blanked (same length, so offsets hold)."""
     if not any(c.isdigit() for c in text):
         return text
     return _CONTACT.sub(lambda match: " " * len(match.group()), text)
