@@ -141,8 +141,7 @@ def test_contact_numbers_are_not_numbers_of_the_story() -> None:
 
 
 def test_a_headlines_first_word_is_not_a_name() -> None:
-    features = story_features(
-        Document("Flames kill 30 animals at Krefeld zoo", "The ape house of Krefeld Zoo burned down, police said."), None
-    )
+    headline = "Flames kill 30 animals at Krefeld zoo"
+    features = story_features(Document(headline, "The ape house of Krefeld Zoo burned down, police said."), None)
     assert "flames" not in features.names and "flames" not in features.title_names
     assert "krefeld" in features.names
