@@ -259,7 +259,9 @@ _CONTACT = re.compile(
     r"(?:tel|telefon|telephone|phone|fax|mobil|mobile|tél|téléphone|teléfono|telefono|тел|телефон|电话|ext|durchwahl)"
     r"\.?\s*[:.]?\s*[+(]?\d[\d ()./-]{2,}\d"
     r"|(?<![\w.,])(?:\+\d{1,3}[ .-]?\d|\(?0\d{1,4}\)?[ /-]\d)[\d /-]{4,}\d"
-    r"|(?-i:(?:^|(?<=, ))(?:[A-Z]-)?\d{5}(?= [A-ZÄÖÜÉ][a-zäöüéèß]+))",
+    r"|(?<![\w.,])\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\d)"  # (323) 890-5500, 323-890-5500
+    r"|(?-i:(?:^|(?<=, ))(?:[A-Z]-)?\d{5}(?= [A-ZÄÖÜÉ][a-zäöüéèß]+))"  # 68161 Mannheim
+    r"|(?-i:(?<=[A-Z]{2} )\d{5}(?:-\d{4})?\b)",  # MN 55414
     re.IGNORECASE | re.MULTILINE,
 )
 
