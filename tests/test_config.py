@@ -26,7 +26,7 @@ def test_secrets_come_from_the_environment() -> None:
     config = parse_config(text, "c.yaml", env={"HOOK": "s3cret"})
     assert config.alerts.webhooks[0].secret == "s3cret"
     assert config.alerts.webhooks[0].name == "hooks.example"
-    with pytest.raises(ConfigError, match=r"c.yaml: alerts.webhooks.0.secret: environment variable HOOK is not set"):
+    with pytest.raises(ConfigError, match=r"c.yaml: alerts.webhooks.0.secret \(line 4\): environment variable HOOK is not set"):
         parse_config(text, "c.yaml", env={})
 
 
@@ -38,7 +38,7 @@ def test_database_url_from_the_environment_wins() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("feeds:\n  - url: notaurl\n", "c.yaml: feeds.0 (line 2): 'notaurl' is not an http(s) URL"),
+        ("feeds:\n  - url: notaurl\n", "c.yaml: feeds.0.url (line 2): 'notaurl' is not an http(s) URL"),
         (
             "fetch:\n  allow_networks: [10.0.0.0/33]\n",
             "fetch.allow_networks.0 (line 2): '10.0.0.0/33' is not a network",
