@@ -10,6 +10,7 @@ built into objects, so no file can exhaust the stack or the memory.
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import os
 import re
@@ -230,7 +231,7 @@ class TopicConfig(_Section):
             parse_query(query)
         except QueryError as error:
             name = info.data.get("name")
-            topic = f"topic {_shown(name)}: " if isinstance(name, str) else ""
+            topic = f"topic {json.dumps(name[:60], ensure_ascii=False)}: " if isinstance(name, str) else ""
             raise ValueError(f"{topic}{error}") from None
         return query
 
@@ -514,12 +515,14 @@ def _duplicate_names(tree: Mapping[Any, Any]) -> Iterator[tuple[KeyPath, str]]:
             if not isinstance(item, dict):
                 continue
             name = item.get("name")
+            where: KeyPath = (*section, index, "name")
             if not name and isinstance(item.get("url"), str):
                 name = default(item["url"])
+                where = (*section, index, "url")
             if not isinstance(name, str) or not name:
                 continue
             if name in seen:
-                yield (*section, index), f"two {kind} are named {_shown(name)}; names must be unique"
+                yield where, f"two {kind} are named {_shown(name)}; names must be unique"
             seen.add(name)
 
 
