@@ -352,6 +352,8 @@ class Config(_Section):
 # --- reading the file ----------------------------------------------------------------------
 
 KeyPath = tuple[str | int, ...]
+# libyaml's parser when PyYAML was built with it: 40 times faster at reading events.
+_YamlLoader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ENV_REF = re.compile(r"\$\{([^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -405,7 +407,9 @@ def _resolve(tree: Any, env: Mapping[str, str], path: KeyPath, problems: list[tu
 
 
 def _dotted(path: KeyPath) -> str:
-    return ".".join(str(p) for p in path) or "(top level)"
+    # A key is shown as written unless it would break the line or hide in a dotted path.
+    shown = (str(p) if str(p).isprintable() and "." not in str(p) and str(p) else _shown(p) for p in path)
+    return ".".join(shown) or "(top level)"
 
 
 def _line_of(event: yaml.Event) -> int:
@@ -418,7 +422,7 @@ def _check_shape(text: str, source: str) -> None:
     anchored: dict[str, int] = {}  # anchor -> values it stands for
     open_collections: list[list[Any]] = []  # [anchor, values so far]
     total = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in yaml.parse(text, Loader=_YamlLoader):
         if isinstance(event, yaml.CollectionEndEvent):
             anchor, count = open_collections.pop()
             if anchor is not None:
@@ -445,16 +449,19 @@ def _check_shape(text: str, source: str) -> None:
             )
         if isinstance(event, yaml.CollectionStartEvent):
             if len(open_collections) >= MAX_YAML_DEPTH:
-                raise ConfigError(
-                    f"{source} line {_line_of(event)}: the YAML nests deeper than "
-                    f"{MAX_YAML_DEPTH} levels; a configuration needs a few"
-                )
+                raise _too_deep(source, _line_of(event))
             open_collections.append([event.anchor, 1])
         else:
             if isinstance(event, yaml.ScalarEvent) and event.anchor is not None:
                 anchored[event.anchor] = 1
             if open_collections:
                 open_collections[-1][1] += weight
+
+
+def _too_deep(source: str, line: int) -> ConfigError:
+    return ConfigError(
+        f"{source} line {line}: the YAML nests deeper than {MAX_YAML_DEPTH} levels; a configuration needs a few"
+    )
 
 
 def _too_large(source: str) -> ConfigError:
@@ -470,7 +477,7 @@ def _read_yaml(text: str, source: str) -> tuple[Any, dict[KeyPath, int]]:
         )
     try:
         _check_shape(text, source)
-        loader = yaml.SafeLoader(text)
+        loader = _YamlLoader(text)
         try:
             node = loader.get_single_node()
             tree = loader.construct_document(node) if node is not None else None
@@ -480,6 +487,8 @@ def _read_yaml(text: str, source: str) -> tuple[Any, dict[KeyPath, int]]:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if "nesting depth" in problem:  # libyaml's own limit, met while reading ahead
+            raise _too_deep(source, mark.line + 1 if mark else 0) from None
         raise ConfigError(f"{source}{where}: not valid YAML: {problem}") from None
     return tree, (dict(_line_index(node)) if node is not None else {})
 

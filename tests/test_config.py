@@ -185,7 +185,7 @@ def test_a_bad_database_url_from_the_environment_names_the_variable() -> None:
             "aliases expand the file to more than 200000 values; write the values out or use fewer aliases",
         ),
         ("a: &a [1, *a]\n", "c.yaml line 1: the alias *a refers to the collection it is in"),
-        ("a: *nowhere\n", "c.yaml line 1: not valid YAML: found undefined alias 'nowhere'"),
+        ("a: *nowhere\n", "c.yaml line 1: not valid YAML: found undefined alias"),
         ("database: x\n" + "#" * (MAX_CONFIG_BYTES + 1), "c.yaml: the file is larger than 2 MiB"),
     ],
 )
@@ -207,6 +207,15 @@ def test_unreadable_files_are_one_line(tmp_path: Path) -> None:
     huge.write_bytes(b"#" * (MAX_CONFIG_BYTES + 10))
     with pytest.raises(ConfigError, match="larger than 2 MiB"):
         load_config(huge, env={})
+
+
+def test_odd_keys_stay_on_one_line() -> None:
+    problems = _problems('polling:\n  "tick\\nx": 1\n  "a.b": 2\n  "": 3\n')
+    assert problems == [
+        "c.yaml: polling.'tick\\nx' (line 2): unknown key; see docs/configuration.md for the keys",
+        "c.yaml: polling.'a.b' (line 3): unknown key; see docs/configuration.md for the keys",
+        "c.yaml: polling.'' (line 4): unknown key; see docs/configuration.md for the keys",
+    ]
 
 
 def test_valid_database_urls_are_accepted() -> None:
