@@ -194,9 +194,9 @@ def _whole_file() -> st.SearchStrategy[tuple[bytes, str]]:
         ),
         depth.map(lambda n: (("a: " + "[" * n + "]" * n + "\n").encode(), "nests deeper")),
         depth.map(lambda n: (("a: " + "{b: " * n + "}" * n + "\n").encode(), "nests deeper")),
-        st.integers(51, 400).map(
-            lambda n: ("".join(" " * i + f"k{i}:\n" for i in range(n)) + " " * n + "v\n").encode()
-        ).map(lambda content: (content, "nests deeper")),
+        st.integers(51, 400)
+        .map(lambda n: ("".join(" " * i + f"k{i}:\n" for i in range(n)) + " " * n + "v\n").encode())
+        .map(lambda content: (content, "nests deeper")),
         st.tuples(st.integers(6, 12), st.integers(9, 12)).map(lambda lw: (_alias_bomb(*lw), "aliases expand")),
         st.sampled_from(["a: &a [*a]\n", "a: &a {b: [1, *a]}\n"]).map(lambda t: (t.encode(), "alias *a")),
         st.integers(0, len(BASE_TEXT) - 1).map(
@@ -248,9 +248,11 @@ def test_generated_broken_configs_give_one_line_per_problem(tmp_path: Path) -> N
                 lines,
             )
         tried.append(elapsed)
+        problems.append(len(lines))
 
+    problems: list[int] = []
     check()
-    print(f"\n{len(tried)} configs with key mutations, slowest {max(tried):.3f} s")
+    print(f"\n{len(tried)} configs with key mutations, {sum(problems)} problems, slowest {max(tried):.3f} s")
     assert len(tried) >= 300
 
 
@@ -305,4 +307,3 @@ def test_a_sample_through_the_real_command(tmp_path: Path) -> None:
         assert len(lines) == expected_lines and all(line.startswith("error: ") for line in lines), lines
         # The interpreter and the monitor's imports take most of this.
         assert elapsed < TIME_LIMIT + 2, f"{elapsed:.2f} s"
-
