@@ -24,6 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.cli import cli
+from monitor.config import parse_config
+from monitor.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_TEXT = (ROOT / "config" / "monitor.yaml").read_text(encoding="utf-8")
@@ -307,3 +309,44 @@ def test_a_sample_through_the_real_command(tmp_path: Path) -> None:
         assert len(lines) == expected_lines and all(line.startswith("error: ") for line in lines), lines
         # The interpreter and the monitor's imports take most of this.
         assert elapsed < TIME_LIMIT + 2, f"{elapsed:.2f} s"
+
+
+ANY_VALUE = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**20), 10**20)
+    | st.floats()
+    | st.text(max_size=30)
+    | st.sampled_from(["${X}", "${1BAD}", "5m", ".inf", "http://x.example/", "sqlite:///x.db", "a AND"]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8,
+)
+ALL_KEYS: list[Key] = [
+    ("database",), ("feeds",), ("feeds", 0), ("feeds", 0, "url"), ("feeds", 0, "interval"), ("topics",),
+    ("topics", 0), ("topics", 0, "name"), ("topics", 0, "query"), ("topics", 0, "stem"), ("alerts",),
+    ("alerts", "webhooks"), ("alerts", "email"), ("alerts", "retry_for"), ("fetch",), ("fetch", "allow_networks"),
+    ("fetch", "max_bytes"), ("fetch", "contact_url"), ("polling",), ("polling", "jitter"), ("polling", "tick"),
+    ("stories", "window"), ("backfill",), ("backfill", "alert"), ("x",),
+]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.tuples(st.sampled_from(ALL_KEYS), ANY_VALUE), min_size=1, max_size=4))
+def test_any_value_at_any_key_is_valid_or_one_line_per_problem(changes: list[tuple[Key, Any]]) -> None:
+    """Not only the mutations above: whatever YAML value lands at whatever key, loading
+    either succeeds or raises ConfigError whose lines each name the file (never another
+    exception)."""
+    tree = copy.deepcopy(BASE)
+    for key, value in changes:
+        try:
+            Mutation(key, value).apply(tree)
+        except (TypeError, KeyError, IndexError):  # the parent was replaced by a scalar
+            continue
+    text = yaml.safe_dump(tree, allow_unicode=True)
+    started = time.monotonic()
+    try:
+        parse_config(text, "c.yaml", env={"X": "1"})
+    except ConfigError as error:
+        lines = str(error).splitlines()
+        assert lines and all(line.startswith("c.yaml") for line in lines), lines
+    assert time.monotonic() - started < TIME_LIMIT
