@@ -560,8 +560,12 @@ def parse_config(text: str, source: str = "<string>", env: Mapping[str, str] | N
     if not isinstance(tree, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of keys (database, feeds, topics, ...)")
     located: list[tuple[KeyPath, str]] = []
+    if "source" in tree:  # a field of Config, set from the file's name, not a key of the file
+        located.append((("source",), _MESSAGES["extra_forbidden"]))
     tree = resolve_env(tree, env, problems=located)
     if env.get(DATABASE_ENV):
+        # The file's database is not used, so neither are the variables it names.
+        located = [(where, message) for where, message in located if where != ("database",)]
         tree["database"] = env[DATABASE_ENV]
         lines.pop(("database",), None)
     located.extend(_duplicate_names(tree))

@@ -209,6 +209,21 @@ def test_unreadable_files_are_one_line(tmp_path: Path) -> None:
         load_config(huge, env={})
 
 
+def test_the_database_variable_replaces_the_file_s_database_and_its_secrets() -> None:
+    text = "database: postgresql+psycopg://monitor:${PGPASSWORD}@db/monitor\n"
+    config = parse_config(text, env={"MONITOR_DATABASE_URL": "sqlite:///x.db"})
+    assert config.database == "sqlite:///x.db"
+    assert _problems(text) == [
+        "c.yaml: database (line 1): environment variable PGPASSWORD is not set; export it or edit the config"
+    ]
+
+
+def test_source_is_not_a_key_of_the_file() -> None:
+    assert _problems("source: elsewhere\n") == [
+        "c.yaml: source (line 1): unknown key; see docs/configuration.md for the keys"
+    ]
+
+
 def test_odd_keys_stay_on_one_line() -> None:
     problems = _problems('polling:\n  "tick\\nx": 1\n  "a.b": 2\n  "": 3\n')
     assert problems == [
