@@ -158,8 +158,14 @@ def _lex_bare(query: str, start: int, *, marked: bool, tokens: list[_Token], col
         near = _NEAR.match(text)
         if near:
             distance = int(near.group(2))
+            if distance == 0:
+                # NEAR/n allows n words between; zero is a phrase, and one written as such is clearer.
+                raise _fail(
+                    column + len(near.group(1)) + 1,
+                    f'{near.group(1)}/0 is not a distance: write adjacent words as a phrase, "a b" (or "a b" OR "b a")',
+                )
             if distance > MAX_DISTANCE:
-                raise _fail(column, f"{near.group(1)} distance must be 0 to {MAX_DISTANCE}")
+                raise _fail(column, f"{near.group(1)} distance must be 1 to {MAX_DISTANCE}")
             ordered = near.group(1) == "ONEAR"
             tokens.append(_Token("NEAR", text, column, distance=distance, ordered=ordered))
             return end
