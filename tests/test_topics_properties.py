@@ -82,7 +82,7 @@ def _queries() -> st.SearchStrategy[str]:
     positional = st.recursive(
         atom.filter(lambda a: ":" not in a or a.startswith(("title", "body"))),
         lambda children: (
-            st.tuples(children, st.integers(0, 4), children).map(lambda p: f"({p[0]} NEAR/{p[1]} {p[2]})")
+            st.tuples(children, st.integers(1, 4), children).map(lambda p: f"({p[0]} NEAR/{p[1]} {p[2]})")
             | st.tuples(children, children).map(lambda p: f"({p[0]} OR {p[1]})")
         ),
         max_leaves=4,
