@@ -282,7 +282,7 @@ async def _fetch_once(config: Config, url: str) -> bytes:
 
     fetcher = Fetcher(fetch_limits(config))
     try:
-        result = await fetcher.get(url, trusted=True)
+        result = await fetcher.get(url)  # any URL: fetch.allow_networks applies
     finally:
         await fetcher.aclose()
     if result.status >= 400:
@@ -522,9 +522,9 @@ def feeds_add(ctx: click.Context, url: str, name: str | None) -> None:
 @click.pass_context
 def feeds_discover(ctx: click.Context, url: str) -> None:
     """List the feeds a web page announces (<link rel="alternate">), adding nothing."""
-    from monitor.opml import find_feeds
+    from monitor.opml import announced_feeds
 
-    for feed in asyncio.run(_find_feeds(_config(ctx), url, find_feeds)):
+    for feed in asyncio.run(_find_feeds(_config(ctx), url, announced_feeds)):
         click.echo(f"{feed.url}  {feed.name}".rstrip())
 
 

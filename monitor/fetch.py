@@ -72,6 +72,14 @@ class Unreachable(FetchError):
     """No answer: the name did not resolve, the connection failed or time ran out."""
 
 
+class Refused(FetchError):
+    """The URL leads to an address this request may not reach (fetch.allow_networks)."""
+
+    def __init__(self, message: str, *, for_everyone: bool) -> None:
+        super().__init__(message)
+        self.for_everyone = for_everyone  # link-local or metadata: not even the operator's own URL
+
+
 def is_transient(failure: BaseException) -> bool:
     """Whether a failed fetch is worth retrying soon: DNS, connect and timeout failures
     usually pass; a refused address, a bad certificate or an oversized body do not."""
@@ -93,9 +101,10 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
 class AddressRefused(Exception):
     """A host resolved to an address this request may not reach."""
 
-    def __init__(self, host: str, address: str, reason: str, hint: str) -> None:
+    def __init__(self, host: str, address: str, reason: str, hint: str, for_everyone: bool) -> None:
         super().__init__(f"{host} resolves to {address} ({reason})")
         self.host, self.address, self.reason, self.hint = host, address, reason, hint
+        self.for_everyone = for_everyone
 
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
@@ -174,14 +183,14 @@ def refusal_reason(address: IPAddress, allow: Iterable[IPNetwork] = ()) -> str |
     return None
 
 
-def _refusal(address: IPAddress, allow: tuple[IPNetwork, ...], stranger: bool) -> tuple[str, str] | None:
-    """(reason, what to do) when this request may not connect to ``address``."""
+def _refusal(address: IPAddress, allow: tuple[IPNetwork, ...], stranger: bool) -> tuple[str, str, bool] | None:
+    """(reason, what to do, refused for everyone) when this request may not connect to ``address``."""
     refused = always_refused(address, allow)
     if refused is not None:
         reason, block = refused
-        return reason, f"list {block} (or a narrower network holding it) in fetch.allow_networks to allow it"
+        return reason, f"list {block} (or a narrower network holding it) in fetch.allow_networks to allow it", True
     if stranger and (why := refusal_reason(address, allow)) is not None:
-        return why, "add its network to fetch.allow_networks to allow it"
+        return why, "add its network to fetch.allow_networks to allow it", False
     return None
 
 
@@ -579,7 +588,9 @@ class Fetcher:
                 "the server is too slow (raise fetch.timeout to wait longer)"
             ) from exc
         except AddressRefused as exc:
-            raise FetchError(f"{url}: refused to connect to {exc.address} ({exc.reason}); {exc.hint}") from exc
+            raise Refused(
+                f"{url}: refused to connect to {exc.address} ({exc.reason}); {exc.hint}", for_everyone=exc.for_everyone
+            ) from exc
         except httpx.TransportError as exc:
             detail = str(exc) or type(exc).__name__
             if _caused_by(exc, ssl.SSLError):  # a certificate problem does not pass by itself
