@@ -162,7 +162,8 @@ def _feed_line(feed: Any) -> str:
             detail += f", {feed.duplicates} duplicates"
         if feed.page_failures:
             detail += f", {feed.page_failures} pages unreadable (used the feed's text)"
-    return f"✓ {feed.name}: {detail} ({feed.seconds:.1f} s)"
+    warnings = "".join(f"; warning: {w}" for w in feed.warnings)
+    return f"✓ {feed.name}: {detail} ({feed.seconds:.1f} s){warnings}"
 
 
 @cli.command()
