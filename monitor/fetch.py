@@ -593,8 +593,8 @@ class Fetcher:
             ) from exc
         except httpx.TransportError as exc:
             detail = str(exc) or type(exc).__name__
-            if _caused_by(exc, ssl.SSLError):  # a certificate problem does not pass by itself
-                raise FetchError(f"{url}: {detail}") from exc
+            if _caused_by(exc, ssl.SSLError) and not _caused_by(exc, ssl.SSLEOFError):
+                raise FetchError(f"{url}: {detail}") from exc  # a certificate or TLS setup problem stays
             raise Unreachable(f"{url}: {detail}") from exc
         except httpx.HTTPError as exc:
             detail = str(exc) or type(exc).__name__
