@@ -103,9 +103,20 @@ _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _EXTERNAL_ENTITY = re.compile(rb"<!ENTITY\s+(?:%\s+)?\S+\s+(?:SYSTEM|PUBLIC)\b", re.IGNORECASE)
 _ROOT = re.compile(rb"<\w")  # where feedparser's "head" ends: the first element
-_MARKUP = re.compile(rb"(?-i:<!\[CDATA\[)|<!--|<!DOCTYPE|<!ENTITY", re.IGNORECASE)  # CDATA: upper case only
-_IN_DECLARATION = re.compile(rb"[\"'\[>]")
-_IN_SUBSET = re.compile(rb"[\"'\]]|<!--|<\?")
+_CDATA, _COMMENT = rb"(?-i:<!\[CDATA\[)", rb"<!--"  # CDATA: upper case only
+_DECLARATIONS = rb"<!DOCTYPE|<!ENTITY"
+# What the body scan looks for, by which shelters are still possible: once a CDATA section
+# (or a comment) is left open, no later one can close, and looking again costs n² time.
+_MARKUP = {
+    (cdata, comment): re.compile(
+        b"|".join([*([_CDATA] if cdata else []), *([_COMMENT] if comment else []), _DECLARATIONS]), re.IGNORECASE
+    )
+    for cdata in (True, False)
+    for comment in (True, False)
+}
+# Runs of what needs no decision (quoted strings, plain characters), in one possessive match.
+_DECLARATION_RUN = re.compile(rb"""(?:[^"'\[>]++|"[^"]*+"|'[^']*+')*+""")
+_SUBSET_RUN = re.compile(rb"""(?:[^"'\]<]++|"[^"]*+"|'[^']*+'|<(?![!?]))*+""")
 _AUTHOR_FIELDS = rb"author|creator|contributor|publisher|managingEditor|webMaster|name|email|owner"
 _DATE_FIELDS = rb"pubDate|published|updated|lastBuildDate|date|issued|modified|created"
 _OPEN_TAG = rb"(<(?:[\w.-]{1,40}:)?(?:%s)\b[^<>]{0,1000}>\s{0,100}(?:<!\[CDATA\[)?)"
@@ -125,22 +136,24 @@ def _strip_declarations(body: bytes, url: str) -> bytes:
         return body  # nearly every feed
     root = _ROOT.search(body)
     split = root.start() if root else len(body)
-    head = _strip_doctypes(body[:split], url, skip=None)
+    head = _strip_doctypes(body[:split], url)
     if _ENTITY.search(head):
         raise ParseError(f"not a feed: {url} declares XML entities, which are refused for safety")
-    return head + _strip_doctypes(body[split:], url, skip=_MARKUP)
+    return head + _strip_doctypes(body[split:], url, shelters=True)
 
 
-def _strip_doctypes(part: bytes, url: str, skip: re.Pattern[bytes] | None) -> bytes:
-    """``part`` without its DOCTYPE declarations; with ``skip``, CDATA sections and
+def _strip_doctypes(part: bytes, url: str, *, shelters: bool = False) -> bytes:
+    """``part`` without its DOCTYPE declarations; with ``shelters``, CDATA sections and
     comments are passed over and an ENTITY declaration outside them refuses the feed."""
     kept: list[bytes] = []
     position = scan = 0
-    finder = skip or _DOCTYPE
-    while (found := finder.search(part, scan)) is not None:
+    open_ends = {b"<![CDATA[": shelters, b"<!--": shelters}  # False once one was left open
+    while (found := _next_markup(part, scan, open_ends, shelters)) is not None:
         token = found.group(0).upper()
-        if token in (b"<![CDATA[", b"<!--"):
+        if token in open_ends:
             close = part.find(b"]]>" if token == b"<![CDATA[" else b"-->", found.end())
+            if close == -1:
+                open_ends[token] = False  # an open one shelters nothing, and no later one closes
             scan = found.end() if close == -1 else close + 3
             continue
         if token == b"<!ENTITY":
@@ -158,35 +171,45 @@ def _strip_doctypes(part: bytes, url: str, skip: re.Pattern[bytes] | None) -> by
     return b"".join(kept)
 
 
+def _next_markup(part: bytes, scan: int, open_ends: dict[bytes, bool], shelters: bool) -> re.Match[bytes] | None:
+    if not shelters:
+        return _DOCTYPE.search(part, scan)
+    return _MARKUP[open_ends[b"<![CDATA["], open_ends[b"<!--"]].search(part, scan)
+
+
 def _doctype_end(body: bytes, position: int) -> int:
     """The index just past the DOCTYPE declaration whose content starts at ``position``,
     or -1: quoted strings and the internal subset (with its own strings, comments and
     processing instructions) are skipped, so a "]>" inside an entity value ends nothing."""
-    while (found := _IN_DECLARATION.search(body, position)) is not None:
-        char = found.group(0)
-        if char == b">":
-            return found.end()
-        if char == b"[":
-            position = _subset_end(body, found.end())
-        else:
-            close = body.find(char, found.end())
-            position = -1 if close == -1 else close + 1
+    while True:
+        position = _match_end(_DECLARATION_RUN, body, position)
+        if body[position : position + 1] == b">":
+            return position + 1
+        if body[position : position + 1] != b"[":
+            return -1  # the end of the document, or a quote left open
+        position = _subset_end(body, position + 1)
         if position == -1:
             return -1
-    return -1
 
 
 def _subset_end(body: bytes, position: int) -> int:
-    while (found := _IN_SUBSET.search(body, position)) is not None:
-        token = found.group(0)
-        if token == b"]":
-            return found.end()
-        ends = {b"<!--": b"-->", b"<?": b"?>"}.get(token, token)
-        close = body.find(ends, found.end())
+    while True:
+        position = _match_end(_SUBSET_RUN, body, position)
+        if body[position : position + 1] == b"]":
+            return position + 1
+        if body.startswith(b"<!", position) and not body.startswith(b"<!--", position):
+            position += 1  # a declaration: <!ENTITY, <!ELEMENT, <!ATTLIST …
+            continue
+        ends = b"-->" if body.startswith(b"<!--", position) else b"?>" if body.startswith(b"<?", position) else b""
+        close = body.find(ends, position + 2) if ends else -1
         if close == -1:
-            return -1
+            return -1  # the end of the document, a quote, comment or instruction left open
         position = close + len(ends)
-    return -1
+
+
+def _match_end(pattern: re.Pattern[bytes], body: bytes, position: int) -> int:
+    found = pattern.match(body, position)
+    return found.end() if found else position
 
 
 def _cap_fields(body: bytes) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import time
@@ -257,6 +258,26 @@ def test_an_entity_declared_outside_cdata_in_the_body_is_still_refused() -> None
     assert "declares XML entities" in failure(body)
     unterminated = rss(item("One", "/1", '<description><![CDATA[text <!ENTITY x "y"></description>'))
     assert "declares XML entities" in failure(unterminated)  # an open CDATA shelters nothing
+
+
+BIG = 4 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<?xml?><!DOCTYPE x [" + b'"a"' * (BIG // 3) + b"]>" + rss(item()),
+        b"<?xml?><!DOCTYPE x [" + b"<!--]-->" * (BIG // 8) + b"]>" + rss(item()),
+        rss(item(extra="<![CDATA[" * (BIG // 9) + "<!--" * (BIG // 4))) + b"<!DOCTYPE x>",
+        rss(item(extra="<![CDATA[<!DOCTYPE x>]]>" * (BIG // 24))),
+    ],
+    ids=["quoted-strings", "subset-comments", "open-cdata-and-comments", "quoted-doctypes"],
+)
+def test_declaration_scans_take_linear_time(body: bytes) -> None:
+    started = time.monotonic()
+    with contextlib.suppress(ParseError):  # refused or not a feed: either way, quickly
+        parse_feed(body, {}, "https://s.example/", now=NOW)
+    assert time.monotonic() - started < 10
 
 
 # --- encodings where "<" is not the byte "<" -------------------------------------------------------
