@@ -188,7 +188,8 @@ def _refusal(address: IPAddress, allow: tuple[IPNetwork, ...], stranger: bool) -
     refused = always_refused(address, allow)
     if refused is not None:
         reason, block = refused
-        return reason, f"list {block} (or a narrower network holding it) in fetch.allow_networks to allow it", True
+        narrower = " (or a narrower network holding it)" if ipaddress.ip_network(block).num_addresses > 1 else ""
+        return reason, f"list {block}{narrower} in fetch.allow_networks to allow it", True
     if stranger and (why := refusal_reason(address, allow)) is not None:
         return why, "add its network to fetch.allow_networks to allow it", False
     return None
