@@ -162,7 +162,8 @@ def _feed_line(feed: Any) -> str:
             detail += f", {feed.duplicates} duplicates"
         if feed.page_failures:
             detail += f", {feed.page_failures} pages unreadable (used the feed's text)"
-    return f"✓ {feed.name}: {detail} ({feed.seconds:.1f} s)"
+    warnings = "".join(f"; warning: {w}" for w in feed.warnings)
+    return f"✓ {feed.name}: {detail} ({feed.seconds:.1f} s){warnings}"
 
 
 @cli.command()
@@ -282,7 +283,7 @@ async def _fetch_once(config: Config, url: str) -> bytes:
 
     fetcher = Fetcher(fetch_limits(config))
     try:
-        result = await fetcher.get(url, trusted=True)
+        result = await fetcher.get(url)  # any URL: fetch.allow_networks applies
     finally:
         await fetcher.aclose()
     if result.status >= 400:
@@ -522,9 +523,9 @@ def feeds_add(ctx: click.Context, url: str, name: str | None) -> None:
 @click.pass_context
 def feeds_discover(ctx: click.Context, url: str) -> None:
     """List the feeds a web page announces (<link rel="alternate">), adding nothing."""
-    from monitor.opml import find_feeds
+    from monitor.opml import announced_feeds
 
-    for feed in asyncio.run(_find_feeds(_config(ctx), url, find_feeds)):
+    for feed in asyncio.run(_find_feeds(_config(ctx), url, announced_feeds)):
         click.echo(f"{feed.url}  {feed.name}".rstrip())
 
 

@@ -24,7 +24,7 @@ from monitor.analysis import Analysed, analyse
 from monitor.errors import FetchError, ParseError
 from monitor.extract import WorkerPool
 from monitor.feeds import ParsedFeed, parse_feed
-from monitor.fetch import Fetcher, FetchResult
+from monitor.fetch import Fetcher, FetchResult, is_transient
 from monitor.model import Entry
 from monitor.store import repository
 from monitor.store.repository import FeedState, PollRecord, Stored, StoredArticle, ToStore
@@ -110,6 +110,8 @@ class FeedReport:
     matches: int = 0
     alerts: int = 0
     seconds: float = 0.0
+    transient: bool = False  # the failure usually passes (DNS, connect, timeout, 5xx): retried soon
+    warnings: tuple[str, ...] = ()  # read anyway, but worth the operator's eye
 
 
 async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport, PollRecord]:
@@ -120,6 +122,9 @@ async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport,
     rhythm = feed.rhythm
     try:
         response = await services.fetcher.get(feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True)
+        report.warnings, report.transient = response.warnings, response.server_failed
+        for warning in response.warnings:
+            log.warning("feed %s: %s", feed.name, warning)
         if response.status == 304:
             report.status = "not modified"
         elif response.status >= 400:
@@ -137,7 +142,7 @@ async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport,
                 services.clock(),
             )
     except (FetchError, ParseError) as exc:
-        report.status, report.error = "error", str(exc)
+        report.status, report.error, report.transient = "error", str(exc), is_transient(exc)
     except Exception as exc:  # a bug must not stop the other feeds; it is recorded on this one
         log.exception("unexpected failure polling %s", feed.url)
         report.status, report.error = (
@@ -234,6 +239,7 @@ def _reschedule(
         override=feed.interval_override,
         now=now,
         rng=services.rng,
+        retry_soon=report.transient or feed.body_hash is None,  # body_hash: set by the first parse
     )
     failing_since = (feed.failing_since or now) if report.error else None
     parsed = report.status == "ok"
