@@ -13,9 +13,11 @@ import hashlib
 import math
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import lru_cache
 from itertools import combinations
+from typing import overload
 
 from . import decision
 from .features import NUM_PERM, StoryFeatures
@@ -197,13 +199,25 @@ def _same_name(a: str, b: str) -> bool:
         return True
     if abs(len(a) - len(b)) > 3 or min(len(a), len(b)) < 5:
         return False
-    grams_a = {a[i : i + 3] for i in range(len(a) - 2)}
-    grams_b = {b[i : i + 3] for i in range(len(b) - 2)}
+    grams_a, grams_b = _trigrams(a), _trigrams(b)
     return 2 * len(grams_a & grams_b) / (len(grams_a) + len(grams_b)) >= 0.6
 
 
-def signals(a: StoryFeatures, b: StoryFeatures) -> Signals:
-    """What ``a`` and ``b`` share, as the signals the decision weighs (symmetric)."""
+@lru_cache(maxsize=1 << 16)  # the same names recur in every comparison
+def _trigrams(name: str) -> frozenset[str]:
+    return frozenset(name[i : i + 3] for i in range(len(name) - 2))
+
+
+@overload
+def signals(a: StoryFeatures, b: StoryFeatures) -> Signals: ...
+@overload
+def signals(a: StoryFeatures, b: StoryFeatures, at_least: float) -> Signals | None: ...
+def signals(a: StoryFeatures, b: StoryFeatures, at_least: float | None = None) -> Signals | None:
+    """What ``a`` and ``b`` share, as the signals the decision weighs (symmetric).
+
+    With ``at_least``, None when the probability cannot reach it whatever the headline
+    names check says: that check is the costly part, and most candidates fall short before it.
+    """
     b_names, b_numbers, b_dates = set(b.names), set(b.numbers), set(b.dates)
     names = [n for n in a.names if n in b_names]
     numbers = [n for n in a.numbers if n in b_numbers]
@@ -213,11 +227,9 @@ def signals(a: StoryFeatures, b: StoryFeatures) -> Signals:
     shared_terms = set(a.terms) & set(b.terms)
     text = len(shared_terms) / math.sqrt(len(a.terms) * len(b.terms)) if a.terms and b.terms else 0.0
     same_language = a.language is not None and a.language == b.language
-    a_known, b_known = set(a.names) | set(a.title_names), b_names | set(b.title_names)
-    missing = max(_missing_share(a, b_known), _missing_share(b, a_known))
     day_points = sum(1.0 if len(d) == 5 else 0.5 for d in dates)
     a_days, b_days = {d for d in a.dates if len(d) == 5}, {d for d in b.dates if len(d) == 5}
-    return Signals(
+    found = Signals(
         names=min(1.0, len(names) / 5),
         name_share=len(leading) / fewer if fewer else 0.0,
         numbers=min(1.0, len(numbers) / 3),
@@ -225,7 +237,7 @@ def signals(a: StoryFeatures, b: StoryFeatures) -> Signals:
         headline=_dice(a.title_grams, b.title_grams),
         text_same_language=text if same_language else 0.0,
         text_across_languages=0.0 if same_language else text,
-        headline_names_missing=missing,
+        headline_names_missing=0.0,
         headline_numbers_missing=max(
             _missing_numbers_share(a, b, same_language), _missing_numbers_share(b, a, same_language)
         ),
@@ -234,6 +246,21 @@ def signals(a: StoryFeatures, b: StoryFeatures) -> Signals:
         copy=copy_similarity(a, b),
         shared=(*names[:4], *numbers[:2], *dates[:2]),
     )
+    if at_least is not None and _logit(probability(found)) + max(0.0, _WEIGHT["headline_names_missing"]) < _logit(
+        at_least
+    ):
+        return None
+    a_known, b_known = set(a.names) | set(a.title_names), b_names | set(b.title_names)
+    missing = max(_missing_share(a, b_known), _missing_share(b, a_known))
+    return replace(found, headline_names_missing=missing) if missing else found
+
+
+_WEIGHT = dict(zip(SIGNAL_NAMES, decision.COEFFICIENTS, strict=True))
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return math.log(p / (1 - p))
 
 
 def probability(found: Signals) -> float:
@@ -254,7 +281,9 @@ def assign(features: StoryFeatures, candidates: Sequence[Candidate], rules: Stor
         return Assignment(best_copy[1].story_id, best_copy[0], f"near-copy {best_copy[0]:.2f}")
     best: tuple[float, Candidate, Signals] | None = None
     for candidate in in_window:
-        found = signals(features, candidate.features)
+        found = signals(features, candidate.features, at_least=rules.event_threshold)
+        if found is None:
+            continue
         p = probability(found)
         if p >= rules.event_threshold and (best is None or p > best[0]):
             best = (p, candidate, found)
