@@ -164,17 +164,22 @@ id: khusus pelanggan | berlangganan untuk membaca | langganan untuk membaca | ak
     """,
     UNAVAILABLE: """
 en: this article is unavailable | article is unavailable | this article is no longer available |
+    sorry for the inconvenience | we apologize for the inconvenience | return to the homepage | back to the homepage |
+    the link you followed | may have been moved or deleted |
     is no longer available | this content is not available | content is not available in your |
     not available in your country | not available in your region | page not found | page cannot be found |
     page could not be found | the page you are looking for | the page you requested |
     this page doesn't exist | this page does not exist | has been removed | has been deleted |
     article not found | we couldn't find
 de: seite nicht gefunden | seite wurde nicht gefunden | artikel ist nicht mehr verfugbar |
+    zur startseite | entschuldigen sie die unannehmlichkeiten | der link ist veraltet |
     nicht mehr verfugbar | artikel nicht gefunden | seite existiert nicht | wurde entfernt | wurde geloscht |
     inhalt ist nicht verfugbar
 fr: page introuvable | page non trouvee | cette page n'existe pas | n'est plus disponible |
+    retour a l'accueil | nous nous excusons pour la gene occasionnee |
     article indisponible | contenu indisponible | a ete supprime | n'est pas disponible dans votre
 es: pagina no encontrada | no se ha encontrado la pagina | la pagina que buscas | ya no esta disponible |
+    volver a la portada | disculpe las molestias |
     no esta disponible | articulo no disponible | ha sido eliminado | ha sido eliminada
 it: pagina non trovata | non e piu disponibile | articolo non disponibile | contenuto non disponibile |
     e stato rimosso | e stato eliminato | la pagina che stai cercando
@@ -186,6 +191,7 @@ tr: sayfa bulunamadı | sayfa bulunamadi | haber bulunamadı | haber bulunamadi 
     icerik kaldirilmistir | yayından kaldırıldı | yayindan kaldirildi | mevcut degil
 ar: الصفحة غير موجودة | لم يتم العثور على الصفحة | المقال غير متوفر | غير متوفر حاليا | تم حذف
 zh: 此文章不可用 | 文章暂时不可用 | 暂时不可用 | 不可用 | 页面不存在 | 文章不存在 | 内容不存在 | 已被删除 | 已删除 |
+    给您带来的不便 | 深表歉意 | 链接已经失效 | 链接已失效 | 返回首页 |
     找不到该页面 | 找不到页面 | 无法找到
 id: halaman tidak ditemukan | artikel tidak ditemukan | tidak tersedia | telah dihapus |
     konten tidak tersedia
