@@ -108,6 +108,10 @@ it: utilizziamo i cookie | utilizziamo cookie | questo sito utilizza | utilizza 
     accetta i cookie | accetta tutti | informativa sulla privacy | informativa privacy | cookie policy |
     proseguendo la navigazione | il tuo consenso | dati personali | accetta e chiudi
 pl: pliki cookie | plikow cookie | plikach cookie | uzywamy cookie | polityka prywatnosci |
+    twoje zgody | zgody na | mojej zgody | wycofac te zgode | wycofanie zgody | wycofanie przeze mnie zgody |
+    zgodnosc z prawem przetwarzania | przetwarzaniem danych osobowych | tresci marketingowych |
+    polityki bezpieczenstwa | polityce bezpieczenstwa | szanowny czytelniku | drogi czytelniku |
+    drogi uzytkowniku | twojej zgody | administrator danych | przez mnie zgody | 2016/679 |
     polityce prywatnosci | polityki prywatnosci | wyrazasz zgode | wyrazaja panstwo zgode | wyrazisz zgode |
     zgode na przetwarzanie | zgode mozesz | wycofac zgode | przetwarzanie danych |
     przetwarzaniu twoich danych | dane osobowe | danych osobowych | rodo | zaakceptuj |
