@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from monitor import analysis
+from monitor.analysis import analyse, choose_text, install_topics
+from monitor.model import Entry
 from monitor.not_article import why_not_article
+from monitor.topics import TopicSet, TopicSpec
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "stories"
 CORPUS = SHARED / "semeval2022-task8-tune.csv"
@@ -290,3 +294,49 @@ def test_real_scraped_texts_rejected_are_exactly_the_reviewed_walls() -> None:
         "ad-blocker wall": 4,
         "newsletter signup": 2,
     }
+
+
+# --- the analysis stage: which text an article keeps, and what reads a rejected one ------------
+
+WALL = "We use cookies. By continuing to use this site you agree to our cookie policy. Accept all cookies."
+
+
+def test_the_page_text_wins_when_it_is_an_article() -> None:
+    assert choose_text("Tram line", PROSE, "A short summary.") == (PROSE, "page")
+
+
+def test_a_wall_gives_way_to_the_feeds_own_text() -> None:
+    assert choose_text("Tram line", WALL, "The council approved the tram line.") == (
+        "The council approved the tram line.",
+        "feed",
+    )
+    assert choose_text("Tram line", "", "The council approved the tram line.")[1] == "feed"
+
+
+def test_when_the_feed_is_no_article_either_the_text_is_kept_and_marked_rejected() -> None:
+    assert choose_text("Tram line", WALL, "") == (WALL, "rejected: consent wall")
+    captcha = "Please verify you are human. I am not a robot. Your IP address: 192.0.2.1"
+    assert choose_text("Tram line", WALL, captcha) == (WALL, "rejected: consent wall")
+    assert choose_text("Tram line", "", captcha) == (captcha, "rejected: captcha")
+    assert choose_text("Tram line", "", "") == ("", "feed")
+
+
+def test_a_page_the_caller_rejected_is_not_used() -> None:
+    reason = "same text as other pages of this site"
+    assert choose_text("Tram line", "", "The council approved it.", reason) == ("The council approved it.", "feed")
+    assert choose_text("Tram line", "", "", reason) == ("", f"rejected: {reason}")
+
+
+def test_a_rejected_text_is_read_by_nothing_but_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(analysis, "_installed", {})  # this process's topics, for this test only
+    install_topics(TopicSet.compile([TopicSpec("privacy", "cookies OR datenschutz"), TopicSpec("tram", "tram")]))
+    page = f"<html><body><main><article><p>{WALL}</p><p>{WALL}</p><p>{WALL}</p></article></main></body></html>"
+    entry = Entry(guid="g", url="https://news.example/a", title="Tram line approved", summary="", published_at=None)
+    analysed = analyse(entry, "en", page.encode(), entry.url)
+    assert analysed is not None
+    assert analysed.document.text_source == "rejected: consent wall"
+    assert "cookies" in analysed.document.text  # kept, for people to look at
+    assert [m.topic for m in analysed.matches] == ["tram"]  # the title matched, the wall did not
+    assert analysed.text_hash is None and analysed.page_hash is None
+    title_only = analyse(Entry("h", "https://news.example/b", "Tram line approved", "", None), "en")
+    assert title_only is not None and analysed.features == title_only.features
