@@ -426,10 +426,10 @@ def _store_one(
         canonical_url = new.canonical_url
         # The same page text at another link of the same site is not the same item: it is
         # the site's interstitial (or one article under two links, stored twice then, as copies).
-        site_pages = _site_pages(connection, new)
+        site_pages = _count_site_page(connection, new, now)
         text_hash = None if site_pages else new.text_hash
         if _is_duplicate(connection, new, canonical_url, text_hash):
-            savepoint.commit()
+            savepoint.rollback()  # a link counted once
             return None
         if site_pages >= SITE_TEXT_PAGES:
             savepoint.commit()
@@ -459,11 +459,6 @@ def _store_one(
                 "text_source": new.text_source,
             },
         ).scalar_one()
-        if new.page_hash and new.site:
-            connection.execute(
-                _COUNT_SITE_TEXT[connection.dialect.name == "sqlite"],
-                {"host": new.site, "text_hash": new.page_hash, "pages": 1, "last_seen": now},
-            )
         if keys:
             connection.execute(
                 _FILE_UNDER_KEYS[connection.dialect.name == "sqlite"],
@@ -529,13 +524,24 @@ def _count_site_text(insert: Any) -> Any:
     return insert.on_conflict_do_update(
         index_elements=["host", "text_hash"],
         set_={"pages": _SITE_TEXT.c.pages + 1, "last_seen": insert.excluded.last_seen},
-    )
+    ).returning(_SITE_TEXT.c.pages)
 
 
 _COUNT_SITE_TEXT = {
     is_sqlite: _count_site_text(dialect.insert(_SITE_TEXT))
     for is_sqlite, dialect in ((True, sqlite), (False, postgresql))
 }
+
+
+def _count_site_page(connection: sa.Connection, new: NewArticle, now: datetime) -> int:
+    """Count the new article's link under its site and page text; how many links had that text before.
+
+    One statement, on the primary key: the lookup and the count in one go.
+    """
+    if not new.page_hash or not new.site:
+        return 0
+    params = {"host": new.site, "text_hash": new.page_hash, "pages": 1, "last_seen": now}
+    return int(connection.execute(_COUNT_SITE_TEXT[connection.dialect.name == "sqlite"], params).scalar_one()) - 1
 
 
 def _site_pages(connection: sa.Connection, new: NewArticle) -> int:

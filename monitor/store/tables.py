@@ -106,6 +106,7 @@ class SiteText(SQLModel, table=True):
     """
 
     __tablename__ = "site_text"
+    __table_args__ = {"sqlite_with_rowid": False}  # the key is the row: one B-tree to write
 
     host: str = Field(primary_key=True)  # the link's host, without "www."
     text_hash: str = Field(primary_key=True)  # stories.text_hash of the page's text

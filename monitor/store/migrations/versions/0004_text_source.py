@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("pages", sa.Integer(), nullable=False),
         sa.Column("last_seen", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("host", "text_hash"),
+        sqlite_with_rowid=False,
     )
 
 
