@@ -121,7 +121,7 @@ WALLS = {
     ],
     "error page": [
         ("Tram", "500 Internal Server Error\nSomething went wrong. Please try again later."),
-        ("Straßenbahn", "Ein Fehler ist aufgetreten. Bitte versuchen Sie es später erneut."),
+        ("Straßenbahn", "Fehler 500\nEin Fehler ist aufgetreten. Bitte versuchen Sie es später erneut."),
     ],
     "paywall": [
         (
@@ -175,6 +175,28 @@ def test_wall_pages_are_named(reason: str, title: str, text: str) -> None:
 def test_one_line_of_boilerplate_does_not_reject_an_article(line: str) -> None:
     assert why_not_article("Council approves tram line", f"{line}\n\n{PROSE}") is None
     assert why_not_article("Council approves tram line", f"{PROSE}\n\n{line}") is None
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        "Der Minister zeigte sich mit dem Kompromiss einverstanden.",
+        "Die Behörde verhängt eine Strafe wegen Verstößen beim Schutz personenbezogener Daten.",
+        "Meta fined over GDPR breach of personal data rules.",
+        "The video has been removed from the platform after complaints.",
+        "Access denied: hackers locked the city's servers for a week.",
+        "Something went wrong at the launch, the space agency said.",
+        "TikTok 在印度不可用，该公司表示将继续努力。",
+        "Aplikasi itu tidak tersedia di Indonesia mulai pekan depan.",
+        "El servicio ya no está disponible en Venezuela.",
+        "Sejm uchwalił zmiany w ustawie o ochronie danych osobowych (RODO).",
+        "Полиция сообщила, что доступ запрещен всем, кроме жителей.",
+        "Hackers stole the password of the minister's email account.",
+    ],
+)
+def test_short_news_that_says_what_walls_say_is_news(summary: str) -> None:
+    """A feed summary is one or two sentences: one word walls also use must not reject it."""
+    assert why_not_article("Headline", summary) is None
 
 
 def test_articles_about_cookies_passwords_and_subscriptions_are_articles() -> None:
