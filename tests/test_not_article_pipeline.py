@@ -231,3 +231,54 @@ def test_articles_stored_before_the_text_source_are_from_their_page(tmp_path: Pa
     config = load_config(make_config(url, [{"name": "old", "url": "https://old.example/feed"}]))
     rows = queries.articles(open_database(config))
     assert [(r["title"], r["text_source"]) for r in rows] == [("old article", "page")]
+
+
+def test_text_source_and_site_text_come_and_go_with_articles_in_place(database_url: str) -> None:
+    """0004 undone keeps the articles (their matches and story keys point at them); redone, they read "page"."""
+    import sqlalchemy as sa
+
+    from monitor import stories
+    from monitor.model import Document, TopicMatch
+    from monitor.store import repository
+    from monitor.store.db import create_engine, downgrade, transaction, upgrade
+    from monitor.store.tables import Feed
+
+    engine = create_engine(database_url)
+    try:
+        upgrade(engine)
+        with transaction(engine) as session:
+            session.add(Feed(id=1, name="courier", url="https://courier.example/feed"))
+        title, text = ENGLISH_ARTICLES[0]
+        document = Document(title=title, text=text * 5, language="en", url="https://courier.example/a")
+        stored = repository.store_article(
+            engine,
+            repository.NewArticle(
+                feed_id=1,
+                guid="a",
+                url=document.url,
+                title=title,
+                text=document.text,
+                language="en",
+                published_at=None,
+                features=stories.story_features(document, None),
+                text_hash=None,
+                text_source="feed",
+                page_hash="0" * 32,
+            ),
+            [TopicMatch("ferries", 0.5, ("ferry",), snippet="ferry")],
+            [],
+            stories.StoryRules(),
+        )
+        assert isinstance(stored, repository.StoredArticle)
+        downgrade(engine, "0003")
+        with engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            assert "text_source" not in {c["name"] for c in inspector.get_columns("article")}
+            assert "site_text" not in inspector.get_table_names()
+            assert connection.execute(sa.text("SELECT count(*) FROM match")).scalar() == 1
+        upgrade(engine)
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT text_source FROM article")).scalar() == "page"
+            assert connection.execute(sa.text("SELECT count(*) FROM site_text")).scalar() == 0
+    finally:
+        engine.dispose()
