@@ -120,8 +120,9 @@ pl: pliki cookie | plikow cookie | plikach cookie | uzywamy cookie | polityka pr
 ru: мы используем файлы cookie | мы используем cookie | файлы cookie | файлов cookie | использование cookie |
     политика конфиденциальности | политикой конфиденциальности | ?персональных данных | ?персональные данные |
     ?вы соглашаетесь | ?согласие на обработку | продолжая использовать | продолжая пользоваться
-tr: cerez | cerezler | ?kisisel veriler | ?kisisel verilerin | ?kvkk | gizlilik politikasi | ?aydınlatma metni |
-    ?aydinlatma metni | ?kabul et~ | ?kabul ediyorum
+tr: ?cerez | ?cerezler | cerez politikasi | cerezleri kabul | cerezler kullan | cerez kullan | ?kisisel veriler |
+    ?kisisel verilerin | ?kvkk | gizlilik politikasi | ?aydınlatma metni | ?aydinlatma metni | ?kabul et~ |
+    ?kabul ediyorum
 ar: ملفات تعريف الارتباط | الكوكيز | سياسة الخصوصية | ?البيانات الشخصية | ?موافقتك | توافق على استخدام
 zh: 启用cookie | 启用 cookie | 使用cookie | 使用 cookie | 隐私政策 | 隐私权政策 | ?个人信息 | ?个人数据 |
     ?同意我们 | ?您同意 | 必须启用 cookie | 必须启用cookie | 未设置 cookie | 第三方 cookie | 清除 cookie
@@ -144,25 +145,29 @@ en: subscribe to continue | subscribe to read | subscribe now | subscribe today 
     free articles left | you have reached your | sign up for free access | to read the full |
     read the full article | read the full story | subscription required | purchase a subscription |
     no ads and just the article
-de: jetzt abonnieren | abonnieren sie | abo abschließen | abo abschliessen | weiterlesen mit | plus-artikel |
+de: jetzt abonnieren | nur fur abonnenten | mit einem abo weiterlesen | lesen sie mit einem abo |
+    ?jetzt weiterlesen | abonnieren sie | abo abschließen | abo abschliessen | weiterlesen mit | plus-artikel |
     fur abonnenten | exklusiv fur abonnenten | bereits abonnent | schon abonnent | zugang zu allen artikeln |
     alle artikel lesen | ?jetzt testen | ?digitalabo | ?digital-abo | ?im ersten monat | plus-inhalte |
     freie inhalte im monat | ihre vorteile auf einen blick
-fr: abonnez-vous | reserve aux abonnes | reservee aux abonnes | deja abonne | article reserve | pour lire la suite |
-    lire la suite de cet article | offre d'abonnement | s'abonner pour
-es: suscribete para | suscribase para | solo para suscriptores | exclusivo para suscriptores | ya eres suscriptor |
-    ya soy suscriptor | para seguir leyendo | para continuar leyendo | compre una suscripcion | ?acceso ilimitado
-it: abbonati per | abbonati ora | gia abbonato | riservato agli abbonati | per continuare a leggere |
-    ?accesso illimitato | solo per gli abbonati | senza pubblicita e solo l'articolo
-pl: wykup dostep | wykup prenumerate | wykup subskrypcje | dostep premium | tresc premium | dostepny tylko dla |
-    dla prenumeratorow | dla subskrybentow | aby czytac dalej
-ru: оформите подписку | оформить подписку | только для подписчиков | ?полный доступ | чтобы продолжить чтение |
-    уже подписаны | ?неограниченный доступ | ?для подписчиков | подписаться на полный доступ |
-    действующий подписчик | приобрести подписку | не являетесь подписчиком
-tr: abone ol~ | abonelere ozel | okumaya devam etmek icin | abonelik satın | abonelik satin
+fr: abonnez-vous | la suite est reservee | reserve a nos abonnes | reserve aux abonnes | reservee aux abonnes |
+    deja abonne | article reserve | pour lire la suite | lire la suite de cet article | offre d'abonnement |
+    s'abonner pour
+es: suscribete para | hazte suscriptor | contenido exclusivo para | suscribase para | solo para suscriptores |
+    exclusivo para suscriptores | ya eres suscriptor | ya soy suscriptor | para seguir leyendo |
+    para continuar leyendo | compre una suscripcion | ?acceso ilimitado
+it: abbonati per leggere | abbonati per continuare | contenuto riservato | ?abbonati ora | gia abbonato |
+    riservato agli abbonati | per continuare a leggere | ?accesso illimitato | solo per gli abbonati |
+    senza pubblicita e solo l'articolo
+pl: wykup dostep | kup subskrypcje | tresc dostepna dla | wykup prenumerate | wykup subskrypcje | dostep premium |
+    tresc premium | dostepny tylko dla | dla prenumeratorow | dla subskrybentow | aby czytac dalej
+ru: оформите подписку | доступна только подписчикам | оформить подписку | только для подписчиков | ?полный доступ |
+    чтобы продолжить чтение | уже подписаны | ?неограниченный доступ | ?для подписчиков |
+    подписаться на полный доступ | действующий подписчик | приобрести подписку | не являетесь подписчиком
+tr: abone ol~ | bu icerik abonelere | abonelere ozel | okumaya devam etmek icin | abonelik satın | abonelik satin
 ar: اشترك الآن | للمشتركين فقط | لمواصلة القراءة | اشترك للقراءة
 zh: 阅读全文 | 已经是会员 | 已是会员 | 订阅以阅读 | 付费订阅 | ?付费内容 | ?会员专享 | 订阅后阅读
-id: khusus pelanggan | berlangganan untuk membaca | langganan untuk membaca | ?akses penuh
+id: khusus pelanggan | ?konten premium | berlangganan untuk membaca | langganan untuk membaca | ?akses penuh
     """,
     UNAVAILABLE: """
 en: this article is unavailable | article is unavailable | this article is no longer available |

@@ -192,6 +192,9 @@ def test_one_line_of_boilerplate_does_not_reject_an_article(line: str) -> None:
         "Sejm uchwalił zmiany w ustawie o ochronie danych osobowych (RODO).",
         "Полиция сообщила, что доступ запрещен всем, кроме жителей.",
         "Hackers stole the password of the minister's email account.",
+        "Yılbaşı öncesi kuruyemiş ve çerez fiyatları yüzde 40 arttı.",
+        "Gli abbonati ora pagano due euro in più al mese.",
+        "Kunden mit einem Abo zahlen ab Januar mehr.",
     ],
 )
 def test_short_news_that_says_what_walls_say_is_news(summary: str) -> None:
