@@ -85,65 +85,68 @@ all: enable javascript | javascript is disabled | javascript is required | requi
     请启用javascript | 请启用 javascript | 启用javascript | aktifkan javascript
     """,
     CONSENT: """
-en: we use cookies | this site uses cookies | this website uses cookies | uses cookies | use of cookies |
-    accept cookies | accept all cookies | cookie policy | cookie settings | cookies settings | manage cookies |
-    by continuing to use | you agree to the use of cookies | cookies must be enabled | enable cookies |
-    must enable cookies | browser must have cookies | set cookies | in order to obtain your consent |
+en: we use cookies | this site uses cookies | this website uses cookies | ?uses cookies | ?use of cookies |
+    ?accept cookies | accept all cookies | cookie policy | cookie settings | cookies settings | manage cookies |
+    ?by continuing to use | you agree to the use of cookies | cookies must be enabled | enable cookies |
+    must enable cookies | browser must have cookies | ?set cookies | in order to obtain your consent |
     to obtain your consent | ?your consent | ?withdraw your consent | ?we and our partners |
     process your ip address | ?process your personal data | ?personal data | ?(gdpr) | ?gdpr |
-    privacy policy at this link | cookies and similar | third-party cookies | clear cookies | block cookies
+    privacy policy at this link | ?cookies and similar | ?third-party cookies | ?clear cookies | ?block cookies
 de: wir verwenden cookies | wir setzen auf unserer website cookies | cookies und andere technologien |
-    verwendet cookies | nutzt cookies | einsatz von cookies | cookies ermoglichen | cookie-einstellungen |
+    ?verwendet cookies | ?nutzt cookies | ?einsatz von cookies | cookies ermoglichen | cookie-einstellungen |
     cookies akzeptieren | ?alle akzeptieren | ?datenschutzerklarung | ?datenschutzeinstellungen |
     ?erklaren sie sich mit | ?einverstanden | ?ihre einwilligung | ?ihre zustimmung | zustimmung widerrufen |
     durch die weitere nutzung | ?personenbezogene daten | ?personenbezogener daten
-fr: nous utilisons des cookies | ce site utilise des cookies | utilise des cookies | utilisation de cookies |
-    utilisation des cookies | accepter les cookies | ?tout accepter | politique de confidentialite |
+fr: nous utilisons des cookies | ce site utilise des cookies | ?utilise des cookies | ?utilisation de cookies |
+    ?utilisation des cookies | accepter les cookies | ?tout accepter | ?politique de confidentialite |
     ?vos donnees personnelles | ?donnees personnelles | en poursuivant votre navigation | ?votre consentement |
     gestion des cookies | parametrer les cookies | ?nos partenaires
-es: utilizamos cookies | usamos cookies | utiliza cookies | uso de cookies | aceptar cookies | ?aceptar todas |
+es: utilizamos cookies | usamos cookies | ?utiliza cookies | ?uso de cookies | aceptar cookies | ?aceptar todas |
     politica de cookies | si continua navegando | ?su consentimiento | ?tu consentimiento | ?datos personales |
     aceptar y cerrar
-it: utilizziamo i cookie | utilizziamo cookie | ?questo sito utilizza | utilizza cookie | uso dei cookie |
-    accetta i cookie | ?accetta tutti | informativa sulla privacy | informativa privacy | cookie policy |
+it: utilizziamo i cookie | utilizziamo cookie | ?questo sito utilizza | ?utilizza cookie | ?uso dei cookie |
+    accetta i cookie | ?accetta tutti | ?informativa sulla privacy | ?informativa privacy | cookie policy |
     proseguendo la navigazione | ?il tuo consenso | ?dati personali | accetta e chiudi
-pl: pliki cookie | plikow cookie | plikach cookie | uzywamy cookie | polityka prywatnosci | ?twoje zgody |
-    ?zgody na | ?mojej zgody | wycofac te zgode | wycofanie zgody | wycofanie przeze mnie zgody |
-    zgodnosc z prawem przetwarzania | ?przetwarzaniem danych osobowych | ?tresci marketingowych |
-    ?polityki bezpieczenstwa | ?polityce bezpieczenstwa | ?szanowny czytelniku | ?drogi czytelniku |
-    ?drogi uzytkowniku | ?twojej zgody | ?administrator danych | przez mnie zgody | ?2016/679 |
-    polityce prywatnosci | polityki prywatnosci | wyrazasz zgode | wyrazaja panstwo zgode | wyrazisz zgode |
-    zgode na przetwarzanie | zgode mozesz | wycofac zgode | ?przetwarzanie danych | ?przetwarzaniu twoich danych |
-    ?dane osobowe | ?danych osobowych | ?rodo | ?zaakceptuj | ?administratorem twoich danych |
-    ?administrator tych danych | ?zaufanych partnerow | ?twoich danych | ?twoja prywatnosc | ?przetwarzamy |
-    ?dane sa przetwarzane
-ru: мы используем файлы cookie | мы используем cookie | файлы cookie | файлов cookie | использование cookie |
-    политика конфиденциальности | политикой конфиденциальности | ?персональных данных | ?персональные данные |
+pl: w celu uzyskania zgody | przetwarzac adres ip | pliki cookie i podobne | ?pliki cookie | ?plikow cookie |
+    ?plikach cookie | uzywamy cookie | ?polityka prywatnosci | ?twoje zgody | ?zgody na | ?mojej zgody |
+    wycofac te zgode | wycofanie zgody | wycofanie przeze mnie zgody | zgodnosc z prawem przetwarzania |
+    ?przetwarzaniem danych osobowych | ?tresci marketingowych | ?polityki bezpieczenstwa |
+    ?polityce bezpieczenstwa | ?szanowny czytelniku | ?drogi czytelniku | ?drogi uzytkowniku | ?twojej zgody |
+    ?administrator danych | przez mnie zgody | ?2016/679 | ?polityce prywatnosci | ?polityki prywatnosci |
+    wyrazasz zgode | wyrazaja panstwo zgode | wyrazisz zgode | zgode na przetwarzanie | zgode mozesz |
+    wycofac zgode | ?przetwarzanie danych | ?przetwarzaniu twoich danych | ?dane osobowe | ?danych osobowych |
+    ?rodo | ?zaakceptuj | ?administratorem twoich danych | ?administrator tych danych | ?zaufanych partnerow |
+    ?twoich danych | ?twoja prywatnosc | ?przetwarzamy | ?dane sa przetwarzane
+ru: мы используем файлы cookie | мы используем cookie | ?файлы cookie | ?файлов cookie | ?использование cookie |
+    ?политика конфиденциальности | ?политикой конфиденциальности | ?персональных данных | ?персональные данные |
     ?вы соглашаетесь | ?согласие на обработку | продолжая использовать | продолжая пользоваться
 tr: ?cerez | ?cerezler | cerez politikasi | cerezleri kabul | cerezler kullan | cerez kullan | ?kisisel veriler |
-    ?kisisel verilerin | ?kvkk | gizlilik politikasi | ?aydınlatma metni | ?aydinlatma metni | ?kabul et~ |
+    ?kisisel verilerin | ?kvkk | ?gizlilik politikasi | ?aydınlatma metni | ?aydinlatma metni | ?kabul et~ |
     ?kabul ediyorum
-ar: ملفات تعريف الارتباط | الكوكيز | سياسة الخصوصية | ?البيانات الشخصية | ?موافقتك | توافق على استخدام
-zh: 启用cookie | 启用 cookie | 使用cookie | 使用 cookie | 隐私政策 | 隐私权政策 | ?个人信息 | ?个人数据 |
+ar: ملفات تعريف الارتباط | الكوكيز | ?سياسة الخصوصية | ?البيانات الشخصية | ?موافقتك | توافق على استخدام
+zh: 启用cookie | 启用 cookie | 使用cookie | 使用 cookie | ?隐私政策 | ?隐私权政策 | ?个人信息 | ?个人数据 |
     ?同意我们 | ?您同意 | 必须启用 cookie | 必须启用cookie | 未设置 cookie | 第三方 cookie | 清除 cookie
-id: kami menggunakan cookie | menggunakan cookie | kebijakan privasi | ?data pribadi | ?persetujuan anda |
+id: kami menggunakan cookie | ?menggunakan cookie | ?kebijakan privasi | ?data pribadi | ?persetujuan anda |
     ?anda menyetujui
     """,
     ADBLOCK: """
-all: ad blocker | ad-blocker | adblock | ublock | disable your ad | using an ad blocker | whitelist our |
-    werbeblocker | bloqueur de publicite | bloqueur de pub | bloqueando anuncios | bloqueador de anuncios |
-    blocco degli annunci | blocco pubblicita | blokowania reklam | blokowanie reklam | dodaj wyjatek |
-    блокировщик рекламы | reklam engelleyici | 广告拦截 | 广告屏蔽 | مانع الإعلانات | حاجب الإعلانات |
-    pemblokir iklan | the ads aren't that bad
+all: you are using adblock | you're using an ad | you are using an ad | wyłacz adblock | disable adblock |
+    deaktivieren sie ihren werbeblocker | desactive su bloqueador | desactivando su bloqueador | disattiva adblock |
+    отключите блокировщик | reklam engelleyicinizi | 请关闭广告拦截 | nonaktifkan adblock |
+    desactivez votre bloqueur | ?ad blocker | ?ad-blocker | ?adblock | ?ublock | disable your ad |
+    using an ad blocker | whitelist our | ?werbeblocker | ?bloqueur de publicite | ?bloqueur de pub |
+    bloqueando anuncios | ?bloqueador de anuncios | ?blocco degli annunci | ?blocco pubblicita |
+    ?blokowania reklam | ?blokowanie reklam | dodaj wyjatek | ?блокировщик рекламы | ?reklam engelleyici |
+    ?广告拦截 | ?广告屏蔽 | ?مانع الإعلانات | ?حاجب الإعلانات | ?pemblokir iklan | the ads aren't that bad
     """,
     PAYWALL: """
 en: subscribe to continue | subscribe to read | subscribe now | subscribe today | subscribers only |
-    ?for subscribers | exclusive to subscribers | to continue reading | continue reading with | get full access |
+    ?for subscribers | exclusive to subscribers | ?to continue reading | continue reading with | get full access |
     ?full access to | unlimited digital access | ?unlimited access | per week for the first |
     per month for the first | already a subscriber | already subscribed | print subscriber | activate your account |
     ?register now | once registered, you can | read additional free articles | free articles remaining |
-    free articles left | you have reached your | sign up for free access | to read the full |
-    read the full article | read the full story | subscription required | purchase a subscription |
+    free articles left | ?you have reached your | sign up for free access | ?to read the full |
+    ?read the full article | ?read the full story | subscription required | purchase a subscription |
     no ads and just the article
 de: jetzt abonnieren | nur fur abonnenten | mit einem abo weiterlesen | lesen sie mit einem abo |
     ?jetzt weiterlesen | abonnieren sie | abo abschließen | abo abschliessen | weiterlesen mit | plus-artikel |
@@ -151,22 +154,22 @@ de: jetzt abonnieren | nur fur abonnenten | mit einem abo weiterlesen | lesen si
     alle artikel lesen | ?jetzt testen | ?digitalabo | ?digital-abo | ?im ersten monat | plus-inhalte |
     freie inhalte im monat | ihre vorteile auf einen blick
 fr: abonnez-vous | la suite est reservee | reserve a nos abonnes | reserve aux abonnes | reservee aux abonnes |
-    deja abonne | article reserve | pour lire la suite | lire la suite de cet article | offre d'abonnement |
+    deja abonne | article reserve | ?pour lire la suite | lire la suite de cet article | offre d'abonnement |
     s'abonner pour
 es: suscribete para | hazte suscriptor | contenido exclusivo para | suscribase para | solo para suscriptores |
-    exclusivo para suscriptores | ya eres suscriptor | ya soy suscriptor | para seguir leyendo |
-    para continuar leyendo | compre una suscripcion | ?acceso ilimitado
+    exclusivo para suscriptores | ya eres suscriptor | ya soy suscriptor | ?para seguir leyendo |
+    ?para continuar leyendo | compre una suscripcion | ?acceso ilimitado
 it: abbonati per leggere | abbonati per continuare | contenuto riservato | ?abbonati ora | gia abbonato |
-    riservato agli abbonati | per continuare a leggere | ?accesso illimitato | solo per gli abbonati |
+    riservato agli abbonati | ?per continuare a leggere | ?accesso illimitato | solo per gli abbonati |
     senza pubblicita e solo l'articolo
 pl: wykup dostep | kup subskrypcje | tresc dostepna dla | wykup prenumerate | wykup subskrypcje | dostep premium |
     tresc premium | dostepny tylko dla | dla prenumeratorow | dla subskrybentow | aby czytac dalej
 ru: оформите подписку | доступна только подписчикам | оформить подписку | только для подписчиков | ?полный доступ |
-    чтобы продолжить чтение | уже подписаны | ?неограниченный доступ | ?для подписчиков |
+    ?чтобы продолжить чтение | уже подписаны | ?неограниченный доступ | ?для подписчиков |
     подписаться на полный доступ | действующий подписчик | приобрести подписку | не являетесь подписчиком
-tr: abone ol~ | bu icerik abonelere | abonelere ozel | okumaya devam etmek icin | abonelik satın | abonelik satin
-ar: اشترك الآن | للمشتركين فقط | لمواصلة القراءة | اشترك للقراءة
-zh: 阅读全文 | 已经是会员 | 已是会员 | 订阅以阅读 | 付费订阅 | ?付费内容 | ?会员专享 | 订阅后阅读
+tr: abone ol~ | bu icerik abonelere | abonelere ozel | ?okumaya devam etmek icin | abonelik satın | abonelik satin
+ar: اشترك الآن | للمشتركين فقط | ?لمواصلة القراءة | اشترك للقراءة
+zh: ?阅读全文 | 已经是会员 | 已是会员 | 订阅以阅读 | 付费订阅 | ?付费内容 | ?会员专享 | 订阅后阅读
 id: khusus pelanggan | ?konten premium | berlangganan untuk membaca | langganan untuk membaca | ?akses penuh
     """,
     UNAVAILABLE: """

@@ -195,6 +195,11 @@ def test_one_line_of_boilerplate_does_not_reject_an_article(line: str) -> None:
         "Yılbaşı öncesi kuruyemiş ve çerez fiyatları yüzde 40 arttı.",
         "Gli abbonati ora pagano due euro in più al mese.",
         "Kunden mit einem Abo zahlen ab Januar mehr.",
+        "Google limits ad blockers in its Chrome browser.",
+        "The court restricted the use of cookies by advertisers.",
+        "By continuing to use coal, the country will miss its climate goals.",
+        "Police arrested a man after the robbery on Tuesday. Read the full story.",
+        "警方周二逮捕了一名男子。阅读全文",
     ],
 )
 def test_short_news_that_says_what_walls_say_is_news(summary: str) -> None:
