@@ -311,7 +311,7 @@ def _segments(text: str) -> Iterable[str]:
 
 
 def _wall_words(tokens: list[tuple[int, int, float]], hits: list[tuple[int, int, _Phrase]]) -> dict[str, float]:
-    """Words of ``segment`` near wall phrases, per reason.
+    """Words of a segment (its ``tokens``) near the wall phrases ``hits``, per reason.
 
     Scraped text often has no sentence ends ("Invalid Email A barmaid who worked..."),
     so a phrase claims the words around it, up to ``NEAR_WORDS`` either side, not the
@@ -381,8 +381,8 @@ def why_not_article(title: str, text: str) -> str | None:
         return None
     # Newsletter boxes and login links sit on many real article pages: on their own they
     # reject a text only when hardly anything else is there.
-    strong = wall - per_reason.get(NEWSLETTER, 0.0) - per_reason.get(LOGIN, 0.0)
-    if strong / (wall + other) >= WALL_SHARE or (wall / (wall + other) >= STUB_SHARE and other < STUB_WORDS):
+    decisive = wall - per_reason.get(NEWSLETTER, 0.0) - per_reason.get(LOGIN, 0.0)
+    if decisive / (wall + other) >= WALL_SHARE or (wall / (wall + other) >= STUB_SHARE and other < STUB_WORDS):
         return max(_ORDER, key=lambda reason: (per_reason.get(reason, 0.0), -_ORDER.index(reason)))
     # A teaser cut short by "already a member? log in ... subscribe to read the full text".
     tail = walls[-3:]
