@@ -370,11 +370,15 @@ def stories(
 @_query_options
 @click.pass_context
 def articles(ctx: click.Context, topic: str | None, since: str | None, limit: int, fmt: str) -> None:
-    """Stored articles, newest first (JSON and CSV include the extracted text)."""
+    """Stored articles, newest first (JSON and CSV include the extracted text).
+
+    TEXT_SOURCE says where the text came from: the page, the feed (the page was no
+    article, e.g. a consent wall), or "rejected: <reason>" (neither was).
+    """
     from monitor.store import queries
 
     rows = queries.articles(_engine(ctx), topic=topic, since=_since(since), limit=limit, with_text=fmt != "table")
-    _show(rows, fmt, ["id", "published_at", "language", "feed", "story_id", "title"])
+    _show(rows, fmt, ["id", "published_at", "language", "feed", "story_id", "text_source", "title"])
 
 
 @cli.command()

@@ -20,14 +20,14 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from monitor import polling, stories
-from monitor.analysis import Analysed, analyse
+from monitor.analysis import SAME_SITE_TEXT, Analysed, analyse
 from monitor.errors import FetchError, ParseError
 from monitor.extract import WorkerPool
 from monitor.feeds import ParsedFeed, parse_feed
 from monitor.fetch import Fetcher, FetchResult, is_transient
 from monitor.model import Entry
 from monitor.store import repository
-from monitor.store.repository import FeedState, PollRecord, Stored, StoredArticle, ToStore
+from monitor.store.repository import FeedState, PollRecord, SiteBoilerplate, Stored, StoredArticle, ToStore
 from monitor.store.tables import utcnow
 from monitor.topics import TopicSet
 
@@ -70,7 +70,7 @@ class ArticleWriter:
         self._write = write
         self._waiting: list[tuple[ToStore, asyncio.Future[Stored]]] = []
 
-    async def store(self, item: ToStore) -> StoredArticle | None:
+    async def store(self, item: ToStore) -> StoredArticle | SiteBoilerplate | None:
         """Store ``item`` with the others waiting; None when it is a duplicate."""
         loop = asyncio.get_running_loop()
         if not self._waiting:
@@ -185,28 +185,40 @@ async def _process_entry(
     article = await _analyse(services, entry, feed_language, report)
     if article is None:
         return
-    stored = await services.writer.store(
-        ToStore(
-            repository.NewArticle(
-                feed_id=feed.id,
-                guid=entry.guid,
-                url=entry.url,
-                title=article.document.title,
-                text=article.document.text,
-                language=article.document.language,
-                published_at=article.published_at,
-                features=article.features,
-                text_hash=article.text_hash,
-            ),
-            article.matches,
-        )
-    )
+    stored = await services.writer.store(_to_store(feed, entry, article))
+    if isinstance(stored, SiteBoilerplate):
+        # The site served this page text for other links too: not this article's, the feed's text instead.
+        article = await services.pool.run(analyse, entry, feed_language, None, "", SAME_SITE_TEXT)
+        if article is None:
+            return
+        stored = await services.writer.store(_to_store(feed, entry, article))
     if stored is None:
         report.duplicates += 1
         return
+    assert not isinstance(stored, SiteBoilerplate)  # the feed's text has no page hash to count
     report.stored += 1
     report.matches += stored.matches
     report.alerts += stored.alerts
+
+
+def _to_store(feed: FeedState, entry: Entry, article: Analysed) -> ToStore:
+    document = article.document
+    return ToStore(
+        repository.NewArticle(
+            feed_id=feed.id,
+            guid=entry.guid,
+            url=entry.url,
+            title=document.title,
+            text=document.text,
+            language=document.language,
+            published_at=article.published_at,
+            features=article.features,
+            text_hash=article.text_hash,
+            text_source=document.text_source,
+            page_hash=article.page_hash,
+        ),
+        article.matches,
+    )
 
 
 async def _analyse(services: Services, entry: Entry, feed_language: str | None, report: FeedReport) -> Analysed | None:
