@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from monitor.errors import ConfigError, QueryError
+from monitor.stories.decision import THRESHOLD as DEFAULT_EVENT_THRESHOLD
 from monitor.topics.parser import parse as parse_query
 
 DEFAULT_CONFIG_PATH = Path("config/monitor.yaml")
@@ -330,6 +331,8 @@ class PollingConfig(_Section):
 
 class StoriesConfig(_Section):
     window: Duration = timedelta(hours=72)  # how far back a new article looks for its story
+    # The fitted probability from which two articles are one event (monitor/stories/decision.py).
+    event_threshold: float = Field(default=DEFAULT_EVENT_THRESHOLD, gt=0, lt=1, allow_inf_nan=False, strict=True)
 
 
 class BackfillConfig(_Section):

@@ -54,6 +54,8 @@ def test_database_url_from_the_environment_wins() -> None:
         ("databse: x\n", "databse (line 1): unknown key"),
         ("- a\n- b\n", "the top level must be a mapping"),
         ("feeds: [\n", "not valid YAML"),
+        ("stories:\n  event_threshold: 1.5\n", "stories.event_threshold (line 2): Input should be less than 1"),
+        ("stories:\n  event_threshold: yes\n", "stories.event_threshold (line 2): Input should be a valid number"),
     ],
 )
 def test_each_problem_is_one_line_naming_key_and_line(text: str, expected: str) -> None:

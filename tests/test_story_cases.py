@@ -25,14 +25,14 @@ from monitor.stories import story_features
 DAY = datetime(2020, 1, 1, 9, 0, tzinfo=UTC)
 
 
-def one_story(first: Story, second: Story, tmp_path: Path, make_config: Any) -> bool:
+def one_story(first: Story, second: Story, tmp_path: Path, make_config: Any, **sections: Any) -> bool:
     """Whether ``monitor poll`` puts the two outlets' articles in one story."""
     with HostileServer() as server:
         feeds = [
             {"name": "first", "url": publish(server, "first", [first])},
             {"name": "second", "url": publish(server, "second", [second])},
         ]
-        config = make_config(f"sqlite:///{tmp_path / 'cases.db'}", feeds)
+        config = make_config(f"sqlite:///{tmp_path / f'cases-{len(sections)}.db'}", feeds, **sections)
         polled = monitor("--config", config, "poll")
         assert polled.returncode == 0, polled.stderr
         assert "1 stored" in polled.stdout, polled.stdout
@@ -117,6 +117,8 @@ def test_headlines_opening_with_ordinary_capitalised_words_still_join(tmp_path: 
         DAY + timedelta(hours=6),
     )
     assert one_story(flames, lanterns, tmp_path, make_config)
+    # The threshold is the user's to set: at 0.99 only near-certain pairs merge.
+    assert not one_story(flames, lanterns, tmp_path, make_config, stories={"event_threshold": 0.99})
 
 
 @pytest.mark.parametrize(

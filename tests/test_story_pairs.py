@@ -24,8 +24,9 @@ pytestmark = pytest.mark.skipif(not CORPUS.exists(), reason="../shared/corpora i
 
 PAIRS_PER_BATCH = 45
 PUBLISHED = datetime(2020, 1, 2, 8, 0, tzinfo=UTC)  # the corpus has no times: all within an hour
-# What the pipeline reaches today (docs/stories.md); the issue's targets are 0.85 / 0.75.
-FLOOR = {"precision": 0.70, "f1": 0.55, "across precision": 0.70, "across f1": 0.45}
+# A little under what the pipeline reaches today (0.74 / 0.70, across languages 0.81 / 0.65;
+# docs/stories.md): a change that makes it worse fails. Issue 13's targets are 0.85 / 0.75.
+FLOOR = {"precision": 0.70, "f1": 0.65, "across precision": 0.72, "across f1": 0.58}
 
 
 def _merged(batch: list[Pair], tmp_path: Path, make_config: Any) -> list[bool]:

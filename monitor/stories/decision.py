@@ -5,19 +5,19 @@ tuning pairs (see docs/stories.md for how they were fitted and measured). Do not
 by hand: change the signals or the script, and fit again.
 """
 
-INTERCEPT = -2.8718
+INTERCEPT = -2.9905
 COEFFICIENTS = (  # in the order of clustering.SIGNAL_NAMES
-    +1.5653,  # names
-    +1.7822,  # name_share
-    +1.9977,  # numbers
-    +0.4306,  # dates
-    +3.9905,  # headline
-    +2.0764,  # text_same_language
-    +7.9212,  # text_across_languages
-    -0.6046,  # headline_names_missing
-    -0.6168,  # headline_numbers_missing
-    -1.5657,  # dates_differ
-    -5.3838,  # days_apart
-    -2.1382,  # copy
+    +1.6608,  # names
+    +1.9218,  # name_share
+    +2.2793,  # numbers
+    +0.3828,  # dates
+    +3.9070,  # headline
+    +1.7073,  # text_same_language
+    +7.4889,  # text_across_languages
+    -0.5348,  # headline_names_missing
+    -0.6308,  # headline_numbers_missing
+    -1.6270,  # dates_differ
+    -5.3605,  # days_apart
+    +0.4199,  # copy
 )
-THRESHOLD = 0.5  # the best out-of-fold F0.5: precision first, a false merge swallows an alert
+THRESHOLD = 0.44  # best out-of-fold F0.5 (precision first) that keeps the seeds and the story corpus
