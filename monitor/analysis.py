@@ -14,23 +14,26 @@ from datetime import datetime
 
 from monitor import stories
 from monitor.extract import extract_article
-from monitor.model import Document, Entry, TopicMatch
+from monitor.model import FEED, PAGE, REJECTED, Document, Entry, TopicMatch
+from monitor.not_article import why_not_article
 from monitor.text import detect_language
 from monitor.topics import TopicSet
 
 _installed: dict[str, TopicSet] = {}  # this worker's topics, set once by install_topics
 MIN_WORDS_FOR_TEXT_IDENTITY = 50
+SAME_SITE_TEXT = "same text as other pages of this site"  # the reason the store finds (site_text)
 
 
 @dataclass(frozen=True, slots=True)
 class Analysed:
     """One article as the store needs it."""
 
-    document: Document
+    document: Document  # its text_source says where the text came from
     published_at: datetime | None
     matches: list[TopicMatch]  # without their hits: the store keeps terms and snippet, not offsets
     features: stories.StoryFeatures
-    text_hash: str | None  # see text_identity
+    text_hash: str | None  # see text_identity; None for rejected text
+    page_hash: str | None = None  # stories.text_hash of the page's text when it is the article's text
 
 
 def text_identity(text: str) -> str | None:
@@ -52,29 +55,65 @@ def _topics() -> TopicSet:
     return _installed["topics"]
 
 
-def analyse(entry: Entry, feed_language: str | None, page: bytes | None = None, page_url: str = "") -> Analysed | None:
-    """The article behind ``entry``: the page's text when it has one, else the feed's own.
+def choose_text(title: str, page_text: str, summary: str, page_rejected: str | None = None) -> tuple[str, str]:
+    """The article's text and where it came from: the page's, else the feed's, else rejected.
 
-    None when there is nothing to store (no title and no text).
+    A page text that is not an article (``why_not_article``, or ``page_rejected`` given by
+    the caller) gives way to the feed's own text; when that is no article either, the text
+    is kept for people to look at, marked "rejected: <reason>" so nothing reads it as prose.
     """
-    title, text = entry.title, entry.summary
+    reason = page_rejected
+    if page_text and reason is None:
+        reason = why_not_article(title, page_text)
+        if reason is None:
+            return page_text, PAGE
+    if summary:
+        summary_reason = why_not_article(title, summary)
+        if summary_reason is None:
+            return summary, FEED
+        reason = reason or summary_reason
+    if reason is None:
+        return "", FEED  # no page text and an empty summary: the title is all there is
+    return page_text or summary, f"{REJECTED}: {reason}"
+
+
+def analyse(
+    entry: Entry,
+    feed_language: str | None,
+    page: bytes | None = None,
+    page_url: str = "",
+    page_rejected: str | None = None,
+) -> Analysed | None:
+    """The article behind ``entry``: the page's text when it is an article, else the feed's own.
+
+    ``page_rejected``: why the caller already knows the page is no article (it then passes
+    no page). None when there is nothing to store (no title and no text).
+    """
+    title = entry.title
     declared, published = entry.language or feed_language, entry.published_at
     need_metadata = not (title and published)
     extracted = extract_article(page, page_url or entry.url, metadata=need_metadata) if page else None
+    page_text = ""
     if extracted is not None:
-        text = extracted.text
+        page_text = extracted.text
         title = title or (extracted.title or "")
         declared = extracted.language or declared
         published = published or extracted.published_at
+    text, source = choose_text(title, page_text, entry.summary, page_rejected)
     if not text and not title:
         return None
-    language = detect_language(f"{title}\n{text}", declared)
-    document = Document(title=title, text=text, language=language, url=entry.url)
+    document = Document(title=title, text=text, url=entry.url, text_source=source)
+    # Rejected text is shown to people but read by nothing: not a language sample, not a
+    # topic match, never a copy or same-event signal (the story features see the title only).
+    read = replace(document, text="") if document.text_rejected else document
+    document = replace(document, language=detect_language(f"{title}\n{read.text}", declared))
+    read = replace(read, language=document.language)
     return Analysed(
         document=document,
         published_at=published,
         # Dozens of Hit objects per article would double what crosses back to the event loop.
-        matches=[replace(match, hits=()) for match in _topics().match(document)],
-        features=stories.story_features(document, published),
-        text_hash=text_identity(text),
+        matches=[replace(match, hits=()) for match in _topics().match(read)],
+        features=stories.story_features(read, published),
+        text_hash=text_identity(read.text),
+        page_hash=(stories.text_hash(page_text) or None) if source == PAGE else None,
     )

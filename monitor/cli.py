@@ -164,7 +164,8 @@ def _feed_line(feed: Any) -> str:
             detail += f", {feed.duplicates} duplicates"
         if feed.page_failures:
             detail += f", {feed.page_failures} pages unreadable (used the feed's text)"
-    return f"✓ {feed.name}: {detail} ({feed.seconds:.1f} s)"
+    warnings = "".join(f"; warning: {w}" for w in feed.warnings)
+    return f"✓ {feed.name}: {detail} ({feed.seconds:.1f} s){warnings}"
 
 
 @cli.command()
@@ -284,7 +285,7 @@ async def _fetch_once(config: Config, url: str) -> bytes:
 
     fetcher = Fetcher(fetch_limits(config))
     try:
-        result = await fetcher.get(url, trusted=True)
+        result = await fetcher.get(url)  # any URL: fetch.allow_networks applies
     finally:
         await fetcher.aclose()
     if result.status >= 400:
@@ -371,11 +372,15 @@ def stories(
 @_query_options
 @click.pass_context
 def articles(ctx: click.Context, topic: str | None, since: str | None, limit: int, fmt: str) -> None:
-    """Stored articles, newest first (JSON and CSV include the extracted text)."""
+    """Stored articles, newest first (JSON and CSV include the extracted text).
+
+    TEXT_SOURCE says where the text came from: the page, the feed (the page was no
+    article, e.g. a consent wall), or "rejected: <reason>" (neither was).
+    """
     from monitor.store import queries
 
     rows = queries.articles(_engine(ctx), topic=topic, since=_since(since), limit=limit, with_text=fmt != "table")
-    _show(rows, fmt, ["id", "published_at", "language", "feed", "story_id", "title"])
+    _show(rows, fmt, ["id", "published_at", "language", "feed", "story_id", "text_source", "title"])
 
 
 @cli.command()
@@ -524,9 +529,9 @@ def feeds_add(ctx: click.Context, url: str, name: str | None) -> None:
 @click.pass_context
 def feeds_discover(ctx: click.Context, url: str) -> None:
     """List the feeds a web page announces (<link rel="alternate">), adding nothing."""
-    from monitor.opml import find_feeds
+    from monitor.opml import announced_feeds
 
-    for feed in asyncio.run(_find_feeds(_config(ctx), url, find_feeds)):
+    for feed in asyncio.run(_find_feeds(_config(ctx), url, announced_feeds)):
         click.echo(f"{feed.url}  {feed.name}".rstrip())
 
 

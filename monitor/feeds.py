@@ -2,9 +2,13 @@
 
 feedparser does the heavy lifting, on the raw bytes plus the response headers (never a
 string, which it may read as a path or URL). Before it sees them, the bytes are made safe:
-DOCTYPE declarations are removed and any remaining ENTITY declaration refuses the feed
-(feedparser's lenient fallback expands entities without limit), and the fields that it
-scans with quadratic regular expressions (author names and e-mails, dates) are truncated.
+a document in an encoding where "<" need not be the byte "<" (UTF-16, UTF-32, EBCDIC,
+UTF-7 …) is converted to UTF-8 first, so that what the safety passes read is what
+feedparser reads; DOCTYPE declarations are removed, and an ENTITY declaration outside them
+refuses the feed (feedparser's lenient fallback expands entities without limit), except
+inside the CDATA sections and comments of the document, where they are only text; and the
+fields that it scans with quadratic regular expressions (author names and e-mails, dates)
+are truncated.
 After it, titles and summaries become plain text, links absolute http(s) URLs, and dates
 outside 1990..now+2 days become None. JSON Feed (jsonfeed.org) is read directly.
 """
@@ -12,6 +16,8 @@ outside 1990..now+2 days become None. JSON Feed (jsonfeed.org) is read directly.
 from __future__ import annotations
 
 import calendar
+import codecs
+import functools
 import html
 import json
 import re
@@ -55,12 +61,12 @@ def parse_feed(body: bytes, headers: Mapping[str, str], url: str, *, now: dateti
     now = now or datetime.now(UTC)
     if stripped[:1] in (b"{", b"["):
         return _parse_json_feed(stripped, url, now)
-    body, headers = _utf8_if_utf16(body, headers)
+    body, headers = _as_utf8(body, headers)
     if _looks_like_html(body):
         raise ParseError(
             f"not a feed: {url} is an HTML page; `monitor feeds add` with this address finds the feeds it links to"
         )
-    body = _cap_fields(_strip_doctype(body, url))
+    body = _cap_fields(_strip_declarations(body, url))
     headers.setdefault("content-location", url)
     parsed: Any = feedparser.parse(body, response_headers=headers)
     if not parsed.get("version") and not parsed.entries:
@@ -95,6 +101,22 @@ def parse_feed(body: bytes, headers: Mapping[str, str], url: str, *, now: dateti
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
+_EXTERNAL_ENTITY = re.compile(rb"<!ENTITY\s+(?:%\s+)?\S+\s+(?:SYSTEM|PUBLIC)\b", re.IGNORECASE)
+_ROOT = re.compile(rb"<\w")  # where feedparser's "head" ends: the first element
+_CDATA, _COMMENT = rb"(?-i:<!\[CDATA\[)", rb"<!--"  # CDATA: upper case only
+_DECLARATIONS = rb"<!DOCTYPE|<!ENTITY"
+# What the body scan looks for, by which shelters are still possible: once a CDATA section
+# (or a comment) is left open, no later one can close, and looking again costs n² time.
+_MARKUP = {
+    (cdata, comment): re.compile(
+        b"|".join([*([_CDATA] if cdata else []), *([_COMMENT] if comment else []), _DECLARATIONS]), re.IGNORECASE
+    )
+    for cdata in (True, False)
+    for comment in (True, False)
+}
+# Runs of what needs no decision (quoted strings, plain characters), in one possessive match.
+_DECLARATION_RUN = re.compile(rb"""(?:[^"'\[>]++|"[^"]*+"|'[^']*+')*+""")
+_SUBSET_RUN = re.compile(rb"""(?:[^"'\]<]++|"[^"]*+"|'[^']*+'|<(?![!?]))*+""")
 _AUTHOR_FIELDS = rb"author|creator|contributor|publisher|managingEditor|webMaster|name|email|owner"
 _DATE_FIELDS = rb"pubDate|published|updated|lastBuildDate|date|issued|modified|created"
 _OPEN_TAG = rb"(<(?:[\w.-]{1,40}:)?(?:%s)\b[^<>]{0,1000}>\s{0,100}(?:<!\[CDATA\[)?)"
@@ -102,26 +124,92 @@ _LONG_AUTHOR = re.compile(_OPEN_TAG % _AUTHOR_FIELDS + rb"([^<\]]{%d,})" % (FIEL
 _LONG_DATE = re.compile(_OPEN_TAG % _DATE_FIELDS + rb"([^<\]]{%d,})" % (DATE_CAP + 1), re.IGNORECASE)
 
 
-def _strip_doctype(body: bytes, url: str) -> bytes:
-    """Remove every DOCTYPE declaration; refuse entity declarations that survive it."""
-    kept: list[bytes] = []
-    position = 0
-    while (found := _DOCTYPE.search(body, position)) is not None:
-        start = found.end()
-        close = body.find(b">", start)
-        subset = body.find(b"[", start)
-        if subset != -1 and (close == -1 or subset < close):
-            subset_end = body.find(b"]", subset)
-            close = -1 if subset_end == -1 else body.find(b">", subset_end)
-        if close == -1:
-            raise ParseError(f"not a feed: {url} has an unterminated DOCTYPE declaration")
-        kept.append(body[position : found.start()])
-        position = close + 1
-    kept.append(body[position:])
-    body = b"".join(kept)
-    if _ENTITY.search(body):
+def _strip_declarations(body: bytes, url: str) -> bytes:
+    """Remove every DOCTYPE declaration; refuse entity declarations outside them.
+
+    Before the first element (feedparser's "head") nothing shelters a declaration:
+    feedparser collects entity declarations there even from comments. After it, CDATA
+    sections and comments are text (a security blog quoting ``<!ENTITY`` keeps its items);
+    an unterminated one shelters nothing.
+    """
+    if _DOCTYPE.search(body) is None and _ENTITY.search(body) is None:
+        return body  # nearly every feed
+    root = _ROOT.search(body)
+    split = root.start() if root else len(body)
+    head = _strip_doctypes(body[:split], url)
+    if _ENTITY.search(head):
         raise ParseError(f"not a feed: {url} declares XML entities, which are refused for safety")
-    return body
+    return head + _strip_doctypes(body[split:], url, shelters=True)
+
+
+def _strip_doctypes(part: bytes, url: str, *, shelters: bool = False) -> bytes:
+    """``part`` without its DOCTYPE declarations; with ``shelters``, CDATA sections and
+    comments are passed over and an ENTITY declaration outside them refuses the feed."""
+    kept: list[bytes] = []
+    position = scan = 0
+    open_ends = {b"<![CDATA[": shelters, b"<!--": shelters}  # False once one was left open
+    while (found := _next_markup(part, scan, open_ends, shelters)) is not None:
+        token = found.group(0).upper()
+        if token in open_ends:
+            close = part.find(b"]]>" if token == b"<![CDATA[" else b"-->", found.end())
+            if close == -1:
+                open_ends[token] = False  # an open one shelters nothing, and no later one closes
+            scan = found.end() if close == -1 else close + 3
+            continue
+        if token == b"<!ENTITY":
+            raise ParseError(f"not a feed: {url} declares XML entities, which are refused for safety")
+        end = _doctype_end(part, found.end())
+        if end == -1:
+            raise ParseError(f"not a feed: {url} has an unterminated DOCTYPE declaration")
+        if _EXTERNAL_ENTITY.search(part, found.end(), end):
+            raise ParseError(
+                f"not a feed: {url} declares XML entities that read files or URLs, which are refused for safety"
+            )
+        kept.append(part[position : found.start()])
+        position = scan = end
+    kept.append(part[position:])
+    return b"".join(kept)
+
+
+def _next_markup(part: bytes, scan: int, open_ends: dict[bytes, bool], shelters: bool) -> re.Match[bytes] | None:
+    if not shelters:
+        return _DOCTYPE.search(part, scan)
+    return _MARKUP[open_ends[b"<![CDATA["], open_ends[b"<!--"]].search(part, scan)
+
+
+def _doctype_end(body: bytes, position: int) -> int:
+    """The index just past the DOCTYPE declaration whose content starts at ``position``,
+    or -1: quoted strings and the internal subset (with its own strings, comments and
+    processing instructions) are skipped, so a "]>" inside an entity value ends nothing."""
+    while True:
+        position = _match_end(_DECLARATION_RUN, body, position)
+        if body[position : position + 1] == b">":
+            return position + 1
+        if body[position : position + 1] != b"[":
+            return -1  # the end of the document, or a quote left open
+        position = _subset_end(body, position + 1)
+        if position == -1:
+            return -1
+
+
+def _subset_end(body: bytes, position: int) -> int:
+    while True:
+        position = _match_end(_SUBSET_RUN, body, position)
+        if body[position : position + 1] == b"]":
+            return position + 1
+        if body.startswith(b"<!", position) and not body.startswith(b"<!--", position):
+            position += 1  # a declaration: <!ENTITY, <!ELEMENT, <!ATTLIST …
+            continue
+        ends = b"-->" if body.startswith(b"<!--", position) else b"?>" if body.startswith(b"<?", position) else b""
+        close = body.find(ends, position + 2) if ends else -1
+        if close == -1:
+            return -1  # the end of the document, a quote, comment or instruction left open
+        position = close + len(ends)
+
+
+def _match_end(pattern: re.Pattern[bytes], body: bytes, position: int) -> int:
+    found = pattern.match(body, position)
+    return found.end() if found else position
 
 
 def _cap_fields(body: bytes) -> bytes:
@@ -143,22 +231,86 @@ def _cap_fields(body: bytes) -> bytes:
 
 
 _ENCODING_DECLARATION = re.compile(r"""(<\?xml[^>]*encoding=)["'][^"']*["']""")
+_XML_ENCODING = re.compile(rb"""^<\?[^>]*?encoding=["']([\w.:-]{1,40})["']""")
+_BYTE_ORDER_MARKS = (  # the longer first: UTF-32LE's mark begins with UTF-16LE's
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (b"\x4c\x6f\xa7\x94", "cp037"),  # "<?xm" in EBCDIC, which feedparser also recognises
+)
+_NO_BOM = (  # an ASCII character (X) and its zero bytes: XML Appendix F
+    (re.compile(rb"\x00\x00\x00[^\x00]", re.DOTALL), "utf-32-be"),
+    (re.compile(rb"[^\x00]\x00\x00\x00", re.DOTALL), "utf-32-le"),
+    (re.compile(rb"\x00[^\x00]", re.DOTALL), "utf-16-be"),
+    (re.compile(rb"[^\x00]\x00", re.DOTALL), "utf-16-le"),
+)
+_XML_TYPES = ("application/xml", "application/xml-dtd", "application/xml-external-parsed-entity")
 
 
-def _utf8_if_utf16(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
-    """UTF-16 documents become UTF-8, so the byte-level safety passes can read them."""
-    if body[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        codec = "utf-16"
-    elif body[:2] == b"<\x00":
-        codec = "utf-16-le"
-    elif body[:2] == b"\x00<":
-        codec = "utf-16-be"
-    else:
+def _as_utf8(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """The document in UTF-8 when feedparser would read it in an encoding where "<" need
+    not be the byte "<"; else unchanged, for feedparser to decode as it always does."""
+    codec = _sniffed_encoding(body) or _declared_encoding(body, headers)
+    if codec is None or _ascii_safe(codec):
         return body, headers
     text = body.decode(codec, errors="replace").lstrip("\ufeff")
     text = _ENCODING_DECLARATION.sub(r'\1"utf-8"', text, count=1)
     content_type = headers.get("content-type", "application/xml").split(";")[0]
     return text.encode("utf-8"), {**headers, "content-type": f"{content_type}; charset=utf-8"}
+
+
+def _sniffed_encoding(body: bytes) -> str | None:
+    for mark, codec in _BYTE_ORDER_MARKS:
+        if body.startswith(mark):
+            return codec
+    for pattern, codec in _NO_BOM:
+        if pattern.match(body):
+            return codec
+    return None
+
+
+def _declared_encoding(body: bytes, headers: Mapping[str, str]) -> str | None:
+    """The encoding feedparser decodes with (RFC 3023, as feedparser applies it): the first
+    of the Content-Type charset and the XML declaration's that decodes the document; None
+    when neither does and feedparser falls back to its ASCII-compatible guesses."""
+    media_type, _, parameters = headers.get("content-type", "").partition(";")
+    media_type = media_type.strip().lower()
+    charset = re.search(r"charset\s*=\s*[\"']?([\w.:-]{1,40})", parameters, re.IGNORECASE)
+    http = charset.group(1) if charset else None
+    declaration = _XML_ENCODING.match(body)
+    xml = declaration.group(1).decode("ascii") if declaration else None
+    if media_type in _XML_TYPES or (media_type.startswith("application/") and media_type.endswith("+xml")):
+        first = http or xml
+    elif media_type.startswith("text/"):
+        first = http or "us-ascii"
+    else:
+        first = xml
+    for codec in (first, xml):
+        if codec:
+            try:
+                body.decode(codec)
+            except (UnicodeError, LookupError):
+                continue
+            return codec
+    return None
+
+
+@functools.cache
+def _ascii_safe(codec: str) -> bool:
+    """True when the bytes of ASCII decode to themselves in ``codec`` and nothing else
+    decodes to ASCII, so the byte-level safety passes read what feedparser will."""
+    try:
+        name = codecs.lookup(codec).name
+        if name in ("unicode-escape", "raw-unicode-escape"):
+            return False  # "\\x3c" decodes to "<"
+        probe = bytes(range(0x80))
+        return probe.decode(name) == probe.decode("latin-1")
+    except LookupError:
+        return True  # not a text encoding: nobody decodes with it
+    except UnicodeError:
+        return False
 
 
 def _looks_like_html(body: bytes) -> bool:

@@ -60,6 +60,39 @@ class FetchResult:
     body: bytes  # decompressed; empty for 304 and for 4xx/5xx
     etag: str | None = None
     last_modified: str | None = None
+    warnings: tuple[str, ...] = ()  # what was odd but read anyway, one line each
+
+    @property
+    def server_failed(self) -> bool:
+        """A 5xx: the server is there but broken for now, which usually passes."""
+        return self.status >= 500
+
+
+class Unreachable(FetchError):
+    """No answer: the name did not resolve, the connection failed or time ran out."""
+
+
+class Refused(FetchError):
+    """The URL leads to an address this request may not reach (fetch.allow_networks)."""
+
+    def __init__(self, message: str, *, for_everyone: bool) -> None:
+        super().__init__(message)
+        self.for_everyone = for_everyone  # link-local or metadata: not even the operator's own URL
+
+
+def is_transient(failure: BaseException) -> bool:
+    """Whether a failed fetch is worth retrying soon: DNS, connect and timeout failures
+    usually pass; a refused address, a bad certificate or an oversized body do not."""
+    return isinstance(failure, Unreachable)
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 # --- the network guard -------------------------------------------------------------------
@@ -68,36 +101,97 @@ class FetchResult:
 class AddressRefused(Exception):
     """A host resolved to an address this request may not reach."""
 
-    def __init__(self, host: str, address: str, reason: str) -> None:
+    def __init__(self, host: str, address: str, reason: str, hint: str, for_everyone: bool) -> None:
         super().__init__(f"{host} resolves to {address} ({reason})")
-        self.host, self.address, self.reason = host, address, reason
+        self.host, self.address, self.reason, self.hint = host, address, reason, hint
+        self.for_everyone = for_everyone
 
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_METADATA = "link-local, where cloud metadata lives"
+
+# Refused for every request, the operator's own feeds included: no news lives there, and
+# cloud credentials do. Only an allow_networks entry inside one of these blocks opens it,
+# so that a broad entry (10.0.0.0/8, 0.0.0.0/0) never opens the metadata service by accident.
+ALWAYS_REFUSED: tuple[tuple[IPNetwork, str], ...] = (
+    (ipaddress.ip_network("169.254.0.0/16"), _METADATA),  # AWS, GCP, Azure, OpenStack, ECS …
+    (ipaddress.ip_network("fe80::/10"), _METADATA),
+    (ipaddress.ip_network("fd00:ec2::254/128"), "AWS cloud metadata"),
+    (ipaddress.ip_network("fd20:ce::254/128"), "Google Cloud metadata"),
+    (ipaddress.ip_network("100.100.100.200/32"), "Alibaba Cloud metadata"),
+    (ipaddress.ip_network("192.0.0.192/32"), "Oracle Cloud metadata"),
+    (ipaddress.ip_network("168.63.129.16/32"), "Azure platform endpoint"),
+)
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address hidden in an IPv6 form (::ffff:a.b.c.d, 6to4, NAT64), if any."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    embedded = address.ipv4_mapped or address.sixtofour
+    if embedded is None and address in _NAT64:
+        embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return embedded
+
+
+def _metadata_block(address: IPAddress) -> tuple[IPNetwork, str] | None:
+    """The ALWAYS_REFUSED block (and why) holding ``address``, also in an IPv6 form."""
+    address = _embedded_ipv4(address) or address
+    for block, reason in ALWAYS_REFUSED:
+        if address.version == block.version and address in block:
+            return block, reason
+    return None
+
+
+def always_refused(address: IPAddress, allow: Iterable[IPNetwork] = ()) -> tuple[str, str] | None:
+    """(reason, block to list) when ``address`` is link-local or a cloud metadata address,
+    which no request may reach unless ``allow`` names that block or a part of it."""
+    found = _metadata_block(address)
+    if found is None:
+        return None
+    block, reason = found
+    inner = _embedded_ipv4(address) or address
+    for net in allow:
+        if net.version == block.version and inner in net and net.subnet_of(block):  # type: ignore[arg-type]
+            return None
+    return reason, str(block)
 
 
 def refusal_reason(address: IPAddress, allow: Iterable[IPNetwork] = ()) -> str | None:
     """Why ``address`` may not be fetched on behalf of a stranger, or None when it may."""
+    allow = tuple(allow)
+    if _metadata_block(address) is not None:
+        refused = always_refused(address, allow)
+        return refused[0] if refused else None
     if any(address.version == net.version and address in net for net in allow):
         return None
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is None and address in _NAT64:
-            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-        if embedded is not None:
-            return refusal_reason(embedded, allow)
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        return refusal_reason(embedded, allow)
     if address.is_unspecified:
         return "not a unicast address"
     if address.is_loopback:
         return "loopback"
     if address.is_link_local:
-        return "link-local, where cloud metadata lives"
+        return _METADATA
     if address.is_private:
         return "private network"
     if address.is_multicast or address.is_reserved:
         return "not a unicast address"
     if not address.is_global:
         return "not a public address"
+    return None
+
+
+def _refusal(address: IPAddress, allow: tuple[IPNetwork, ...], stranger: bool) -> tuple[str, str, bool] | None:
+    """(reason, what to do, refused for everyone) when this request may not connect to ``address``."""
+    refused = always_refused(address, allow)
+    if refused is not None:
+        reason, block = refused
+        narrower = " (or a narrower network holding it)" if ipaddress.ip_network(block).num_addresses > 1 else ""
+        return reason, f"list {block}{narrower} in fetch.allow_networks to allow it", True
+    if stranger and (why := refusal_reason(address, allow)) is not None:
+        return why, "add its network to fetch.allow_networks to allow it", False
     return None
 
 
@@ -108,7 +202,11 @@ async def system_resolve(host: str, port: int) -> list[str]:
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Resolves the host itself, checks every address, connects only to a checked one."""
+    """Resolves the host itself, checks every address, connects only to a checked one.
+
+    ``check``: the stranger rule (public addresses and ``allow`` only); without it, every
+    address but link-local and cloud metadata (``always_refused``).
+    """
 
     def __init__(self, allow: tuple[IPNetwork, ...], resolve: Resolver, check: bool) -> None:
         self._inner = httpcore.AnyIOBackend()
@@ -129,13 +227,12 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         if not addresses:
             raise httpcore.ConnectError(f"cannot resolve {host}")
-        if self._check:
-            # All of them, not only the first: a name with one public and one private
-            # address must not reach the private one on a retry or a rebind.
-            for text in addresses:
-                reason = refusal_reason(ipaddress.ip_address(text.split("%")[0]), self._allow)
-                if reason:
-                    raise AddressRefused(host, text, reason)
+        # All of them, not only the first: a name with one public and one private
+        # address must not reach the private one on a retry or a rebind.
+        for text in addresses:
+            refused = _refusal(ipaddress.ip_address(text.split("%")[0]), self._allow, stranger=self._check)
+            if refused:
+                raise AddressRefused(host, text, *refused)
         last_error: Exception = httpcore.ConnectError(f"cannot connect to {host}")
         for address in addresses:
             try:
@@ -244,7 +341,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     """An httpx transport with two connection pools that never share a connection.
 
     Requests marked trusted (the first hop of an operator-configured feed URL) may reach
-    any address; every other request goes through the pool whose backend refuses
+    any address but link-local and cloud metadata ones; every other request goes through the pool whose backend refuses
     addresses outside ``allow_networks`` at connect time. Separate pools matter: a kept-
     alive connection opened for a trusted intranet feed must not serve an article link.
     """
@@ -303,17 +400,31 @@ class _TooLarge(Exception):
 
 
 class _Inflater:
-    """One gzip or deflate layer whose output never exceeds ``limit`` bytes in total."""
+    """One gzip or deflate layer whose output never exceeds ``limit`` bytes in total.
+
+    A body labelled gzip that does not start with gzip's magic bytes is passed through
+    as it is, as feedparser and browsers read it, and ``not_compressed`` says so.
+    """
 
     def __init__(self, encoding: str, limit: int) -> None:
         self._gzip = encoding in ("gzip", "x-gzip")
         self._limit, self._produced, self._first = limit, 0, True
+        self._head = b""  # the first bytes, until there are two to sniff
+        self.not_compressed = False
         self._obj = self._new(zlib.MAX_WBITS)
 
     def _new(self, wbits: int) -> Any:
         return zlib.decompressobj(16 + zlib.MAX_WBITS if self._gzip else wbits)
 
     def feed(self, data: bytes) -> bytes:
+        if self._first and self._gzip:
+            self._head += data
+            if len(self._head) < 2:
+                return b""
+            self._first, data = False, self._head
+            self.not_compressed = not data.startswith(b"\x1f\x8b")
+        if self.not_compressed:
+            return self._count(data)
         if self._first and not self._gzip and data:
             # "deflate" is zlib-wrapped by the standard, raw by many servers: sniff it.
             self._first = False
@@ -322,10 +433,7 @@ class _Inflater:
         out: list[bytes] = []
         while data:
             chunk = self._obj.decompress(data, self._limit - self._produced + 1)
-            self._produced += len(chunk)
-            if self._produced > self._limit:
-                raise _TooLarge
-            out.append(chunk)
+            out.append(self._count(chunk))
             data = self._obj.unconsumed_tail
             if self._obj.eof:
                 data, rest = self._obj.unused_data, data
@@ -335,12 +443,19 @@ class _Inflater:
                 data += rest
         return b"".join(out)
 
-    def flush(self) -> bytes:
-        tail = self._obj.flush()
-        self._produced += len(tail)
+    def _count(self, chunk: bytes) -> bytes:
+        self._produced += len(chunk)
         if self._produced > self._limit:
             raise _TooLarge
-        return bytes(tail)
+        return chunk
+
+    def flush(self) -> bytes:
+        if self._first and self._gzip:  # a body of fewer than two bytes: not gzip either
+            self._first, self.not_compressed = False, True
+            return self._count(self._head)
+        if self.not_compressed:
+            return b""
+        return self._count(bytes(self._obj.flush()))
 
 
 class _Decoder:
@@ -363,6 +478,11 @@ class _Decoder:
         for layer in self._layers:
             data = layer.feed(data) + layer.flush()
         return data
+
+    @property
+    def not_compressed(self) -> int:
+        """How many of the gzip layers announced were not there."""
+        return sum(layer.not_compressed for layer in self._layers)
 
 
 _INFLATABLE = ("gzip", "x-gzip", "deflate")
@@ -464,15 +584,19 @@ class Fetcher:
                     "raise fetch.max_redirects to follow longer chains"
                 )
         except TimeoutError as exc:
-            raise FetchError(
+            raise Unreachable(
                 f"{url}: no complete answer within {self.limits.deadline:g} s; "
                 "the server is too slow (raise fetch.timeout to wait longer)"
             ) from exc
         except AddressRefused as exc:
-            raise FetchError(
-                f"{url}: refused to connect to {exc.address} ({exc.reason}); add its network "
-                "to fetch.allow_networks to allow it"
+            raise Refused(
+                f"{url}: refused to connect to {exc.address} ({exc.reason}); {exc.hint}", for_everyone=exc.for_everyone
             ) from exc
+        except httpx.TransportError as exc:
+            detail = str(exc) or type(exc).__name__
+            if _caused_by(exc, ssl.SSLError) and not _caused_by(exc, ssl.SSLEOFError):
+                raise FetchError(f"{url}: {detail}") from exc  # a certificate or TLS setup problem stays
+            raise Unreachable(f"{url}: {detail}") from exc
         except httpx.HTTPError as exc:
             detail = str(exc) or type(exc).__name__
             raise FetchError(f"{url}: {detail}") from exc
@@ -499,9 +623,8 @@ class Fetcher:
                         return hop.url.join(location.strip())
                     except (httpx.InvalidURL, ValueError) as exc:
                         raise FetchError(f"{hop.url}: bad redirect target {location!r}") from exc
-                body = b""
-                if 200 <= response.status_code < 300:
-                    body = await self._read_body(response)
+                ok = 200 <= response.status_code < 300
+                body, warnings = await self._read_body(response) if ok else (b"", ())
                 headers = {k.lower(): v for k, v in response.headers.items()}
                 return FetchResult(
                     url=str(hop.url),
@@ -510,11 +633,13 @@ class Fetcher:
                     body=body,
                     etag=headers.get("etag"),
                     last_modified=headers.get("last-modified"),
+                    warnings=warnings,
                 )
             finally:
                 await response.aclose()
 
-    async def _read_body(self, response: httpx.Response) -> bytes:
+    async def _read_body(self, response: httpx.Response) -> tuple[bytes, tuple[str, ...]]:
+        """The decoded body, and the warnings its decoding gave."""
         limit = self.limits.max_bytes
         too_large = FetchError(
             f"{response.request.url}: body larger than {_size(limit)}; raise fetch.max_bytes to accept it"
@@ -547,4 +672,14 @@ class Fetcher:
         if produced + len(part) > limit:
             raise too_large
         parts.append(part)
-        return b"".join(parts)
+        return b"".join(parts), self._decoding_warnings(response, decoder)
+
+    @staticmethod
+    def _decoding_warnings(response: httpx.Response, decoder: _Decoder) -> tuple[str, ...]:
+        if not decoder.not_compressed:
+            return ()
+        encoding = response.headers.get("content-encoding", "")
+        return (
+            f"{response.request.url}: labelled Content-Encoding {encoding} but not compressed; "
+            "read as it is (the server is misconfigured)",
+        )

@@ -12,6 +12,9 @@ from typing import Literal
 
 Field = Literal["title", "body"]
 
+# Where an article's text came from (``Document.text_source``).
+PAGE, FEED, REJECTED = "page", "feed", "rejected"  # REJECTED is followed by ": <reason>"
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -33,6 +36,14 @@ class Document:
     text: str
     language: str | None = None  # ISO 639-1 code, e.g. "id", "de", "fr"
     url: str = ""
+    # Where ``text`` came from: "page", "feed" (the entry's own summary), or "rejected: <reason>"
+    # when neither was an article (a consent wall, a captcha...; see monitor.not_article).
+    text_source: str = PAGE
+
+    @property
+    def text_rejected(self) -> bool:
+        """True when ``text`` is not the article's: only the title says what the article is."""
+        return self.text_source.startswith(REJECTED)
 
 
 @dataclass(frozen=True, slots=True)

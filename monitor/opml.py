@@ -1,7 +1,11 @@
 """Feed lists in and out (OPML), and finding a site's feeds from its home page.
 
 ``parse_opml``, ``render_opml`` and ``discover_feeds`` are pure; ``find_feeds`` fetches a
-URL the operator typed and returns the feed itself or the feeds its page links to.
+URL the operator typed and returns the feed itself or the feeds its page links to, and
+``announced_feeds`` lists the feeds a page links to.
+
+A URL the operator typed is theirs; a feed URL a page announces is a stranger's, like an
+article link: it is fetched under the ``fetch.allow_networks`` rule before it is added.
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree  # type: ignore[import-untyped]
 from lxml import html as lxml_html
 
-from monitor.errors import ParseError
+from monitor.errors import FetchError, ParseError
 from monitor.feeds import parse_feed
-from monitor.fetch import Fetcher
+from monitor.fetch import Fetcher, Refused
 
 FEED_TYPES = frozenset(
     {
@@ -111,11 +115,40 @@ def discover_feeds(page: bytes, base_url: str) -> list[FeedRef]:
 
 
 async def find_feeds(fetcher: Fetcher, url: str) -> list[FeedRef]:
-    """``url`` itself when it is a feed, else the feeds its page links to.
+    """``url`` itself when it is a feed, else the feeds its page links to, the first of
+    them checked to be a feed that the stranger rule lets us fetch (`monitor feeds add`).
 
     Raises FetchError when it cannot be fetched, ParseError when no feed is found.
     """
-    result = await fetcher.get(url, trusted=True)
+    found, is_feed = await _feeds_at(fetcher, url, trusted=True)
+    if is_feed:
+        return found
+    first = found[0]
+    try:
+        result = await fetcher.get(first.url)  # a stranger's link: fetch.allow_networks applies
+    except FetchError as exc:
+        detail = str(exc).removeprefix(f"{first.url}: ")
+        hint = "" if isinstance(exc, Refused) and exc.for_everyone else "; add the feed's own URL if you trust it"
+        raise FetchError(f"{url} announces the feed {first.url}, which cannot be added: {detail}{hint}") from None
+    if result.status >= 400:
+        raise ParseError(f"{url} announces the feed {first.url}, which answered HTTP {result.status}; check the page")
+    try:
+        feed = parse_feed(result.body, result.headers, result.url)
+    except ParseError as exc:
+        raise ParseError(f"{url} announces the feed {first.url}, which is not one ({exc})") from None
+    return [FeedRef(url=first.url, name=first.name or feed.title), *found[1:]]
+
+
+async def announced_feeds(fetcher: Fetcher, url: str) -> list[FeedRef]:
+    """Like ``find_feeds`` without adding anything (`monitor feeds discover`): the page is
+    any URL, so fetched under fetch.allow_networks, and the feeds it names are listed only."""
+    found, _ = await _feeds_at(fetcher, url, trusted=False)
+    return found
+
+
+async def _feeds_at(fetcher: Fetcher, url: str, *, trusted: bool) -> tuple[list[FeedRef], bool]:
+    """The feed at ``url`` (and True), or the feeds its page announces (and False)."""
+    result = await fetcher.get(url, trusted=trusted)
     if result.status >= 400:
         raise ParseError(f"{url} answered HTTP {result.status}; check the address")
     try:
@@ -126,5 +159,5 @@ async def find_feeds(fetcher: Fetcher, url: str) -> list[FeedRef]:
             raise ParseError(
                 f"no feed found at {url}: it is not a feed and links to none; give the feed's own URL"
             ) from None
-        return found
-    return [FeedRef(url=result.url, name=feed.title)]
+        return found, False
+    return [FeedRef(url=result.url, name=feed.title)], True

@@ -20,15 +20,23 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from monitor import polling, stories
-from monitor.analysis import Analysed, analyse
+from monitor.analysis import SAME_SITE_TEXT, Analysed, analyse
 from monitor.errors import FetchError, ParseError
 from monitor.extract import WorkerPool
 from monitor.feeds import ParsedFeed, parse_feed
-from monitor.fetch import Fetcher, FetchResult
+from monitor.fetch import Fetcher, FetchResult, is_transient
 from monitor.model import Entry
 from monitor.store import repository
 from monitor.store.db import StorageError, StorageHealth, as_storage_error
-from monitor.store.repository import FeedState, HeldLeases, PollRecord, Stored, StoredArticle, ToStore
+from monitor.store.repository import (
+    FeedState,
+    HeldLeases,
+    PollRecord,
+    SiteBoilerplate,
+    Stored,
+    StoredArticle,
+    ToStore,
+)
 from monitor.store.tables import utcnow
 from monitor.topics import TopicSet
 
@@ -75,7 +83,7 @@ class ArticleWriter:
         self._write = write
         self._waiting: list[tuple[ToStore, asyncio.Future[Stored]]] = []
 
-    async def store(self, item: ToStore) -> StoredArticle | None:
+    async def store(self, item: ToStore) -> StoredArticle | SiteBoilerplate | None:
         """Store ``item`` with the others waiting; None when it is a duplicate."""
         loop = asyncio.get_running_loop()
         if not self._waiting:
@@ -115,6 +123,8 @@ class FeedReport:
     matches: int = 0
     alerts: int = 0
     seconds: float = 0.0
+    transient: bool = False  # the failure usually passes (DNS, connect, timeout, 5xx): retried soon
+    warnings: tuple[str, ...] = ()  # read anyway, but worth the operator's eye
 
 
 async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport, PollRecord]:
@@ -125,6 +135,9 @@ async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport,
     rhythm = feed.rhythm
     try:
         response = await services.fetcher.get(feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True)
+        report.warnings, report.transient = response.warnings, response.server_failed
+        for warning in response.warnings:
+            log.warning("feed %s: %s", feed.name, warning)
         if response.status == 304:
             report.status = "not modified"
         elif response.status >= 400:
@@ -142,7 +155,7 @@ async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport,
                 services.clock(),
             )
     except (FetchError, ParseError) as exc:
-        report.status, report.error = "error", str(exc)
+        report.status, report.error, report.transient = "error", str(exc), is_transient(exc)
     except StorageError as exc:  # the database's state, not this feed's fault: not recorded on it
         services.storage.failed(exc)
         report.status, report.error = "error", str(exc)
@@ -194,30 +207,42 @@ async def _process_entry(
     article = await _analyse(services, entry, feed_language, report)
     if article is None:
         return
-    stored = await services.writer.store(
-        ToStore(
-            repository.NewArticle(
-                feed_id=feed.id,
-                guid=entry.guid,
-                url=entry.url,
-                title=article.document.title,
-                text=article.document.text,
-                language=article.document.language,
-                published_at=article.published_at,
-                features=article.features,
-                text_hash=article.text_hash,
-            ),
-            article.matches,
-        )
-    )
+    stored = await services.writer.store(_to_store(feed, entry, article))
+    if isinstance(stored, SiteBoilerplate):
+        # The site served this page text for other links too: not this article's, the feed's text instead.
+        article = await services.pool.run(analyse, entry, feed_language, None, "", SAME_SITE_TEXT)
+        if article is None:
+            return
+        stored = await services.writer.store(_to_store(feed, entry, article))
     if stored is None:
         report.duplicates += 1
         return
+    assert not isinstance(stored, SiteBoilerplate)  # the feed's text has no page hash to count
     report.stored += 1
     report.matches += stored.matches
     report.alerts += stored.alerts
     if stored.alerts:
         services.alerts_queued()
+
+
+def _to_store(feed: FeedState, entry: Entry, article: Analysed) -> ToStore:
+    document = article.document
+    return ToStore(
+        repository.NewArticle(
+            feed_id=feed.id,
+            guid=entry.guid,
+            url=entry.url,
+            title=document.title,
+            text=document.text,
+            language=document.language,
+            published_at=article.published_at,
+            features=article.features,
+            text_hash=article.text_hash,
+            text_source=document.text_source,
+            page_hash=article.page_hash,
+        ),
+        article.matches,
+    )
 
 
 async def _analyse(services: Services, entry: Entry, feed_language: str | None, report: FeedReport) -> Analysed | None:
@@ -250,6 +275,7 @@ def _reschedule(
         override=feed.interval_override,
         now=now,
         rng=services.rng,
+        retry_soon=report.transient or feed.body_hash is None,  # body_hash: set by the first parse
     )
     failing_since = (feed.failing_since or now) if report.error else None
     parsed = report.status == "ok"

@@ -5,7 +5,10 @@ week divided by the number of entries published in the last week), clamped betwe
 minimum and a maximum, raised to whatever the server asks for (``<ttl>``,
 ``sy:updatePeriod``/``sy:updateFrequency``, ``Cache-Control: max-age``, ``Expires``,
 ``Retry-After`` on 429/503), backed off linearly after repeated failures, and jittered so
-that feeds added together do not stay in lockstep. docs/fetching.md explains it for users.
+that feeds added together do not stay in lockstep. A failure that usually passes (the
+server unreachable, too slow or answering 5xx) and any failure of a feed never read yet
+is instead retried soon: from the minimum interval, doubling up to the maximum.
+docs/fetching.md explains it for users.
 """
 
 from __future__ import annotations
@@ -132,13 +135,22 @@ def next_interval(
     override: timedelta | None,
     now: datetime,
     rng: random.Random,
+    retry_soon: bool = False,
 ) -> timedelta:
     """The time until the next poll of one feed, after a poll that just ended at ``now``.
 
     ``entry_dates`` are the publication dates of the feed's recent entries; ``override``
     is the per-feed interval from the config, which replaces the frequency rule and the
     feed's own hints, but not a server's Retry-After nor the failure backoff.
+    ``retry_soon``: the failure (if this poll failed) usually passes, or the feed was never
+    read; it is retried by ``retry_interval`` rather than at the feed's usual pace.
     """
+    from_server = server_interval(response_headers, status, now)
+    if retry_soon and consecutive_failures > 0:
+        interval = retry_interval(policy, consecutive_failures, override)
+        if from_server is not None:
+            interval = max(interval, min(from_server, policy.max_interval))
+        return interval * (1 + rng.uniform(-policy.jitter, policy.jitter))
     if override is not None:
         interval = override
     else:
@@ -146,7 +158,6 @@ def next_interval(
         asked = hints.interval() if hints is not None else None
         if asked is not None:
             interval = max(interval, min(asked, policy.max_interval))
-    from_server = server_interval(response_headers, status, now)
     if from_server is not None:
         interval = max(interval, min(from_server, policy.max_interval))
     if consecutive_failures >= policy.failures_before_backoff:
@@ -155,6 +166,18 @@ def next_interval(
     if override is None:
         interval = max(interval, policy.min_interval)
     return interval * (1 + rng.uniform(-policy.jitter, policy.jitter))
+
+
+def retry_interval(policy: PollPolicy, consecutive_failures: int, override: timedelta | None = None) -> timedelta:
+    """The wait after the n-th failure in a row that is worth retrying soon: min_interval
+    (or the feed's own fixed interval, when shorter), doubled per failure, up to
+    max_interval. A new feed that fails is not left for the maximum meant for silent feeds."""
+    interval = min(policy.min_interval, override) if override is not None else policy.min_interval
+    for _ in range(min(consecutive_failures - 1, 64)):  # 2**64 minimum intervals exceed any maximum
+        if interval >= policy.max_interval:
+            break
+        interval *= 2
+    return min(interval, policy.max_interval)
 
 
 def is_dead(policy: PollPolicy, *, status: int | None, failing_since: datetime | None, now: datetime) -> bool:

@@ -208,7 +208,7 @@ async def running(config: Config, *, lease: timedelta = repository.LEASE) -> Asy
         fetcher=fetcher,
         pool=pool,
         channels=tuple(senders),
-        story_rules=stories.StoryRules(window=config.stories.window),
+        story_rules=stories.StoryRules(window=config.stories.window, event_threshold=config.stories.event_threshold),
         poll_policy=polling.PollPolicy(
             min_interval=config.polling.min_interval,
             max_interval=config.polling.max_interval,

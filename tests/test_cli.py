@@ -157,11 +157,14 @@ def test_usage_mistakes_exit_2_with_a_hint(args: tuple[str, ...], named: str) ->
 # --- match: dry runs -----------------------------------------------------------------------
 
 
-def test_match_reads_a_file_stdin_and_a_url(site: HostileServer) -> None:
+def test_match_reads_a_file_stdin_and_a_url(tmp_path: Path, site: HostileServer) -> None:
     seed = seeds()[3]  # French, all three topics
     site.serve("/article.html", page_html(seed), headers={"content-type": "text/html; charset=utf-8"})
     path = SEED_DIR / seed.name
-    from_file, from_url = run_all([("match", path), ("match", "--json", site.url("/article.html"))], workers=2)
+    local = write_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", [])  # allows 127.0.0.0/8, where `site` is
+    from_file, from_url = run_all(
+        [("match", path), ("--config", local, "match", "--json", site.url("/article.html"))], workers=2
+    )
     from_stdin = subprocess.run(
         [sys.executable, "-m", "monitor", "match", "--json", "-"],
         input=path.read_text(encoding="utf-8"),

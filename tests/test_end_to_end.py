@@ -239,7 +239,7 @@ def test_bad_config_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     errors = result.stderr.strip().splitlines()
-    assert any("feeds.0 (line 3)" in e and "http" in e for e in errors)
+    assert any("feeds.0.url (line 3)" in e and "http" in e for e in errors)
     assert any("topics.0.qurey (line 6)" in e and "unknown key" in e for e in errors)
     assert any("fetch.timeout (line 8)" in e and "duration" in e for e in errors)
     assert all(e.startswith("error: ") for e in errors)

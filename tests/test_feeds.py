@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import time
@@ -154,11 +155,29 @@ def test_one_big_entity_repeated_is_not_expanded(server: HostileServer) -> None:
     assert len(feed.entries[0].title) < 100_000
 
 
-def test_external_entity_surviving_the_doctype_strip_is_refused(server: HostileServer) -> None:
-    # A "]>" inside an entity value ends a naive DOCTYPE strip early; the rest is refused.
+def test_external_entity_is_refused_even_behind_a_quoted_subset_end(server: HostileServer) -> None:
+    # A "]>" inside an entity value ends nothing: the whole subset is read, and an
+    # entity that would read a file or a URL refuses the feed.
     prolog = '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "]>"><!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-    with pytest.raises(ParseError, match="declares XML entities, which are refused"):
+    with pytest.raises(ParseError, match="declares XML entities that read files or URLs, which are refused"):
         served(server, rss(item("&xxe;"), prolog=prolog))
+    parameter = '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY % remote PUBLIC "x" "http://evil.example/x.dtd">]>'
+    assert "read files or URLs" in failure(rss(item(), prolog=parameter))
+
+
+def test_internal_entities_are_stripped_with_their_doctype_never_expanded() -> None:
+    prolog = '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "]>"><!-- ] > --><?pi ]>?><!ENTITY big "xxxx">]>'
+    (entry,) = parse_feed(rss(item("Doubao &big;"), prolog=prolog), {}, "https://s.example/", now=NOW).entries
+    assert entry.title == "Doubao &big;"
+
+
+def test_entity_declared_in_a_prolog_comment_is_still_refused() -> None:
+    # feedparser collects entity declarations from anywhere before the first element,
+    # comments included: there, a comment shelters nothing.
+    prolog = '<?xml version="1.0"?>\n<!--\n<!DOCTYPE rss>\n<!ENTITY big "xxxx">\n-->\n'
+    assert "declares XML entities" in failure(rss(item("&big;"), prolog=prolog))
+    cdata = '<?xml version="1.0"?>\n<![CDATA[\n<!ENTITY big "xxxx">\n]]>\n'
+    assert "declares XML entities" in failure(rss(item("&big;"), prolog=cdata))
 
 
 def test_plain_doctype_of_old_rss_is_accepted() -> None:
@@ -200,10 +219,107 @@ def test_byte_order_marks(server: HostileServer, codec: str) -> None:
     assert feed.entries[0].title == "豆包 Doubao"
 
 
-def test_utf16_with_doctype_entities_is_still_refused() -> None:
+def test_utf16_doctype_is_read_by_the_safety_passes() -> None:
     text = '<?xml version="1.0" encoding="utf-16"?><!DOCTYPE r [<!ENTITY a "]>"><!ENTITY b "x">]>'
     body = (text + rss(item("&b;"), prolog="").decode()).encode("utf-16")
-    assert "refused" in failure(body)
+    (entry,) = parse_feed(body, {}, "https://s.example/", now=NOW).entries
+    assert entry.title == "&b;"  # stripped, never expanded
+    external = text.replace('"x"', 'SYSTEM "file:///etc/passwd"')
+    assert "refused" in failure((external + rss(item("&b;"), prolog="").decode()).encode("utf-16"))
+
+
+# --- what hostile-looking text inside CDATA and comments is: text ---------------------------------
+
+SECURITY_POST = """<![CDATA[<p>The XXE payload looks like this:</p>
+<pre><!DOCTYPE foo [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>
+<foo>&xxe;</foo></pre><p>Patch now.</p>]]>"""
+
+
+def test_a_security_blog_quoting_entities_in_cdata_keeps_every_item(server: HostileServer) -> None:
+    items = "".join(
+        item(f"XXE explained, part {n}", f"/xxe/{n}", f"<description>{SECURITY_POST}</description>") for n in range(3)
+    )
+    feed = served(server, rss(items + "<!-- <!ENTITY in a comment> <!DOCTYPE x [ -->"))
+    assert [e.title for e in feed.entries] == [f"XXE explained, part {n}" for n in range(3)]
+    assert '<!ENTITY xxe SYSTEM "file:///etc/passwd">' in feed.entries[0].summary
+    assert feed.entries[0].summary.endswith("Patch now.")
+
+
+def test_a_doctype_quoted_in_cdata_does_not_cut_through_it(server: HostileServer) -> None:
+    # A remover that ignored CDATA would look for this DOCTYPE's end past "]]>" and lose the items.
+    quoted = "<description><![CDATA[Write <!DOCTYPE html> first, then [brackets]]]></description>"
+    feed = served(server, rss(item("First", "/1", quoted) + item("Second", "/2")))
+    assert [e.title for e in feed.entries] == ["First", "Second"]
+    assert feed.entries[0].summary == "Write first, then [brackets]"
+
+
+def test_an_entity_declared_outside_cdata_in_the_body_is_still_refused() -> None:
+    body = rss(item("One", "/1", '<description><![CDATA[text]]></description><!ENTITY x "y">'))
+    assert "declares XML entities" in failure(body)
+    unterminated = rss(item("One", "/1", '<description><![CDATA[text <!ENTITY x "y"></description>'))
+    assert "declares XML entities" in failure(unterminated)  # an open CDATA shelters nothing
+
+
+BIG = 4 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<?xml?><!DOCTYPE x [" + b'"a"' * (BIG // 3) + b"]>" + rss(item()),
+        b"<?xml?><!DOCTYPE x [" + b"<!--]-->" * (BIG // 8) + b"]>" + rss(item()),
+        rss(item(extra="<![CDATA[" * (BIG // 9) + "<!--" * (BIG // 4))) + b"<!DOCTYPE x>",
+        rss(item(extra="<![CDATA[<!DOCTYPE x>]]>" * (BIG // 24))),
+    ],
+    ids=["quoted-strings", "subset-comments", "open-cdata-and-comments", "quoted-doctypes"],
+)
+def test_declaration_scans_take_linear_time(body: bytes) -> None:
+    started = time.monotonic()
+    with contextlib.suppress(ParseError):  # refused or not a feed: either way, quickly
+        parse_feed(body, {}, "https://s.example/", now=NOW)
+    assert time.monotonic() - started < 10
+
+
+# --- encodings where "<" is not the byte "<" -------------------------------------------------------
+
+GERMAN = "Künstliche Intelligenz: Doubao übertrifft"
+
+
+@pytest.mark.parametrize("codec", ["utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize("bom", [True, False], ids=["bom", "no-bom"])
+def test_utf32_feeds_are_read(server: HostileServer, codec: str, bom: bool) -> None:
+    text = rss(item(GERMAN), prolog='<?xml version="1.0" encoding="utf-32"?>').decode()
+    body = (("\ufeff" if bom else "") + text).encode(codec)
+    (entry,) = served(server, body, {"content-type": "application/rss+xml"}).entries
+    assert entry.title == GERMAN
+
+
+def test_utf32_entities_are_refused_like_utf8_ones() -> None:
+    prolog = '<?xml version="1.0" encoding="utf-32"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    assert "refused" in failure(rss(item("&x;"), prolog=prolog).decode().encode("utf-32"))
+
+
+@pytest.mark.parametrize("codec", ["utf-7", "cp037", "utf-16-be"])
+def test_declared_encodings_that_hide_markup_are_converted_before_the_safety_passes(codec: str) -> None:
+    # In UTF-7 "<" may be written "+ADw-": feedparser decodes it, a byte scan would not see
+    # it, and one entity of 1,000 characters referenced 100 times became a 100,000-character
+    # title (feedparser 6.0.14, before this conversion).
+    big = "x" * 1000
+    prolog = f'<?xml version="1.0" encoding="{codec}"?>\n<!DOCTYPE rss [\n<!ENTITY big "{big}">\n]>\n'
+    body = rss(item("&big;" * 100), prolog=prolog).decode().encode(codec)
+    if codec == "utf-7":
+        body = body.replace(b"<!", b"+ADw-!")
+        assert b"<!ENTITY" not in body
+    headers = {"content-type": f"application/rss+xml; charset={codec}"}
+    (entry,) = parse_feed(body, headers, "https://s.example/", now=NOW).entries
+    assert entry.title == "&big;" * 100  # stripped with its DOCTYPE, never expanded
+    external = prolog.replace(f'"{big}"', 'SYSTEM "file:///etc/passwd"')
+    hostile = rss(item("&big;"), prolog=external).decode().encode(codec)
+    if codec == "utf-7":
+        hostile = hostile.replace(b"<!", b"+ADw-!")
+    assert "refused" in failure(hostile, headers)
+    (entry,) = parse_feed(rss(item(GERMAN)).decode().encode(codec), headers, "https://s.example/", now=NOW).entries
+    assert entry.title == GERMAN
 
 
 # --- not feeds ------------------------------------------------------------------------------------

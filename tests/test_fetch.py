@@ -31,7 +31,17 @@ from hostile import (
 from receivers import self_signed_cert
 
 from monitor.errors import FetchError
-from monitor.fetch import MIB, Fetcher, FetchLimits, FetchResult, GuardedTransport, refusal_reason
+from monitor.fetch import (
+    MIB,
+    Fetcher,
+    FetchLimits,
+    FetchResult,
+    GuardedTransport,
+    Unreachable,
+    always_refused,
+    is_transient,
+    refusal_reason,
+)
 from monitor.polling import PollPolicy, next_interval
 
 T = TypeVar("T")
@@ -233,9 +243,46 @@ def test_decompression_bombs_stop_at_the_cap_in_bounded_memory(server: HostileSe
     assert peak < 24 * MIB, f"peak {peak / MIB:.0f} MiB while decoding a {_BOMB / MIB:.0f} MiB bomb"
 
 
-def test_body_that_is_not_the_declared_encoding_is_an_error(server: HostileServer) -> None:
+def test_body_labelled_gzip_but_not_compressed_is_read_with_a_warning(server: HostileServer) -> None:
+    # As feedparser and browsers read it: the label is wrong, the feed is fine.
     server.serve("/liar", FEED, headers={"content-encoding": "gzip"})
-    assert "not valid gzip data" in failure(lambda: fetch(server.url("/liar")))
+    server.serve("/twice", FEED, headers={"content-encoding": "gzip, gzip"})
+    server.serve("/tiny", b"x", headers={"content-encoding": "gzip"})
+    for path in ("/liar", "/twice"):
+        result = fetch(server.url(path))
+        assert result.body == FEED
+        (warning,) = result.warnings
+        assert warning.startswith(server.url(path)) and "not compressed" in warning and "\n" not in warning
+    assert fetch(server.url("/tiny")).body == b"x"
+
+
+def test_uncompressed_body_labelled_gzip_is_still_capped(server: HostileServer) -> None:
+    server.route("/big", oversized(4 * MIB, declare_length=False))
+    server.routes["/big"] = _labelled_gzip(server.routes["/big"])
+    limits = FetchLimits(allow_networks=LOOPBACK, max_bytes=MIB)
+    assert "body larger than 1 MiB" in failure(lambda: fetch(server.url("/big"), limits))
+
+
+def _labelled_gzip(route: Callable[[Handler], None]) -> Callable[[Handler], None]:
+    def labelled(handler: Handler) -> None:
+        original = handler.end_headers
+
+        def end_headers() -> None:
+            handler.send_header("content-encoding", "gzip")
+            original()
+
+        handler.end_headers = end_headers  # type: ignore[method-assign]
+        route(handler)
+
+    return labelled
+
+
+def test_body_that_is_corrupt_in_the_declared_encoding_is_an_error(server: HostileServer) -> None:
+    body, _ = encoded(FEED * 10, ["gzip"])
+    server.serve("/broken", body[:12] + b"\x00" * 40, headers={"content-encoding": "gzip"})
+    server.serve("/deflate", FEED, headers={"content-encoding": "deflate"})
+    assert "not valid gzip data" in failure(lambda: fetch(server.url("/broken")))
+    assert "not valid deflate data" in failure(lambda: fetch(server.url("/deflate")))
 
 
 # --- slow servers: one overall deadline -----------------------------------------------------
@@ -421,6 +468,104 @@ def test_kept_alive_trusted_connection_does_not_serve_untrusted_requests(
 )
 def test_refusal_reason(address: str, refused: bool) -> None:
     assert (refusal_reason(ipaddress.ip_address(address)) is not None) is refused
+
+
+# --- link-local and cloud metadata: refused for every request --------------------------------
+
+METADATA_NAMES = {
+    "metadata.test": ["169.254.169.254"],
+    "ecs.test": ["169.254.170.2"],
+    "aws6.test": ["fd00:ec2::254"],
+    "gcp6.test": ["fd20:ce::254"],
+    "alibaba.test": ["100.100.100.200"],
+    "mapped.test": ["::ffff:169.254.169.254"],
+    "zoned.test": ["fe80::1%eth0"],
+}
+
+
+@pytest.mark.parametrize("name", METADATA_NAMES)
+def test_operator_feed_resolving_to_cloud_metadata_is_refused(name: str) -> None:
+    # Trusted (an operator's feed) and loopback allowed: metadata stays out of reach.
+    transport = GuardedTransport(FetchLimits(allow_networks=LOOPBACK), resolve=resolver(METADATA_NAMES))
+    message = failure(lambda: fetch(f"http://{name}/latest/meta-data/", trusted=True, transport=transport))
+    address = METADATA_NAMES[name][0]
+    assert f"refused to connect to {address} (" in message and "metadata" in message, message
+    assert "in fetch.allow_networks" in message
+
+
+def test_a_name_with_a_metadata_address_beside_a_reachable_one_is_never_requested(server: HostileServer) -> None:
+    server.serve("/feed", FEED)
+    names = {"feed.test": ["127.0.0.1", "169.254.169.254"]}
+    transport = GuardedTransport(FetchLimits(allow_networks=LOOPBACK), resolve=resolver(names))
+    message = failure(lambda: fetch(server.url("/feed", host="feed.test"), trusted=True, transport=transport))
+    assert "169.254.169.254 (link-local" in message
+    assert server.hits("/feed") == 0  # the loopback address was reachable, and not asked either
+
+
+def test_literal_metadata_addresses_are_refused_before_any_connection() -> None:
+    # Refused from the address alone: nothing on this machine is asked to connect.
+    for url in ("http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/latest/", "http://[fe80::1]/"):
+        assert "refused to connect to" in failure(lambda: fetch(url, trusted=True), within=2)  # noqa: B023
+
+
+@pytest.mark.parametrize(
+    ("allow", "opened"),
+    [
+        ("169.254.169.254/32", True),
+        ("169.254.0.0/16", True),
+        ("169.254.0.0/15", False),  # wider than link-local: not an explicit entry
+        ("0.0.0.0/0", False),
+        ("10.0.0.0/8", False),
+    ],
+)
+def test_only_an_explicit_allow_networks_entry_opens_metadata(allow: str, opened: bool) -> None:
+    networks = (ipaddress.ip_network(allow),)
+    metadata = ipaddress.ip_address("169.254.169.254")
+    assert (always_refused(metadata, networks) is None) is opened
+    assert (refusal_reason(metadata, networks) is None) is opened
+
+
+def test_a_broad_allow_networks_entry_opens_loopback_but_not_metadata() -> None:
+    everything = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+    assert refusal_reason(ipaddress.ip_address("127.0.0.1"), everything) is None
+    assert refusal_reason(ipaddress.ip_address("10.1.2.3"), everything) is None
+    for address in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "::ffff:169.254.169.254"):
+        assert refusal_reason(ipaddress.ip_address(address), everything) is not None, address
+    assert always_refused(ipaddress.ip_address("fd00:ec2::254"), (ipaddress.ip_network("fd00:ec2::254/128"),)) is None
+
+
+# --- what kind of failure: the polling policy retries the transient ones soon --------------------
+
+
+def test_unreachable_and_slow_servers_are_transient_failures(server: HostileServer) -> None:
+    with HostileServer() as gone:
+        closed = gone.url("/feed")
+    server.route("/stall", stall_after_headers())
+    server.serve("/down", b"", status=503)
+    with pytest.raises(Unreachable) as refused_connection:
+        fetch(closed, trusted=True)
+    with pytest.raises(Unreachable) as too_slow:
+        fetch(server.url("/stall"), FetchLimits(allow_networks=LOOPBACK, deadline=0.5))
+    assert is_transient(refused_connection.value) and is_transient(too_slow.value)
+    assert fetch(server.url("/down")).server_failed
+
+
+def test_refusals_and_broken_bodies_are_not_transient(server: HostileServer) -> None:
+    server.route("/big", oversized(4 * MIB, declare_length=True))
+    with pytest.raises(FetchError) as refused:
+        fetch(server.url("/feed"), strict())
+    with pytest.raises(FetchError) as too_big:
+        fetch(server.url("/big"), FetchLimits(allow_networks=LOOPBACK, max_bytes=MIB))
+    assert not is_transient(refused.value) and not is_transient(too_big.value)
+    assert not fetch(server.url("/missing")).server_failed
+
+
+def test_an_untrusted_certificate_is_not_a_transient_failure(https: tuple[HostileServer, ssl.SSLContext]) -> None:
+    server, _ = https
+    server.serve("/feed", FEED)
+    with pytest.raises(FetchError) as caught:
+        fetch(server.url("/feed", host="localhost"))
+    assert "certificate verify failed" in str(caught.value) and not is_transient(caught.value)
 
 
 def test_retry_after_from_a_real_answer_postpones_the_next_poll(server: HostileServer) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from conftest import monitor
 from hostile import (
+    Handler,
     HostileServer,
     drip,
     now_http_date,
@@ -165,6 +166,12 @@ def _bomb(site: HostileServer, encodings: list[str]) -> str:
     return "/hostile"
 
 
+def _labelled_gzip_oversized(site: HostileServer) -> str:
+    body = rss(item("Doubao", "/x", "x" * (2 * MAX_BYTES))).encode()  # not compressed at all
+    site.serve("/hostile", body, headers={**XML, "content-encoding": "gzip"})
+    return "/hostile"
+
+
 def _drip(site: HostileServer) -> str:
     body = rss(item("Doubao", "/x", "slow")).encode()
     site.route("/hostile", drip(body, interval=0.05))  # each read is quick, the whole is not
@@ -217,6 +224,7 @@ FAILING = {
     "over-cap-without-length": Failing(lambda s: _oversized(s, False), ("body larger than 1 MiB",)),
     "gzip-bomb": Failing(lambda s: _bomb(s, ["gzip"]), ("body larger than 1 MiB",)),
     "gzip-deflate-bomb": Failing(lambda s: _bomb(s, ["gzip", "deflate"]), ("body larger than 1 MiB",)),
+    "labelled-gzip-over-cap": Failing(_labelled_gzip_oversized, ("body larger than 1 MiB",)),
     "drip": Failing(_drip, ("no complete answer within 2 s", "fetch.timeout")),
     "stall-after-headers": Failing(_stall, ("no complete answer within 2 s", "fetch.timeout")),
     "redirect-loop": Failing(_loop, ("redirect loop",), requests=2),
@@ -340,6 +348,16 @@ CHARSETS = [
         "application/xml",
         True,
     ),
+    *(
+        (
+            f"{codec}-{'bom' if bom else 'no-bom'}",
+            _encoded(codec, '<?xml version="1.0" encoding="utf-32"?>', bom.encode(codec)),
+            "application/rss+xml",
+            True,
+        )
+        for codec in ("utf-32-le", "utf-32-be")
+        for bom in ("\ufeff", "")
+    ),
 ]
 
 
@@ -369,6 +387,57 @@ def test_odd_charsets_and_byte_order_marks_still_give_the_entry(
         assert article["text"] == "Ein Bericht über Doubao."
     else:
         assert "Intelligenz: ByteDance stellt Doubao vor" in article["title"]
+
+
+# What only looks hostile: markup quoted as text, a wrong Content-Encoding label.
+
+XXE_POST = (
+    "<![CDATA[<p>An XXE payload reads a file:</p><pre><!DOCTYPE foo [ "
+    '<!ENTITY xxe SYSTEM "file:///etc/passwd"> ]><foo>&xxe;</foo></pre><p>Doubao is not affected.</p>]]>'
+)
+
+
+def test_a_security_blog_quoting_entities_and_doctypes_in_cdata_keeps_every_item(
+    tmp_path: Path, site: HostileServer, make_config: MakeConfig
+) -> None:
+    items = item("Doubao and XXE", site.url("/gone/1"), XXE_POST) + item(
+        "Doubao and HTML",
+        site.url("/gone/2"),
+        "<![CDATA[Start a page with <!DOCTYPE html> and [close] it]]>",
+        "<!-- <!ENTITY quoted in a comment> -->",
+    )
+    site.serve("/hostile", rss(items).encode(), headers=XML)
+    config = setup(make_config, tmp_path, site, [{"name": "hostile", "url": site.url("/hostile")}])
+
+    (cycle,) = poll(config)
+
+    assert_bounded_and_seeds_stored(cycle)
+    assert cycle.feeds["hostile"]["error_count"] == 0, cycle.feeds["hostile"]
+    stored = {a["title"]: a["text"] for a in cycle.stored("hostile")}
+    assert set(stored) == {"Doubao and XXE", "Doubao and HTML"}
+    assert '<!ENTITY xxe SYSTEM "file:///etc/passwd">' in stored["Doubao and XXE"]
+    assert "root:" not in stored["Doubao and XXE"]  # quoted, never resolved
+    assert stored["Doubao and HTML"] == "Start a page with and [close] it"
+
+
+def test_a_feed_labelled_gzip_but_not_compressed_is_read_with_a_warning(
+    tmp_path: Path, site: HostileServer, make_config: MakeConfig
+) -> None:
+    body = rss(item("Doubao launch", site.url("/gone/1"), "ByteDance ships Doubao.")).encode()
+    site.serve("/hostile", body, headers={**XML, "content-encoding": "gzip"})
+    url = site.url("/hostile")
+    config = setup(make_config, tmp_path, site, [{"name": "hostile", "url": url}])
+
+    result = monitor("--config", config, "poll", timeout=60)
+
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if "hostile:" in line]
+    assert line.startswith("✓ hostile: 1 entries, 1 new, 1 stored"), line
+    assert line.endswith(
+        f"; warning: {url}: labelled Content-Encoding gzip but not compressed; read as it is "
+        "(the server is misconfigured)"
+    ), line
+    assert f"WARNING monitor.pipeline: feed hostile: {url}: labelled" in result.stderr
 
 
 def test_invalid_dates_are_stored_as_unknown(tmp_path: Path, site: HostileServer, make_config: MakeConfig) -> None:
@@ -489,6 +558,24 @@ def test_feed_redirecting_to_internal_addresses_is_refused(
         assert "fetch.allow_networks" in error, error
 
 
+def test_an_operator_feed_at_a_cloud_metadata_address_is_refused(
+    tmp_path: Path, site: HostileServer, make_config: MakeConfig
+) -> None:
+    # Trusted (the operator's own URL) and loopback allowed: metadata stays out of reach.
+    hostile = [
+        {"name": "metadata", "url": "http://169.254.169.254/latest/meta-data/"},
+        {"name": "metadata6", "url": "http://[fd00:ec2::254]/latest/meta-data/"},
+    ]
+    config = setup(make_config, tmp_path, site, hostile)
+
+    (cycle,) = poll(config)
+
+    assert_bounded_and_seeds_stored(cycle)
+    assert "refused to connect to 169.254.169.254 (link-local" in recorded_error(cycle, "metadata")
+    assert "refused to connect to fd00:ec2::254 (AWS cloud metadata)" in recorded_error(cycle, "metadata6")
+    assert "list 169.254.0.0/16" in recorded_error(cycle, "metadata")
+
+
 # --- servers asking us to wait, and feeds that are gone --------------------------------------
 
 
@@ -565,12 +652,14 @@ def test_retry_after_is_honoured_on_a_feed_that_publishes_often(
 def test_missing_feed_backs_off_after_three_failures(
     tmp_path: Path, site: HostileServer, make_config: MakeConfig
 ) -> None:
-    site.serve("/hostile", b"gone", status=404)
+    # Read once, then gone: a 404 is not a failure that passes by itself.
+    site.serve("/hostile", rss(item("Doubao", "http://10.0.0.1/1", "Once.")).encode(), headers=XML)
     hostile = [{"name": "hostile", "url": site.url("/hostile"), "interval": "10m"}]
     config = setup(make_config, tmp_path, site, hostile)
 
-    cycles = poll(config, cycles=3)
+    first, *cycles = poll(config, cycles=4, between=lambda: site.serve("/hostile", b"gone", status=404))
 
+    assert first.feeds["hostile"]["error_count"] == 0
     for number, cycle in enumerate(cycles, start=1):
         assert cycle.seconds < CYCLE_BOUND
         assert len(cycle.stored("seeds")) == 5 and cycle.feeds["seeds"]["error_count"] == 0
@@ -581,3 +670,63 @@ def test_missing_feed_backs_off_after_three_failures(
     assert_next_check_after(cycles[1], "hostile", timedelta(minutes=10))
     # The third failure in a row adds one backoff step (polling.backoff_step, 1 h).
     assert_next_check_after(cycles[2], "hostile", timedelta(minutes=70))
+
+
+# --- new and transiently failing feeds are retried soon ---------------------------------------
+
+
+def fails_then_serves(failures: int, body: bytes) -> Callable[[Handler], None]:
+    """Answers 503 to the first ``failures`` requests, then ``body``."""
+    asked = [0]
+
+    def route(handler: Handler) -> None:
+        asked[0] += 1
+        if asked[0] <= failures:
+            handler.send_simple(503, b"try again")
+        else:
+            handler.send_simple(200, body, XML)
+
+    return route
+
+
+def test_a_new_feed_failing_twice_is_retried_soon_and_then_read(
+    tmp_path: Path, site: HostileServer, make_config: MakeConfig
+) -> None:
+    now = datetime.now(UTC)
+    items = "".join(
+        item(
+            f"Doubao {n}",
+            f"http://10.0.0.1/{n}",  # not fetched: stored from the feed's text at once
+            f"Entry {n}.",
+            f"<pubDate>{format_datetime(now - timedelta(hours=12 * n + 1))}</pubDate>",
+        )
+        for n in range(12)
+    )
+    site.route("/hostile", fails_then_serves(2, rss(items).encode()))
+    with HostileServer() as gone:
+        closed = gone.url("/feed.xml")  # nothing listens there any more: connection refused
+    hostile = [{"name": "hostile", "url": site.url("/hostile")}, {"name": "closed", "url": closed}]
+    config = setup(make_config, tmp_path, site, hostile)
+
+    first, second, third = poll(config, cycles=3)
+
+    # Failing on 503 and on connect: 5 min, then 10 (polling.min_interval, doubling), not
+    # the 24 h a feed with no known entries would otherwise wait.
+    for name in ("hostile", "closed"):
+        assert_next_check_after(first, name, timedelta(minutes=5))
+        assert_next_check_after(second, name, timedelta(minutes=10))
+    assert "HTTP 503" in recorded_error(first) and closed in recorded_error(first, "closed")
+    assert third.feeds["hostile"]["error_count"] == 0 and len(third.stored("hostile")) == 12
+    assert_next_check_after(third, "hostile", timedelta(days=7) / 12)  # its own pace from now on
+    assert_next_check_after(third, "closed", timedelta(minutes=20))
+
+
+def test_a_read_feed_timing_out_is_retried_soon(tmp_path: Path, site: HostileServer, make_config: MakeConfig) -> None:
+    site.serve("/hostile", rss(item("Doubao", "http://10.0.0.1/1", "Once.")).encode(), headers=XML)
+    config = setup(make_config, tmp_path, site, [{"name": "hostile", "url": site.url("/hostile")}])
+
+    first, second = poll(config, cycles=2, between=lambda: site.route("/hostile", stall_after_headers()))
+
+    assert_next_check_after(first, "hostile", timedelta(hours=24))  # one old entry: the maximum
+    assert "no complete answer" in recorded_error(second)
+    assert_next_check_after(second, "hostile", timedelta(minutes=5))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.polling import PollHints, PollPolicy, Rhythm, is_dead, next_interval
+from monitor.polling import PollHints, PollPolicy, Rhythm, is_dead, next_interval, retry_interval
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 POLICY = PollPolicy(jitter=0.0)
@@ -26,6 +26,7 @@ def interval(
     override: timedelta | None = None,
     policy: PollPolicy = POLICY,
     dates: Sequence[datetime] | None = None,
+    retry_soon: bool = False,
 ) -> timedelta:
     if dates is None:
         step = timedelta(days=7) / (entries_last_week + 1)
@@ -40,6 +41,7 @@ def interval(
         override=override,
         now=NOW,
         rng=random.Random(1),
+        retry_soon=retry_soon,
     )
 
 
@@ -100,6 +102,42 @@ def test_failures_back_off_linearly_from_the_third_up_to_the_maximum() -> None:
     assert by_failures[3:6] == [2 * HOUR, 3 * HOUR, 4 * HOUR]
     assert by_failures[-1] == 24 * HOUR
     assert all(a <= b for a, b in itertools.pairwise(by_failures))
+
+
+MINUTES = [timedelta(minutes=m) for m in (5, 10, 20, 40, 80, 160, 320, 640, 1280)]
+
+
+def test_a_new_feed_that_fails_is_retried_from_the_minimum_doubling_up_to_the_maximum() -> None:
+    # Never read: no entry dates, which alone would mean the 24 h of a silent feed.
+    waits = [interval(status=None, failures=n, retry_soon=True) for n in range(1, 12)]
+    assert waits == [*MINUTES, 24 * HOUR, 24 * HOUR]
+
+
+def test_a_transient_failure_of_a_busy_feed_is_retried_soon_then_backs_off_past_its_pace() -> None:
+    # 168 entries a week: polled hourly. Unreachable or 5xx: 5 min, 10, 20, 40, 80 … 24 h.
+    waits = [interval(entries_last_week=168, status=503, failures=n, retry_soon=True) for n in range(1, 12)]
+    assert waits == [*MINUTES, 24 * HOUR, 24 * HOUR]
+    # Any other failure keeps the feed's pace, then backs off linearly (unchanged).
+    assert interval(entries_last_week=168, status=404, failures=1) == HOUR
+    # A success resets: retry_soon means nothing without a failure.
+    assert interval(entries_last_week=168, failures=0, retry_soon=True) == HOUR
+
+
+def test_a_transient_failure_still_honours_retry_after() -> None:
+    asked = {"retry-after": "7200"}
+    assert interval(status=503, headers=asked, failures=1, retry_soon=True) == 2 * HOUR
+    assert interval(status=503, headers={"retry-after": "60"}, failures=1, retry_soon=True) == MINUTES[0]
+
+
+def test_retry_starts_from_a_fixed_interval_shorter_than_the_minimum() -> None:
+    assert retry_interval(POLICY, 1, override=timedelta(minutes=1)) == timedelta(minutes=1)
+    assert retry_interval(POLICY, 3, override=timedelta(minutes=1)) == timedelta(minutes=4)
+    assert retry_interval(POLICY, 1, override=HOUR) == MINUTES[0]
+
+
+def test_retry_interval_of_endless_failures_is_the_maximum() -> None:
+    assert retry_interval(POLICY, 10**9) == POLICY.max_interval
+    assert retry_interval(PollPolicy(min_interval=timedelta(0)), 10**9) == timedelta(0)
 
 
 def test_override_replaces_the_frequency_rule_but_not_retry_after() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -81,7 +82,7 @@ def _queries() -> st.SearchStrategy[str]:
     positional = st.recursive(
         atom.filter(lambda a: ":" not in a or a.startswith(("title", "body"))),
         lambda children: (
-            st.tuples(children, st.integers(0, 4), children).map(lambda p: f"({p[0]} NEAR/{p[1]} {p[2]})")
+            st.tuples(children, st.integers(1, 4), children).map(lambda p: f"({p[0]} NEAR/{p[1]} {p[2]})")
             | st.tuples(children, children).map(lambda p: f"({p[0]} OR {p[1]})")
         ),
         max_leaves=4,
@@ -133,3 +134,48 @@ def test_a_topic_matches_the_same_alone_and_among_others(queries: list[str], doc
     for spec in specs:
         alone = TopicSet.compile([spec]).match(doc)
         assert (alone[0] if alone else None) == together.get(spec.name)
+
+
+def _pasted(query: str, choices: list[int]) -> str:
+    """``query`` as a word processor might render it: full-width parentheses and
+    typographic quotes, a different kind at each place."""
+    opening = ["“", "„", "«", "»", "＂", '"']
+    closing = ["”", "“", "»", "«", "＂", '"']
+    out: list[str] = []
+    quote = 0
+    for index, char in enumerate(query):
+        pick = choices[index % len(choices)]
+        if char in "()" and pick % 2:
+            out.append("（" if char == "(" else "）")
+        elif char == '"':
+            out.append((closing if quote % 2 else opening)[pick % len(opening)])
+            quote += 1
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+@SETTINGS
+@given(_queries(), st.lists(st.integers(0, 11), min_size=1, max_size=8))
+def test_pasted_punctuation_reads_as_its_ascii_form(query: str, choices: list[int]) -> None:
+    pasted = _pasted(query, choices)
+    try:
+        expected: object = parse(query)
+    except QueryError as error:
+        expected = str(error)  # the same message, at the same column
+    try:
+        found: object = parse(pasted)
+    except QueryError as error:
+        found = str(error)
+    assert found == expected
+
+
+@SETTINGS
+@given(_queries(), st.sampled_from("[]{}\\"), st.integers(0, 200))
+def test_brackets_and_backslashes_outside_quotes_are_refused_at_their_column(query: str, char: str, where: int) -> None:
+    # Inserted between two terms or before a term (never inside quotes), it is refused.
+    starts = [0] + [i + 1 for i, c in enumerate(query) if c == " " and query[:i].count('"') % 2 == 0]
+    at = starts[where % len(starts)]
+    with pytest.raises(QueryError) as caught:
+        parse(query[:at] + char + query[at:])
+    assert str(caught.value).startswith(f'column {at + 1}: "{char}" has no meaning here')

@@ -132,6 +132,7 @@ def articles(
                 "published_at": _iso(a.published_at),
                 "feed": feed,
                 "story_id": a.story_id,
+                "text_source": a.text_source,
                 **({"text": a.text} if with_text else {}),
             }
             for a, feed in session.exec(query)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,7 +24,7 @@ from monitor import polling, stories
 from monitor.alerts.render import AlertContent, Outlet
 from monitor.config import FeedConfig
 from monitor.errors import ParseError
-from monitor.model import Document, TopicMatch
+from monitor.model import REJECTED, Document, TopicMatch
 from monitor.store.db import reading, serialised, transaction, writing
 from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCDateTime, utcnow
 
@@ -89,6 +90,14 @@ class NewArticle:
     published_at: datetime | None
     features: stories.StoryFeatures
     text_hash: str | None  # monitor.analysis.text_identity: None for text too short to identify an item
+    text_source: str = "page"  # "page", "feed" or "rejected: <reason>" (monitor.model.Document)
+    page_hash: str | None = None  # the page's text hash when that text is the article's: the site fingerprint
+
+    @property
+    def site(self) -> str:
+        """The link's host without "www.", which the site fingerprint counts pages of ("" when none)."""
+        host = urlsplit(self.url).hostname or ""
+        return host.removeprefix("www.")
 
     @property
     def canonical_url(self) -> str:
@@ -360,7 +369,16 @@ class ToStore:
     matches: Sequence[TopicMatch]
 
 
-Stored = StoredArticle | None | Exception  # one article's outcome in a batch (None: a duplicate)
+@dataclass(frozen=True, slots=True)
+class SiteBoilerplate:
+    """Not stored: the page's text is what its site served for ``pages`` other links too (a
+    consent wall or an interstitial nobody recognised), so it is not this article's text."""
+
+    pages: int
+
+
+SITE_TEXT_PAGES = 2  # other links of one site with the same page text make it the site's text
+Stored = StoredArticle | SiteBoilerplate | None | Exception  # one article's outcome (None: a duplicate)
 
 
 def store_article(
@@ -370,11 +388,12 @@ def store_article(
     channels: Sequence[str],
     rules: stories.StoryRules,
     now: datetime | None = None,
-) -> StoredArticle | None:
+) -> StoredArticle | SiteBoilerplate | None:
     """Store an article with its story, matches and outbox rows in ONE transaction.
 
     Returns None when the same item is already stored (same GUID in this feed,
-    same canonical URL, or the same text): it is stored once.
+    same canonical URL, or the same text): it is stored once. ``SiteBoilerplate`` when
+    its page text is the text its site served for other links: see ``_store_one``.
     """
     (outcome,) = store_articles(engine, [ToStore(new, matches)], channels, rules, now)
     if isinstance(outcome, Exception):
@@ -425,9 +444,16 @@ def _store_one(
     savepoint = connection.begin_nested()
     try:
         canonical_url = new.canonical_url
-        if _is_duplicate(connection, new, canonical_url, new.text_hash):
-            savepoint.commit()
+        # The same page text at another link of the same site is not the same item: it is
+        # the site's interstitial (or one article under two links, stored twice then, as copies).
+        site_pages = _count_site_page(connection, new, now)
+        text_hash = None if site_pages else new.text_hash
+        if _is_duplicate(connection, new, canonical_url, text_hash):
+            savepoint.rollback()  # a link counted once
             return None
+        if site_pages >= SITE_TEXT_PAGES:
+            savepoint.commit()
+            return SiteBoilerplate(site_pages)
         candidates = _candidates(connection, keys, now - rules.window)
         assignment = stories.assign(new.features, candidates, rules)
         joined = assignment.story_id is not None and _join_story(connection, assignment.story_id, now)
@@ -440,7 +466,7 @@ def _store_one(
                 "guid": new.guid,
                 "url": new.url,
                 "canonical_url": canonical_url,
-                "text_hash": new.text_hash,
+                "text_hash": text_hash,
                 "title": new.title,
                 "text": new.text,
                 "language": new.language,
@@ -450,6 +476,7 @@ def _store_one(
                 "story_similarity": assignment.similarity if joined else 1.0,
                 "story_signal": assignment.signal if joined else "first article",
                 "features": features,
+                "text_source": new.text_source,
             },
         ).scalar_one()
         if keys:
@@ -461,7 +488,7 @@ def _store_one(
         savepoint.commit()
     except IntegrityError as exc:
         savepoint.rollback()
-        if _is_duplicate(connection, new, new.canonical_url, new.text_hash):
+        if _is_duplicate(connection, new, new.canonical_url, None if _site_pages(connection, new) else new.text_hash):
             return None  # another process stored the same item a moment ago
         return exc  # not a duplicate: a bug, recorded on the feed rather than hidden
     except Exception as exc:
@@ -507,6 +534,42 @@ _SAME_ITEM = (
     .limit(1)
 )
 ROWS_PER_KEY = 100  # newest articles a key offers: a key most articles share says little
+_SITE_TEXT = SQLModel.metadata.tables["site_text"]
+_SITE_PAGES = sa.select(_SITE_TEXT.c.pages).where(
+    _SITE_TEXT.c.host == sa.bindparam("host"), _SITE_TEXT.c.text_hash == sa.bindparam("text_hash")
+)
+
+
+def _count_site_text(insert: Any) -> Any:
+    return insert.on_conflict_do_update(
+        index_elements=["host", "text_hash"],
+        set_={"pages": _SITE_TEXT.c.pages + 1, "last_seen": insert.excluded.last_seen},
+    ).returning(_SITE_TEXT.c.pages)
+
+
+_COUNT_SITE_TEXT = {
+    is_sqlite: _count_site_text(dialect.insert(_SITE_TEXT))
+    for is_sqlite, dialect in ((True, sqlite), (False, postgresql))
+}
+
+
+def _count_site_page(connection: sa.Connection, new: NewArticle, now: datetime) -> int:
+    """Count the new article's link under its site and page text; how many links had that text before.
+
+    One statement, on the primary key: the lookup and the count in one go.
+    """
+    if not new.page_hash or not new.site:
+        return 0
+    params = {"host": new.site, "text_hash": new.page_hash, "pages": 1, "last_seen": now}
+    return int(connection.execute(_COUNT_SITE_TEXT[connection.dialect.name == "sqlite"], params).scalar_one()) - 1
+
+
+def _site_pages(connection: sa.Connection, new: NewArticle) -> int:
+    """Links of the new article's site already stored with the same page text (one primary-key lookup)."""
+    if not new.page_hash or not new.site:
+        return 0
+    found = connection.execute(_SITE_PAGES, {"host": new.site, "text_hash": new.page_hash}).scalar()
+    return int(found or 0)
 
 
 def _is_duplicate(connection: sa.Connection, new: NewArticle, canonical_url: str, text_hash: str | None) -> bool:
@@ -802,10 +865,12 @@ def stored_documents(engine: Engine, since: datetime, batch: int = 500) -> Itera
         if not rows:
             return
         for a in rows:
+            # A rejected text (a consent wall...) is matched by nobody: the title alone, as when it arrived.
+            text = "" if a.text_source.startswith(REJECTED) else a.text
             yield (
                 a.id or 0,
                 a.story_id or 0,
-                Document(title=a.title, text=a.text, language=a.language, url=a.url),
+                Document(title=a.title, text=text, language=a.language, url=a.url, text_source=a.text_source),
             )
         last_id = rows[-1].id or last_id
 

@@ -92,6 +92,26 @@ class Article(SQLModel, table=True):
     story_similarity: float = 1.0  # to the story's first article
     story_signal: str = "first article"  # what joined it to its story
     features: str = Field(sa_column=Column(Text, nullable=False))  # StoryFeatures as JSON
+    # "page", "feed" or "rejected: <reason>": where ``text`` came from (monitor.model.Document).
+    text_source: str = Field(default="page", sa_column_kwargs={"server_default": "page"})
+
+
+class SiteText(SQLModel, table=True):
+    """How many links of one site served the same page text: a site-level fingerprint.
+
+    A consent wall or "please enable JavaScript" page the classifier does not know comes
+    back, word for word, for every link of its site; from the third link on it is not
+    taken for the article's text (see monitor.pipeline). One row per (site, text), looked
+    up by its primary key once per article.
+    """
+
+    __tablename__ = "site_text"
+    __table_args__ = {"sqlite_with_rowid": False}  # the key is the row: one B-tree to write
+
+    host: str = Field(primary_key=True)  # the link's host, without "www."
+    text_hash: str = Field(primary_key=True)  # stories.text_hash of the page's text
+    pages: int = 0  # links of this host whose page had this text
+    last_seen: datetime | None = _when()
 
 
 class StoryKey(SQLModel, table=True):

@@ -13,22 +13,19 @@ import hashlib
 import math
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import lru_cache
 from itertools import combinations
+from typing import overload
 
+from . import decision
 from .features import NUM_PERM, StoryFeatures
 
 LSH_BANDS = 16
 LSH_ROWS = NUM_PERM // LSH_BANDS
-# Evidence score of "same event" (see docs/stories.md): points per shared name (at most
-# NAME_CAP names count), per shared number or day, and for headline / text similarity.
-NAME_CAP = 5.0
-W_NAME = 0.12
-W_SPECIFIC = 0.25
-W_HEADLINE = 0.6
-W_TEXT = 0.6
 KEY_NAMES = 6  # pairs of an article's six leading names are keys
+KEY_SINGLE_NAMES = 3  # and its three leading names alone (the store reads each key's newest rows only)
 KEY_NUMBERS = 3  # its most specific numbers are keys, alone and with its two leading names
 KEY_NAMES_WITH_NUMBERS = 2
 
@@ -54,6 +51,7 @@ def index_keys(features: StoryFeatures) -> list[str]:
             keys.append(f"b{band}:{_digest(','.join(map(str, rows)))}")
     names = sorted(features.names[:KEY_NAMES])
     keys.extend(f"e:{_digest(a + '|' + b)}" for a, b in combinations(names, 2))
+    keys.extend(f"s:{_digest(name)}" for name in features.names[:KEY_SINGLE_NAMES])
     numbers = [n for n in features.numbers if _significant_digits(n) >= 2][:KEY_NUMBERS]
     keys.extend(f"n:{_digest(number)}" for number in numbers)
     keys.extend(
@@ -91,38 +89,60 @@ class StoryRules:
     window: only articles published (or seen) this close to the new one are compared.
     copy_threshold: estimated Jaccard similarity of word 3-shingles from which an
         article is a copy of another (syndication, a re-edited version).
-    event_threshold: evidence score (shared names, numbers, dates, headline and text
-        similarity; see docs/stories.md) from which two articles report the same event.
+    event_threshold: the fitted probability (see ``signals`` and docs/stories.md) from
+        which two articles report the same event; chosen for precision first, since a
+        false merge swallows an alert.
     """
 
     window: timedelta = timedelta(hours=72)
     copy_threshold: float = 0.5
-    event_threshold: float = 0.68
+    event_threshold: float = decision.THRESHOLD
+
+
+SIGNAL_NAMES = (
+    "names",
+    "name_share",
+    "numbers",
+    "dates",
+    "headline",
+    "text_same_language",
+    "text_across_languages",
+    "headline_names_missing",
+    "headline_numbers_missing",
+    "dates_differ",
+    "days_apart",
+    "copy",
+)
 
 
 @dataclass(frozen=True, slots=True)
-class _Evidence:
-    score: float
-    names: tuple[str, ...]
-    numbers: tuple[str, ...]
-    dates: tuple[str, ...]
-    headline: float
-    text: float
-    missing: tuple[str, ...]  # headline names of one article absent from the other
+class Signals:
+    """What two articles share, each signal in [0, 1]; ``decision.COEFFICIENTS`` weighs them."""
+
+    names: float  # shared names, 5 or more = 1
+    name_share: float  # shared names / names of the article that has fewer (its ten leading ones)
+    numbers: float  # shared specific numbers, 3 or more = 1
+    dates: float  # shared days (1 each) and months (0.5 each), 2 or more = 1
+    headline: float  # Dice coefficient of the headlines' character n-grams
+    text_same_language: float  # cosine of the commonest word stems, when both are in one language
+    text_across_languages: float  # the same across two languages (cognates: sabotase / Sabotage)
+    headline_names_missing: float  # share of one headline's names the other article never mentions
+    headline_numbers_missing: float  # the same for the headline's numbers and days (numbers: one language only)
+    dates_differ: float  # 1 when both mention days and none of them is the same
+    days_apart: float  # the gap between their publication times in days (0 when one is unknown), 3 or more = 1
+    copy: float  # estimated Jaccard similarity of word 3-shingles
+    shared: tuple[str, ...] = ()  # the shared names, numbers and dates, for people
+
+    def values(self) -> tuple[float, ...]:
+        return tuple(getattr(self, name) for name in SIGNAL_NAMES)
 
     def describe(self) -> str:
-        parts = []
-        if self.names:
-            parts.append("names " + ", ".join(self.names[:4]))
-        if self.numbers:
-            parts.append("numbers " + ", ".join(self.numbers[:3]))
-        if self.dates:
-            parts.append("date " + ", ".join(self.dates[:2]))
-        if self.headline >= 0.2:
-            parts.append(f"headline {self.headline:.2f}")
-        if self.text >= 0.2:
-            parts.append(f"text {self.text:.2f}")
-        return "; ".join(parts) or "nothing in common"
+        """``names 0.60, numbers 0.33, headline 0.41 (trump, biden, 8000)``: the signals that fired."""
+        fired = ", ".join(
+            f"{name} {value:.2f}" for name, value in zip(SIGNAL_NAMES, self.values(), strict=True) if value
+        )
+        shared = f" ({', '.join(self.shared[:6])})" if self.shared else ""
+        return (fired or "nothing in common") + shared
 
 
 def copy_similarity(a: StoryFeatures, b: StoryFeatures) -> float:
@@ -139,32 +159,38 @@ def _dice(a: Sequence[str], b: Sequence[str]) -> float:
     return 2 * len(set(a) & set(b)) / (len(a) + len(b))
 
 
-def _missing_headline_names(a: StoryFeatures, b: StoryFeatures) -> list[str]:
-    """Names ``a``'s headline puts forward that ``b`` never mentions, even approximately."""
-    known = set(b.names) | set(b.title_names)
-    missing = []
-    for name in a.title_names:
-        if name in known or any(_same_name(name, other) for other in known):
-            continue
-        missing.append(name)
-    return missing
+NAMES_FOR_SHARE = 10
 
 
-def _missing_headline_numbers(a: StoryFeatures, b: StoryFeatures, same_language: bool) -> list[str]:
-    """Numbers and dates ``a``'s headline announces that ``b`` does not have.
+def _missing_share(a: StoryFeatures, b_names: set[str]) -> float:
+    """The share of ``a``'s headline names that ``b`` never mentions, even approximately."""
+    if not a.title_names:
+        return 0.0
+    missing = [n for n in a.title_names if n not in b_names and not any(_same_name(n, o) for o in b_names)]
+    return len(missing) / len(a.title_names)
 
-    A date never changes in translation; a number may (an amount converted to the
-    local currency), so numbers only count between articles in the same language.
+
+def _missing_numbers_share(a: StoryFeatures, b: StoryFeatures, same_language: bool) -> float:
+    """The share of the numbers and days ``a``'s headline announces that ``b`` lacks.
+
+    A day never changes in translation; a number may (an amount converted to the local
+    currency), so numbers only count between articles in the same language.
     """
-    missing = []
-    for item in a.title_numbers:
-        if len(item) == 5 and item[2] == "-":
-            found = item in b.dates
-        else:
-            found = not same_language or item in b.numbers
-        if not found:
-            missing.append(item)
-    return missing
+    checked = [item for item in a.title_numbers if same_language or _is_day(item)]
+    if not checked:
+        return 0.0
+    missing = [item for item in checked if item not in (b.dates if _is_day(item) else b.numbers)]
+    return len(missing) / len(checked)
+
+
+def _days_apart(a: StoryFeatures, b: StoryFeatures) -> float:
+    if a.published_at is None or b.published_at is None:
+        return 0.0
+    return min(1.0, abs((a.published_at - b.published_at).total_seconds()) / (3 * 86400))
+
+
+def _is_day(item: str) -> bool:
+    return len(item) == 5 and item[2] == "-"
 
 
 def _same_name(a: str, b: str) -> bool:
@@ -173,58 +199,74 @@ def _same_name(a: str, b: str) -> bool:
         return True
     if abs(len(a) - len(b)) > 3 or min(len(a), len(b)) < 5:
         return False
-    grams_a = {a[i : i + 3] for i in range(len(a) - 2)}
-    grams_b = {b[i : i + 3] for i in range(len(b) - 2)}
+    grams_a, grams_b = _trigrams(a), _trigrams(b)
     return 2 * len(grams_a & grams_b) / (len(grams_a) + len(grams_b)) >= 0.6
 
 
-def evidence(
-    a: StoryFeatures,
-    b: StoryFeatures,
-    rarity: dict[str, float] | None = None,
-    *,
-    threshold: float | None = None,
-) -> _Evidence:
-    """How strongly ``a`` and ``b`` look like the same event, with the reasons.
+@lru_cache(maxsize=1 << 16)  # the same names recur in every comparison
+def _trigrams(name: str) -> frozenset[str]:
+    return frozenset(name[i : i + 3] for i in range(len(name) - 2))
 
-    ``rarity`` down-weights anchors that several competing stories share (a company
-    every candidate mentions says nothing about which story this is). With a
-    ``threshold``, headlines are only checked for what the other article lacks when the
-    score reaches it (below it the pair is rejected anyway; the check is the costly part).
+
+@overload
+def signals(a: StoryFeatures, b: StoryFeatures) -> Signals: ...
+@overload
+def signals(a: StoryFeatures, b: StoryFeatures, at_least: float) -> Signals | None: ...
+def signals(a: StoryFeatures, b: StoryFeatures, at_least: float | None = None) -> Signals | None:
+    """What ``a`` and ``b`` share, as the signals the decision weighs (symmetric).
+
+    With ``at_least``, None when the probability cannot reach it whatever the headline
+    names check says: that check is the costly part, and most candidates fall short before it.
     """
-    weights = rarity or {}
     b_names, b_numbers, b_dates = set(b.names), set(b.numbers), set(b.dates)
-    names = tuple(n for n in a.names if n in b_names)
-    numbers = tuple(n for n in a.numbers if n in b_numbers)
-    dates = tuple(d for d in a.dates if d in b_dates)
-    headline = _dice(a.title_grams, b.title_grams)
+    names = [n for n in a.names if n in b_names]
+    numbers = [n for n in a.numbers if n in b_numbers]
+    dates = [d for d in a.dates if d in b_dates]
+    fewer = min(len(a.names[:NAMES_FOR_SHARE]), len(b.names[:NAMES_FOR_SHARE]))
+    leading = set(a.names[:NAMES_FOR_SHARE]) & set(b.names[:NAMES_FOR_SHARE])
     shared_terms = set(a.terms) & set(b.terms)
-    text = len(shared_terms) / math.sqrt(len(a.terms) * len(b.terms)) if a.terms and b.terms else 0
-    name_points = min(NAME_CAP, sum(weights.get(n, 1.0) for n in names))
-    specific_points = sum(weights.get(n, 1.0) for n in numbers) + sum(
-        weights.get(d, 1.0) * (1.0 if len(d) == 5 else 0.5) for d in dates
-    )
-    score = W_NAME * name_points + W_SPECIFIC * specific_points + W_HEADLINE * headline + W_TEXT * text
-    if threshold is not None and score < threshold:
-        return _Evidence(score, names, numbers, dates, headline, text, ())
-    # Translations rename countries and institutions (Japan / Jepang, EZB / ECB), so the
-    # headline check only applies between articles written in the same language.
+    text = len(shared_terms) / math.sqrt(len(a.terms) * len(b.terms)) if a.terms and b.terms else 0.0
     same_language = a.language is not None and a.language == b.language
-    missing = tuple(_missing_headline_numbers(a, b, same_language))
-    missing += tuple(_missing_headline_numbers(b, a, same_language))
-    if same_language:
-        missing += tuple(_missing_headline_names(a, b) + _missing_headline_names(b, a))
-    return _Evidence(score, names, numbers, dates, headline, text, missing)
+    day_points = sum(1.0 if len(d) == 5 else 0.5 for d in dates)
+    a_days, b_days = {d for d in a.dates if len(d) == 5}, {d for d in b.dates if len(d) == 5}
+    found = Signals(
+        names=min(1.0, len(names) / 5),
+        name_share=len(leading) / fewer if fewer else 0.0,
+        numbers=min(1.0, len(numbers) / 3),
+        dates=min(1.0, day_points / 2),
+        headline=_dice(a.title_grams, b.title_grams),
+        text_same_language=text if same_language else 0.0,
+        text_across_languages=0.0 if same_language else text,
+        headline_names_missing=0.0,
+        headline_numbers_missing=max(
+            _missing_numbers_share(a, b, same_language), _missing_numbers_share(b, a, same_language)
+        ),
+        dates_differ=1.0 if a_days and b_days and not a_days & b_days else 0.0,
+        days_apart=_days_apart(a, b),
+        copy=copy_similarity(a, b),
+        shared=(*names[:4], *numbers[:2], *dates[:2]),
+    )
+    if at_least is not None and _logit(probability(found)) + max(0.0, _WEIGHT["headline_names_missing"]) < _logit(
+        at_least
+    ):
+        return None
+    a_known, b_known = set(a.names) | set(a.title_names), b_names | set(b.title_names)
+    missing = max(_missing_share(a, b_known), _missing_share(b, a_known))
+    return replace(found, headline_names_missing=missing) if missing else found
 
 
-def _rarity(candidates: Sequence[Candidate]) -> dict[str, float]:
-    """1 / number of candidate stories mentioning each anchor."""
-    stories: dict[str, set[int]] = {}
-    for candidate in candidates:
-        f = candidate.features
-        for anchor in {*f.names, *f.numbers, *f.dates}:
-            stories.setdefault(anchor, set()).add(candidate.story_id)
-    return {anchor: 1.0 / len(ids) for anchor, ids in stories.items()}
+_WEIGHT = dict(zip(SIGNAL_NAMES, decision.COEFFICIENTS, strict=True))
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return math.log(p / (1 - p))
+
+
+def probability(found: Signals) -> float:
+    """The fitted probability that two articles with these signals report the same event."""
+    z = decision.INTERCEPT + sum(w * v for w, v in zip(decision.COEFFICIENTS, found.values(), strict=True))
+    return 1.0 / (1.0 + math.exp(-z))
 
 
 def assign(features: StoryFeatures, candidates: Sequence[Candidate], rules: StoryRules = StoryRules()) -> Assignment:
@@ -237,18 +279,18 @@ def assign(features: StoryFeatures, candidates: Sequence[Candidate], rules: Stor
             best_copy = (similarity, candidate)
     if best_copy is not None:
         return Assignment(best_copy[1].story_id, best_copy[0], f"near-copy {best_copy[0]:.2f}")
-    rarity = _rarity(in_window)
-    best: tuple[float, Candidate, _Evidence] | None = None
+    best: tuple[float, Candidate, Signals] | None = None
     for candidate in in_window:
-        found = evidence(features, candidate.features, rarity, threshold=rules.event_threshold)
-        if found.missing or found.score < rules.event_threshold:
+        found = signals(features, candidate.features, at_least=rules.event_threshold)
+        if found is None:
             continue
-        if best is None or found.score > best[0]:
-            best = (found.score, candidate, found)
+        p = probability(found)
+        if p >= rules.event_threshold and (best is None or p > best[0]):
+            best = (p, candidate, found)
     if best is None:
         return Assignment(None, 0.0, "new story")
-    score, chosen, found = best
-    return Assignment(chosen.story_id, min(1.0, score), f"same event: {found.describe()}")
+    p, chosen, found = best
+    return Assignment(chosen.story_id, p, f"same event p={p:.2f}: {found.describe()}")
 
 
 def _within(a: StoryFeatures, b: StoryFeatures, window: timedelta) -> bool:

@@ -92,18 +92,18 @@ def story_features(doc: Document, published_at: datetime | None) -> StoryFeature
     lines = article_lines(doc.text) or [line for line in doc.text.splitlines() if line.strip()]
     language = doc.language or detect_language(f"{doc.title}\n{doc.text}")
     prose = "\n".join(lines)
-    folded_prose = normalize(prose)
     prose_words = words(prose)
     title_word_list = words(doc.title)
-    title_words = set(title_word_list)
-    names, strong = _names(lines, language, title_words)
+    title_words = {_latin(word) for word in title_word_list}
+    names, strong = _names(lines, language)
+    names += _cjk_names(doc.title, prose)
     # The headline's names are the main actors: they lead the list (and the index keys).
     names = sorted(names, key=lambda name: name not in title_words)
     trusted = strong if language == "de" else set(names)
     title_names = [name for name in names if name in title_words and name in trusted]
     title_names += [w for w in _strong_tokens(doc.title) if w not in title_names]
-    folded_title = normalize(doc.title)
-    dates, number_text, number_starts = _dates(f"{folded_title}\n{folded_prose}")
+    folded_title = normalize(_blank_contacts(doc.title))
+    dates, number_text, number_starts = _dates(f"{folded_title}\n{normalize(_blank_contacts(prose))}")
     title_dates, title_number_text, title_number_starts = _dates(folded_title)
     title_numbers = [*_numbers(title_number_text, title_number_starts), *(d for d in title_dates if len(d) == 5)]
     return StoryFeatures(
@@ -115,8 +115,8 @@ def story_features(doc: Document, published_at: datetime | None) -> StoryFeature
         title_numbers=tuple(title_numbers[:6]),
         numbers=tuple(_numbers(number_text, number_starts)[:MAX_NUMBERS]),
         dates=tuple(dates),
-        title_grams=tuple(sorted(_grams(title_word_list))),
-        terms=tuple(_terms([*title_word_list, *prose_words])),
+        title_grams=tuple(sorted(_grams(title_word_list) | _cjk_grams(doc.title))),
+        terms=tuple(_terms([*title_word_list, *prose_words], _cjk_bigrams(f"{doc.title}\n{prose}"))),
     )
 
 
@@ -165,22 +165,24 @@ def _common_german_noun(folded: str) -> bool:
     return folded in GERMAN_COMMON_NOUNS or folded.endswith(_NOUN_SUFFIXES)
 
 
-def _names(lines: list[str], language: str | None, title_words: set[str]) -> tuple[list[str], set[str]]:
+def _names(lines: list[str], language: str | None) -> tuple[list[str], set[str]]:
     """Proper names, most frequent first, and those among them shaped like names anywhere.
 
-    A name is a capitalised word that does not open a sentence, or a word with an inner
-    capital or in capitals (TikTok, GPU). A sentence opener counts when the word is also
-    capitalised elsewhere or in the headline. German capitalises every noun, so there
-    only the name-shaped ones are trusted for the headline check.
+    A name is a word shaped like one (TikTok, GPU), or a capitalised word that is written
+    with its capital in the middle of a sentence and never in lower case in this text
+    (which rules out a headline's or a sentence's first word, and ordinary words in
+    title-case lines). A sentence opener counts only when the same word is also a name
+    mid-sentence. German capitalises every noun, so there only the name-shaped ones are
+    trusted for the headline. Cyrillic names are transliterated, so *Путин* = *Putin*.
     """
     counts: Counter[str] = Counter()
     openers: Counter[str] = Counter()
     strong: set[str] = set()
-    every_sentence: list[list[str]] = []
+    lower_forms: dict[str, str] = {}  # folded name -> its spelling in lower case
+    written_lower: set[str] = set()
     german = language == "de"
     for line in lines:
         sentences = [_TOKEN.findall(sentence) for sentence in _SENTENCE_BREAK.split(line)]
-        every_sentence += sentences
         in_line = sum(map(len, sentences))
         capitalised = sum(map(str.isupper, map(itemgetter(0), chain(*sentences)))) if 4 <= in_line <= 20 else 0
         if capitalised and capitalised / in_line >= _TITLE_CASE_SHARE:
@@ -188,10 +190,11 @@ def _names(lines: list[str], language: str | None, title_words: set[str]) -> tup
         for sentence in sentences:
             for position, token in enumerate(sentence):
                 if token.islower():
+                    written_lower.add(token)
                     continue  # no capital at all: neither capitalised nor shaped like a name
                 folded = _fold(token)
-                if folded in _NOT_NAMES or len(folded) < 3:
-                    continue
+                if folded in _NOT_NAMES or len(folded) < 3 or (not folded.isascii() and _CJK_CHAR.search(folded)):
+                    continue  # (CJK has no capitals; _cjk_names finds its names)
                 if _is_strong(token):
                     counts[folded] += 1
                     strong.add(folded)
@@ -199,14 +202,75 @@ def _names(lines: list[str], language: str | None, title_words: set[str]) -> tup
                     if german and (folded in GERMAN_COMMON_NOUNS or folded.endswith(_NOUN_SUFFIXES)):
                         continue
                     (counts if position > 0 else openers)[folded] += 1
-    # The words written in lower case somewhere, only when a headline word opened a sentence.
-    lower: set[str] = set()
-    if not german and any(folded not in counts and folded in title_words for folded in openers):
-        lower.update(filter(str.islower, chain.from_iterable(every_sentence)))
+                    lower_forms[folded] = token.lower()
     for folded, count in openers.items():
-        if folded in counts or (folded in title_words and not german and folded not in lower):
+        if folded in counts:
             counts[folded] += count
-    return [name for name, _ in counts.most_common()], strong
+    names = [
+        _latin(name)
+        for name, _ in counts.most_common()
+        if name in strong or lower_forms.get(name, "") not in written_lower
+    ]
+    return list(dict.fromkeys(names)), {_latin(name) for name in strong}
+
+
+# Cyrillic to Latin (a simplified scientific transliteration), so a name written in
+# Russian or Ukrainian meets its Latin spelling half-way: Путин -> putin, Зеленский -> zelenskii.
+_CYRILLIC = str.maketrans(
+    {
+        **dict(zip("абвгдезийклмнопрстуфыэ", "abvgdeziiklmnoprstufye", strict=True)),
+        **{"ё": "e", "ж": "zh", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ю": "iu", "я": "ia"},
+        **{"ъ": "", "ь": "", "і": "i", "ї": "i", "є": "ie", "ґ": "g"},
+    }
+)
+
+
+def _latin(folded: str) -> str:
+    return folded.translate(_CYRILLIC) if not folded.isascii() else folded
+
+
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]{2,}")
+_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+CJK_NAME_MIN_COUNT = 2
+
+
+def _cjk_bigrams(text: str) -> list[str]:
+    """Character bigrams of the Chinese, Japanese and Korean runs of ``text`` (no spaces there)."""
+    return [run[i : i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)]
+
+
+def _cjk_names(title: str, prose: str) -> list[str]:
+    """CJK has no capitals: the headline's character bigrams that the text repeats stand for its names."""
+    title_bigrams = dict.fromkeys(_cjk_bigrams(title))
+    if not title_bigrams:
+        return []
+    counts = Counter(_cjk_bigrams(prose))
+    return [gram for gram in title_bigrams if counts[gram] >= CJK_NAME_MIN_COUNT]
+
+
+def _cjk_grams(title: str) -> set[str]:
+    return {f"~{gram}" for gram in _cjk_bigrams(title)}
+
+
+# Digits that identify a contact, not an event: phone and fax numbers (with a country
+# code, a leading 0 or a label) and postcodes before a town name. Police releases from
+# different towns share their force's switchboard number.
+_CONTACT = re.compile(
+    r"(?:tel|telefon|telephone|phone|fax|mobil|mobile|tél|téléphone|teléfono|telefono|тел|телефон|电话|ext|durchwahl)"
+    r"\.?\s*[:.]?\s*[+(]?\d[\d ()./-]{2,}\d"
+    r"|(?<![\w.,])(?:\+\d{1,3}[ .-]?\d|\(?0\d{1,4}\)?[ /-]\d)[\d /-]{4,}\d"
+    r"|(?<![\w.,])\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\d)"  # (323) 890-5500, 323-890-5500
+    r"|(?-i:(?:^|(?<=, ))(?:[A-Z]-)?\d{5}(?= [A-ZÄÖÜÉ][a-zäöüéèß]+))"  # 68161 Mannheim
+    r"|(?-i:(?<=[A-Z]{2} )\d{5}(?:-\d{4})?\b)",  # MN 55414
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def _blank_contacts(text: str) -> str:
+    """``text`` with phone, fax and postcode digits blanked (same length, so offsets hold)."""
+    if not any(c.isdigit() for c in text):
+        return text
+    return _CONTACT.sub(lambda match: " " * len(match.group()), text)
 
 
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
@@ -217,6 +281,10 @@ _DATE_PATTERNS = (
     (re.compile(rf"\b(?P<month>{_MONTH})\s+(?P<year>(?:19|20)\d\d)\b"), True),
     (re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<mm>\d\d)-(?P<day>\d\d)\b"), False),
     (re.compile(r"\b(?P<day>\d{1,2})/(?P<mm>\d{1,2})(?:/(?P<year>\d{4}))?\b"), False),
+    (re.compile(r"\b(?P<day>\d{1,2})\.(?P<mm>\d{1,2})\.(?:(?P<year>(?:19|20)\d\d)\b)?"), False),
+    # Chinese and Japanese: 2019年12月31日, 12 月 31 日, 2020年1月
+    (re.compile(r"(?:(?P<year>(?:19|20)\d\d)\s*年\s*)?(?P<mm>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*[日号]"), False),
+    (re.compile(r"(?P<year>(?:19|20)\d\d)\s*年\s*(?P<mm>\d{1,2})\s*月"), False),
 )
 
 
@@ -342,8 +410,9 @@ def _grams(title_words: list[str]) -> set[str]:
     return grams
 
 
-def _terms(tokens: list[str]) -> list[str]:
+def _terms(tokens: list[str], cjk_bigrams: list[str]) -> list[str]:
     counts = Counter(
         [word[:STEM_LENGTH] for word in tokens if len(word) >= 4 and not word.isdigit() and word not in STOPWORDS]
     )
+    counts.update(cjk_bigrams)
     return [term for term, _ in counts.most_common(MAX_TERMS)]

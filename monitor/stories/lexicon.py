@@ -48,6 +48,60 @@ STOPWORDS |= _set(
     more most new year years percent million billion two three one first last""",
 )
 
+STOPWORDS |= _set(
+    # Spanish
+    """el la los las un una unos unas y o pero no es son fue ser era han ha hay de del al
+    a en por para con sin sobre entre como que quien cual cuando donde se su sus lo le les
+    este esta estos estas ese esa eso mas muy ya tambien aunque porque segun desde hasta
+    durante tras ante contra despues antes todo todos toda todas otro otra otros dijo
+    puede pueden tiene tienen hace ano anos millones dos tres nuevo nueva ahora asi""",
+)
+STOPWORDS |= _set(
+    # Italian
+    """il lo la i gli le un uno una e ed o ma non e sono era stato stata essere ha hanno
+    di del della dei delle degli al alla ai alle dal dalla da in nel nella nei su sul
+    sulla per con tra fra come che chi cui quando dove se si suo sua suoi sue questo
+    questa questi queste quello quella piu molto anche gia ancora dopo prima secondo
+    contro tutto tutti tutta altro altri ha detto puo anno anni milioni due tre nuovo""",
+)
+STOPWORDS |= _set(
+    # Polish
+    """i w z na do o od po za przez dla ze we nie to jest sa byl byla bylo byli jak ale
+    lub oraz czy ktory ktora ktore ktorzy tego tej tym te ten ta sie jego jej ich juz
+    tez takze jednak bardzo tylko tak jako przy pod nad przed miedzy bez roku lat
+    mln dwa trzy nowy nowa powiedzial moze mozna ktorego""",
+)
+STOPWORDS |= _set(
+    # Russian
+    """и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по
+    только ее мне было вот от меня еще нет о из ему теперь когда даже ну вдруг ли если
+    уже или ни быть был него до вас нибудь опять уж вам ведь там потом себя ничего ей
+    может они тут где есть надо ней для мы тебя их чем была сам чтоб без будто чего
+    раз тоже себе под будет ж тогда кто этот того потому этого какой совсем ним здесь
+    этом один почти мой тем чтобы нее были куда зачем всех никогда можно при наконец
+    два об другой хоть после над больше тот через эти нас про всего них какая много
+    разве три эту моя впрочем свою этой перед иногда лучше чуть том нельзя такой им
+    более всегда конечно всю между это также года году лет млн который которые которая""",
+)
+STOPWORDS |= _set(
+    # Turkish
+    """ve ile bir bu da de icin gibi daha cok en ama ya veya olan olarak ise ki ne o
+    sonra once kadar her hem yeni iki uc diye etti eden oldu olup olmak yil yilinda
+    milyon uzerinde tarafindan ancak bile sadece seklinde ilgili gore arasinda""",
+)
+STOPWORDS |= _set(
+    # Arabic (folded: hamza forms of alef read as bare alef)
+    """في من على الى ان عن مع هذا هذه التي الذي الذين كان كانت قد لا ما او ثم بين عند
+    بعد قبل حتى كل وقال قال وفي ومن انه انها هو هي لم لن اي ايضا حيث منذ خلال عام""",
+)
+STOPWORDS |= _set(
+    # Portuguese and Dutch, the next feeds' languages
+    """o os as um uma e ou mas nao e sao foi de do da dos das em no na nos nas por para
+    com sem sobre entre como que se seu sua mais muito ja tambem disse ano anos
+    de het een en of maar niet is zijn was waren wordt werd heeft hebben van in op
+    aan met voor door bij naar uit om als dat die dit deze er ook nog wel meer""",
+)
+
 # Capitalised words that are not names although they are often written with a capital:
 # sentence openers after a quote, titles of address, weekdays, source credits.
 NOT_NAMES: frozenset[str] = STOPWORDS | _set(
@@ -86,18 +140,20 @@ GERMAN_COMMON_NOUNS: frozenset[str] = _set(
 MONTHS: dict[str, int] = {}
 for _number, _names in enumerate(
     [
-        "januari january januar janvier jan",
-        "februari february februar fevrier feb",
-        "maret march marz mars mar",
-        "april avril apr",
-        "mei may mai",
-        "juni june juin jun",
-        "juli july juillet jul",
-        "agustus august aout aug",
-        "september septembre sep sept",
-        "oktober october octobre okt oct",
-        "november novembre nov",
-        "desember december dezember decembre dez dec",
+        # id en de fr, then es it pl tr ru ar (folded: accents off, lower case)
+        "januari january januar janvier jan enero gennaio styczen stycznia ocak январь января يناير",
+        "februari february februar fevrier feb febrero febbraio luty lutego subat февраль февраля فبراير",
+        "maret march marz mars mar marzo marca mart март марта مارس",
+        "april avril apr abril aprile kwiecien kwietnia nisan апрель апреля ابريل",
+        "mei may mai mayo maggio maj maja mayis mayıs май мая مايو",
+        "juni june juin jun junio giugno czerwiec czerwca haziran июнь июня يونيو",
+        "juli july juillet jul julio luglio lipiec lipca temmuz июль июля يوليو",
+        "agustus august aout aug agosto sierpien sierpnia agustos август августа اغسطس",
+        "september septembre sep sept septiembre setiembre settembre wrzesien wrzesnia eylul сентябрь сентября سبتمبر",
+        "oktober october octobre okt oct octubre ottobre pazdziernik pazdziernika ekim октябрь октября اكتوبر",
+        "november novembre nov noviembre listopad listopada kasim kasım ноябрь ноября نوفمبر",
+        "desember december dezember decembre dez dec diciembre dicembre grudzien grudnia aralik aralık"
+        " декабрь декабря ديسمبر",
     ],
     start=1,
 ):
@@ -127,6 +183,26 @@ SCALES: dict[str, int] = {
     "triliun": 10**12,
     "trillion": 10**12,
     "billionen": 10**12,
+    "mil": 10**3,
+    "tys": 10**3,
+    "bin": 10**3,
+    "тысяч": 10**3,
+    "тыс": 10**3,
+    "millones": 10**6,
+    "milioni": 10**6,
+    "milione": 10**6,
+    "mln": 10**6,
+    "milionow": 10**6,
+    "milyon": 10**6,
+    "млн": 10**6,
+    "миллионов": 10**6,
+    "миллиона": 10**6,
+    "miliardi": 10**9,
+    "miliardo": 10**9,
+    "mld": 10**9,
+    "miliardow": 10**9,
+    "млрд": 10**9,
+    "миллиардов": 10**9,
 }
 
 # Lines that start like this are site furniture ("read also: …"), not the article.

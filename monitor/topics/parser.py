@@ -27,10 +27,35 @@ MAX_DEPTH = 100
 MAX_DISTANCE = 1_000
 MIN_PREFIX_LENGTH = 2
 
-_QUOTES = '"\u201c\u201d\u201e'
+# What analysts paste from word processors and CJK input methods, read as its ASCII
+# meaning before lexing (one character for one, so columns stay true).
+_PASTED = str.maketrans(
+    {
+        "\uff08": "(",  # （ full-width parentheses
+        "\uff09": ")",  # ）
+        "\u201c": '"',  # “ typographic quotes
+        "\u201d": '"',  # ”
+        "\u201e": '"',  # „
+        "\u201f": '"',  # ‟
+        "\u00ab": '"',  # « guillemets
+        "\u00bb": '"',  # »
+        "\uff02": '"',  # ＂ full-width quote
+    }
+)
+_QUOTES = '"'
 _SPECIAL = "()" + _QUOTES
+# Characters other query languages give a meaning this one does not have: refused
+# rather than silently dropped as punctuation (outside quotes).
+_MEANINGLESS = {
+    "[": '"[" has no meaning here; group with ( )',
+    "]": '"]" has no meaning here; group with ( )',
+    "{": '"{" has no meaning here; group with ( )',
+    "}": '"}" has no meaning here; group with ( )',
+    "\\": '"\\" has no meaning here (there are no escapes); put the term in quotes instead',
+}
 _FIELDS = ("title", "body", "lang", "site")
-_NEAR = re.compile(r"(O?NEAR)/(\d+)\Z")
+_NEAR = re.compile(r"(O?NEAR)/([0-9]+)\Z")
+_NEAR_ANY_DIGITS = re.compile(r"(O?NEAR)/(\d+)\Z")  # also ١٢, ５: digits of other scripts
 _FIELD_PREFIX = re.compile(r"([A-Za-z]+):")
 _LANG_CODE = re.compile(r"[a-z]{2,3}\Z")
 _DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\Z")
@@ -109,6 +134,9 @@ def _lex_bare(query: str, start: int, *, marked: bool, tokens: list[_Token], col
     bare = _BARE.match(query, start)
     end = bare.end() if bare else start
     text = query[start:end]
+    for offset, char in enumerate(text):
+        if char in _MEANINGLESS:
+            raise _fail(start + offset + 1, _MEANINGLESS[char])
     field = _FIELD_PREFIX.match(text)
     if field and not marked:
         name = field.group(1)
@@ -130,11 +158,23 @@ def _lex_bare(query: str, start: int, *, marked: bool, tokens: list[_Token], col
         near = _NEAR.match(text)
         if near:
             distance = int(near.group(2))
+            if distance == 0:
+                # NEAR/n allows n words between; zero is a phrase, and one written as such is clearer.
+                raise _fail(
+                    column + len(near.group(1)) + 1,
+                    f'{near.group(1)}/0 is not a distance: write adjacent words as a phrase, "a b" (or "a b" OR "b a")',
+                )
             if distance > MAX_DISTANCE:
-                raise _fail(column, f"{near.group(1)} distance must be 0 to {MAX_DISTANCE}")
+                raise _fail(column, f"{near.group(1)} distance must be 1 to {MAX_DISTANCE}")
             ordered = near.group(1) == "ONEAR"
             tokens.append(_Token("NEAR", text, column, distance=distance, ordered=ordered))
             return end
+        foreign = _NEAR_ANY_DIGITS.match(text)
+        if foreign:
+            raise _fail(
+                column + len(foreign.group(1)) + 1,
+                f"write the {foreign.group(1)} distance with the digits 0-9, not {foreign.group(2)}",
+            )
         if text.startswith(("NEAR", "ONEAR")) and (text in ("NEAR", "ONEAR") or "/" in text):
             operator = text.split("/")[0]
             raise _fail(column, f"expected a number after {operator}/ (e.g. {operator}/5)")
@@ -481,7 +521,7 @@ def parse(query: str) -> Node:
         raise QueryError("the query is empty; write at least one term")
     if len(query) > MAX_QUERY_LENGTH:
         raise QueryError(f"the query is longer than {MAX_QUERY_LENGTH} characters")
-    parser = _Parser(query)
+    parser = _Parser(query.translate(_PASTED))
     node = parser.query()
     leftover = parser.peek()
     if leftover.kind != "END":
