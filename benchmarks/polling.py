@@ -1,6 +1,7 @@
 """Benchmark: one `monitor poll` cycle over 2,000 local feeds, against a naive loop.
 
     .venv/bin/python benchmarks/polling.py [--feeds 2000] [--hosts 100] [--runs 3] [--profile]
+        [--database postgresql+psycopg://user@127.0.0.1:5432/postgres]
 
 A local site (benchmarks/_server.py: asyncio, its own process, 100 loopback addresses so
 the per-host cap acts as it would on the internet) serves the feeds. Each feed has a few
@@ -21,11 +22,19 @@ has loaded the parsers, so it counts those shared pages once per process); CPU t
 monitor process's plus its workers' (from /proc/<pid>/stat). The same cycle is then run
 by a naive sequential loop (one httpx.Client: conditional GET, feedparser, page GET,
 trafilatura.extract), and trafilatura.extract alone is timed on the same pages.
+
+The event loop's stalls are measured in both parts by a probe task that sleeps 5 ms in a
+loop and records how late it wakes (p50, p99 and the longest): a stall there delays
+every fetch in flight. By default the database is a SQLite file; `--database` takes the
+URL of a PostgreSQL server the benchmark may create databases on (it creates
+`bench_warm`, then copies it as `bench_run` for every measured cycle).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import cProfile
 import html
 import io
@@ -48,6 +57,7 @@ from typing import Any
 
 import httpx
 import yaml
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -259,13 +269,15 @@ class TreeSampler(threading.Thread):
 # --- the monitor ----------------------------------------------------------------------------
 
 
-def write_config(directory: Path, feed_urls: list[str], connections: int | None, workers: int | None) -> Path:
+def write_config(
+    directory: Path, database: str, feed_urls: list[str], connections: int | None, workers: int | None
+) -> Path:
     topics = yaml.safe_load((ROOT / "config" / "monitor.yaml").read_text(encoding="utf-8"))["topics"]
     fetch: dict[str, Any] = {"allow_networks": ["127.0.0.0/8"]}
     if connections:
         fetch["max_connections"] = connections
     config = {
-        "database": f"sqlite:///{directory / 'monitor.db'}",
+        "database": database,
         "feeds": [{"name": f"feed-{n:05d}", "url": url} for n, url in enumerate(feed_urls)],
         "topics": topics,
         "fetch": fetch,
@@ -285,12 +297,52 @@ class PartFigures:
     stored: int = 0
     page_failures: int = 0
     errors: list[str] = field(default_factory=list)
+    lags: list[float] = field(default_factory=list)  # seconds the loop woke the probe late
+
+    def lag_ms(self) -> str:
+        if not self.lags:
+            return "no probe samples"
+        ordered = sorted(self.lags)
+
+        def at(share: float) -> float:
+            return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+        return (
+            f"event-loop lag p50 {at(0.5):.1f} ms, p99 {at(0.99):.1f} ms, max {ordered[-1] * 1000:.1f} ms "
+            f"({len(ordered)} wake-ups)"
+        )
+
+
+class LagProbe:
+    """A task that sleeps ``period`` in a loop and records how late the event loop wakes it:
+    how long the loop was blocked (by a database write, a parse...) while it waited."""
+
+    def __init__(self, into: list[float], period: float = 0.005) -> None:
+        self.into, self.period = into, period
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            started = time.perf_counter()
+            await asyncio.sleep(self.period)
+            self.into.append(max(0.0, time.perf_counter() - started - self.period))
+
+    async def __aenter__(self) -> LagProbe:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
 
 
 async def _poll(runtime: Any, names: list[str], part: PartFigures) -> None:
     started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(names), CLAIM_BATCH):
-        report, _ = await runtime.poll(tuple(names[start : start + CLAIM_BATCH]))
+        async with LagProbe(part.lags):
+            report, _ = await runtime.poll(tuple(names[start : start + CLAIM_BATCH]))
         for feed in report.feeds:
             part.feeds += 1
             part.statuses[feed.status] += 1
@@ -399,6 +451,8 @@ def measured_cycles(
         shutil.copy(path, saved / path.name)
     runs = []
     for number in range(args.runs):
+        if args.database:
+            postgres_database(args.database, RUN_DATABASE, template=WARM_DATABASE)
         for path in directory.glob("monitor.db*"):
             path.unlink()
         for path in saved.iterdir():
@@ -410,11 +464,26 @@ def measured_cycles(
         print(
             f"measured cycle {number + 1}/{args.runs}: unchanged part "
             f"{rate(figures['quiet'].feeds, figures['quiet'].seconds):.0f} feeds/s, "
-            f"changed part {rate(busy.stored, busy.seconds):.1f} articles/s"
+            f"changed part {rate(busy.stored, busy.seconds):.1f} articles/s, {busy.lag_ms()}"
         )
         runs.append(figures)
     runs.sort(key=lambda figures: rate(figures["busy"].stored, figures["busy"].seconds))
     return runs[(len(runs) - 1) // 2]  # of an even count, the slower middle one
+
+
+WARM_DATABASE, RUN_DATABASE = "bench_warm", "bench_run"
+
+
+def postgres_database(admin_url: str, name: str, template: str | None = None) -> str:
+    """A fresh database ``name`` on the server (a copy of ``template`` if given); its URL."""
+    import psycopg
+
+    url = make_url(admin_url)
+    plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        connection.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 # --- the naive baseline ---------------------------------------------------------------------
@@ -501,6 +570,8 @@ def report_monitor(figures: dict[str, Any], served: dict[str, int]) -> tuple[Par
     )
     for error in (quiet.errors + busy.errors)[:5]:
         print("   error:", error)
+    print(f"unchanged part: {quiet.lag_ms()}")
+    print(f"changed part:   {busy.lag_ms()}")
     print(
         f"whole cycle:    {quiet.feeds + busy.feeds} feeds "
         f"in {quiet.seconds + busy.seconds:.2f} s; "
@@ -586,6 +657,11 @@ def main() -> None:
         "--runs", type=int, default=3, help="measured cycles (and trafilatura passes); the median is reported"
     )
     parser.add_argument(
+        "--database",
+        help="URL of a PostgreSQL server to measure on (databases bench_warm and bench_run are created); "
+        "default: a SQLite file",
+    )
+    parser.add_argument(
         "--pages",
         choices=sorted(PAGE_STYLES),
         default="news",
@@ -594,6 +670,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if args.database and not args.database.startswith("postgresql"):
+        parser.error("--database takes a PostgreSQL server's URL (postgresql+psycopg://...); SQLite is the default")
 
     feeds = list(range(args.feeds))
     build = partial(build_site, args.feeds, args.hosts, args.pages)
@@ -603,10 +681,14 @@ def main() -> None:
     ):
         urls = [f"http://{host_of(f, args.hosts)}:{site.port}{feed_path(f)}" for f in feeds]
         setup = Setup(feeds, urls, [f"feed-{f:05d}" for f in feeds], args.hosts, args.pages)
-        config_path = write_config(Path(tmp), urls, args.connections, args.workers)
+        database = f"sqlite:///{Path(tmp) / 'monitor.db'}"
+        if args.database:
+            database = postgres_database(args.database, WARM_DATABASE)
+        config_path = write_config(Path(tmp), database, urls, args.connections, args.workers)
         unchanged, changed = setup.split(setup.names)
         print(f"{args.feeds} feeds on {args.hosts} loopback hosts; {len(changed)} publish")
-        print(f"{NEW_ITEMS} new items each in the measured cycle; {OLD_ITEMS} old items per feed\n")
+        print(f"{NEW_ITEMS} new items each in the measured cycle; {OLD_ITEMS} old items per feed")
+        print(f"database: {make_url(database).render_as_string(hide_password=True)}\n")
 
         warm = warm_up(config_path)
         print(
@@ -620,6 +702,9 @@ def main() -> None:
         with httpx.Client(timeout=30) as client:
             baseline_pass(client, urls, baseline_state, pages=False)  # the baseline's warm-up
 
+        if args.database:  # the measured cycles run on copies of the warmed-up database
+            run_url = make_url(database).set(database=RUN_DATABASE).render_as_string(hide_password=False)
+            config_path = write_config(Path(tmp), run_url, urls, args.connections, args.workers)
         site.set_round(1)
         figures = measured_cycles(Path(tmp), config_path, unchanged, changed, args, site)
         quiet, busy = report_monitor(figures, figures["served"])
