@@ -14,8 +14,11 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy.engine import Engine
 
@@ -46,6 +49,27 @@ ARTICLES_AT_ONCE_PER_FEED = 4
 RECORDS_PER_WRITE = 50
 ARTICLES_PER_WRITE = 50  # a bound on how long one write holds the database's write lock
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class DatabaseThread:
+    """The one thread the poll cycle's database work runs on, off the event loop.
+
+    On the loop, a write stalls every fetch in flight for as long as it takes (on
+    PostgreSQL, a network round trip per statement). One thread rather than a pool: the
+    writes keep their order and never queue for the write lock behind each other.
+    The thread starts with the first call and ends when this object is collected.
+    """
+
+    def __init__(self) -> None:
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def run(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-database")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, partial(work, *args, **kwargs))
+
 
 @dataclass
 class Services:
@@ -63,49 +87,59 @@ class Services:
     held: HeldLeases = field(default_factory=HeldLeases)  # what the heartbeat renews
     storage: StorageHealth = field(default_factory=StorageHealth)
     alerts_queued: Callable[[], None] = lambda: None  # wakes the dispatcher
+    database: DatabaseThread = field(default_factory=DatabaseThread)
     writer: ArticleWriter = field(init=False)
 
     def __post_init__(self) -> None:
         self.writer = ArticleWriter(
-            lambda batch: repository.store_articles(self.engine, batch, self.channels, self.story_rules, self.clock())
+            lambda batch: repository.store_articles(self.engine, batch, self.channels, self.story_rules, self.clock()),
+            self.database,
         )
 
 
 class ArticleWriter:
     """Group commit: the articles analysed while one batch was being written go in the next.
 
-    Storing runs on the event loop; the analyses that finish meanwhile queue up, and one
-    transaction then stores them all. Nothing waits on a timer: a lone article is
-    written at the loop's next turn.
+    Each batch is one transaction (``write``) on the database thread; the event loop
+    goes on fetching meanwhile, and the analyses that finish queue up for the next
+    batch. Nothing waits on a timer: a lone article is written at the loop's next turn.
     """
 
-    def __init__(self, write: Callable[[list[ToStore]], list[Stored]]) -> None:
-        self._write = write
+    def __init__(self, write: Callable[[list[ToStore]], list[Stored]], database: DatabaseThread) -> None:
+        self._write, self._database = write, database
         self._waiting: list[tuple[ToStore, asyncio.Future[Stored]]] = []
+        self._draining: asyncio.Task[None] | None = None
 
     async def store(self, item: ToStore) -> StoredArticle | SiteBoilerplate | None:
         """Store ``item`` with the others waiting; None when it is a duplicate."""
         loop = asyncio.get_running_loop()
-        if not self._waiting:
-            loop.call_soon(self._flush)
         future: asyncio.Future[Stored] = loop.create_future()
         self._waiting.append((item, future))
+        if self._draining is None:  # a task starts at the loop's next turn: what arrives before joins it
+            self._draining = loop.create_task(self._drain())
         outcome = await future
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
 
-    def _flush(self) -> None:
-        batch, self._waiting = self._waiting[:ARTICLES_PER_WRITE], self._waiting[ARTICLES_PER_WRITE:]
-        if self._waiting:
-            asyncio.get_running_loop().call_soon(self._flush)
+    async def _drain(self) -> None:
+        batch: list[tuple[ToStore, asyncio.Future[Stored]]] = []
         try:
-            outcomes = self._write([item for item, _ in batch])
-        except Exception as exc:  # store_articles reports per article; this is a last resort
-            outcomes = [exc] * len(batch)
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            if not future.done():
-                future.set_result(outcome)
+            while self._waiting:
+                batch, self._waiting = self._waiting[:ARTICLES_PER_WRITE], self._waiting[ARTICLES_PER_WRITE:]
+                try:
+                    outcomes = await self._database.run(self._write, [item for item, _ in batch])
+                except Exception as exc:  # store_articles reports per article; this is a last resort
+                    outcomes = [exc] * len(batch)
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if not future.done():
+                        future.set_result(outcome)
+                batch = []
+        finally:
+            self._draining = None
+            for _, future in batch + self._waiting:  # cancelled (the loop is closing): nobody waits silently
+                future.cancel()
+            self._waiting = []
 
 
 @dataclass
@@ -173,7 +207,9 @@ async def _process_entries(services: Services, feed: FeedState, parsed: ParsedFe
     """Store the entries this feed has not delivered before; returns them."""
     report.entries = len(parsed.entries)
     # ``known``: another feed brought these already, so no page fetch (the store would refuse them anyway).
-    unseen, known = repository.new_entries(services.engine, feed.id, [(e.guid, e.url) for e in parsed.entries])
+    unseen, known = await services.database.run(
+        repository.new_entries, services.engine, feed.id, [(e.guid, e.url) for e in parsed.entries]
+    )
     fresh = [e for e in parsed.entries if e.guid in unseen]
     report.new = len(fresh)
     report.duplicates += sum(1 for e in fresh if e.url in known)
@@ -316,15 +352,17 @@ async def poll_due(
     long poll is never claimed twice. When the database stops taking writes, the feeds
     not started yet are left alone (their leases expire) and nothing more is fetched.
     """
-    feeds = repository.claim_due_feeds(services.engine, owner, services.clock(), names=names, lease=services.lease)
+    feeds = await services.database.run(
+        repository.claim_due_feeds, services.engine, owner, services.clock(), names=names, lease=services.lease
+    )
     services.held.feeds.update(feed.id for feed in feeds)
     gate = asyncio.Semaphore(concurrency)
     finished: list[PollRecord] = []  # written in batches: one transaction per feed would be most of a 304's cost
 
-    def write(records: list[PollRecord]) -> None:
+    async def write(records: list[PollRecord]) -> None:
         try:
-            if not services.storage.failing:
-                repository.record_polls(services.engine, records)
+            if records and not services.storage.failing:
+                await services.database.run(repository.record_polls, services.engine, records)
         except StorageError as exc:
             services.storage.failed(exc)  # the polls are not recorded: their feeds are polled again later
         finally:
@@ -338,15 +376,15 @@ async def poll_due(
             report, record = await refresh_feed(services, feed)
         finished.append(record)
         if len(finished) >= RECORDS_PER_WRITE:
-            write(finished[:])
-            finished.clear()
+            records, finished[:] = finished[:], []
+            await write(records)
         return report
 
     try:
         reports = await asyncio.gather(*(one(feed) for feed in feeds))
         return CycleReport([report for report in reports if report is not None])
     finally:
-        write(finished)
+        await write(finished)
 
 
 async def backfill(services: Services, topics: TopicSet, since: datetime, *, alert: bool) -> tuple[int, int]:
