@@ -134,7 +134,9 @@ async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport,
     response: FetchResult | None = None
     rhythm = feed.rhythm
     try:
-        response = await services.fetcher.get(feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True)
+        response = await services.fetcher.get(
+            feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=feed.trusted
+        )
         report.warnings, report.transient = response.warnings, response.server_failed
         for warning in response.warnings:
             log.warning("feed %s: %s", feed.name, warning)
