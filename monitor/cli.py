@@ -429,7 +429,7 @@ def feeds(ctx: click.Context, failing: bool, fmt: str, limit: int) -> None:
     _show(
         rows,
         fmt,
-        ["name", "last_status", "error_count", "last_checked_at", "next_check_at", "last_error"],
+        ["name", "last_status", "error_count", "last_checked_at", "next_check_at", "last_error", "last_warning"],
     )
 
 

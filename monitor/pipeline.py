@@ -293,6 +293,7 @@ def _reschedule(
         body_hash=_body_hash(response.body) if response and parsed else None,
         rhythm=rhythm if parsed else None,
         dead=polling.is_dead(services.poll_policy, status=status_code, failing_since=failing_since, now=now),
+        warning="; ".join(report.warnings) or None,
     )
 
 

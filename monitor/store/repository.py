@@ -75,6 +75,7 @@ class PollRecord:
     body_hash: str | None = None
     rhythm: polling.Rhythm | None = None  # None: unchanged (the feed was not parsed)
     dead: bool = False
+    warning: str | None = None  # read anyway, but worth the operator's eye
 
     @property
     def failed(self) -> bool:
@@ -300,6 +301,7 @@ def record_polls(engine: Engine, records: Sequence[PollRecord]) -> None:
             interval_s=sa.bindparam("interval_s"),
             last_status=sa.bindparam("status"),
             last_error=sa.bindparam("error"),
+            last_warning=sa.bindparam("warning"),
             dead=sa.bindparam("dead"),
             lease_owner=None,
             lease_expires_at=None,
@@ -320,6 +322,7 @@ def record_polls(engine: Engine, records: Sequence[PollRecord]) -> None:
             "interval_s": int(r.interval.total_seconds()),
             "status": r.status,
             "error": r.error,
+            "warning": r.warning,
             "dead": r.dead,
             "failed": r.failed,
             "parsed": r.status == "ok",

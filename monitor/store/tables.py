@@ -52,6 +52,7 @@ class Feed(SQLModel, table=True):
     body_hash: str | None = None
     last_status: str | None = None  # "ok", "not modified", "HTTP 404", "error"
     last_error: str | None = None
+    last_warning: str | None = None  # what the last poll read anyway, e.g. a body mislabelled as gzip
     error_count: int = 0  # consecutive failures
     failing_since: datetime | None = _when()
     dead: bool = False
