@@ -534,7 +534,9 @@ def topics_test(ctx: click.Context, name: str | None, query: str | None, since: 
 def feeds_add(ctx: click.Context, url: str, name: str | None) -> None:
     """Add a feed by URL; a web site's home page works too (its announced feed is found).
 
-    Feeds added here live in the database, beside those of the config file.
+    Feeds added here live in the database, beside those of the config file. A feed
+    found on a page is a stranger's URL: it is polled from public addresses and
+    `fetch.allow_networks` only, as article links are.
     """
     from monitor.config import feed_name_from_url
     from monitor.opml import find_feeds
