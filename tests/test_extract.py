@@ -51,8 +51,6 @@ def test_pages_without_article_text_give_none(page: bytes) -> None:
     assert extract_article(page, "https://news.example/x") is None
 
 
-
-
 def test_a_page_date_counts_only_up_to_two_days_after_the_time_given() -> None:
     # extract_article reads the date; analyse, given the time, decides whether it can be true.
     entry = Entry(guid="g", url="https://news.example/de", title="", summary="", published_at=None)
