@@ -429,7 +429,7 @@ def feeds(ctx: click.Context, failing: bool, fmt: str, limit: int) -> None:
     _show(
         rows,
         fmt,
-        ["name", "last_status", "error_count", "last_checked_at", "next_check_at", "last_error"],
+        ["name", "last_status", "error_count", "last_checked_at", "next_check_at", "last_error", "last_warning"],
     )
 
 
@@ -520,7 +520,8 @@ def feeds_add(ctx: click.Context, url: str, name: str | None) -> None:
     feed = found[0]
     if feed.url != url:
         click.echo(f"{url} is a page; it announces {len(found)} feed(s), adding {feed.url}")
-    added = _add_feed(ctx, feed.url, name or feed_name_from_url(feed.url))
+    discovered = feed.url != url  # the page's announcement: a stranger's URL, polled as one
+    added = _add_feed(ctx, feed.url, name or feed_name_from_url(feed.url), discovered=discovered)
     click.echo(f"added feed {added} ({feed.url})" if added else f"{feed.url} is already polled")
 
 
@@ -572,12 +573,12 @@ async def _find_feeds(config: Config, url: str, find: Callable[..., Any]) -> Any
         await fetcher.aclose()
 
 
-def _add_feed(ctx: click.Context, url: str, name: str) -> str | None:
+def _add_feed(ctx: click.Context, url: str, name: str, *, discovered: bool = False) -> str | None:
     from monitor.store import repository
 
     engine = _engine(ctx)
     repository.sync_feeds(engine, _config(ctx).feeds)
-    return repository.add_feed(engine, url, name)
+    return repository.add_feed(engine, url, name, discovered=discovered)
 
 
 # --- database ----------------------------------------------------------------------------

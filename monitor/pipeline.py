@@ -134,7 +134,9 @@ async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport,
     response: FetchResult | None = None
     rhythm = feed.rhythm
     try:
-        response = await services.fetcher.get(feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True)
+        response = await services.fetcher.get(
+            feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=feed.trusted
+        )
         report.warnings, report.transient = response.warnings, response.server_failed
         for warning in response.warnings:
             log.warning("feed %s: %s", feed.name, warning)
@@ -291,6 +293,7 @@ def _reschedule(
         body_hash=_body_hash(response.body) if response and parsed else None,
         rhythm=rhythm if parsed else None,
         dead=polling.is_dead(services.poll_policy, status=status_code, failing_since=failing_since, now=now),
+        warning="; ".join(report.warnings) or None,
     )
 
 

@@ -174,3 +174,24 @@ def test_match_and_discover_refuse_internal_addresses_given_directly(tmp_path: P
         line = one_line_error(monitor("--config", strict, *args, timeout=60))
         assert "refused to connect to" in line and reason in line and "fetch.allow_networks" in line, line
     assert server.requests == []
+
+
+def test_a_discovered_feed_stays_a_strangers_url_when_it_is_polled(tmp_path: Path, server: HostileServer) -> None:
+    """Added from a page's announcement, a feed is polled under fetch.allow_networks; the
+    same kind of URL added by the operator directly is trusted as the config's feeds are."""
+    server.serve("/announced.xml", FEED, headers=XML)
+    server.serve("/typed.xml", FEED.replace(b"Local news", b"Typed news"), headers=XML)
+    server.serve("/page", page_announcing("/announced.xml"), headers=HTML)
+    database = f"sqlite:///{tmp_path / 'm.db'}"
+    adding = write_config(tmp_path, database, [])  # allows 127.0.0.0/8, as an intranet setup would
+    for url in (server.url("/page"), server.url("/typed.xml")):
+        added = monitor("--config", adding, "feeds", "add", url, timeout=60)
+        assert added.returncode == 0 and "added feed" in added.stdout, added.stderr
+    assert server.hits("/announced.xml") == server.hits("/typed.xml") == 1  # each checked to be a feed
+
+    strict = write_config(tmp_path, database, [], fetch={"allow_networks": []})
+    polled = monitor("--config", strict, "poll", timeout=60)
+    assert server.hits("/typed.xml") == 2, polled.stdout  # the operator's own URL: trusted
+    assert server.hits("/announced.xml") == 1, polled.stdout  # the page's: refused before connecting
+    refused_line = next(line for line in polled.stdout.splitlines() if "announced" in line)
+    assert "refused to connect to" in refused_line and "(loopback)" in refused_line, polled.stdout

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -438,6 +439,11 @@ def test_a_feed_labelled_gzip_but_not_compressed_is_read_with_a_warning(
         "(the server is misconfigured)"
     ), line
     assert f"WARNING monitor.pipeline: feed hostile: {url}: labelled" in result.stderr
+    # Kept on the feed for `monitor feeds`, until a poll without it.
+    feeds = json.loads(monitor("--config", config, "feeds", "--format", "json").stdout)
+    (feed,) = [row for row in feeds if row["name"] == "hostile"]
+    assert feed["last_warning"].startswith(f"{url}: labelled Content-Encoding gzip but not compressed"), feed
+    assert feed["last_status"] == "ok" and feed["error_count"] == 0, feed
 
 
 def test_invalid_dates_are_stored_as_unknown(tmp_path: Path, site: HostileServer, make_config: MakeConfig) -> None:

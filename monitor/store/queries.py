@@ -150,6 +150,7 @@ def feeds(engine: Engine, *, failing: bool = False, limit: int = 1000) -> list[R
                 "url": f.url,
                 "last_status": "dead" if f.dead else f.last_status,
                 "last_error": f.last_error,
+                "last_warning": f.last_warning,
                 "error_count": f.error_count,
                 "last_checked_at": _iso(f.last_checked_at),
                 "next_check_at": None if f.dead else _iso(f.next_check_at),

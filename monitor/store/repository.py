@@ -30,6 +30,7 @@ from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCD
 
 log = logging.getLogger(__name__)
 
+DISCOVERED = "discovered"  # feed.origin of a feed a page announced (a stranger's URL)
 CANDIDATES_PER_ARTICLE = 20  # stored articles handed to stories.assign, best first
 
 # A lease is short and renewed while its work goes on (service: the heartbeat), so a
@@ -56,6 +57,7 @@ class FeedState:
     failing_since: datetime | None
     interval_override: timedelta | None
     rhythm: polling.Rhythm
+    trusted: bool = True  # False for a feed a page announced: fetched under fetch.allow_networks
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,7 @@ class PollRecord:
     body_hash: str | None = None
     rhythm: polling.Rhythm | None = None  # None: unchanged (the feed was not parsed)
     dead: bool = False
+    warning: str | None = None  # read anyway, but worth the operator's eye
 
     @property
     def failed(self) -> bool:
@@ -175,19 +178,26 @@ def _free_name(name: str, taken: set[str]) -> str:
     return chosen
 
 
-def add_feed(engine: Engine, url: str, name: str, now: datetime | None = None) -> str | None:
-    """Add a feed by hand; returns the name it got, or None when its URL is there already."""
+def add_feed(
+    engine: Engine, url: str, name: str, now: datetime | None = None, *, discovered: bool = False
+) -> str | None:
+    """Add a feed by hand; returns the name it got, or None when its URL is there already.
+
+    ``discovered``: the URL is the one a page announced, a stranger's: it is polled under
+    fetch.allow_networks, not trusted like the operator's own feed URLs.
+    """
+    origin = DISCOVERED if discovered else "cli"
     with transaction(engine) as session:
         serialised(session, SYNC_FEEDS_CHORE)  # a daemon syncing its config at this moment goes first
         existing = session.exec(select(Feed).where(Feed.url == url)).first()
         if existing is not None:
             if existing.active:
                 return None
-            existing.active, existing.origin = True, "cli"
+            existing.active, existing.origin = True, origin
             return existing.name
         taken = set(session.exec(select(Feed.name)))
         chosen = _free_name(name, taken)
-        session.add(Feed(name=chosen, url=url, origin="cli", next_check_at=now or utcnow()))
+        session.add(Feed(name=chosen, url=url, origin=origin, next_check_at=now or utcnow()))
         return chosen
 
 
@@ -256,6 +266,7 @@ def claim_due_feeds(
                 failing_since=f.failing_since,
                 interval_override=timedelta(seconds=f.interval_override_s) if f.interval_override_s else None,
                 rhythm=_rhythm(f),
+                trusted=f.origin != DISCOVERED,
             )
             for f in rows
         ]
@@ -290,6 +301,7 @@ def record_polls(engine: Engine, records: Sequence[PollRecord]) -> None:
             interval_s=sa.bindparam("interval_s"),
             last_status=sa.bindparam("status"),
             last_error=sa.bindparam("error"),
+            last_warning=sa.bindparam("warning"),
             dead=sa.bindparam("dead"),
             lease_owner=None,
             lease_expires_at=None,
@@ -310,6 +322,7 @@ def record_polls(engine: Engine, records: Sequence[PollRecord]) -> None:
             "interval_s": int(r.interval.total_seconds()),
             "status": r.status,
             "error": r.error,
+            "warning": r.warning,
             "dead": r.dead,
             "failed": r.failed,
             "parsed": r.status == "ok",

@@ -42,7 +42,9 @@ class Feed(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True)
     url: str = Field(unique=True)
-    origin: str = "config"  # "config": follows the config file; "cli": added by `monitor feeds add/import`
+    # "config": follows the config file; "cli": added by `monitor feeds add/import`;
+    # "discovered": the feed a page announced to `feeds add`, a stranger's URL (fetch.allow_networks applies)
+    origin: str = "config"
     active: bool = True  # False when removed from the configuration
     interval_override_s: int | None = None
     etag: str | None = None
@@ -50,6 +52,7 @@ class Feed(SQLModel, table=True):
     body_hash: str | None = None
     last_status: str | None = None  # "ok", "not modified", "HTTP 404", "error"
     last_error: str | None = None
+    last_warning: str | None = None  # what the last poll read anyway, e.g. a body mislabelled as gzip
     error_count: int = 0  # consecutive failures
     failing_since: datetime | None = _when()
     dead: bool = False
