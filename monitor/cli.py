@@ -24,6 +24,7 @@ from monitor.model import Document
 from monitor.store.tables import utcnow
 
 CONFIG_HELP = "Configuration file (default: $MONITOR_CONFIG or config/monitor.yaml)."
+FORMAT_HELP = "A table for people, or JSON or CSV for programs (their shapes are in docs/cli.md)."
 
 
 class _Group(click.Group):
@@ -126,7 +127,8 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
     """Poll every feed once now, process new articles, deliver due alerts.
 
     Prints one line per feed and a summary. Exits 0 even when some feeds failed:
-    their errors are stored (see `monitor feeds --failing`).
+    their errors are stored (see `monitor feeds --failing`). Exits 1 with one line
+    when the database cannot be written (disk full, read-only).
     """
     from monitor.service import run_loop, running
     from monitor.store import repository
@@ -173,6 +175,10 @@ def _feed_line(feed: Any) -> str:
 def run(ctx: click.Context) -> None:
     """Run as a daemon: poll feeds on their schedule and deliver alerts until SIGTERM or Ctrl-C.
 
+    Polls due feeds every `polling.tick` and delivers alerts beside it, one at a time
+    per channel. Status lines go to stderr, among them one when the database stops
+    taking writes (polling pauses) and one when it takes them again.
+
     Several `monitor run` processes may share one PostgreSQL database; each claims
     due feeds with a lease, so none is polled twice at once.
     """
@@ -196,7 +202,7 @@ def run(ctx: click.Context) -> None:
 @click.option("-q", "--query", help="Match this query instead of the configured topics.")
 @click.option("--explain", is_flag=True, help="Also print the parsed query tree.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for programs.")
-@click.option("--lang", help="Declare the document's language instead of detecting it.")
+@click.option("--lang", metavar="CODE", help="Declare the document's language (e.g. de) instead of detecting it.")
 @click.pass_context
 def match(
     ctx: click.Context,
@@ -209,6 +215,7 @@ def match(
     """Would this document match? SOURCE is a file, a URL, or - for stdin. Stores nothing.
 
     HTML is extracted as the pipeline would; for plain text the first line is the title.
+    A URL is fetched like an article link: public addresses and `fetch.allow_networks` only.
 
     \b
     monitor match seeds/000_dc6b95992fa60b00.txt
@@ -306,13 +313,21 @@ def _since(value: str | None) -> datetime | None:
 
 
 def _query_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)(fn)
+    fn = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(output.FORMATS),
+        default="table",
+        show_default=True,
+        help=FORMAT_HELP,
+    )(fn)
     fn = click.option(
         "--limit",
         type=click.IntRange(1),
         default=50,
         show_default=True,
-        help="At most this many rows.",
+        metavar="N",
+        help="At most this many rows, newest first.",
     )(fn)
     fn = click.option("--since", metavar="AGE", help="Only the last AGE, e.g. 2d, 12h, 30m.")(fn)
     return click.option("--topic", metavar="NAME", help="Only this topic.")(fn)
@@ -339,6 +354,7 @@ def matches(ctx: click.Context, topic: str | None, since: str | None, limit: int
     "--id",
     "story_id",
     type=int,
+    metavar="N",
     help="Show one story with each article's similarity and joining signal.",
 )
 @click.pass_context
@@ -412,11 +428,17 @@ def alerts(
 
 @cli.group(invoke_without_command=True)
 @click.option("--failing", is_flag=True, help="Only feeds that fail or are dead: the ones that need a human.")
-@click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
-@click.option("--limit", type=click.IntRange(1), default=1000, show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True, help=FORMAT_HELP
+)
+@click.option("--limit", type=click.IntRange(1), default=1000, show_default=True, metavar="N", help="At most N feeds.")
 @click.pass_context
 def feeds(ctx: click.Context, failing: bool, fmt: str, limit: int) -> None:
-    """The polled feeds: last status and error, failures in a row, next check."""
+    """The polled feeds: last status and error, failures in a row, next check.
+
+    Without a subcommand, lists the feeds of the config file and those added with
+    `monitor feeds add` or `monitor feeds import`.
+    """
     if ctx.invoked_subcommand:
         return
     from monitor.service import open_database
@@ -453,6 +475,7 @@ def topics() -> None:
     type=click.IntRange(1),
     default=10,
     show_default=True,
+    metavar="N",
     help="Show this many top matches.",
 )
 @click.pass_context
@@ -511,7 +534,9 @@ def topics_test(ctx: click.Context, name: str | None, query: str | None, since: 
 def feeds_add(ctx: click.Context, url: str, name: str | None) -> None:
     """Add a feed by URL; a web site's home page works too (its announced feed is found).
 
-    Feeds added here live in the database, beside those of the config file.
+    Feeds added here live in the database, beside those of the config file. A feed
+    found on a page is a stranger's URL: it is polled from public addresses and
+    `fetch.allow_networks` only, as article links are.
     """
     from monitor.config import feed_name_from_url
     from monitor.opml import find_feeds
@@ -529,7 +554,7 @@ def feeds_add(ctx: click.Context, url: str, name: str | None) -> None:
 @click.argument("url")
 @click.pass_context
 def feeds_discover(ctx: click.Context, url: str) -> None:
-    """List the feeds a web page announces (<link rel="alternate">), adding nothing."""
+    """List the feeds a web page announces (`<link rel="alternate">`), adding nothing."""
     from monitor.opml import announced_feeds
 
     for feed in asyncio.run(_find_feeds(_config(ctx), url, announced_feeds)):
@@ -540,7 +565,7 @@ def feeds_discover(ctx: click.Context, url: str) -> None:
 @click.argument("opml_file", type=click.Path(exists=True, dir_okay=False))
 @click.pass_context
 def feeds_import(ctx: click.Context, opml_file: str) -> None:
-    """Add every feed of an OPML file (as exported by feed readers)."""
+    """Add every feed of an OPML file (as exported by feed readers); feeds already polled are skipped."""
     from monitor.config import feed_name_from_url
     from monitor.opml import parse_opml
 
@@ -586,7 +611,7 @@ def _add_feed(ctx: click.Context, url: str, name: str, *, discovered: bool = Fal
 
 @cli.group()
 def db() -> None:
-    """Database maintenance."""
+    """Database maintenance: the schema is created and migrated here."""
 
 
 @db.command("upgrade")
