@@ -2,15 +2,15 @@
 
 Extraction, language identification, topic matching and story features all read the
 same text; doing them together in the worker means the page crosses the process
-boundary once, the event loop only fetches and stores, and both cores work. The
-compiled topics reach each worker once, when it starts (``install_topics``), not with
-every article.
+boundary once, the event loop only fetches and stores, and both cores work. Pure: the
+compiled topics and the time are arguments (``monitor.workers`` keeps each worker's
+topics and calls ``analyse`` with them).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from monitor import stories
 from monitor.extract import extract_article
@@ -19,8 +19,9 @@ from monitor.not_article import why_not_article
 from monitor.text import detect_language
 from monitor.topics import TopicSet
 
-_installed: dict[str, TopicSet] = {}  # this worker's topics, set once by install_topics
 MIN_WORDS_FOR_TEXT_IDENTITY = 50
+EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
+LATEST_DATE_AHEAD = timedelta(days=2)  # time zones and clocks a little ahead, not typos like 2099
 SAME_SITE_TEXT = "same text as other pages of this site"  # the reason the store finds (site_text)
 
 
@@ -43,16 +44,11 @@ def text_identity(text: str) -> str | None:
     return stories.text_hash(text) or None
 
 
-def install_topics(topics: TopicSet) -> None:
-    """Give this process the topics ``analyse`` matches against (a worker's initializer)."""
-    _installed["topics"] = topics
-
-
-def _topics() -> TopicSet:
-    # Matching nothing would lose matches silently: a worker without topics is a bug.
-    if "topics" not in _installed:
-        raise RuntimeError("no topics in this worker process: create the WorkerPool with setup=install_topics")
-    return _installed["topics"]
+def plausible_date(moment: datetime | None, now: datetime) -> datetime | None:
+    """``moment`` when a page's publication date can be it (1990 to two days after ``now``), else None."""
+    if moment is None or not EARLIEST_DATE <= moment <= now + LATEST_DATE_AHEAD:
+        return None
+    return moment
 
 
 def choose_text(title: str, page_text: str, summary: str, page_rejected: str | None = None) -> tuple[str, str]:
@@ -80,14 +76,18 @@ def choose_text(title: str, page_text: str, summary: str, page_rejected: str | N
 def analyse(
     entry: Entry,
     feed_language: str | None,
+    topics: TopicSet,
+    now: datetime,
     page: bytes | None = None,
     page_url: str = "",
     page_rejected: str | None = None,
 ) -> Analysed | None:
     """The article behind ``entry``: the page's text when it is an article, else the feed's own.
 
-    ``page_rejected``: why the caller already knows the page is no article (it then passes
-    no page). None when there is nothing to store (no title and no text).
+    ``topics``: what to match it against; ``now``: the time, against which the page's
+    publication date is checked. ``page_rejected``: why the caller already knows the
+    page is no article (it then passes no page). None when there is nothing to store
+    (no title and no text).
     """
     title = entry.title
     declared, published = entry.language or feed_language, entry.published_at
@@ -98,7 +98,7 @@ def analyse(
         page_text = extracted.text
         title = title or (extracted.title or "")
         declared = extracted.language or declared
-        published = published or extracted.published_at
+        published = published or plausible_date(extracted.published_at, now)
     text, source = choose_text(title, page_text, entry.summary, page_rejected)
     if not text and not title:
         return None
@@ -112,7 +112,7 @@ def analyse(
         document=document,
         published_at=published,
         # Dozens of Hit objects per article would double what crosses back to the event loop.
-        matches=[replace(match, hits=()) for match in _topics().match(read)],
+        matches=[replace(match, hits=()) for match in topics.match(read)],
         features=stories.story_features(read, published),
         text_hash=text_identity(read.text),
         page_hash=(stories.text_hash(page_text) or None) if source == PAGE else None,

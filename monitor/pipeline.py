@@ -23,9 +23,8 @@ from typing import ParamSpec, TypeVar
 from sqlalchemy.engine import Engine
 
 from monitor import polling, stories
-from monitor.analysis import SAME_SITE_TEXT, Analysed, analyse
+from monitor.analysis import SAME_SITE_TEXT, Analysed
 from monitor.errors import FetchError, ParseError
-from monitor.extract import WorkerPool
 from monitor.feeds import ParsedFeed, parse_feed
 from monitor.fetch import Fetcher, FetchResult, is_transient
 from monitor.model import Entry
@@ -42,6 +41,7 @@ from monitor.store.repository import (
 )
 from monitor.store.tables import utcnow
 from monitor.topics import TopicSet
+from monitor.workers import WorkerPool, analyse
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class Services:
 
     engine: Engine
     fetcher: Fetcher
-    pool: WorkerPool  # its workers hold the compiled topics (monitor.analysis)
+    pool: WorkerPool  # its workers hold the compiled topics (monitor.workers)
     channels: Sequence[str]
     story_rules: stories.StoryRules
     poll_policy: polling.PollPolicy
@@ -248,7 +248,7 @@ async def _process_entry(
     stored = await services.writer.store(_to_store(feed, entry, article))
     if isinstance(stored, SiteBoilerplate):
         # The site served this page text for other links too: not this article's, the feed's text instead.
-        article = await services.pool.run(analyse, entry, feed_language, None, "", SAME_SITE_TEXT)
+        article = await services.pool.run(analyse, entry, feed_language, services.clock(), None, "", SAME_SITE_TEXT)
         if article is None:
             return
         stored = await services.writer.store(_to_store(feed, entry, article))
@@ -290,11 +290,11 @@ async def _analyse(services: Services, entry: Entry, feed_language: str | None, 
             page = await services.fetcher.get(entry.url)
             if page.status >= 400:
                 raise FetchError(f"{entry.url} answered HTTP {page.status}")
-            return await services.pool.run(analyse, entry, feed_language, page.body, page.url)
+            return await services.pool.run(analyse, entry, feed_language, services.clock(), page.body, page.url)
         except (FetchError, ParseError) as exc:
             report.page_failures += 1
             log.info("page of %s failed, using the feed's summary: %s", entry.url, exc)
-    return await services.pool.run(analyse, entry, feed_language)
+    return await services.pool.run(analyse, entry, feed_language, services.clock())
 
 
 def _reschedule(

@@ -1,15 +1,9 @@
-"""What every worker process needs loaded before its first document.
+"""What the worker pool's fork server imports once: everything a worker needs loaded.
 
-The pool's fork server imports this module once; each worker is then forked from it
-with the parsers and the language model already in memory (shared, copy-on-write), so
-a worker that is recycled or replaced after a stuck document starts in milliseconds
-instead of re-importing for a second.
+See ``monitor.workers.preload``. A module, not only the function, because a fork
+server preloads modules by name.
 """
 
-import feedparser  # noqa: F401
-import py3langid
-import trafilatura  # noqa: F401
+from monitor.workers import preload
 
-import monitor.analysis  # noqa: F401
-
-py3langid.classify("warm up")  # the model loads on first use
+preload()

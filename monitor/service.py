@@ -19,15 +19,15 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy.engine import Engine
 
-from monitor import analysis, polling, stories
+from monitor import polling, stories, workers
 from monitor.alerts import outbox
 from monitor.config import Config
-from monitor.extract import WorkerPool
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.pipeline import CycleReport, Services, backfill, poll_due
 from monitor.store import db, repository
 from monitor.store.db import StorageError
 from monitor.topics import TopicSet, TopicSpec
+from monitor.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -199,7 +199,7 @@ async def running(config: Config, *, lease: timedelta = repository.LEASE) -> Asy
     repository.sync_feeds(engine, config.feeds)
     reclaim_dead_workers_leases(engine, owner)  # a crashed predecessor's feeds are polled now, not in a lease
     fetcher = Fetcher(fetch_limits(config))
-    pool = WorkerPool(workers=config.polling.workers, setup=partial(analysis.install_topics, topics))
+    pool = WorkerPool(workers=config.polling.workers, setup=partial(workers.install_topics, topics))
     pool.start()
     alert_client = httpx.AsyncClient(headers={"User-Agent": user_agent(config)}, follow_redirects=False)
     senders = outbox.channels(config.alerts, alert_client)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from monitor import analysis
-from monitor.analysis import analyse, choose_text, install_topics
+from monitor.analysis import analyse, choose_text
 from monitor.model import Entry
 from monitor.not_article import why_not_article
 from monitor.topics import TopicSet, TopicSpec
@@ -357,16 +357,16 @@ def test_a_page_the_caller_rejected_is_not_used() -> None:
     assert choose_text("Tram line", "", "", reason) == ("", f"rejected: {reason}")
 
 
-def test_a_rejected_text_is_read_by_nothing_but_kept(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(analysis, "_installed", {})  # this process's topics, for this test only
-    install_topics(TopicSet.compile([TopicSpec("privacy", "cookies OR datenschutz"), TopicSpec("tram", "tram")]))
+def test_a_rejected_text_is_read_by_nothing_but_kept() -> None:
+    topics = TopicSet.compile([TopicSpec("privacy", "cookies OR datenschutz"), TopicSpec("tram", "tram")])
+    now = datetime.now(UTC)
     page = f"<html><body><main><article><p>{WALL}</p><p>{WALL}</p><p>{WALL}</p></article></main></body></html>"
     entry = Entry(guid="g", url="https://news.example/a", title="Tram line approved", summary="", published_at=None)
-    analysed = analyse(entry, "en", page.encode(), entry.url)
+    analysed = analyse(entry, "en", topics, now, page.encode(), entry.url)
     assert analysed is not None
     assert analysed.document.text_source == "rejected: consent wall"
     assert "cookies" in analysed.document.text  # kept, for people to look at
     assert [m.topic for m in analysed.matches] == ["tram"]  # the title matched, the wall did not
     assert analysed.text_hash is None and analysed.page_hash is None
-    title_only = analyse(Entry("h", "https://news.example/b", "Tram line approved", "", None), "en")
+    title_only = analyse(Entry("h", "https://news.example/b", "Tram line approved", "", None), "en", topics, now)
     assert title_only is not None and analysed.features == title_only.features

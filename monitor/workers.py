@@ -1,0 +1,333 @@
+"""The process pool that runs CPU-bound work, and what its workers hold.
+
+``WorkerPool`` keeps the CPU-bound work (feed parsing, and ``analyse`` for articles) off
+the event loop and bounded: a document that takes longer than the time limit is
+abandoned and its worker killed and replaced; workers are also recycled after many
+tasks, against leaks. Workers fork from a server that preloaded ``monitor.preload``
+(which runs ``preload``), so a new one is cheap.
+
+The stages a worker runs are pure (``monitor.analysis``, ``monitor.feeds``); the state a
+worker keeps between documents, its compiled topics, lives here: ``install_topics`` is
+the pool's ``setup``, and this module's ``analyse`` hands them to the pure stage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import multiprocessing
+import os
+import pickle
+import signal
+import socket
+import struct
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing.process import BaseProcess
+from typing import Any, TypeVar
+
+from monitor import analysis
+from monitor.errors import MonitorError, ParseError
+from monitor.model import Entry
+from monitor.topics import TopicSet
+
+T = TypeVar("T")
+
+# --- what a worker holds and runs --------------------------------------------------------------
+
+_installed: dict[str, TopicSet] = {}  # this worker's topics, set once by install_topics
+
+
+@functools.cache
+def preload() -> None:
+    """Load what every worker needs before its first document, once per process.
+
+    The pool's fork server runs this (by importing ``monitor.preload``); each worker is
+    then forked from it with the parsers and the language model already in memory
+    (shared, copy-on-write), so a worker that is recycled or replaced after a stuck
+    document starts in milliseconds instead of re-importing for a second.
+    """
+    import feedparser  # noqa: F401
+    import py3langid
+    import trafilatura  # noqa: F401
+
+    py3langid.classify("warm up")  # the model loads on first use
+
+
+def install_topics(topics: TopicSet) -> None:
+    """Give this process the topics ``analyse`` matches against (a worker's initializer)."""
+    _installed["topics"] = topics
+
+
+def analyse(
+    entry: Entry,
+    feed_language: str | None,
+    now: datetime,
+    page: bytes | None = None,
+    page_url: str = "",
+    page_rejected: str | None = None,
+) -> analysis.Analysed | None:
+    """``monitor.analysis.analyse`` with this worker's topics: what the pipeline hands a worker.
+
+    The topics reach each worker once, when it starts, not with every article.
+    """
+    # Matching nothing would lose matches silently: a worker without topics is a bug.
+    if "topics" not in _installed:
+        raise RuntimeError("no topics in this worker process: create the WorkerPool with setup=install_topics")
+    return analysis.analyse(entry, feed_language, _installed["topics"], now, page, page_url, page_rejected)
+
+
+# --- the process pool -------------------------------------------------------------------------
+
+WORKER_NICENESS = 10  # added to the monitor's own: its event loop gets a core before the workers
+
+# A frame on a worker's socket: 8-byte length, then a pickle. Length 0 is the worker's "ready".
+_FRAME = struct.Struct("!Q")
+
+
+class _WorkerLost(Exception):
+    """The worker died with this document handed to it (killed for another one, or crashed)."""
+
+
+def _receive(sock: socket.socket, size: int) -> bytearray:
+    buffer = bytearray(size)
+    view, got = memoryview(buffer), 0
+    while got < size:
+        count = sock.recv_into(view[got:])
+        if not count:
+            raise EOFError
+        got += count
+    return buffer
+
+
+def _serve(sock: socket.socket, setup: Callable[[], None] | None) -> None:
+    """A worker's life: run each document it is sent and send back the outcome, until EOF."""
+    preload()  # done already when forked from the fork server, which imported monitor.preload
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it closes us
+    # Below the event loop: it fetches, stores and feeds us, and a CPU-bound document must
+    # not make it wait for a core (measured: 3-4 % more articles per second on 2 cores).
+    os.nice(WORKER_NICENESS)
+    if setup is not None:
+        setup()
+    try:
+        sock.sendall(_FRAME.pack(0))
+        while True:
+            fn, args = pickle.loads(_receive(sock, _FRAME.unpack(_receive(sock, _FRAME.size))[0]))
+            try:
+                outcome: tuple[bool, Any] = (True, fn(*args))
+            except Exception as exc:
+                outcome = (False, exc)
+            try:
+                data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # an exception or result that cannot cross: say what it was
+                data = pickle.dumps((False, ParseError(f"{_name(fn)} gave an answer that cannot be sent back: {exc}")))
+            sock.sendall(_FRAME.pack(len(data)) + data)
+    except (EOFError, OSError):
+        return  # the pool closed our socket: it wants us gone
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__name__", "the task")
+
+
+@dataclass(eq=False)
+class _Worker:
+    process: BaseProcess
+    sock: socket.socket
+    pending: deque[asyncio.Future[bytes]] = field(default_factory=deque)  # answered in this order
+    writer: asyncio.StreamWriter | None = None  # set once the worker said it is ready
+    handed: int = 0
+    retiring: bool = False  # has had its share of documents: takes no more, exits when done
+    lifetime: asyncio.Task[None] | None = None
+
+    def hand(self, payload: bytes) -> asyncio.Future[bytes]:
+        assert self.writer is not None
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append(future)
+        self.handed += 1
+        self.writer.write(_FRAME.pack(len(payload)) + payload)
+        return future
+
+
+class WorkerPool:
+    """``workers`` processes, each document within ``timeout``; no threads in this process.
+
+    Each worker has its own socket, read and written by the event loop, so handing over a
+    document and taking its result cost no thread and no lock (ProcessPoolExecutor's
+    helper threads took a tenth of the event loop's CPU, and its ``max_tasks_per_child``
+    can hang at exit: CPython gh-115634). At most two documents per worker are handed over
+    at a time, so that a worker that finishes one finds the next already waiting; callers
+    beyond that wait their turn (the queue is the callers themselves, as bounded as the
+    pipeline's own concurrency). The time limit starts at the hand-over: a document can
+    spend part of it behind one other, at most as long as that one takes. A document over
+    its limit has its worker killed; the document queued behind it is handed to another.
+    """
+
+    def __init__(
+        self,
+        workers: int = 2,
+        timeout: float = 20.0,
+        max_tasks_per_child: int = 1000,
+        setup: Callable[[], None] | None = None,
+    ):
+        """``setup`` (picklable, e.g. a ``functools.partial``) runs once in each new worker."""
+        self.workers, self.timeout, self.max_tasks_per_child = workers, timeout, max_tasks_per_child
+        self.setup = setup
+        self.rebuilds = 0  # workers replaced because a document was too slow or crashed one
+        self._new_process = _process_factory()
+        self._workers: list[_Worker] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots = asyncio.Semaphore(2 * workers)
+        self._changed = asyncio.Event()  # a worker became ready, or one ended
+        self._cannot_start: str | None = None  # why the last worker died before it was ready
+
+    def start(self) -> None:
+        """Start the workers now (they load in the background) rather than at the first document."""
+        self._bind()
+        self._top_up()
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in a worker; ParseError when it is too slow or kills its worker."""
+        self._bind()
+        try:
+            payload = pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            raise ParseError(f"{_name(fn)} failed: cannot hand it to a worker: {exc}") from exc
+        async with self._slots:
+            for attempt in range(2):
+                worker = await self._ready_worker()
+                answer = worker.hand(payload)
+                if worker.handed >= self.max_tasks_per_child:
+                    worker.retiring = True
+                    self._top_up()  # its successor starts loading now
+                try:
+                    data = await asyncio.wait_for(answer, self.timeout)
+                except TimeoutError:
+                    await self._end(worker)
+                    raise ParseError(f"{_name(fn)} took longer than {self.timeout:g} s; skipped") from None
+                except _WorkerLost:
+                    if attempt == 1:
+                        raise ParseError(f"{_name(fn)} crashed its worker process; skipped") from None
+                    continue  # killed for another document, or crashed: once more, on another worker
+                try:
+                    ok, value = pickle.loads(data)
+                except Exception as exc:
+                    raise ParseError(f"{_name(fn)} failed: its answer cannot be read: {exc}") from exc
+                if ok:
+                    return value  # type: ignore[no-any-return]
+                if isinstance(value, MonitorError):
+                    raise value
+                raise ParseError(f"{_name(fn)} failed: {type(value).__name__}: {value}") from value
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        """Stop every worker now, including one stuck inside a document."""
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            if worker.lifetime is not None:
+                worker.lifetime.cancel()
+            _stop(worker)
+        for worker in workers:
+            if worker.process.pid is not None:
+                worker.process.join(timeout=5)
+
+    def _bind(self) -> None:
+        """Workers belong to one event loop: a pool used from a new one starts them again."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self.close()
+            self._loop, self._cannot_start = loop, None
+            self._slots, self._changed = asyncio.Semaphore(2 * self.workers), asyncio.Event()
+
+    async def _ready_worker(self) -> _Worker:
+        while True:
+            if self._cannot_start:  # the next caller tries again
+                error, self._cannot_start = self._cannot_start, None
+                raise ParseError(error)
+            self._top_up()
+            ready = [w for w in self._workers if w.writer is not None and not w.retiring]
+            if ready:
+                return min(ready, key=lambda w: len(w.pending))
+            self._changed.clear()
+            await self._changed.wait()
+
+    def _top_up(self) -> None:
+        """Start workers until ``workers`` of them are loading or taking documents."""
+        while sum(not w.retiring for w in self._workers) < self.workers:
+            ours, theirs = socket.socketpair()
+            worker = _Worker(self._new_process(target=_serve, args=(theirs, self.setup), daemon=True), ours)
+            self._workers.append(worker)
+            worker.lifetime = asyncio.get_running_loop().create_task(self._live(worker, theirs))
+
+    async def _live(self, worker: _Worker, theirs: socket.socket) -> None:
+        """Start one worker, read its answers in order, and clean up after it ends."""
+        loop = asyncio.get_running_loop()
+        try:
+            try:
+                try:
+                    # Blocks until the fork server has loaded the parsers (a second, the first time).
+                    await loop.run_in_executor(None, worker.process.start)
+                finally:
+                    theirs.close()  # the worker's end, now its own: we see EOF when it dies
+                reader, worker.writer = await asyncio.open_connection(sock=worker.sock)
+                await reader.readexactly(_FRAME.size)  # "ready"
+            except Exception as exc:
+                why = "it exited before it was ready (its error is above)"
+                if not isinstance(exc, asyncio.IncompleteReadError):
+                    why = f"{type(exc).__name__}: {exc}"
+                self._cannot_start = f"cannot start a worker process: {why}"
+                raise
+            self._cannot_start = None
+            self._changed.set()
+            while True:
+                size = _FRAME.unpack(await reader.readexactly(_FRAME.size))[0]
+                data = await reader.readexactly(size)
+                answer = worker.pending.popleft()
+                if not answer.done():  # else its caller stopped waiting
+                    answer.set_result(data)
+                if worker.retiring and not worker.pending:
+                    break  # its share is done: closing the socket tells it to exit
+        except (asyncio.IncompleteReadError, OSError):
+            if not worker.retiring and worker in self._workers:  # not closed by us
+                self.rebuilds += 1  # it died, or was killed for a document that took too long
+        except Exception:
+            pass  # could not start: _cannot_start says why to whoever waits for a worker
+        finally:
+            if worker in self._workers:
+                self._workers.remove(worker)
+            for answer in worker.pending:
+                if not answer.done():
+                    answer.set_exception(_WorkerLost())
+            _stop(worker, kill=not worker.retiring)
+            self._changed.set()
+        if worker.process.pid is not None:  # it started: reap it
+            await loop.run_in_executor(None, worker.process.join, 5)
+
+    async def _end(self, worker: _Worker) -> None:
+        """Kill a worker stuck in a document and wait until it is gone."""
+        _stop(worker)
+        if worker.lifetime is not None:
+            await asyncio.wait([worker.lifetime])
+
+
+def _process_factory() -> Callable[..., BaseProcess]:
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn").Process
+    # Not "fork": this process has threads, which a forked child would inherit half-way;
+    # a fork server that has loaded the parsers once starts each worker quickly and shares
+    # that memory. "__main__" too: else every worker imports the main module again.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", "monitor.preload"])
+    return context.Process
+
+
+def _stop(worker: _Worker, *, kill: bool = True) -> None:
+    if worker.writer is not None:
+        worker.writer.close()
+    else:
+        worker.sock.close()
+    if kill and worker.process.pid is not None and worker.process.is_alive():
+        worker.process.kill()
