@@ -113,3 +113,12 @@ def monitor(
         cwd=ROOT,
         env={**os.environ, "HOOK_SECRET": HOOK_SECRET, **(env or {})},
     )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The promise for every failure: exit non-zero, one line on stderr, no traceback."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import DEFAULT_TOPICS, ROOT, monitor, write_config
+from conftest import DEFAULT_TOPICS, ROOT, monitor, one_line_error, write_config
 from hostile import HostileServer
 from receivers import WebhookReceiver, closed_port
 from seedsite import page_html, publish, seeds
@@ -67,15 +67,6 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 0, f"{result.args}: exit {result.returncode}\n{result.stderr}"
     assert "Traceback" not in result.stderr, result.stderr
     return result.stdout
-
-
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    """The promise for every failure: exit non-zero, one line on stderr, no traceback."""
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.returncode != 0, result.stdout
-    assert "Traceback" not in result.stderr, result.stderr
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 def as_json(result: subprocess.CompletedProcess[str]) -> list[Row]:

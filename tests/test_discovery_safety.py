@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import subprocess
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import monitor, write_config
+from conftest import monitor, one_line_error, write_config
 from hostile import HostileServer
 
 from monitor.errors import FetchError
@@ -137,14 +136,6 @@ def test_discover_fetches_the_page_under_the_stranger_rule(server: HostileServer
 
 
 # --- the command line ----------------------------------------------------------------------------
-
-
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.returncode != 0, result.stdout
-    assert "Traceback" not in result.stderr, result.stderr
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 def test_feeds_add_refuses_a_page_announcing_cloud_metadata(tmp_path: Path, server: HostileServer) -> None:

@@ -627,21 +627,26 @@ def test_retry_after_postpones_the_next_poll(
     assert_next_check_after(cycle, "hostile", wait)
 
 
-def test_retry_after_is_honoured_on_a_feed_that_publishes_often(
-    tmp_path: Path, site: HostileServer, make_config: MakeConfig
-) -> None:
-    # 12 entries in the last week: the adaptive rule polls about every 14 h. Then the server
-    # answers 503 asking for 16 h: the next poll is due in 16 h, not at the 24 h maximum.
+def twelve_recent_items() -> str:
+    """Twelve entries of the last week, linking where nothing is fetched (stored from the feed's text)."""
     now = datetime.now(UTC)
-    items = "".join(
+    return "".join(
         item(
             f"Doubao {n}",
-            f"http://10.0.0.1/{n}",  # not fetched: stored from the feed's text at once
+            f"http://10.0.0.1/{n}",
             f"Entry {n}.",
             f"<pubDate>{format_datetime(now - timedelta(hours=12 * n + 1))}</pubDate>",
         )
         for n in range(12)
     )
+
+
+def test_retry_after_is_honoured_on_a_feed_that_publishes_often(
+    tmp_path: Path, site: HostileServer, make_config: MakeConfig
+) -> None:
+    # 12 entries in the last week: the adaptive rule polls about every 14 h. Then the server
+    # answers 503 asking for 16 h: the next poll is due in 16 h, not at the 24 h maximum.
+    items = twelve_recent_items()
     site.serve("/hostile", rss(items).encode(), headers=XML)
     config = setup(make_config, tmp_path, site, [{"name": "hostile", "url": site.url("/hostile")}])
     busy = respond(b"", status=503, headers={"retry-after": str(16 * 3600)})
@@ -698,16 +703,7 @@ def fails_then_serves(failures: int, body: bytes) -> Callable[[Handler], None]:
 def test_a_new_feed_failing_twice_is_retried_soon_and_then_read(
     tmp_path: Path, site: HostileServer, make_config: MakeConfig
 ) -> None:
-    now = datetime.now(UTC)
-    items = "".join(
-        item(
-            f"Doubao {n}",
-            f"http://10.0.0.1/{n}",  # not fetched: stored from the feed's text at once
-            f"Entry {n}.",
-            f"<pubDate>{format_datetime(now - timedelta(hours=12 * n + 1))}</pubDate>",
-        )
-        for n in range(12)
-    )
+    items = twelve_recent_items()
     site.route("/hostile", fails_then_serves(2, rss(items).encode()))
     with HostileServer() as gone:
         closed = gone.url("/feed.xml")  # nothing listens there any more: connection refused
