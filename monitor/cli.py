@@ -9,7 +9,6 @@ import asyncio
 import json
 import logging
 import sys
-from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -543,43 +542,26 @@ def topics_test(ctx: click.Context, name: str | None, query: str | None, since: 
     Prints how many articles would have matched, per language, and the best matches:
     the way to tune a query before saving it in the configuration.
     """
-    from monitor.store import repository
-    from monitor.topics import TopicSet, TopicSpec
+    from monitor.preview import chosen_topic, preview_topic
 
     config = _config(ctx)
     if bool(name) == bool(query):
         raise click.UsageError("give a topic NAME or --query, not both")
-    if name:
-        chosen = next((t for t in config.topics if t.name == name), None)
-        if chosen is None:
-            raise MonitorError(f"no topic named {name!r}; the topics are: {', '.join(t.name for t in config.topics)}")
-        spec = TopicSpec(chosen.name, chosen.query, chosen.stem)
-    else:
-        spec = TopicSpec("query", query or "")
-    topic = TopicSet.compile([spec])
-    engine = _engine(ctx)
-    start = _since(since) or utcnow()
-    scanned, per_language, best = 0, Counter[str](), []
-    for article_id, story_id, document in repository.stored_documents(engine, start):
-        scanned += 1
-        for found in topic.match(document):
-            per_language[document.language or "?"] += 1
-            best.append((found.score, article_id, story_id, document.title, document.language, found))
-    best.sort(key=lambda row: (-row[0], row[1]))
-    matched = sum(per_language.values())
-    click.echo(f"{spec.name}: {matched} of {scanned} articles stored since {since} ago would match")
-    if per_language:
-        click.echo("by language: " + ", ".join(f"{lang} {n}" for lang, n in per_language.most_common()))
+    spec = chosen_topic(config.topics, name, query)
+    found = preview_topic(_engine(ctx), spec, _since(since) or utcnow(), limit)
+    click.echo(f"{spec.name}: {found.matched} of {found.scanned} articles stored since {since} ago would match")
+    if found.by_language:
+        click.echo("by language: " + ", ".join(f"{lang} {n}" for lang, n in found.by_language))
     rows = [
         {
-            "score": s,
-            "article_id": a,
-            "story_id": st,
-            "language": lang,
-            "title": t,
+            "score": m.score,
+            "article_id": m.article_id,
+            "story_id": m.story_id,
+            "language": m.language,
+            "title": m.title,
             "terms": list(m.terms),
         }
-        for s, a, st, t, lang, m in best[:limit]
+        for m in found.best
     ]
     if rows:
         click.echo(output.table(rows, ["score", "article_id", "story_id", "language", "title", "terms"]))

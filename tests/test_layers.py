@@ -45,7 +45,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "monitor.scheduler",
     ),
     # Reads the configuration, builds the adapters, runs the stages in order.
-    "composition": ("monitor.config", "monitor.pipeline", "monitor.service"),
+    "composition": ("monitor.config", "monitor.pipeline", "monitor.preview", "monitor.service"),
     # What a person types and reads, and what programs ask over HTTP.
     "interface": ("monitor.cli", "monitor.output", "monitor.api", "monitor.__main__"),
 }

@@ -14,12 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from monitor.api import health
+from monitor.api import atom, health, v1
 from monitor.api.auth import TokenAuth
 from monitor.api.health import Readiness
+from monitor.api.v1 import API_PREFIX
 from monitor.config import Config
-
-API_PREFIX = "/api/v1"
+from monitor.errors import QueryError
 
 
 def create_app(config: Config, readiness: Readiness, routers: Sequence[APIRouter] = ()) -> FastAPI:
@@ -39,11 +39,11 @@ def create_app(config: Config, readiness: Readiness, routers: Sequence[APIRouter
     app.state.config = config
     app.state.readiness = readiness
     app.state.engine = readiness.engine
-    app.include_router(health.router)
-    for router in routers:
+    for router in (health.router, v1.router, atom.router, *routers):
         app.include_router(router)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _bad_parameters)
+    app.add_exception_handler(QueryError, v1.query_error)
     app.add_middleware(TokenAuth, tokens=config.api.tokens)
     return app
 

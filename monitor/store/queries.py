@@ -1,20 +1,26 @@
 """What people and programs ask of the stored data, in the documented JSON shapes.
 
-Each function returns plain dicts whose keys are the public shape in docs/cli.md.
+The row functions return plain dicts whose keys are the public shape in docs/cli.md
+and docs/api.md; the newer ones return frozen records. Lists are newest first, and
+``after`` continues one (keyset paging): pass the key of the last row seen (the ``id``,
+a feed's ``name``) and the rows after it come, however many arrived in between, with
+no offset to scan.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col, func, select
 
 from monitor.store.db import reading
-from monitor.store.tables import Alert, Article, Feed, Match, Story
+from monitor.store.tables import Alert, Article, Feed, Match, Story, utcnow
 
 Row = dict[str, Any]
 
@@ -23,16 +29,55 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
 
 
-def matches(engine: Engine, *, topic: str | None = None, since: datetime | None = None, limit: int = 50) -> list[Row]:
+def _newest_first(query: Any, table: Any, stamp: Any, after: int | None) -> Any:
+    """Order by (stamp, id) descending; with ``after``, only the rows after that row.
+
+    Written ``stamp <= pivot AND (stamp < pivot OR id < after)`` rather than as a row
+    value, so both databases walk the stamp's index from the pivot on.
+    """
+    key = col(table.id)
+    if after is not None:
+        pivot = select(stamp).where(key == after).scalar_subquery()
+        query = query.where(stamp <= pivot, sa.or_(stamp < pivot, key < after))
+    return query.order_by(stamp.desc(), key.desc())
+
+
+def _window(query: Any, stamp: Any, since: datetime | None, until: datetime | None) -> Any:
+    if since:
+        query = query.where(stamp >= since)
+    if until:
+        query = query.where(stamp < until)
+    return query
+
+
+def _feed_id(name: str) -> ColumnElement[Any]:
+    return select(Feed.id).where(Feed.name == name).scalar_subquery()
+
+
+def matches(
+    engine: Engine,
+    *,
+    topic: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    lang: str | None = None,
+    feed: str | None = None,
+    limit: int = 50,
+    after: int | None = None,
+) -> list[Row]:
     query = select(Match, Article).join(Article, col(Article.id) == col(Match.article_id))
     if topic:
         query = query.where(Match.topic == topic)
-    if since:
-        query = query.where(col(Match.matched_at) >= since)
-    query = query.order_by(col(Match.matched_at).desc(), col(Match.id).desc()).limit(limit)
+    if lang:
+        query = query.where(Article.language == lang)
+    if feed:
+        query = query.where(col(Article.feed_id) == _feed_id(feed))
+    query = _window(query, col(Match.matched_at), since, until)
+    query = _newest_first(query, Match, col(Match.matched_at), after).limit(limit)
     with reading(engine) as session:
         return [
             {
+                "id": m.id,
                 "topic": m.topic,
                 "article_id": a.id,
                 "url": a.url,
@@ -55,17 +100,29 @@ def stories(
     *,
     topic: str | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
+    lang: str | None = None,
+    feed: str | None = None,
     limit: int = 50,
     story_id: int | None = None,
+    after: int | None = None,
 ) -> list[Row]:
+    """Stories by first sight; ``since`` keeps those still growing then (by their last article),
+    ``until`` those first seen before; ``lang`` and ``feed``: those with an article in it."""
     query = select(Story)
     if story_id is not None:
         query = query.where(Story.id == story_id)
     if topic:
         query = query.where(col(Story.id).in_(select(Match.story_id).where(Match.topic == topic)))
+    if lang:
+        query = query.where(col(Story.id).in_(select(Article.story_id).where(Article.language == lang)))
+    if feed:
+        query = query.where(col(Story.id).in_(select(Article.story_id).where(Article.feed_id == _feed_id(feed))))
     if since:
         query = query.where(col(Story.last_seen) >= since)
-    query = query.order_by(col(Story.first_seen).desc(), col(Story.id).desc()).limit(limit)
+    if until:
+        query = query.where(col(Story.first_seen) < until)
+    query = _newest_first(query, Story, col(Story.first_seen), after).limit(limit)
     with reading(engine) as session:
         found = list(session.exec(query))
         members = session.exec(
@@ -78,14 +135,14 @@ def stories(
             select(Match.story_id, Match.topic).where(col(Match.story_id).in_([s.id for s in found])).distinct()
         ).all()
     by_story: dict[int, list[Row]] = {}
-    for article, feed in members:
+    for article, feed_name in members:
         by_story.setdefault(article.story_id or 0, []).append(
             {
                 "id": article.id,
                 "url": article.url,
                 "title": article.title,
                 "language": article.language,
-                "feed": feed,
+                "feed": feed_name,
                 "similarity": round(article.story_similarity, 3),
                 "signal": article.story_signal,
             }
@@ -112,15 +169,25 @@ def articles(
     *,
     topic: str | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
+    lang: str | None = None,
+    feed: str | None = None,
     limit: int = 50,
     with_text: bool = True,
+    article_id: int | None = None,
+    after: int | None = None,
 ) -> list[Row]:
     query = select(Article, Feed.name).join(Feed, col(Feed.id) == col(Article.feed_id))
+    if article_id is not None:
+        query = query.where(Article.id == article_id)
     if topic:
         query = query.where(col(Article.id).in_(select(Match.article_id).where(Match.topic == topic)))
-    if since:
-        query = query.where(col(Article.fetched_at) >= since)
-    query = query.order_by(col(Article.fetched_at).desc(), col(Article.id).desc()).limit(limit)
+    if lang:
+        query = query.where(Article.language == lang)
+    if feed:
+        query = query.where(Feed.name == feed)
+    query = _window(query, col(Article.fetched_at), since, until)
+    query = _newest_first(query, Article, col(Article.fetched_at), after).limit(limit)
     with reading(engine) as session:
         return [
             {
@@ -130,19 +197,22 @@ def articles(
                 "title": a.title,
                 "language": a.language,
                 "published_at": _iso(a.published_at),
-                "feed": feed,
+                "feed": feed_name,
                 "story_id": a.story_id,
                 "text_source": a.text_source,
                 **({"text": a.text} if with_text else {}),
             }
-            for a, feed in session.exec(query)
+            for a, feed_name in session.exec(query)
         ]
 
 
-def feeds(engine: Engine, *, failing: bool = False, limit: int = 1000) -> list[Row]:
+def feeds(engine: Engine, *, failing: bool = False, limit: int = 1000, after: str | None = None) -> list[Row]:
+    """Active feeds by name; ``after``: the name of the last feed seen."""
     query = select(Feed).where(Feed.active)
     if failing:
         query = query.where(sa.or_(col(Feed.error_count) > 0, col(Feed.dead)))
+    if after is not None:
+        query = query.where(col(Feed.name) > after)
     with reading(engine) as session:
         return [
             {
@@ -166,17 +236,21 @@ def alerts(
     *,
     topic: str | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
     limit: int = 50,
     status: str | None = None,
+    alert_id: int | None = None,
+    after: int | None = None,
 ) -> list[Row]:
     query = select(Alert)
+    if alert_id is not None:
+        query = query.where(Alert.id == alert_id)
     if topic:
         query = query.where(Alert.topic == topic)
-    if since:
-        query = query.where(col(Alert.created_at) >= since)
     if status:
         query = query.where(Alert.status == status)
-    query = query.order_by(col(Alert.created_at).desc(), col(Alert.id).desc()).limit(limit)
+    query = _window(query, col(Alert.created_at), since, until)
+    query = _newest_first(query, Alert, col(Alert.created_at), after).limit(limit)
     with reading(engine) as session:
         return [
             {
@@ -192,3 +266,98 @@ def alerts(
             }
             for a in session.exec(query)
         ]
+
+
+@dataclass(frozen=True)
+class TopicActivity:
+    """What one topic has matched so far."""
+
+    matches: int
+    stories: int
+    last_matched_at: datetime | None
+
+
+def topic_activity(engine: Engine) -> dict[str, TopicActivity]:
+    """Per topic name (every topic with a stored match)."""
+    query = select(
+        Match.topic, func.count(), func.count(sa.distinct(col(Match.story_id))), func.max(Match.matched_at)
+    ).group_by(Match.topic)
+    with reading(engine) as session:
+        return {name: TopicActivity(n, stories_n, last) for name, n, stories_n, last in session.exec(query)}
+
+
+@dataclass(frozen=True)
+class Outlet:
+    """One copy of a story: who carried it, in which language."""
+
+    article_id: int
+    title: str
+    url: str
+    feed: str
+    language: str | None
+    fetched_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoryEntry:
+    """A story as a feed entry: one per story however many copies, updated when it grows."""
+
+    story_id: int
+    title: str
+    language: str | None
+    first_seen: datetime
+    updated: datetime  # its newest article's arrival
+    topics: tuple[str, ...]
+    snippet: str  # the newest match's (of the feed's topic, when it has one)
+    outlets: tuple[Outlet, ...]  # oldest first
+
+
+def story_entries(engine: Engine, *, topic: str | None = None, limit: int = 50) -> list[StoryEntry]:
+    """The matched stories (of ``topic``, or of any), the most recently grown first."""
+    matched = select(Match.story_id)
+    if topic is not None:
+        matched = matched.where(Match.topic == topic)
+    query = (
+        select(Story)
+        .where(col(Story.id).in_(matched))
+        .order_by(col(Story.last_seen).desc(), col(Story.id).desc())
+        .limit(limit)
+    )
+    with reading(engine) as session:
+        found = list(session.exec(query))
+        ids = [s.id for s in found]
+        members = session.exec(
+            select(Article, Feed.name)
+            .join(Feed, col(Feed.id) == col(Article.feed_id))
+            .where(col(Article.story_id).in_(ids))
+            .order_by(col(Article.fetched_at), col(Article.id))
+        ).all()
+        story_matches = session.exec(
+            select(Match.story_id, Match.topic, Match.snippet)
+            .where(col(Match.story_id).in_(ids))
+            .order_by(col(Match.matched_at), col(Match.id))
+        ).all()
+    outlets: dict[int, list[Outlet]] = {}
+    for a, feed_name in members:
+        outlets.setdefault(a.story_id or 0, []).append(
+            Outlet(a.id or 0, a.title, a.url, feed_name, a.language, a.fetched_at)
+        )
+    topics: dict[int, set[str]] = {}
+    snippets: dict[int, str] = {}
+    for sid, name, snippet in story_matches:  # oldest first: the last one written wins
+        topics.setdefault(sid, set()).add(name)
+        if topic is None or name == topic:
+            snippets[sid] = snippet
+    return [
+        StoryEntry(
+            story_id=s.id or 0,
+            title=s.title,
+            language=s.language,
+            first_seen=s.first_seen or utcnow(),
+            updated=s.last_seen or s.first_seen or utcnow(),
+            topics=tuple(sorted(topics.get(s.id or 0, ()))),
+            snippet=snippets.get(s.id or 0, ""),
+            outlets=tuple(outlets.get(s.id or 0, ())),
+        )
+        for s in found
+    ]

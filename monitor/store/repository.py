@@ -744,6 +744,24 @@ def mark_attempt_failed(engine: Engine, alert_id: int, error: str, retry_at: dat
                 alert.next_attempt_at = retry_at
 
 
+def retry_failed_alert(engine: Engine, alert_id: int, now: datetime) -> str | None:
+    """Put a failed alert back in the outbox, due ``now``: one more delivery attempt.
+
+    Returns the status the alert had (None: there is no such alert); only a failed one
+    changes. Should that attempt fail too, the alert is failed again (it is older than
+    ``alerts.retry_for``): retrying is a person's decision, one attempt at a time.
+    """
+    with transaction(engine) as session:
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            return None
+        if alert.status == "failed":
+            alert.status, alert.next_attempt_at = "pending", now
+            alert.lease_owner = alert.lease_expires_at = None
+            return "failed"
+        return alert.status
+
+
 def load_alert(engine: Engine, alert_id: int) -> tuple[Alert, AlertContent] | None:
     """An outbox row and everything its message says, read at send time."""
     with transaction(engine) as session:
@@ -868,7 +886,7 @@ def stored_documents(engine: Engine, since: datetime, batch: int = 500) -> Itera
     """(article id, story id, document) of every article fetched since ``since``, oldest first."""
     last_id = 0
     while True:
-        with transaction(engine) as session:
+        with reading(engine) as session:  # no write lock: pollers keep storing
             rows = session.exec(
                 select(Article)
                 .where(col(Article.fetched_at) >= since, col(Article.id) > last_id)

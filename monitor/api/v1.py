@@ -1,0 +1,364 @@
+"""The JSON API under /api/v1: what the CLI's query commands show, for programs.
+
+Lists answer ``{"items": [...], "next_cursor": ...}``; the cursor is the key of the
+last row shown (keyset paging, monitor/store/queries.py), so pages stay exact while
+new rows arrive. Every handler reads through monitor.store; none holds SQL.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+
+from monitor.api.auth import require_admin
+from monitor.api.schemas import (
+    AlertRow,
+    ArticleRow,
+    ErrorBody,
+    FeedRow,
+    MatchRow,
+    Page,
+    PreviewRow,
+    StoryRow,
+    TopicRow,
+    TopicTestRequest,
+    TopicTestResult,
+)
+from monitor.api.slug import topic_slug
+from monitor.config import Config, parse_duration
+from monitor.errors import MonitorError, QueryError
+from monitor.preview import chosen_topic, preview_topic
+from monitor.store import queries, repository
+from monitor.store.tables import utcnow
+
+API_PREFIX = "/api/v1"
+MAX_LIMIT = 1000
+K = TypeVar("K", int, str)
+
+
+class BadParameter(HTTPException):
+    def __init__(self, name: str, detail: str) -> None:
+        super().__init__(400, f"{name}: {detail}")
+
+
+def known_parameters(request: Request) -> None:
+    """A parameter the endpoint does not take is a 400, not silently ignored (a typo'd filter
+    would otherwise return everything)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = {p.alias for p in dependant.query_params}
+    if unknown := sorted(set(request.query_params) - known):
+        takes = ", ".join(sorted(known)) or "no parameters"
+        raise BadParameter(unknown[0], f"not a parameter of {request.url.path}; it takes {takes}")
+
+
+router = APIRouter(
+    prefix=API_PREFIX,
+    dependencies=[Depends(known_parameters)],
+    responses={
+        400: {"model": ErrorBody, "description": "a bad parameter, cursor or query"},
+        401: {"model": ErrorBody, "description": "no token, or a wrong one (when api.tokens is set)"},
+    },
+)
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _config(request: Request) -> Config:
+    config: Config = request.app.state.config
+    return config
+
+
+Store = Annotated[Engine, Depends(_engine)]
+Settings = Annotated[Config, Depends(_config)]
+
+_ISO_HINT = "a duration (2d, 12h, 30m) before now, or a time such as 2024-10-22T08:00:00Z"
+
+
+def moment(name: str, value: str | None) -> datetime | None:
+    """``since``/``until``: a duration back from now, or an ISO 8601 time (UTC when it names no zone)."""
+    if value is None:
+        return None
+    try:
+        return utcnow() - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise BadParameter(name, f"{value[:40]!r} is neither {_ISO_HINT}") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _encode(kind: str, key: int | str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([kind, key]).encode()).decode().rstrip("=")
+
+
+def _decode(kind: str, cursor: str | None, key_type: type[K]) -> K | None:
+    if cursor is None:
+        return None
+    try:
+        found, key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError, binascii.Error):
+        found, key = None, None
+    if found != kind or not isinstance(key, key_type) or isinstance(key, bool):
+        raise BadParameter("cursor", f"not a cursor of {kind}; pass the next_cursor of the previous page as given")
+    return key
+
+
+def _page(kind: str, fetch: Callable[[int], Sequence[Any]], limit: int, key: Callable[[Any], int | str]) -> Page[Any]:
+    """One page: ``limit`` rows asked one more than shown, to know whether a next page exists."""
+    rows = fetch(limit + 1)
+    more = len(rows) > limit
+    return Page(items=list(rows[:limit]), next_cursor=_encode(kind, key(rows[limit - 1])) if more else None)
+
+
+Topic = Annotated[str | None, Query(description="only this topic (its name)")]
+Since = Annotated[str | None, Query(description=f"only from then on: {_ISO_HINT}")]
+Until = Annotated[str | None, Query(description=f"only before then: {_ISO_HINT}")]
+Lang = Annotated[str | None, Query(description="only this language (ISO 639-1, e.g. de)", max_length=16)]
+FeedName = Annotated[str | None, Query(description="only from this feed (its name)")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="at most this many rows per page")]
+Cursor = Annotated[str | None, Query(description="the next_cursor of the previous page")]
+
+
+@router.get("/matches", response_model=Page[MatchRow])
+def matches(
+    store: Store,
+    topic: Topic = None,
+    since: Since = None,
+    until: Until = None,
+    lang: Lang = None,
+    feed: FeedName = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[Any]:
+    """Stored matches, newest first: topic, article, score, the terms that fired, the snippet."""
+    start, end = moment("since", since), moment("until", until)
+    after = _decode("matches", cursor, int)
+    return _page(
+        "matches",
+        lambda n: queries.matches(
+            store, topic=topic, lang=lang, feed=feed, limit=n, after=after, since=start, until=end
+        ),
+        limit,
+        lambda row: row["id"],
+    )
+
+
+@router.get("/stories", response_model=Page[StoryRow])
+def stories(
+    store: Store,
+    topic: Topic = None,
+    since: Since = None,
+    until: Until = None,
+    lang: Lang = None,
+    feed: FeedName = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[Any]:
+    """Stories, first seen newest first: one event, every outlet and language that carried it.
+
+    ``since`` keeps the stories still growing then; ``lang`` and ``feed`` those with an
+    article in that language or from that feed."""
+    start, end = moment("since", since), moment("until", until)
+    after = _decode("stories", cursor, int)
+    return _page(
+        "stories",
+        lambda n: queries.stories(
+            store, topic=topic, lang=lang, feed=feed, limit=n, after=after, since=start, until=end
+        ),
+        limit,
+        lambda row: row["id"],
+    )
+
+
+@router.get("/stories/{story_id}", response_model=StoryRow, responses={404: {"model": ErrorBody}})
+def story(store: Store, story_id: int) -> Any:
+    """One story with each article's outlet, language, similarity and the signal that joined it."""
+    found = queries.stories(store, story_id=story_id, limit=1)
+    if not found:
+        raise HTTPException(404, f"no story {story_id}; GET {API_PREFIX}/stories lists them")
+    return found[0]
+
+
+@router.get("/articles", response_model=Page[ArticleRow])
+def articles(
+    store: Store,
+    topic: Topic = None,
+    since: Since = None,
+    until: Until = None,
+    lang: Lang = None,
+    feed: FeedName = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[Any]:
+    """Stored articles, newest first, with their extracted text and where it came from."""
+    start, end = moment("since", since), moment("until", until)
+    after = _decode("articles", cursor, int)
+    return _page(
+        "articles",
+        lambda n: queries.articles(
+            store, topic=topic, lang=lang, feed=feed, limit=n, after=after, since=start, until=end
+        ),
+        limit,
+        lambda row: row["id"],
+    )
+
+
+@router.get("/articles/{article_id}", response_model=ArticleRow, responses={404: {"model": ErrorBody}})
+def article(store: Store, article_id: int) -> Any:
+    """One article with its text."""
+    found = queries.articles(store, article_id=article_id, limit=1)
+    if not found:
+        raise HTTPException(404, f"no article {article_id}; GET {API_PREFIX}/articles lists them")
+    return found[0]
+
+
+@router.get("/feeds", response_model=Page[FeedRow])
+def feeds(
+    store: Store,
+    failing: Annotated[bool, Query(description="only feeds that fail or are dead")] = False,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[Any]:
+    """The polled feeds by name: last status and error, failures in a row, next check."""
+    after = _decode("feeds", cursor, str)
+    return _page(
+        "feeds",
+        lambda n: queries.feeds(store, failing=failing, limit=n, after=after),
+        limit,
+        lambda row: row["name"],
+    )
+
+
+@router.get("/alerts", response_model=Page[AlertRow])
+def alerts(
+    store: Store,
+    topic: Topic = None,
+    since: Since = None,
+    until: Until = None,
+    status: Annotated[Literal["pending", "delivered", "failed"] | None, Query(description="only this state")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[Any]:
+    """The alert outbox, newest first: what was sent where, what waits for a retry and why."""
+    start, end = moment("since", since), moment("until", until)
+    after = _decode("alerts", cursor, int)
+    return _page(
+        "alerts",
+        lambda n: queries.alerts(store, topic=topic, status=status, limit=n, after=after, since=start, until=end),
+        limit,
+        lambda row: row["id"],
+    )
+
+
+@router.post(
+    "/alerts/{alert_id}/retry",
+    response_model=AlertRow,
+    dependencies=[Depends(require_admin)],
+    responses={403: {"model": ErrorBody}, 404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+)
+def retry_alert(store: Store, alert_id: int) -> Any:
+    """Put a failed alert back into the outbox for one more delivery attempt (admin scope).
+
+    The daemon sends it at its next check (`polling.tick`)."""
+    had = repository.retry_failed_alert(store, alert_id, utcnow())
+    if had is None:
+        raise HTTPException(404, f"no alert {alert_id}; GET {API_PREFIX}/alerts?status=failed lists the failed ones")
+    if had != "failed":
+        raise HTTPException(409, f"alert {alert_id} is {had}; only a failed alert can be retried")
+    return queries.alerts(store, alert_id=alert_id, limit=1)[0]
+
+
+@router.get("/topics", response_model=Page[TopicRow])
+def topics(store: Store, config: Settings, limit: Limit = 50, cursor: Cursor = None) -> Page[Any]:
+    """The configured topics by name: query, Atom feed, and what each has matched so far."""
+    after = _decode("topics", cursor, str)
+    activity = queries.topic_activity(store)
+    none = queries.TopicActivity(0, 0, None)
+
+    def rows(n: int) -> list[TopicRow]:
+        chosen = sorted((t for t in config.topics if after is None or t.name > after), key=lambda t: t.name)[:n]
+        return [
+            TopicRow(
+                name=t.name,
+                query=t.query,
+                stem=t.stem,
+                slug=topic_slug(t.name),
+                feed_url=f"/feeds/topics/{topic_slug(t.name)}.atom",
+                matches=(seen := activity.get(t.name, none)).matches,
+                stories=seen.stories,
+                last_matched_at=_iso(seen.last_matched_at),
+            )
+            for t in chosen
+        ]
+
+    return _page("topics", rows, limit, lambda row: row.name)
+
+
+@router.post("/topics/test", response_model=TopicTestResult, responses={404: {"model": ErrorBody}})
+def topics_test(store: Store, config: Settings, body: TopicTestRequest) -> Any:
+    """Try a query, or a configured topic, over the stored articles: how many would match,
+    per language, and the best matches. Stores nothing and alerts nobody."""
+    if bool(body.query) == bool(body.name):
+        raise BadParameter("body", 'give {"query": ...} or {"name": ...}, not both')
+    try:
+        since = utcnow() - parse_duration(body.since)
+    except ValueError as exc:
+        raise BadParameter("since", str(exc)) from None
+    try:
+        spec = chosen_topic(config.topics, body.name, body.query)
+        found = preview_topic(store, spec, since, body.limit)
+    except QueryError:
+        raise
+    except MonitorError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return TopicTestResult(
+        topic=found.topic,
+        scanned=found.scanned,
+        matched=found.matched,
+        by_language=dict(found.by_language),
+        best=[
+            PreviewRow(
+                score=m.score,
+                article_id=m.article_id,
+                story_id=m.story_id,
+                language=m.language,
+                title=m.title,
+                terms=list(m.terms),
+                snippet=m.snippet,
+            )
+            for m in found.best
+        ],
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
+
+
+_COLUMN = re.compile(r"column (\d+)")
+
+
+def query_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A query that does not parse: 400 with the column, as `monitor match --query` says it."""
+    column = _COLUMN.search(str(exc))
+    body: dict[str, Any] = {"error": "bad query", "detail": str(exc)}
+    if column:
+        body["column"] = int(column.group(1))
+    return JSONResponse(body, status_code=400)
