@@ -308,7 +308,8 @@ def test_tokens_guard_everything_but_health(api: Api, tmp_path: Path) -> None:
             assert missing.headers["www-authenticate"].startswith("Bearer")
             assert_error(server.get(path, headers={"Authorization": "Bearer wrong-token-0123456789"}), 401, "wrong")
         assert server.get("/api/v1/matches", headers=read).status_code == 200
-        assert server.get("/api/v1/openapi.json", headers=admin).status_code == 200
+        assert server.get("/api/v1/openapi.json", headers=admin).json()["info"]["title"] == "monitor"
+        assert "swagger" in server.get("/api/v1/docs", headers=read).text.lower()  # the docs page
         # ?token= is for feed readers only.
         assert server.get("/feeds/all.atom", params={"token": READ_TOKEN}).status_code == 200
         assert_error(server.get("/api/v1/matches", params={"token": READ_TOKEN}), 401)
