@@ -360,13 +360,13 @@ async def _fetch_once(config: Config, url: str) -> bytes:
 # --- queries -----------------------------------------------------------------------------
 
 
-def _since(value: str | None) -> datetime | None:
+def _since(value: str | None, option: str = "--since") -> datetime | None:
     if value is None:
         return None
     try:
         return utcnow() - parse_duration(value)
     except ValueError:
-        raise UsageError(f"--since {value!r} is not a duration; write e.g. 2d, 12h or 30m") from None
+        raise UsageError(f"{option} {value!r} is not a duration; write e.g. 2d, 12h or 30m") from None
 
 
 def _query_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -386,8 +386,19 @@ def _query_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         metavar="N",
         help="At most this many rows, newest first.",
     )(fn)
+    fn = click.option("--until", metavar="AGE", help="Only what is older than AGE, e.g. 1d.")(fn)
     fn = click.option("--since", metavar="AGE", help="Only the last AGE, e.g. 2d, 12h, 30m.")(fn)
     return click.option("--topic", metavar="NAME", help="Only this topic.")(fn)
+
+
+def _source_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--feed", metavar="NAME", help="Only from this feed.")(fn)
+    return click.option("--lang", metavar="CODE", help="Only in this language, e.g. de.")(fn)
+
+
+def _filters(since: str | None, until: str | None, **others: str | None) -> dict[str, Any]:
+    """The query options as the store's keyword arguments."""
+    return {"since": _since(since), "until": _since(until, "--until"), **others}
 
 
 def _show(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str]) -> None:
@@ -396,17 +407,19 @@ def _show(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str]) -> N
 
 @cli.command()
 @_query_options
+@_source_options
 @click.pass_context
-def matches(ctx: click.Context, topic: str | None, since: str | None, limit: int, fmt: str) -> None:
+def matches(ctx: click.Context, /, limit: int, fmt: str, **filters: Any) -> None:
     """Stored matches, newest first: topic, article, score and the terms that fired."""
     from monitor.store import queries
 
-    rows = queries.matches(_engine(ctx), topic=topic, since=_since(since), limit=limit)
+    rows = queries.matches(_engine(ctx), limit=limit, **_filters(**filters))
     _show(rows, fmt, ["matched_at", "topic", "score", "language", "story_id", "title", "terms"])
 
 
 @cli.command()
 @_query_options
+@_source_options
 @click.option(
     "--id",
     "story_id",
@@ -415,18 +428,15 @@ def matches(ctx: click.Context, topic: str | None, since: str | None, limit: int
     help="Show one story with each article's similarity and joining signal.",
 )
 @click.pass_context
-def stories(
-    ctx: click.Context,
-    topic: str | None,
-    since: str | None,
-    limit: int,
-    fmt: str,
-    story_id: int | None,
-) -> None:
-    """Stories, newest first: one event, every outlet and language that carried it."""
+def stories(ctx: click.Context, /, limit: int, fmt: str, story_id: int | None, **filters: Any) -> None:
+    """Stories, newest first: one event, every outlet and language that carried it.
+
+    --since keeps the stories still growing then; --lang and --feed those with an
+    article in that language or from that feed.
+    """
     from monitor.store import queries
 
-    rows = queries.stories(_engine(ctx), topic=topic, since=_since(since), limit=limit, story_id=story_id)
+    rows = queries.stories(_engine(ctx), limit=limit, story_id=story_id, **_filters(**filters))
     if story_id is not None and fmt == "table":
         if not rows:
             raise MonitorError(f"no story {story_id}; `monitor stories` lists them")
@@ -443,8 +453,9 @@ def stories(
 
 @cli.command()
 @_query_options
+@_source_options
 @click.pass_context
-def articles(ctx: click.Context, topic: str | None, since: str | None, limit: int, fmt: str) -> None:
+def articles(ctx: click.Context, /, limit: int, fmt: str, **filters: Any) -> None:
     """Stored articles, newest first (JSON and CSV include the extracted text).
 
     TEXT_SOURCE says where the text came from: the page, the feed (the page was no
@@ -452,7 +463,7 @@ def articles(ctx: click.Context, topic: str | None, since: str | None, limit: in
     """
     from monitor.store import queries
 
-    rows = queries.articles(_engine(ctx), topic=topic, since=_since(since), limit=limit, with_text=fmt != "table")
+    rows = queries.articles(_engine(ctx), limit=limit, with_text=fmt != "table", **_filters(**filters))
     _show(rows, fmt, ["id", "published_at", "language", "feed", "story_id", "text_source", "title"])
 
 
@@ -464,18 +475,11 @@ def articles(ctx: click.Context, topic: str | None, since: str | None, limit: in
     help="Only alerts in this state.",
 )
 @click.pass_context
-def alerts(
-    ctx: click.Context,
-    topic: str | None,
-    since: str | None,
-    limit: int,
-    fmt: str,
-    status: str | None,
-) -> None:
+def alerts(ctx: click.Context, /, limit: int, fmt: str, status: str | None, **filters: Any) -> None:
     """The alert outbox: what was sent where, what waits for a retry and why."""
     from monitor.store import queries
 
-    rows = queries.alerts(_engine(ctx), topic=topic, since=_since(since), limit=limit, status=status)
+    rows = queries.alerts(_engine(ctx), limit=limit, status=status, **_filters(**filters))
     _show(
         rows,
         fmt,

@@ -183,6 +183,7 @@ def test_filters_narrow_every_list(api: Api) -> None:
     assert len(doubao) == 4 and {m["topic"] for m in doubao} == {"Doubao"}
     german = get(api, "/api/v1/matches", lang="de", limit=1000)["items"]
     assert german and {m["language"] for m in german} == {"de"}
+    assert german == cli_rows(api, "matches", "--lang", "de", "--limit", "1000")  # the CLI filters alike
     assert (
         get(api, "/api/v1/matches", feed="seeds", limit=1000)["items"]
         == get(api, "/api/v1/matches", limit=1000)["items"]
@@ -205,6 +206,7 @@ def test_filters_narrow_every_list(api: Api) -> None:
     everything = get(api, "/api/v1/matches", limit=1000)["items"]
     assert get(api, "/api/v1/matches", since="1h", limit=1000)["items"] == everything
     assert get(api, "/api/v1/matches", until="1h")["items"] == []
+    assert cli_rows(api, "stories", "--until", "1h") == [] and cli_rows(api, "articles", "--feed", "nope") == []
     later = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
     assert get(api, "/api/v1/matches", until=later, limit=1000)["items"] == everything
     assert get(api, "/api/v1/articles", since=later)["items"] == []

@@ -7,8 +7,8 @@ its HTTP status.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
