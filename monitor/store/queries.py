@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import defer
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, func, select
 
@@ -54,6 +55,18 @@ def _feed_id(name: str) -> ColumnElement[Any]:
     return select(Feed.id).where(Feed.name == name).scalar_subquery()
 
 
+# A story's member as shown: never its text or features.
+_MEMBER = (
+    col(Article.id),
+    col(Article.story_id),
+    col(Article.url),
+    col(Article.title),
+    col(Article.language),
+    col(Article.story_similarity),
+    col(Article.story_signal),
+)
+
+
 def matches(
     engine: Engine,
     *,
@@ -65,11 +78,13 @@ def matches(
     limit: int = 50,
     after: int | None = None,
 ) -> list[Row]:
-    query = select(Match, Article).join(Article, col(Article.id) == col(Match.article_id))
+    # The article's columns shown, not its text and features: a page reads kilobytes, not megabytes.
+    shown = (col(Article.url), col(Article.title), col(Article.language), col(Article.published_at))
+    query = sa.select(Match, *shown).join(Article, col(Article.id) == col(Match.article_id))
     if topic:
-        query = query.where(Match.topic == topic)
+        query = query.where(col(Match.topic) == topic)
     if lang:
-        query = query.where(Article.language == lang)
+        query = query.where(col(Article.language) == lang)
     if feed:
         query = query.where(col(Article.feed_id) == _feed_id(feed))
     query = _window(query, col(Match.matched_at), since, until)
@@ -79,11 +94,11 @@ def matches(
             {
                 "id": m.id,
                 "topic": m.topic,
-                "article_id": a.id,
-                "url": a.url,
-                "title": a.title,
-                "language": a.language,
-                "published_at": _iso(a.published_at),
+                "article_id": m.article_id,
+                "url": url,
+                "title": title,
+                "language": language,
+                "published_at": _iso(published_at),
                 "story_id": m.story_id,
                 "score": round(m.score, 3),
                 "terms": json.loads(m.terms),
@@ -91,7 +106,7 @@ def matches(
                 "matched_at": _iso(m.matched_at),
                 "backfill": m.backfill,
             }
-            for m, a in session.exec(query)
+            for m, url, title, language, published_at in session.execute(query)
         ]
 
 
@@ -125,8 +140,8 @@ def stories(
     query = _newest_first(query, Story, col(Story.first_seen), after).limit(limit)
     with reading(engine) as session:
         found = list(session.exec(query))
-        members = session.exec(
-            select(Article, Feed.name)
+        members = session.execute(
+            sa.select(*_MEMBER, col(Feed.name))
             .join(Feed, col(Feed.id) == col(Article.feed_id))
             .where(col(Article.story_id).in_([s.id for s in found]))
             .order_by(col(Article.fetched_at), col(Article.id))
@@ -135,16 +150,16 @@ def stories(
             select(Match.story_id, Match.topic).where(col(Match.story_id).in_([s.id for s in found])).distinct()
         ).all()
     by_story: dict[int, list[Row]] = {}
-    for article, feed_name in members:
-        by_story.setdefault(article.story_id or 0, []).append(
+    for article_id, story, url, title, language, similarity, signal, feed_name in members:
+        by_story.setdefault(story or 0, []).append(
             {
-                "id": article.id,
-                "url": article.url,
-                "title": article.title,
-                "language": article.language,
+                "id": article_id,
+                "url": url,
+                "title": title,
+                "language": language,
                 "feed": feed_name,
-                "similarity": round(article.story_similarity, 3),
-                "signal": article.story_signal,
+                "similarity": round(similarity, 3),
+                "signal": signal,
             }
         )
     topics_of: dict[int, list[str]] = {}
@@ -177,7 +192,11 @@ def articles(
     article_id: int | None = None,
     after: int | None = None,
 ) -> list[Row]:
-    query = select(Article, Feed.name).join(Feed, col(Feed.id) == col(Article.feed_id))
+    query = (
+        select(Article, Feed.name)
+        .join(Feed, col(Feed.id) == col(Article.feed_id))
+        .options(defer(Article.features), *([defer(Article.text)] if not with_text else []))  # type: ignore[arg-type]
+    )
     if article_id is not None:
         query = query.where(Article.id == article_id)
     if topic:
@@ -312,22 +331,37 @@ class StoryEntry:
     outlets: tuple[Outlet, ...]  # oldest first
 
 
+MATCHES_PER_ENTRY = 4  # newest matches read per entry wanted: a story has several (copies, topics)
+
+
 def story_entries(engine: Engine, *, topic: str | None = None, limit: int = 50) -> list[StoryEntry]:
-    """The matched stories (of ``topic``, or of any), the most recently grown first."""
-    matched = select(Match.story_id)
+    """The stories of the newest matches (of ``topic``, or of any), the most recently grown first.
+
+    They are found from the newest matches backwards (the matched_at index, read from its
+    end), never by sorting every story: a story grows by a copy, which matches too.
+    """
+    newest = select(Match.story_id)
     if topic is not None:
-        matched = matched.where(Match.topic == topic)
-    query = (
-        select(Story)
-        .where(col(Story.id).in_(matched))
-        .order_by(col(Story.last_seen).desc(), col(Story.id).desc())
-        .limit(limit)
-    )
+        newest = newest.where(Match.topic == topic)
+    newest = newest.order_by(col(Match.matched_at).desc(), col(Match.id).desc()).limit(MATCHES_PER_ENTRY * limit)
     with reading(engine) as session:
-        found = list(session.exec(query))
+        candidates = list(dict.fromkeys(session.exec(newest)))
+        found = sorted(
+            session.exec(select(Story).where(col(Story.id).in_(candidates))),
+            key=lambda s: (s.last_seen or s.first_seen or utcnow(), s.id or 0),
+            reverse=True,
+        )[:limit]
         ids = [s.id for s in found]
-        members = session.exec(
-            select(Article, Feed.name)
+        members = session.execute(
+            sa.select(
+                col(Article.id),
+                col(Article.story_id),
+                col(Article.title),
+                col(Article.url),
+                col(Feed.name),
+                col(Article.language),
+                col(Article.fetched_at),
+            )
             .join(Feed, col(Feed.id) == col(Article.feed_id))
             .where(col(Article.story_id).in_(ids))
             .order_by(col(Article.fetched_at), col(Article.id))
@@ -338,10 +372,8 @@ def story_entries(engine: Engine, *, topic: str | None = None, limit: int = 50) 
             .order_by(col(Match.matched_at), col(Match.id))
         ).all()
     outlets: dict[int, list[Outlet]] = {}
-    for a, feed_name in members:
-        outlets.setdefault(a.story_id or 0, []).append(
-            Outlet(a.id or 0, a.title, a.url, feed_name, a.language, a.fetched_at)
-        )
+    for article_id, story, title, url, feed_name, language, fetched_at in members:
+        outlets.setdefault(story or 0, []).append(Outlet(article_id or 0, title, url, feed_name, language, fetched_at))
     topics: dict[int, set[str]] = {}
     snippets: dict[int, str] = {}
     for sid, name, snippet in story_matches:  # oldest first: the last one written wins
