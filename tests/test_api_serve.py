@@ -13,6 +13,8 @@ from conftest import monitor, one_line_error
 from hostile import HostileServer
 from seedsite import publish
 
+from monitor.store import db
+
 
 def test_serve_answers_health_and_readiness_and_stops_on_sigterm(
     make_config: Callable[..., Path], database_url: str
@@ -32,6 +34,25 @@ def test_serve_answers_health_and_readiness_and_stops_on_sigterm(
         assert seconds < 8
         assert f"serving http://127.0.0.1:{port}/" in server.output
         assert "Traceback" not in server.output
+
+
+def test_readiness_fails_while_the_schema_is_behind(make_config: Callable[..., Path], tmp_path: Path) -> None:
+    port = free_port()
+    database = f"sqlite:///{tmp_path / 'm.db'}"
+    config = make_config(database, [], api={"listen": f"127.0.0.1:{port}"})
+    with served(config, port) as server:
+        engine = db.create_engine(database)
+        try:
+            db.downgrade(engine, "-1")  # as an older release left it, or a migration not yet run
+            behind = server.get("/readyz")
+            assert behind.status_code == 503
+            assert behind.json()["status"] == "not ready"
+            assert behind.json()["checks"]["schema"].startswith("behind: run `monitor db upgrade`")
+            assert server.get("/healthz").status_code == 200  # the process still answers
+            db.upgrade(engine)
+            assert server.get("/readyz").status_code == 200
+        finally:
+            engine.dispose()
 
 
 def test_run_serve_polls_and_serves_in_one_process(
