@@ -46,8 +46,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     ),
     # Reads the configuration, builds the adapters, runs the stages in order.
     "composition": ("monitor.config", "monitor.pipeline", "monitor.service"),
-    # What a person types and reads.
-    "interface": ("monitor.cli", "monitor.output", "monitor.__main__"),
+    # What a person types and reads, and what programs ask over HTTP.
+    "interface": ("monitor.cli", "monitor.output", "monitor.api", "monitor.__main__"),
 }
 
 # Packages whose modules count as one unit when looking for circles between parts of
