@@ -217,7 +217,7 @@ def run(ctx: click.Context, and_serve: bool) -> None:
                 return "the poller has stopped" if polling.done() else runtime.services.pool.problem
 
             try:
-                await serve_http(config, listener, Readiness(runtime.services.engine, workers), stop, report)
+                await serve_http(config, listener, Readiness(runtime.store.engine, workers), stop, report)
             finally:
                 stop.set()
                 await polling
@@ -237,11 +237,11 @@ def serve(ctx: click.Context) -> None:
     from monitor.api.health import Readiness
     from monitor.api.server import serve as serve_http
     from monitor.api.server import stop_on_signals
-    from monitor.service import open_database, run_loop
+    from monitor.service import run_loop
 
     config = _config(ctx)
     listener = _listener(config)
-    engine = open_database(config)
+    engine = _engine(ctx)
 
     async def go() -> None:
         stop = asyncio.Event()

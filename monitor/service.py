@@ -137,6 +137,7 @@ class Runtime:
     """Everything one process needs to poll and deliver."""
 
     config: Config
+    store: SqlStore  # the same store as services.store, as what it is: the API reads the database
     services: Services
     senders: dict[str, outbox.Send]
     owner: str
@@ -223,7 +224,7 @@ async def running(config: Config, *, lease: timedelta = LEASE) -> AsyncIterator[
         store, senders, config.alerts, owner, held=services.held, storage=services.storage, lease=lease
     )
     services.alerts_queued = dispatcher.wake
-    runtime = Runtime(config, services, senders, owner, dispatcher)
+    runtime = Runtime(config, store, services, senders, owner, dispatcher)
     heartbeat = asyncio.create_task(_renew_leases(services, owner))
     try:
         await _backfill_changed_topics(runtime)
