@@ -246,7 +246,8 @@ async def _renew_leases(services: Services, owner: str) -> None:
     while True:
         await asyncio.sleep(services.lease.total_seconds() / 4)
         try:
-            services.store.renew_leases(owner, services.held, services.clock() + services.lease)
+            until = services.clock() + services.lease
+            await services.database.run(services.store.renew_leases, owner, services.held, until)
         except StorageError as exc:
             services.storage.failed(exc)
         except Exception:  # a bug must not stop the heartbeat for good: the next beat tries again
