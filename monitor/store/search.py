@@ -88,20 +88,23 @@ def write_index(connection: sa.Connection, article_id: int, indexed: IndexedText
         )
 
 
-def index_stored_articles(connection: sa.Connection, batch: int = 2000) -> int:
-    """Index every stored article the index does not hold yet, oldest first (the migration's
-    backfill, and the benchmark's after a bulk copy). Returns how many were indexed."""
+def index_stored_articles(connection: sa.Connection, most: int | None = None, batch: int = 2000) -> int:
+    """Index the stored articles newer than the newest the index holds, oldest first, at
+    most ``most`` of them (the migration's backfill, and the benchmark's after a bulk
+    copy). Returns how many were indexed."""
     sqlite = connection.dialect.name == "sqlite"
     last = connection.execute(sa.text(_LAST_INDEXED[sqlite])).scalar() or 0
     done = 0
-    while True:
-        rows = connection.execute(_UNINDEXED, {"after": last, "batch": batch}).all()
+    while most is None or done < most:
+        size = batch if most is None else min(batch, most - done)
+        rows = connection.execute(_UNINDEXED, {"after": last, "batch": size}).all()
         if not rows:
             return done
         for row in rows:
             write_index(connection, row.id, indexed_text(row.title, row.text, row.language, row.text_source))
         last = rows[-1].id
         done += len(rows)
+    return done
 
 
 @dataclass(frozen=True, slots=True)
