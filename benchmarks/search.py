@@ -12,6 +12,7 @@ articles, names with a Zipf popularity, bulk-copied through the real migrations)
 - common term: a popular name or a common word of one language;
 - phrase: two neighbouring words of a stored article, quoted;
 - NEAR: two words within five words of each other in a stored article, ``a NEAR/5 b``;
+- prefix: the first three or four letters of a name, ``kari*`` (no prefix index is kept);
 
 and prints p50 and p95 (wall clock), the candidates the matcher examined, and the
 full-text index (``article_fts`` with its shadow tables, and ``search_word``) as a share
@@ -89,7 +90,8 @@ def sample_queries(path: Path, count: int, seed: int = 11) -> dict[str, list[str
                 nears.append(f"{words[at]} NEAR/5 {words[at + gap]}")
     rare = [vocabulary.names[rng.randrange(20_000, len(vocabulary.names))].capitalize() for _ in range(count)]
     common = [rng.choice(WELL_KNOWN[:12] + COMMON_WORDS).capitalize() for _ in range(count)]
-    return {"rare term": rare, "common term": common, "phrase": phrases, "NEAR": nears}
+    prefixes = [f"{name[: rng.choice((3, 4))]}*" for name in rare]
+    return {"rare term": rare, "common term": common, "phrase": phrases, "NEAR": nears, "prefix": prefixes}
 
 
 def timed(run: Callable[[], int]) -> tuple[float, int]:

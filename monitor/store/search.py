@@ -217,18 +217,16 @@ def _candidates(
         high = before - 1 if high is None else min(high, before - 1)
     params: dict[str, Any] = {"low": low or 0, "high": _NO_LIMIT if high is None else high}
     if need is None:
-        source, key = "article AS a", "a.id"
+        source, key, matching = "article AS a", "a.id", []
     elif connection.dialect.name == "sqlite":
-        source, key = "article_fts JOIN article AS a ON a.id = article_fts.rowid", "article_fts.rowid"
+        source = "article_fts JOIN article AS a ON a.id = article_fts.rowid"
+        key, matching = "article_fts.rowid", ["article_fts MATCH :match"]
         params["match"] = fts5_query(need)
     else:
-        source, key = "article_search AS s JOIN article AS a ON a.id = s.article_id", "s.article_id"
+        source = "article_search AS s JOIN article AS a ON a.id = s.article_id"
+        key, matching = "s.article_id", ["s.words @@ CAST(:match AS tsquery)"]
         params["match"] = tsquery(need)
-    conditions = [f"{key} >= :low", f"{key} <= :high", *_window(since, until, params)]
-    if need is not None:
-        conditions.append(
-            "article_fts MATCH :match" if key == "article_fts.rowid" else "s.words @@ CAST(:match AS tsquery)"
-        )
+    conditions = [*matching, f"{key} >= :low", f"{key} <= :high", *_window(since, until, params)]
     statement = _with_times(
         sa.text(
             f"SELECT {_COLUMNS} FROM {source} JOIN feed AS f ON f.id = a.feed_id "

@@ -33,8 +33,7 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
-            "CREATE VIRTUAL TABLE article_fts USING fts5("
-            f"title, body, content='', tokenize=\"{FTS_TOKENIZER}\", prefix='2 3')"
+            f"CREATE VIRTUAL TABLE article_fts USING fts5(title, body, content='', tokenize=\"{FTS_TOKENIZER}\")"
         )
     else:
         op.execute(
