@@ -17,18 +17,29 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 from conftest import monitor, new_database, one_line_error, write_config
+from hypothesis import example, given
+from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from test_query_language import CASES
 from test_story_store import CHANNELS, RULES, new_article
+from test_topics_properties import SETTINGS, VOCAB, _queries
 
 from monitor.cli import cli
 from monitor.errors import QueryError, UsageError
 from monitor.model import Document
 from monitor.store import repository
 from monitor.store.db import create_engine, transaction, upgrade
-from monitor.store.search import search_articles
+from monitor.store.search import (
+    FTS_TABLE,
+    compound_lookup,
+    fts5_query,
+    indexed_text,
+    search_articles,
+    write_index,
+)
 from monitor.store.tables import Article, Feed
-from monitor.topics import TopicSet, TopicSpec
+from monitor.topics import TopicSet, TopicSpec, parse
+from monitor.topics.fulltext import compounds, expand, narrowing
 
 NOW = datetime(2024, 10, 22, 8, 0, tzinfo=UTC)
 # Documents with a host for site: (the table's documents have none).
@@ -316,3 +327,62 @@ def test_the_migration_indexes_the_articles_stored_before_it(database_url: str) 
             }
     finally:
         engine.dispose()
+
+
+# --- the narrowing never loses a match, over generated queries and documents ---------------
+
+_INDEX = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool)
+_INDEXED = iter(range(1, 10**9))
+
+
+def _index() -> Engine:
+    with _INDEX.begin() as connection:
+        if not connection.execute(sa.text("SELECT count(*) FROM sqlite_schema WHERE name = 'article_fts'")).scalar():
+            connection.execute(sa.text(FTS_TABLE))
+            connection.execute(sa.text("CREATE TABLE search_word (word TEXT PRIMARY KEY) WITHOUT ROWID"))
+    return _INDEX
+
+
+# The property tests' vocabulary, with compounds, inflections and runs of Han characters.
+WORDS = [
+    *VOCAB,
+    "TikTokverbot",
+    "Verbote",
+    "Sabotage",
+    "interdit",
+    "larang",
+    "豆包大模型",
+    "KI Modell",
+    "TikTok-Verbot",
+]
+
+
+def _articles() -> st.SearchStrategy[Document]:
+    text = st.lists(st.sampled_from([*WORDS, ".", ","]), max_size=12).map(" ".join)
+    return st.builds(Document, title=text, text=text, language=st.sampled_from(["de", "de", "nl", "en", "fr", None]))
+
+
+@SETTINGS
+@given(_queries(), _articles())
+@example("Verbot", Document("", "TikTokverbot", "de"))
+@example("(Sabotage NEAR/2 ban) OR 豆包", Document("", "Sabotagevorwürfe . ban", "de"))
+@example('title:"KI-Modell" AND interdi*', Document("KI Modell", "interdit", "fr"))
+def test_the_full_text_index_never_rules_out_a_document_the_query_matches(query: str, doc: Document) -> None:
+    try:
+        topics = TopicSet.compile([TopicSpec("t", query)])
+    except QueryError:
+        return
+    need = narrowing(parse(query))
+    if need is None or not topics.match(doc):
+        return
+    article_id = next(_INDEXED)
+    with _index().begin() as connection:
+        write_index(connection, article_id, indexed_text(doc.title, doc.text, doc.language, doc.text_source))
+        expanded = expand(need, compound_lookup(connection, compounds(need)))
+        if expanded is None:
+            return
+        found = connection.execute(
+            sa.text("SELECT rowid FROM article_fts WHERE article_fts MATCH :q AND rowid = :id"),
+            {"q": fts5_query(expanded), "id": article_id},
+        ).all()
+    assert found, (query, doc, fts5_query(expanded))

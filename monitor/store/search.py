@@ -42,6 +42,8 @@ MAX_LIMIT = 1000
 COMPOUND_WORDS = 500  # stored words containing a term, at most, before it stops narrowing
 LONGEST_WORD = 500  # characters of a word kept in the PostgreSQL index (a lexeme holds 2 kB)
 FTS_TOKENIZER = "unicode61 remove_diacritics 2 categories 'L* M* N* P* S* C*'"  # split at spaces only
+# SQLite's index (migration 0006): contentless, the folded words are not stored twice.
+FTS_TABLE = f"CREATE VIRTUAL TABLE article_fts USING fts5(title, body, content='', tokenize=\"{FTS_TOKENIZER}\")"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +189,7 @@ def search_articles(
     with reading(engine) as session:
         connection = session.connection()
         if need is not None:
-            need = expand(need, _compound_lookup(connection, compounds(need)))
+            need = expand(need, compound_lookup(connection, compounds(need)))
         for row in _candidates(connection, need, since, until, before):
             if scanned >= bound:
                 return SearchPage(tuple(items), _encode_cursor(last_seen), scanned, need is not None, True)
@@ -281,7 +283,7 @@ def _id_range(
     return (1, 0) if row.low is None else (row.low, row.high)  # (1, 0): an empty window
 
 
-def _compound_lookup(connection: sa.Connection, needed: Sequence[str]) -> Any:
+def compound_lookup(connection: sa.Connection, needed: Sequence[str]) -> Any:
     """``containing(word)`` for ``expand``: the stored compound words holding each word."""
     found: dict[str, tuple[str, ...] | None] = {}
     for word in dict.fromkeys(needed):

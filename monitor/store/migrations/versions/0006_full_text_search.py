@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from monitor.store.search import FTS_TOKENIZER, index_stored_articles
+from monitor.store.search import FTS_TABLE, index_stored_articles
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -32,9 +32,7 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     if op.get_bind().dialect.name == "sqlite":
-        op.execute(
-            f"CREATE VIRTUAL TABLE article_fts USING fts5(title, body, content='', tokenize=\"{FTS_TOKENIZER}\")"
-        )
+        op.execute(FTS_TABLE)
     else:
         op.execute(
             "CREATE TABLE article_search ("
