@@ -48,13 +48,13 @@ def postgres_admin_url() -> Iterator[str | None]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The same test on the embedded default and on a real PostgreSQL server."""
-    return new_database(request, tmp_path)
+    return new_database(request.param, request, tmp_path)
 
 
-def new_database(request: pytest.FixtureRequest, directory: Path) -> str:
-    """A new empty database of the backend ``request.param`` names ("sqlite" or "postgresql")."""
-    if request.param == "sqlite":
-        return f"sqlite:///{directory / 'monitor.db'}"
+def new_database(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of ``kind`` ("sqlite" or "postgresql") for one test."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'monitor.db'}"
     admin: str | None = request.getfixturevalue("postgres_admin_url")
     if admin is None:
         if os.environ.get("MONITOR_REQUIRE_POSTGRES"):

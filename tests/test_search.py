@@ -93,7 +93,7 @@ def table_db(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, list[int], list[Document]]]:
     """The query-language table stored as articles: (database URL, article ids, documents)."""
-    url = new_database(request, tmp_path_factory.mktemp("search"))
+    url = new_database(request.param, request, tmp_path_factory.mktemp("search"))
     engine = create_engine(url)
     upgrade(engine)
     documents = table_documents()
