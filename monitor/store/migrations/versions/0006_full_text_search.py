@@ -36,7 +36,7 @@ def upgrade() -> None:
     else:
         op.execute(
             "CREATE TABLE article_search ("
-            "article_id INTEGER PRIMARY KEY REFERENCES article (id), words TSVECTOR NOT NULL)"
+            "article_id INTEGER PRIMARY KEY REFERENCES article (id) ON DELETE CASCADE, words TSVECTOR NOT NULL)"
         )
         op.execute("CREATE INDEX ix_article_search_words ON article_search USING GIN (words)")
     index_stored_articles(op.get_bind())
