@@ -408,7 +408,10 @@ _CONTAINING = {
     True: sa.text("SELECT word FROM search_word WHERE instr(word, :word) > 0 LIMIT :cap"),
     False: sa.text("SELECT word FROM search_word WHERE strpos(word, :word) > 0 LIMIT :cap"),
 }
-_LAST_INDEXED = {True: "SELECT max(rowid) FROM article_fts", False: "SELECT max(article_id) FROM article_search"}
+_LAST_INDEXED = {  # ORDER BY ... LIMIT 1: an FTS5 table reads its newest rowid, max() would scan it
+    True: "SELECT rowid FROM article_fts ORDER BY rowid DESC LIMIT 1",
+    False: "SELECT max(article_id) FROM article_search",
+}
 _UNINDEXED = sa.text(
     "SELECT id, title, text, language, text_source FROM article WHERE id > :after ORDER BY id LIMIT :batch"
 )
