@@ -49,7 +49,7 @@ SITE_DOCS = [
     ("ByteDance site:(lemonde.fr OR numerama.com)", Document("", "ByteDance news", "en", "https://www.numerama.com/x")),
     ("ByteDance NOT site:example.com", Document("", "ByteDance news", "en", "https://news.example.com/a")),
 ]
-# Documents that test what only stored articles have: a rejected text, an old article.
+# What only stored articles have: a text rejected as a consent wall (searched by its title only).
 EXTRA_DOCS = [
     Document("Consent", "TikTok ban", "en", "https://consent.example/a", text_source="rejected: consent wall"),
 ]
