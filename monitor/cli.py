@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -21,6 +21,11 @@ from monitor.config import Config, load_config, parse_duration
 from monitor.errors import MonitorError, UsageError
 from monitor.model import Document
 from monitor.store.tables import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from monitor.store.sql import SqlStore
 
 CONFIG_HELP = "Configuration file (default: $MONITOR_CONFIG or config/monitor.yaml)."
 FORMAT_HELP = "A table for people, or JSON or CSV for programs (their shapes are in docs/cli.md)."
@@ -83,10 +88,15 @@ def _config(ctx: click.Context) -> Config:
     return settings.config
 
 
-def _engine(ctx: click.Context) -> Any:
-    from monitor.service import open_database
+def _store(ctx: click.Context) -> SqlStore:
+    """The configured database as a ``Store``, its schema brought up to date."""
+    from monitor.service import open_store
 
-    return open_database(_config(ctx))
+    return open_store(_config(ctx))
+
+
+def _engine(ctx: click.Context) -> Engine:
+    return _store(ctx).engine
 
 
 # --- configuration -----------------------------------------------------------------------
@@ -130,13 +140,12 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
     when the database cannot be written (disk full, read-only).
     """
     from monitor.service import run_loop, running
-    from monitor.store import repository
 
     config = _config(ctx)
 
     async def go() -> None:
         async with running(config) as runtime:
-            known = {name for name, _ in repository.active_feeds(runtime.services.engine)}
+            known = {name for name, _ in runtime.services.store.active_feeds()}
             if unknown := sorted(set(names) - known):
                 raise MonitorError(f"no feed named {', '.join(unknown)}; `monitor feeds` lists them")
             cycle, delivered = await runtime.poll(names)
@@ -207,7 +216,7 @@ def run(ctx: click.Context, and_serve: bool) -> None:
                 return "the poller has stopped" if polling.done() else runtime.services.pool.problem
 
             try:
-                await serve_http(config, listener, Readiness(runtime.services.engine, workers), stop, report)
+                await serve_http(config, listener, Readiness(runtime.store.engine, workers), stop, report)
             finally:
                 stop.set()
                 await polling
@@ -227,11 +236,11 @@ def serve(ctx: click.Context) -> None:
     from monitor.api.health import Readiness
     from monitor.api.server import serve as serve_http
     from monitor.api.server import stop_on_signals
-    from monitor.service import open_database, run_loop
+    from monitor.service import run_loop
 
     config = _config(ctx)
     listener = _listener(config)
-    engine = open_database(config)
+    engine = _engine(ctx)
 
     async def go() -> None:
         stop = asyncio.Event()
@@ -468,6 +477,43 @@ def articles(ctx: click.Context, /, limit: int, fmt: str, **filters: Any) -> Non
 
 
 @cli.command()
+@click.argument("query")
+@click.option("--since", metavar="AGE", help="Only articles fetched in the last AGE, e.g. 2d, 12h, 30m.")
+@click.option(
+    "--limit", type=click.IntRange(1, 1000), default=50, show_default=True, metavar="N", help="At most N articles."
+)
+@click.option("--cursor", metavar="CURSOR", help="Continue after the page that printed this cursor.")
+@click.option(
+    "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True, help=FORMAT_HELP
+)
+@click.pass_context
+def search(ctx: click.Context, query: str, since: str | None, limit: int, cursor: str | None, fmt: str) -> None:
+    """Stored articles that QUERY matches, newest first, in the topic query language.
+
+    A full-text index finds the candidates, the topic matcher decides, so QUERY means
+    what it means in a topic (NEAR/n, lang:, title:, site:, prefix*, case-sensitive AI).
+    JSON and CSV rows are those of `monitor articles`, with score, terms and snippet.
+
+    \b
+    monitor search 'TikTok NEAR/10 (ban OR larangan)'
+    monitor search 'title:Doubao OR 豆包' --since 7d --format json
+    """
+    from monitor.store.search import search_articles
+
+    page = search_articles(_engine(ctx), query, since=_since(since), limit=limit, cursor=cursor)
+    _show([item.to_json() for item in page.items], fmt, ["id", "published_at", "language", "feed", "score", "title"])
+    if not page.narrowed:
+        click.echo(
+            "note: nothing in the query narrows a full-text search (only lang:, site:, NOT...): "
+            f"the newest articles were examined one by one ({page.scanned})",
+            err=True,
+        )
+    if page.next_cursor:
+        why = f"stopped after examining {page.scanned} candidates" if page.bounded else "more results"
+        click.echo(f"note: {why}; continue with --cursor {page.next_cursor}", err=True)
+
+
+@cli.command()
 @_query_options
 @click.option(
     "--status",
@@ -502,13 +548,10 @@ def feeds(ctx: click.Context, failing: bool, fmt: str, limit: int) -> None:
     """
     if ctx.invoked_subcommand:
         return
-    from monitor.service import open_database
-    from monitor.store import queries, repository
+    from monitor.store import queries
 
-    config = _config(ctx)
-    engine = open_database(config)
-    repository.sync_feeds(engine, config.feeds)
-    rows = queries.feeds(engine, failing=failing, limit=limit)
+    store = _synced_store(ctx)
+    rows = queries.feeds(store.engine, failing=failing, limit=limit)
     _show(
         rows,
         fmt,
@@ -552,7 +595,7 @@ def topics_test(ctx: click.Context, name: str | None, query: str | None, since: 
     if bool(name) == bool(query):
         raise click.UsageError("give a topic NAME or --query, not both")
     spec = chosen_topic(config.topics, name, query)
-    found = preview_topic(_engine(ctx), spec, _since(since) or utcnow(), limit)
+    found = preview_topic(spec, _store(ctx).stored_documents(_since(since) or utcnow()), limit)
     click.echo(f"{spec.name}: {found.matched} of {found.scanned} articles stored since {since} ago would match")
     if found.by_language:
         click.echo("by language: " + ", ".join(f"{lang} {n}" for lang, n in found.by_language))
@@ -623,11 +666,8 @@ def feeds_import(ctx: click.Context, opml_file: str) -> None:
 def feeds_export(ctx: click.Context) -> None:
     """Print every polled feed as OPML, for a feed reader or another monitor."""
     from monitor.opml import FeedRef, render_opml
-    from monitor.store import repository
 
-    engine = _engine(ctx)
-    repository.sync_feeds(engine, _config(ctx).feeds)
-    refs = [FeedRef(url=url, name=name) for name, url in repository.active_feeds(engine)]
+    refs = [FeedRef(url=url, name=name) for name, url in _synced_store(ctx).active_feeds()]
     click.echo(render_opml(refs).decode("utf-8"), nl=False)
 
 
@@ -643,11 +683,14 @@ async def _find_feeds(config: Config, url: str, find: Callable[..., Any]) -> Any
 
 
 def _add_feed(ctx: click.Context, url: str, name: str, *, discovered: bool = False) -> str | None:
-    from monitor.store import repository
+    return _synced_store(ctx).add_feed(url, name, utcnow(), discovered=discovered)
 
-    engine = _engine(ctx)
-    repository.sync_feeds(engine, _config(ctx).feeds)
-    return repository.add_feed(engine, url, name, discovered=discovered)
+
+def _synced_store(ctx: click.Context) -> SqlStore:
+    """The store with the feeds of the config file in it (as `monitor run` would have them)."""
+    store = _store(ctx)
+    store.sync_feeds(_config(ctx).feeds, utcnow())
+    return store
 
 
 # --- database ----------------------------------------------------------------------------
@@ -662,10 +705,7 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Create the schema or migrate it to the newest version (other commands do this too)."""
-    from monitor.service import open_database
-
-    config = _config(ctx)
-    open_database(config)
+    _store(ctx)
     click.echo("database schema is up to date")
 
 

@@ -4,15 +4,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-
-from sqlalchemy.engine import Engine
 
 from monitor.config import TopicConfig
 from monitor.errors import MonitorError
-from monitor.store import repository
+from monitor.model import Document
 from monitor.topics import TopicSet, TopicSpec
 
 
@@ -52,11 +49,12 @@ def chosen_topic(topics: Sequence[TopicConfig], name: str | None, query: str | N
     return TopicSpec("query", query or "")
 
 
-def preview_topic(engine: Engine, spec: TopicSpec, since: datetime, limit: int) -> TopicPreview:
-    """How many articles stored since ``since`` the topic matches, per language, and the best ``limit``."""
+def preview_topic(spec: TopicSpec, documents: Iterable[tuple[int, int, Document]], limit: int) -> TopicPreview:
+    """How many of the stored ``documents`` ((article id, story id, document), e.g. a store's
+    ``stored_documents(since)``) the topic matches, per language, and the best ``limit``."""
     topic = TopicSet.compile([spec])
     scanned, per_language, best = 0, Counter[str](), []
-    for article_id, story_id, document in repository.stored_documents(engine, since):
+    for article_id, story_id, document in documents:
         scanned += 1
         for found in topic.match(document):
             per_language[document.language or "?"] += 1

@@ -323,7 +323,7 @@ def topics_test(store: Store, config: Settings, body: TopicTestRequest) -> Any:
         raise BadParameter("since", str(exc)) from None
     try:
         spec = chosen_topic(config.topics, body.name, body.query)
-        found = preview_topic(store, spec, since, body.limit)
+        found = preview_topic(spec, repository.stored_documents(store, since), body.limit)
     except QueryError:
         raise
     except MonitorError as exc:
