@@ -650,7 +650,7 @@ def run_trafilatura(setup: Setup, busy: PartFigures, runs: int, run_rates: list[
         "(target >= 0.80: article processing within 20 % of extraction alone)"
     )
     ratios = ", ".join(f"{article_rate / extract_rate:.2f}" for article_rate in run_rates)
-    print(f"the same ratio for each measured cycle, slowest first: {ratios} (the target holds for every one)")
+    print(f"the same ratio for each measured cycle, slowest first: {ratios} (target: every one >= 0.80)")
 
 
 def main() -> None:
