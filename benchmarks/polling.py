@@ -14,7 +14,8 @@ other feeds answer 304. Then one cycle is measured in a fresh process
 the unchanged feeds, then the changed ones with their articles; `--runs` times (default
 3), each from the database as the warm-up left it, and the median run is reported (of an
 even number, the slower middle one), since one run's articles per second vary by about
-5 % on a 2-core machine. Memory is the peak of
+5 % on a 2-core machine; each run's CPU per article and ratio to trafilatura are printed
+too, since the target holds for every run. Memory is the peak of
 the summed proportional set sizes (PSS) of the monitor process, its fork server and its
 workers, read from /proc every 250 ms by the benchmark's own process (the sum of each
 process's peak resident set is printed too, but the workers are forked from a server that
@@ -464,11 +465,15 @@ def measured_cycles(
         print(
             f"measured cycle {number + 1}/{args.runs}: unchanged part "
             f"{rate(figures['quiet'].feeds, figures['quiet'].seconds):.0f} feeds/s, "
-            f"changed part {rate(busy.stored, busy.seconds):.1f} articles/s, {busy.lag_ms()}"
+            f"changed part {rate(busy.stored, busy.seconds):.1f} articles/s, {busy.lag_ms()}; "
+            f"CPU per article: main process {busy.cpu_main / max(1, busy.stored) * 1000:.1f} ms, "
+            f"workers {figures['workers_cpu'] / max(1, busy.stored) * 1000:.1f} ms"
         )
         runs.append(figures)
     runs.sort(key=lambda figures: rate(figures["busy"].stored, figures["busy"].seconds))
-    return runs[(len(runs) - 1) // 2]  # of an even count, the slower middle one
+    median = runs[(len(runs) - 1) // 2]  # of an even count, the slower middle one
+    median["run_rates"] = [rate(figures["busy"].stored, figures["busy"].seconds) for figures in runs]
+    return median
 
 
 WARM_DATABASE, RUN_DATABASE = "bench_warm", "bench_run"
@@ -616,7 +621,7 @@ def run_baseline(setup: Setup, state: dict[str, BaselineFeed], quiet: PartFigure
     )
 
 
-def run_trafilatura(setup: Setup, busy: PartFigures, runs: int) -> None:
+def run_trafilatura(setup: Setup, busy: PartFigures, runs: int, run_rates: list[float]) -> None:
     import trafilatura
 
     print(f"\n== trafilatura.extract alone on the same pages (this process, one core; median of {runs}) ==")
@@ -644,6 +649,8 @@ def run_trafilatura(setup: Setup, busy: PartFigures, runs: int) -> None:
         f"{rate(busy.stored, busy.seconds) / extract_rate:.2f} "
         "(target >= 0.80: article processing within 20 % of extraction alone)"
     )
+    ratios = ", ".join(f"{article_rate / extract_rate:.2f}" for article_rate in run_rates)
+    print(f"the same ratio for each measured cycle, slowest first: {ratios} (target: every one >= 0.80)")
 
 
 def main() -> None:
@@ -709,7 +716,7 @@ def main() -> None:
         figures = measured_cycles(Path(tmp), config_path, unchanged, changed, args, site)
         quiet, busy = report_monitor(figures, figures["served"])
         run_baseline(setup, baseline_state, quiet, busy)
-        run_trafilatura(setup, busy, args.runs)
+        run_trafilatura(setup, busy, args.runs, figures["run_rates"])
         if figures["profile"]:
             print("\n== cProfile of the measured cycle (main process, cumulative; figures above")
             print("   are slowed by the profiler: run without --profile for the real ones) ==")

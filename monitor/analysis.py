@@ -37,11 +37,14 @@ class Analysed:
     page_hash: str | None = None  # stories.text_hash of the page's text when it is the article's text
 
 
-def text_identity(text: str) -> str | None:
-    """The text's hash, when equal text means the same item: real prose, not a one-line summary many feeds share."""
+def text_identity(text: str, digest: str | None = None) -> str | None:
+    """The text's hash, when equal text means the same item: real prose, not a one-line summary many feeds share.
+
+    ``digest``: ``stories.text_hash(text)`` when the caller has it already.
+    """
     if len(text.split()) < MIN_WORDS_FOR_TEXT_IDENTITY:
         return None
-    return stories.text_hash(text) or None
+    return (stories.text_hash(text) if digest is None else digest) or None
 
 
 def plausible_date(moment: datetime | None, now: datetime) -> datetime | None:
@@ -108,12 +111,14 @@ def analyse(
     read = replace(document, text="") if document.text_rejected else document
     document = replace(document, language=detect_language(f"{title}\n{read.text}", declared))
     read = replace(read, language=document.language)
+    # The page's text is the article's text when it is the source: hashed once for both uses.
+    page_digest = stories.text_hash(page_text) if source == PAGE else None
     return Analysed(
         document=document,
         published_at=published,
         # Dozens of Hit objects per article would double what crosses back to the event loop.
         matches=[replace(match, hits=()) for match in topics.match(read)],
         features=stories.story_features(read, published),
-        text_hash=text_identity(read.text),
-        page_hash=(stories.text_hash(page_text) or None) if source == PAGE else None,
+        text_hash=text_identity(read.text, page_digest),
+        page_hash=page_digest or None,
     )

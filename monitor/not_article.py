@@ -336,18 +336,25 @@ def _wall_words(tokens: list[tuple[int, int, float]], hits: list[tuple[int, int,
     return words
 
 
-def wall_language(title: str, text: str) -> tuple[list[dict[str, float]], list[float]]:
-    """Per segment (line or sentence) of ``text``: its words in wall language per reason, and its other words."""
+def _wall_phrases(title: str, text: str) -> tuple[list[str], list[list[tuple[int, int, _Phrase]]], bool]:
+    """The segments of ``text``, the wall phrases in each, and whether one of them is strong."""
     folded_title = normalize(title)
     segments = [segment for segment in _segments(text) if segment != folded_title]  # a repeated headline is neither
     hits = [list(_phrases_in(segment)) for segment in segments]
     # "Personal data", "has been removed", "password": news says them too. Without one
     # phrase only a wall says ("we use cookies", "page not found"), a text is an article.
     strong = any(not found.weak for in_segment in hits for _, _, found in in_segment)
+    return segments, hits, strong
+
+
+def _wall_language(
+    segments: list[str], hits: list[list[tuple[int, int, _Phrase]]]
+) -> tuple[list[dict[str, float]], list[float]]:
+    """Per segment (line or sentence): its words in wall language per reason, and its other words."""
     walls: list[dict[str, float]] = []
     others: list[float] = []
     for segment, in_segment in zip(segments, hits, strict=True):
-        if not strong or not in_segment:
+        if not in_segment:
             walls.append({})
             others.append(len(_TOKEN.findall(segment)) - (1 - CJK_WORD) * len(_CJK.findall(segment)))
             continue
@@ -371,7 +378,10 @@ def why_not_article(title: str, text: str) -> str | None:
 
     The reason is one of the constants above ("consent wall", "captcha", "paywall", ...).
     """
-    walls, others = wall_language(title, text)
+    segments, hits, strong = _wall_phrases(title, text)
+    if not strong:
+        return None  # no phrase only a wall says: every segment counts as the article's (most texts)
+    walls, others = _wall_language(segments, hits)
     per_reason: dict[str, float] = {}
     for found in walls:
         for reason, words in found.items():

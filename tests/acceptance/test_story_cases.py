@@ -10,6 +10,7 @@ failed: what matters is what they share and what they do not.
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from hostile import HostileServer
 from newssite import Story, publish, story_of_each_page
 
 from monitor.model import Document
-from monitor.stories import story_features
+from monitor.stories import features, story_features
 
 DAY = datetime(2020, 1, 1, 9, 0, tzinfo=UTC)
 
@@ -140,6 +141,23 @@ def test_dates_in_the_feed_languages(text: str, dates: set[str]) -> None:
 def test_contact_numbers_are_not_numbers_of_the_story() -> None:
     features = story_features(Document("Einbruch", "Es entstand ein Schaden von 2.500 Euro.\n" + POLICE_FOOTER), None)
     assert features.numbers == ("2500",)
+
+
+def test_contact_numbers_blanked_where_the_contact_pattern_finds_them() -> None:
+    """The blanking tries the contact pattern only near runs of digits: it blanks exactly
+    what the pattern finds scanning every character, on labels, postcodes and numbers
+    glued in any order (case, accents, Cyrillic and CJK labels, Unicode spaces and digits)."""
+    pieces = [
+        *("Tel", "tel.", "TEL:", "Telefon", "téléphone", "TÉLÉPHONE", "тел", "ТЕЛЕФОН", "电话", "Fax", "ext", "mobile"),
+        *(" ", "  ", "\n", "\u00a0", ".", ":", "+", "(", ")", "-", "/", ", ", "hotel", "x", "D-", "MN "),
+        *("0", "12", "123", "2024", "68161", "030", "+49", "(0)", "555-1234", "(323) 890-5500", "١٢٣", "²"),
+        *(" Mannheim", " Straße", "Berlin"),
+    ]
+    rng = random.Random(7)
+    texts = [POLICE_FOOTER] + ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) for _ in range(20_000)]
+    for text in texts:
+        expected = features._CONTACT.sub(lambda match: " " * len(match.group()), text)
+        assert features._blank_contacts(text) == expected, text
 
 
 def test_a_headlines_first_word_is_not_a_name() -> None:
