@@ -18,16 +18,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from sqlalchemy.engine import Engine
 
 from monitor import polling, stories
-from monitor.analysis import SAME_SITE_TEXT, Analysed
 from monitor.errors import FetchError, ParseError
 from monitor.feeds import ParsedFeed, parse_feed
 from monitor.fetch import Fetcher, FetchResult, is_transient
-from monitor.model import Entry
+from monitor.model import SAME_SITE_TEXT, Entry
 from monitor.store import repository
 from monitor.store.db import StorageError, StorageHealth, as_storage_error
 from monitor.store.repository import (
@@ -42,6 +41,9 @@ from monitor.store.repository import (
 from monitor.store.tables import utcnow
 from monitor.topics import TopicSet
 from monitor.workers import WorkerPool, analyse
+
+if TYPE_CHECKING:  # the analysis runs in the workers: this process never loads it
+    from monitor.analysis import Analysed
 
 log = logging.getLogger(__name__)
 

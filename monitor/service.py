@@ -55,9 +55,7 @@ def compile_topics(config: Config) -> TopicSet:
 
 def open_database(config: Config) -> Engine:
     """An engine on the configured database with the schema brought up to date."""
-    engine = db.create_engine(config.database)
-    db.upgrade(engine)
-    return engine
+    return db.open_database(config.database)
 
 
 def worker_name() -> str:
@@ -195,13 +193,19 @@ async def running(config: Config, *, lease: timedelta = repository.LEASE) -> Asy
     engine = open_database(config)
     topics = compile_topics(config)
     gc.freeze()  # the topics live as long as the process: out of every later collection's way
+    gc.enable()  # `monitor` starts with it off (cli.main): its imports are done
     owner = worker_name()
     repository.sync_feeds(engine, config.feeds)
     reclaim_dead_workers_leases(engine, owner)  # a crashed predecessor's feeds are polled now, not in a lease
     fetcher = Fetcher(fetch_limits(config))
+    # Started by the first document that needs parsing: a cycle of 304s forks nothing.
     pool = WorkerPool(workers=config.polling.workers, setup=partial(workers.install_topics, topics))
-    pool.start()
-    alert_client = httpx.AsyncClient(headers={"User-Agent": user_agent(config)}, follow_redirects=False)
+    # Webhooks only; a client reads the certificate bundles (tens of ms): none without webhooks.
+    alert_client = (
+        httpx.AsyncClient(headers={"User-Agent": user_agent(config)}, follow_redirects=False)
+        if config.alerts.webhooks
+        else None
+    )
     senders = outbox.channels(config.alerts, alert_client)
     services = Services(
         engine=engine,
@@ -234,7 +238,8 @@ async def running(config: Config, *, lease: timedelta = repository.LEASE) -> Asy
             repository.release_leases(engine, owner)
         except StorageError as exc:  # they expire within a lease
             log.info("could not release the leases of %s: %s", owner, exc)
-        await alert_client.aclose()
+        if alert_client is not None:
+            await alert_client.aclose()
         await fetcher.aclose()
         pool.close()
         engine.dispose()

@@ -26,12 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.process import BaseProcess
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from monitor import analysis
 from monitor.errors import MonitorError, ParseError
-from monitor.model import Entry
-from monitor.topics import TopicSet
+
+if TYPE_CHECKING:  # loaded where the work runs, in the workers: the parent only names them
+    from monitor.analysis import Analysed
+    from monitor.model import Entry
+    from monitor.topics import TopicSet
 
 T = TypeVar("T")
 
@@ -68,7 +70,7 @@ def analyse(
     page: bytes | None = None,
     page_url: str = "",
     page_rejected: str | None = None,
-) -> analysis.Analysed | None:
+) -> Analysed | None:
     """``monitor.analysis.analyse`` with this worker's topics: what the pipeline hands a worker.
 
     The topics reach each worker once, when it starts, not with every article.
@@ -76,6 +78,8 @@ def analyse(
     # Matching nothing would lose matches silently: a worker without topics is a bug.
     if "topics" not in _installed:
         raise RuntimeError("no topics in this worker process: create the WorkerPool with setup=install_topics")
+    from monitor import analysis
+
     return analysis.analyse(entry, feed_language, _installed["topics"], now, page, page_url, page_rejected)
 
 
