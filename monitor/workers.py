@@ -181,17 +181,13 @@ class WorkerPool:
         self.workers, self.timeout, self.max_tasks_per_child = workers, timeout, max_tasks_per_child
         self.setup = setup
         self.rebuilds = 0  # workers replaced because a document was too slow or crashed one
+        self.started = 0  # worker processes started: none until the first document (a cycle of 304s)
         self._new_process = _process_factory()
         self._workers: list[_Worker] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots = asyncio.Semaphore(2 * workers)
         self._changed = asyncio.Event()  # a worker became ready, or one ended
         self._cannot_start: str | None = None  # why the last worker died before it was ready
-
-    def start(self) -> None:
-        """Start the workers now (they load in the background) rather than at the first document."""
-        self._bind()
-        self._top_up()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in a worker; ParseError when it is too slow or kills its worker."""
@@ -264,6 +260,7 @@ class WorkerPool:
             ours, theirs = socket.socketpair()
             worker = _Worker(self._new_process(target=_serve, args=(theirs, self.setup), daemon=True), ours)
             self._workers.append(worker)
+            self.started += 1
             worker.lifetime = asyncio.get_running_loop().create_task(self._live(worker, theirs))
 
     async def _live(self, worker: _Worker, theirs: socket.socket) -> None:
