@@ -180,8 +180,7 @@ def rss2email() -> Path:
 def rss2email_config(folder: Path, urls: Sequence[str]) -> list[str]:
     """r2e's argv for this folder's configuration and data file, the feeds written in."""
     sections = [
-        "[DEFAULT]\nfrom = bench@example.org\nto = bench@example.org\nemail-protocol = sendmail\n"
-        "sendmail = /bin/true\n"
+        "[DEFAULT]\nfrom = bench@example.org\nto = bench@example.org\nemail-protocol = sendmail\nsendmail = /bin/true\n"
     ]
     sections += [f"[feed.f{n}]\nurl = {url}\n" for n, url in enumerate(urls)]
     (folder / "r2e.cfg").write_text("\n".join(sections))

@@ -231,6 +231,7 @@ def match(
     from monitor.service import compile_topics
     from monitor.topics import TopicSet, TopicSpec
     from monitor.topics import explain as explain_query
+    from monitor.topics.snippet import snippet_offsets, unmarked
 
     topics = TopicSet.compile([TopicSpec("query", query)]) if query else compile_topics(_config(ctx))
     document = _read_document(ctx, source, lang)
@@ -243,6 +244,7 @@ def match(
                 "terms": list(m.terms),
                 "clause": m.clause,
                 "snippet": m.snippet,
+                **snippet_offsets(m.snippet),
             }
             for m in found
         ]
@@ -264,7 +266,7 @@ def match(
     for m in found:
         click.echo(f"\n{m.topic}: score {m.score:.2f}; terms {', '.join(m.terms)}")
         click.echo(f"  decided by: {m.clause}")
-        click.echo(f"  {m.snippet}")
+        click.echo(f"  {output.highlighted(*unmarked(m.snippet))}", color=output.color())
 
 
 def _read_document(ctx: click.Context, source: str, lang: str | None) -> Document:

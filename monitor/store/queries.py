@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from monitor.store.db import reading
 from monitor.store.tables import Alert, Article, Feed, Match, Story
+from monitor.topics.snippet import snippet_offsets
 
 Row = dict[str, Any]
 
@@ -43,6 +44,7 @@ def matches(engine: Engine, *, topic: str | None = None, since: datetime | None 
                 "score": round(m.score, 3),
                 "terms": json.loads(m.terms),
                 "snippet": m.snippet,
+                **snippet_offsets(m.snippet),
                 "matched_at": _iso(m.matched_at),
                 "backfill": m.backfill,
             }
