@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import logging
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from monitor import output
+from monitor import logs, output
 from monitor.errors import MonitorError, UsageError
 
 if TYPE_CHECKING:
@@ -53,8 +52,15 @@ def _fail(message: str, code: int) -> NoReturn:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens (to stderr).")
+@click.option(
+    "--log-format",
+    type=click.Choice(logs.FORMATS),
+    default="text",
+    show_default=True,
+    help="Logs as lines, or as one JSON object per event (with the events; never a secret).",
+)
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+def cli(ctx: click.Context, config_path: str | None, verbose: bool, log_format: str) -> None:
     """Watch news feeds for topics, group copies and translations into stories, alert once per story.
 
     \b
@@ -65,16 +71,13 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
       monitor matches           what matched, why, and where
       monitor match FILE        would this document match? (stores nothing)
     """
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    ctx.obj = _Settings(config_path)
+    logs.configure(log_format, verbose)
+    ctx.obj = _Settings(config_path, log_format)
 
 
 class _Settings:
-    def __init__(self, path: str | None) -> None:
-        self.path = path
+    def __init__(self, path: str | None, log_format: str) -> None:
+        self.path, self.log_format = path, log_format
         self._config: Config | None = None
 
     @property
@@ -83,6 +86,7 @@ class _Settings:
             from monitor.config import load_config
 
             self._config = load_config(self.path)
+            logs.hide(self._config.secrets())
         return self._config
 
 
@@ -193,10 +197,12 @@ def run(ctx: click.Context) -> None:
     from monitor.service import run_loop, running
 
     config = _config(ctx)
+    settings: _Settings = ctx.find_root().obj
+    report = logs.status_printer(settings.log_format, lambda line: click.echo(line, err=True))
 
     async def go() -> None:
         async with running(config) as runtime:
-            await run_forever(runtime, lambda line: click.echo(line, err=True))
+            await run_forever(runtime, report)
 
     run_loop(go())
 

@@ -351,6 +351,18 @@ class Config(_Section):
     backfill: BackfillConfig = BackfillConfig()
     source: str = Field(default="<defaults>", exclude=True)
 
+    def secrets(self) -> list[str]:
+        """What logs must never show: webhook secrets and URLs (which often carry a token
+        in their path), the SMTP password, the database password."""
+        from sqlalchemy.engine import make_url
+
+        found = [value for hook in self.alerts.webhooks for value in (hook.url, hook.secret) if value]
+        if self.alerts.email is not None and self.alerts.email.password:
+            found.append(self.alerts.email.password)
+        if password := make_url(self.database).password:
+            found.append(str(password))
+        return found
+
 
 # --- reading the file ----------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from sqlalchemy.engine import Engine
 
-from monitor import polling, stories
+from monitor import logs, polling, stories
 from monitor.errors import FetchError, ParseError
 from monitor.feeds import ParsedFeed, parse_feed
 from monitor.fetch import Fetcher, FetchResult, is_transient
@@ -379,6 +379,7 @@ async def poll_due(
                 services.held.feeds.discard(feed.id)
                 return None
             report, record = await refresh_feed(services, feed)
+        _log_poll(report)
         finished.append(record)
         if len(finished) >= RECORDS_PER_WRITE:
             records, finished[:] = finished[:], []
@@ -390,6 +391,24 @@ async def poll_due(
         return CycleReport([report for report in reports if report is not None])
     finally:
         await write(finished)
+
+
+def _log_poll(report: FeedReport) -> None:
+    logs.event(
+        "feed_polled",
+        f"feed {report.name}: {report.error or report.status} ({report.stored} stored, {report.matches} matches)",
+        feed=report.name,
+        status=report.status,
+        duration=round(report.seconds, 3),
+        entries=report.entries,
+        new=report.new,
+        stored=report.stored,
+        duplicates=report.duplicates,
+        page_failures=report.page_failures,
+        matches=report.matches,
+        alerts=report.alerts,
+        error=report.error,
+    )
 
 
 async def backfill(services: Services, topics: TopicSet, since: datetime, *, alert: bool) -> tuple[int, int]:

@@ -57,7 +57,8 @@ def test_no_color_and_a_pipe_get_plain_text(document: Path, monkeypatch: pytest.
     piped = CliRunner().invoke(cli, ["match", "--query", QUERY, str(document)])  # not a terminal
     for result in (terminal, piped):
         assert result.exit_code == 0, result.output
-        assert snippet_line(result.output).strip() == "Perusahaan ByteDance & mitra merilis model Doubao baru. Cuaca cerah."
+        line = snippet_line(result.output).strip()
+        assert line == "Perusahaan ByteDance & mitra merilis model Doubao baru. Cuaca cerah."
 
 
 def test_json_keeps_the_marked_snippet_and_adds_explicit_offsets(document: Path) -> None:
