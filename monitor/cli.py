@@ -192,17 +192,22 @@ def run(ctx: click.Context) -> None:
 
     Several `monitor run` processes may share one PostgreSQL database; each claims
     due feeds with a lease, so none is polled twice at once.
+
+    Started by systemd with `Type=notify` (NOTIFY_SOCKET set), it says when it is
+    ready and stopping, and pings the watchdog (WatchdogSec) every half timeout.
     """
     from monitor.scheduler import run_forever
     from monitor.service import run_loop, running
+    from monitor.systemd import supervised
 
     config = _config(ctx)
     settings: _Settings = ctx.find_root().obj
     report = logs.status_printer(settings.log_format, lambda line: click.echo(line, err=True))
 
     async def go() -> None:
-        async with running(config) as runtime:
-            await run_forever(runtime, report)
+        stop = asyncio.Event()
+        async with running(config) as runtime, supervised(stop):
+            await run_forever(runtime, report, stop)
 
     run_loop(go())
 
