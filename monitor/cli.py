@@ -634,7 +634,7 @@ def _add_feed(ctx: click.Context, url: str, name: str, *, discovered: bool = Fal
 
 @cli.group()
 def db() -> None:
-    """Database maintenance: the schema is created and migrated here."""
+    """Database maintenance: schema, backup, retention."""
 
 
 @db.command("upgrade")
@@ -643,6 +643,40 @@ def db_upgrade(ctx: click.Context) -> None:
     """Create the schema or migrate it to the newest version (other commands do this too)."""
     _engine(ctx)
     click.echo("database schema is up to date")
+
+
+@db.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def db_backup(ctx: click.Context, path: Path) -> None:
+    """Copy the SQLite database to PATH while the monitor runs (SQLite's online backup).
+
+    For PostgreSQL it says to use pg_dump, and exits 1.
+    """
+    from monitor.store.db import backup
+
+    pages = backup(_engine(ctx), path)
+    click.echo(f"backed up {pages} pages to {path}")
+
+
+@db.command("prune")
+@click.pass_context
+def db_prune(ctx: click.Context) -> None:
+    """Apply `retention.articles` now, as `monitor run` does daily; prints what went."""
+    from monitor.service import log_pruned, retention_cutoff
+    from monitor.store.retention import prune
+
+    config = _config(ctx)
+    cutoff = retention_cutoff(config, datetime.now(UTC))
+    if cutoff is None:
+        click.echo("retention.articles is not set: articles are kept forever, nothing to prune")
+        return
+    pruned = prune(_engine(ctx), cutoff)
+    log_pruned(pruned, cutoff)
+    click.echo(
+        f"emptied {pruned.articles} articles and deleted {pruned.story_keys} story keys "
+        f"from before {cutoff:%Y-%m-%d %H:%M} UTC; matches, alerts and stories kept"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -335,6 +335,12 @@ class StoriesConfig(_Section):
     event_threshold: float = Field(default=DEFAULT_EVENT_THRESHOLD, gt=0, lt=1, allow_inf_nan=False, strict=True)
 
 
+class RetentionConfig(_Section):
+    # Article text and story keys older than this are deleted daily (never less than the
+    # story and backfill windows); None keeps them forever. Matches, alerts and stories stay.
+    articles: PositiveDuration | None = None
+
+
 class BackfillConfig(_Section):
     window: Duration = timedelta(0)  # a new or changed topic is matched against this much stored history
     alert: bool = False  # and its backfilled matches alert too
@@ -349,6 +355,7 @@ class Config(_Section):
     polling: PollingConfig = PollingConfig()
     stories: StoriesConfig = StoriesConfig()
     backfill: BackfillConfig = BackfillConfig()
+    retention: RetentionConfig = RetentionConfig()
     source: str = Field(default="<defaults>", exclude=True)
 
     def secrets(self) -> list[str]:

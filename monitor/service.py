@@ -10,7 +10,7 @@ import socket
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from importlib import metadata
 from pathlib import Path
@@ -19,12 +19,12 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy.engine import Engine
 
-from monitor import polling, stories, workers
+from monitor import logs, polling, stories, workers
 from monitor.alerts import outbox
 from monitor.config import Config
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.pipeline import CycleReport, Services, backfill, poll_due
-from monitor.store import db, repository
+from monitor.store import db, repository, retention
 from monitor.store.db import StorageError
 from monitor.topics import TopicSet, TopicSpec
 from monitor.workers import WorkerPool
@@ -131,6 +131,29 @@ def fetch_limits(config: Config) -> FetchLimits:
     )
 
 
+def retention_cutoff(config: Config, now: datetime) -> datetime | None:
+    """Before when article text and story keys go (``retention.articles``); None: kept forever.
+
+    Never inside the story window (an event still in it must find its story, or it would
+    alert a second time) nor the backfill window (a changed topic reads the text).
+    """
+    keep = config.retention.articles
+    if keep is None:
+        return None
+    return now - max(keep, config.stories.window, config.backfill.window)
+
+
+def log_pruned(pruned: retention.Pruned, cutoff: datetime) -> None:
+    logs.event(
+        "retention",
+        f"retention: emptied {pruned.articles} articles and deleted {pruned.story_keys} story keys "
+        f"from before {cutoff:%Y-%m-%d %H:%M} UTC; matches, alerts and stories kept",
+        articles=pruned.articles,
+        story_keys=pruned.story_keys,
+        before=cutoff.isoformat(),
+    )
+
+
 @dataclass
 class Runtime:
     """Everything one process needs to poll and deliver."""
@@ -164,6 +187,19 @@ class Runtime:
         except StorageError as exc:
             self.services.storage.failed(exc)
             return outbox.DeliveryStats()
+
+    async def prune(self) -> retention.Pruned | None:
+        """The daily retention job (a no-op without ``retention.articles``)."""
+        cutoff = retention_cutoff(self.config, self.services.clock())
+        if cutoff is None or self.services.storage.failing:
+            return None
+        try:
+            pruned = await self.services.database.run(retention.prune, self.services.engine, cutoff)
+        except StorageError as exc:
+            self.services.storage.failed(exc)
+            return None
+        log_pruned(pruned, cutoff)
+        return pruned
 
     def storage_ready(self) -> bool:
         """Whether the database takes writes; after a failure, tried again with a real write."""

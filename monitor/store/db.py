@@ -67,6 +67,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may itself wait for a lock
+    # Takes effect in a new database only (before its first table): retention can then give
+    # the space it frees back to the disk in small steps (monitor.store.retention).
+    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -208,6 +211,37 @@ def downgrade(engine: Engine, revision: str) -> None:
         command.downgrade(_alembic_config(engine), revision)
     except OperationalError as exc:
         raise _unusable(engine, exc) from None
+
+
+def backup(engine: Engine, path: Path) -> int:
+    """Copy a SQLite database to ``path`` while it is in use (SQLite's online backup API,
+    a few hundred pages per step, so writers wait milliseconds, not the whole copy);
+    returns the pages copied. The copy is written beside ``path`` and renamed into place."""
+    import sqlite3
+
+    if engine.dialect.name != "sqlite":
+        raise DatabaseError(
+            f"monitor db backup copies SQLite databases; for {engine.dialect.name} use its own tool: "
+            "pg_dump -Fc -d <database URL without +psycopg> -f monitor.dump"
+        )
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    source = engine.raw_connection()
+    try:
+        target = sqlite3.connect(partial)
+        try:
+            with target:
+                source.driver_connection.backup(target, pages=256, sleep=0.005)  # type: ignore[union-attr]
+            pages = int(target.execute("PRAGMA page_count").fetchone()[0])
+        finally:
+            target.close()
+    except (sqlite3.Error, OSError) as exc:
+        partial.unlink(missing_ok=True)
+        raise DatabaseError(f"backup to {path} failed: {exc}") from None
+    finally:
+        source.close()
+    partial.replace(path)
+    return pages
 
 
 def _unusable(engine: Engine, exc: BaseException) -> DatabaseError:
