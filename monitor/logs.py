@@ -87,6 +87,7 @@ def configure(fmt: str, verbose: bool) -> None:
     handler.monitor = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(logging.INFO if verbose or fmt == "json" else logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request: the events say what matters
 
 
 def event(name: str, message: str, **fields: Any) -> None:
