@@ -182,7 +182,7 @@ class WorkerPool:
         self.setup = setup
         self.rebuilds = 0  # workers replaced because a document was too slow or crashed one
         self.started = 0  # worker processes started: none until the first document (a cycle of 304s)
-        self._new_process = _process_factory()
+        self._new_process: Callable[..., BaseProcess] | None = None  # set up with the first worker
         self._workers: list[_Worker] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots = asyncio.Semaphore(2 * workers)
@@ -258,6 +258,8 @@ class WorkerPool:
         """Start workers until ``workers`` of them are loading or taking documents."""
         while sum(not w.retiring for w in self._workers) < self.workers:
             ours, theirs = socket.socketpair()
+            if self._new_process is None:
+                self._new_process = _process_factory()
             worker = _Worker(self._new_process(target=_serve, args=(theirs, self.setup), daemon=True), ours)
             self._workers.append(worker)
             self.started += 1
