@@ -83,7 +83,7 @@ def environment() -> dict[str, str]:
 
 
 def run(argv: Sequence[str]) -> None:
-    subprocess.run(argv, check=True, capture_output=True, env=environment())
+    subprocess.run(argv, check=True, capture_output=True, env=environment(), cwd=ROOT)
 
 
 def measure(argv: Sequence[str]) -> tuple[float, float]:
@@ -93,6 +93,7 @@ def measure(argv: Sequence[str]) -> tuple[float, float]:
         capture_output=True,
         text=True,
         env=environment(),
+        cwd=ROOT,
         check=True,
     )
     figures = json.loads(result.stdout)
@@ -104,7 +105,7 @@ def measure(argv: Sequence[str]) -> tuple[float, float]:
 def heavy_imports(argv: Sequence[str]) -> list[str]:
     """Which of HEAVY ``argv`` (a monitor command) imported."""
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", *argv[1:]], capture_output=True, text=True, env=environment()
+        [sys.executable, "-X", "importtime", *argv[1:]], capture_output=True, text=True, env=environment(), cwd=ROOT
     )
     imported = set(re.findall(r"\|\s*([\w.]+)\s*$", result.stderr, re.MULTILINE))
     return [name for name in HEAVY if name in imported]
