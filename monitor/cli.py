@@ -20,12 +20,14 @@ import click
 from monitor import logs, output
 from monitor.errors import MonitorError, UsageError
 
-if TYPE_CHECKING:
-    from monitor.config import Config
-    from monitor.model import Document
-
 # Each command imports what it needs when it runs: `monitor --help` and the queries start
 # in a fraction of a second, without the parsers, numpy or the worker pool (issue 18).
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from monitor.config import Config
+    from monitor.model import Document
+    from monitor.store.sql import SqlStore
 
 CONFIG_HELP = "Configuration file (default: $MONITOR_CONFIG or config/monitor.yaml)."
 FORMAT_HELP = "A table for people, or JSON or CSV for programs (their shapes are in docs/cli.md)."
@@ -95,10 +97,15 @@ def _config(ctx: click.Context) -> Config:
     return settings.config
 
 
-def _engine(ctx: click.Context) -> Any:
-    from monitor.store.db import open_database
+def _store(ctx: click.Context) -> SqlStore:
+    """The configured database as a ``Store``, its schema brought up to date."""
+    from monitor.store.sql import SqlStore
 
-    return open_database(_config(ctx).database)
+    return SqlStore.open(_config(ctx).database)
+
+
+def _engine(ctx: click.Context) -> Engine:
+    return _store(ctx).engine
 
 
 # --- configuration -----------------------------------------------------------------------
@@ -142,13 +149,12 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
     when the database cannot be written (disk full, read-only).
     """
     from monitor.service import run_loop, running
-    from monitor.store import repository
 
     config = _config(ctx)
 
     async def go() -> None:
         async with running(config) as runtime:
-            known = {name for name, _ in repository.active_feeds(runtime.services.engine)}
+            known = {name for name, _ in runtime.services.store.active_feeds()}
             if unknown := sorted(set(names) - known):
                 raise MonitorError(f"no feed named {', '.join(unknown)}; `monitor feeds` lists them")
             cycle, delivered = await runtime.poll(names)
@@ -182,8 +188,9 @@ def _feed_line(feed: Any) -> str:
 
 
 @cli.command()
+@click.option("--serve", "and_serve", is_flag=True, help="Also serve the HTTP API and feeds (`monitor serve`).")
 @click.pass_context
-def run(ctx: click.Context) -> None:
+def run(ctx: click.Context, and_serve: bool) -> None:
     """Run as a daemon: poll feeds on their schedule and deliver alerts until SIGTERM or Ctrl-C.
 
     Polls due feeds every `polling.tick` and delivers alerts beside it, one at a time
@@ -191,7 +198,8 @@ def run(ctx: click.Context) -> None:
     taking writes (polling pauses) and one when it takes them again.
 
     Several `monitor run` processes may share one PostgreSQL database; each claims
-    due feeds with a lease, so none is polled twice at once.
+    due feeds with a lease, so none is polled twice at once. With --serve the same
+    process answers HTTP on `api.listen` too: one process (or container) polls and serves.
 
     Started by systemd with `Type=notify` (NOTIFY_SOCKET set), it says when it is
     ready and stopping, and pings the watchdog (WatchdogSec) every half timeout.
@@ -203,13 +211,65 @@ def run(ctx: click.Context) -> None:
     config = _config(ctx)
     settings: _Settings = ctx.find_root().obj
     report = logs.status_printer(settings.log_format, lambda line: click.echo(line, err=True))
+    listener = _listener(config) if and_serve else None
 
     async def go() -> None:
         stop = asyncio.Event()
         async with running(config) as runtime, supervised(stop):
-            await run_forever(runtime, report, stop)
+            if listener is None:
+                await run_forever(runtime, report, stop)
+                return
+            from monitor.api.health import Readiness
+            from monitor.api.server import serve as serve_http
+
+            polling = asyncio.create_task(run_forever(runtime, report, stop))
+
+            def workers() -> str | None:
+                return "the poller has stopped" if polling.done() else runtime.services.pool.problem
+
+            try:
+                await serve_http(config, listener, Readiness(runtime.store.engine, workers), stop, report)
+            finally:
+                stop.set()
+                await polling
 
     run_loop(go())
+
+
+@cli.command()
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Serve the HTTP API, its OpenAPI docs and Atom feeds on `api.listen` until SIGTERM or Ctrl-C.
+
+    Polls nothing: run it beside `monitor run` on the same database, or use
+    `monitor run --serve`. The API is under /api/v1 (docs/api.md); /healthz and
+    /readyz answer without a token. Listening beyond loopback needs `api.tokens`.
+    """
+    from monitor.api.health import Readiness
+    from monitor.api.server import serve as serve_http
+    from monitor.api.server import stop_on_signals
+    from monitor.service import run_loop
+
+    config = _config(ctx)
+    listener = _listener(config)
+    engine = _engine(ctx)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await serve_http(config, listener, Readiness(engine), stop, lambda line: click.echo(line, err=True))
+        click.echo("stopped", err=True)
+
+    try:
+        run_loop(go())
+    finally:
+        engine.dispose()
+
+
+def _listener(config: Config) -> Any:
+    from monitor.api.server import open_listener
+
+    return open_listener(config)
 
 
 # --- dry runs ----------------------------------------------------------------------------
@@ -423,6 +483,43 @@ def articles(ctx: click.Context, topic: str | None, since: str | None, limit: in
 
 
 @cli.command()
+@click.argument("query")
+@click.option("--since", metavar="AGE", help="Only articles fetched in the last AGE, e.g. 2d, 12h, 30m.")
+@click.option(
+    "--limit", type=click.IntRange(1, 1000), default=50, show_default=True, metavar="N", help="At most N articles."
+)
+@click.option("--cursor", metavar="CURSOR", help="Continue after the page that printed this cursor.")
+@click.option(
+    "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True, help=FORMAT_HELP
+)
+@click.pass_context
+def search(ctx: click.Context, query: str, since: str | None, limit: int, cursor: str | None, fmt: str) -> None:
+    """Stored articles that QUERY matches, newest first, in the topic query language.
+
+    A full-text index finds the candidates, the topic matcher decides, so QUERY means
+    what it means in a topic (NEAR/n, lang:, title:, site:, prefix*, case-sensitive AI).
+    JSON and CSV rows are those of `monitor articles`, with score, terms and snippet.
+
+    \b
+    monitor search 'TikTok NEAR/10 (ban OR larangan)'
+    monitor search 'title:Doubao OR 豆包' --since 7d --format json
+    """
+    from monitor.store.search import search_articles
+
+    page = search_articles(_engine(ctx), query, since=_since(since), limit=limit, cursor=cursor)
+    _show([item.to_json() for item in page.items], fmt, ["id", "published_at", "language", "feed", "score", "title"])
+    if not page.narrowed:
+        click.echo(
+            "note: nothing in the query narrows a full-text search (only lang:, site:, NOT...): "
+            f"the newest articles were examined one by one ({page.scanned})",
+            err=True,
+        )
+    if page.next_cursor:
+        why = f"stopped after examining {page.scanned} candidates" if page.bounded else "more results"
+        click.echo(f"note: {why}; continue with --cursor {page.next_cursor}", err=True)
+
+
+@cli.command()
 @_query_options
 @click.option(
     "--status",
@@ -464,12 +561,10 @@ def feeds(ctx: click.Context, failing: bool, fmt: str, limit: int) -> None:
     """
     if ctx.invoked_subcommand:
         return
-    from monitor.store import queries, repository
+    from monitor.store import queries
 
-    config = _config(ctx)
-    engine = _engine(ctx)
-    repository.sync_feeds(engine, config.feeds)
-    rows = queries.feeds(engine, failing=failing, limit=limit)
+    store = _synced_store(ctx)
+    rows = queries.feeds(store.engine, failing=failing, limit=limit)
     _show(
         rows,
         fmt,
@@ -507,7 +602,6 @@ def topics_test(ctx: click.Context, name: str | None, query: str | None, since: 
     Prints how many articles would have matched, per language, and the best matches:
     the way to tune a query before saving it in the configuration.
     """
-    from monitor.store import repository
     from monitor.topics import TopicSet, TopicSpec
 
     config = _config(ctx)
@@ -521,11 +615,10 @@ def topics_test(ctx: click.Context, name: str | None, query: str | None, since: 
     else:
         spec = TopicSpec("query", query or "")
     topic = TopicSet.compile([spec])
-    engine = _engine(ctx)
     gc.enable()  # off since main(): the scan may take a while
     start = _since(since) or datetime.now(UTC)
     scanned, per_language, best = 0, Counter[str](), []
-    for article_id, story_id, document in repository.stored_documents(engine, start):
+    for article_id, story_id, document in _store(ctx).stored_documents(start):
         scanned += 1
         for found in topic.match(document):
             per_language[document.language or "?"] += 1
@@ -602,11 +695,8 @@ def feeds_import(ctx: click.Context, opml_file: str) -> None:
 def feeds_export(ctx: click.Context) -> None:
     """Print every polled feed as OPML, for a feed reader or another monitor."""
     from monitor.opml import FeedRef, render_opml
-    from monitor.store import repository
 
-    engine = _engine(ctx)
-    repository.sync_feeds(engine, _config(ctx).feeds)
-    refs = [FeedRef(url=url, name=name) for name, url in repository.active_feeds(engine)]
+    refs = [FeedRef(url=url, name=name) for name, url in _synced_store(ctx).active_feeds()]
     click.echo(render_opml(refs).decode("utf-8"), nl=False)
 
 
@@ -622,11 +712,14 @@ async def _find_feeds(config: Config, url: str, find: Callable[..., Any]) -> Any
 
 
 def _add_feed(ctx: click.Context, url: str, name: str, *, discovered: bool = False) -> str | None:
-    from monitor.store import repository
+    return _synced_store(ctx).add_feed(url, name, datetime.now(UTC), discovered=discovered)
 
-    engine = _engine(ctx)
-    repository.sync_feeds(engine, _config(ctx).feeds)
-    return repository.add_feed(engine, url, name, discovered=discovered)
+
+def _synced_store(ctx: click.Context) -> SqlStore:
+    """The store with the feeds of the config file in it (as `monitor run` would have them)."""
+    store = _store(ctx)
+    store.sync_feeds(_config(ctx).feeds, datetime.now(UTC))
+    return store
 
 
 # --- database ----------------------------------------------------------------------------
@@ -641,7 +734,7 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Create the schema or migrate it to the newest version (other commands do this too)."""
-    _engine(ctx)
+    _store(ctx)
     click.echo("database schema is up to date")
 
 
@@ -664,14 +757,13 @@ def db_backup(ctx: click.Context, path: Path) -> None:
 def db_prune(ctx: click.Context) -> None:
     """Apply `retention.articles` now, as `monitor run` does daily; prints what went."""
     from monitor.service import log_pruned, retention_cutoff
-    from monitor.store.retention import prune
 
     config = _config(ctx)
     cutoff = retention_cutoff(config, datetime.now(UTC))
     if cutoff is None:
         click.echo("retention.articles is not set: articles are kept forever, nothing to prune")
         return
-    pruned = prune(_engine(ctx), cutoff)
+    pruned = _store(ctx).prune(cutoff)
     log_pruned(pruned, cutoff)
     click.echo(
         f"emptied {pruned.articles} articles and deleted {pruned.story_keys} story keys "

@@ -17,15 +17,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy.engine import Engine
 
 from monitor import logs, polling, stories, workers
 from monitor.alerts import outbox
 from monitor.config import Config
+from monitor.errors import StorageError
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.pipeline import CycleReport, Services, backfill, poll_due
-from monitor.store import db, repository, retention
-from monitor.store.db import StorageError
+from monitor.store.interface import LEASE, Pruned, Store
+from monitor.store.sql import SqlStore
+from monitor.store.tables import utcnow
 from monitor.topics import TopicSet, TopicSpec
 from monitor.workers import WorkerPool
 
@@ -53,9 +54,9 @@ def compile_topics(config: Config) -> TopicSet:
     return TopicSet.compile([TopicSpec(t.name, t.query, t.stem) for t in config.topics])
 
 
-def open_database(config: Config) -> Engine:
-    """An engine on the configured database with the schema brought up to date."""
-    return db.open_database(config.database)
+def open_store(config: Config) -> SqlStore:
+    """The configured database, its schema brought up to date."""
+    return SqlStore.open(config.database)
 
 
 def worker_name() -> str:
@@ -101,11 +102,11 @@ def is_gone(owner: str, host: str | None = None) -> bool:
     return now is None or (start not in ("", "-", now) and now != "?")
 
 
-def reclaim_dead_workers_leases(engine: Engine, me: str) -> list[str]:
+def reclaim_dead_workers_leases(store: Store, me: str) -> list[str]:
     """Release the leases of this host's workers that are gone (a crash, a kill -9); returns who they were."""
-    gone = sorted(owner for owner in repository.lease_owners(engine) if owner != me and is_gone(owner))
+    gone = sorted(owner for owner in store.lease_owners() if owner != me and is_gone(owner))
     for owner in gone:
-        repository.release_leases(engine, owner)
+        store.release_leases(owner)
         log.info("released the leases of %s, which is no longer running", owner)
     return gone
 
@@ -143,7 +144,7 @@ def retention_cutoff(config: Config, now: datetime) -> datetime | None:
     return now - max(keep, config.stories.window, config.backfill.window)
 
 
-def log_pruned(pruned: retention.Pruned, cutoff: datetime) -> None:
+def log_pruned(pruned: Pruned, cutoff: datetime) -> None:
     logs.event(
         "retention",
         f"retention: emptied {pruned.articles} articles and deleted {pruned.story_keys} story keys "
@@ -159,6 +160,7 @@ class Runtime:
     """Everything one process needs to poll and deliver."""
 
     config: Config
+    store: SqlStore  # the same store as services.store, as what it is: the API reads the database
     services: Services
     senders: dict[str, outbox.Send]
     owner: str
@@ -188,13 +190,13 @@ class Runtime:
             self.services.storage.failed(exc)
             return outbox.DeliveryStats()
 
-    async def prune(self) -> retention.Pruned | None:
+    async def prune(self) -> Pruned | None:
         """The daily retention job (a no-op without ``retention.articles``)."""
         cutoff = retention_cutoff(self.config, self.services.clock())
         if cutoff is None or self.services.storage.failing:
             return None
         try:
-            pruned = await self.services.database.run(retention.prune, self.services.engine, cutoff)
+            pruned = await self.services.database.run(self.services.store.prune, cutoff)
         except StorageError as exc:
             self.services.storage.failed(exc)
             return None
@@ -206,12 +208,13 @@ class Runtime:
         storage = self.services.storage
         if not storage.failing:
             return True
-        if not db.can_write_again(self.services.engine):
+        store = self.services.store
+        if not store.can_write_again():
             return False
         try:
-            repository.probe_write(self.services.engine)
+            store.probe_write()
             # The polls abandoned when writing failed: polled again now, not when their leases expire.
-            repository.release_leases(self.services.engine, self.owner, keep=self.services.held)
+            store.release_leases(self.owner, keep=self.services.held)
         except StorageError as exc:
             storage.failed(exc)
             return False
@@ -220,19 +223,19 @@ class Runtime:
 
 
 @asynccontextmanager
-async def running(config: Config, *, lease: timedelta = repository.LEASE) -> AsyncIterator[Runtime]:
+async def running(config: Config, *, lease: timedelta = LEASE) -> AsyncIterator[Runtime]:
     """Open the database, the HTTP clients and the worker pool; close them all after.
 
     ``lease``: how long a claimed feed or alert stays this process's without a renewal;
     a heartbeat renews the leases of the work in progress every quarter of it.
     """
-    engine = open_database(config)
+    store = open_store(config)
     topics = compile_topics(config)
     gc.freeze()  # the topics live as long as the process: out of every later collection's way
     gc.enable()  # `monitor` starts with it off (cli.main): its imports are done
     owner = worker_name()
-    repository.sync_feeds(engine, config.feeds)
-    reclaim_dead_workers_leases(engine, owner)  # a crashed predecessor's feeds are polled now, not in a lease
+    store.sync_feeds(config.feeds, utcnow())
+    reclaim_dead_workers_leases(store, owner)  # a crashed predecessor's feeds are polled now, not in a lease
     fetcher = Fetcher(fetch_limits(config))
     # Started by the first document that needs parsing: a cycle of 304s forks nothing.
     pool = WorkerPool(workers=config.polling.workers, setup=partial(workers.install_topics, topics))
@@ -244,7 +247,7 @@ async def running(config: Config, *, lease: timedelta = repository.LEASE) -> Asy
     )
     senders = outbox.channels(config.alerts, alert_client)
     services = Services(
-        engine=engine,
+        store=store,
         fetcher=fetcher,
         pool=pool,
         channels=tuple(senders),
@@ -260,10 +263,10 @@ async def running(config: Config, *, lease: timedelta = repository.LEASE) -> Asy
         lease=lease,
     )
     dispatcher = outbox.Dispatcher(
-        engine, senders, config.alerts, owner, held=services.held, storage=services.storage, lease=lease
+        store, senders, config.alerts, owner, held=services.held, storage=services.storage, lease=lease
     )
     services.alerts_queued = dispatcher.wake
-    runtime = Runtime(config, services, senders, owner, dispatcher)
+    runtime = Runtime(config, store, services, senders, owner, dispatcher)
     heartbeat = asyncio.create_task(_renew_leases(services, owner))
     try:
         await _backfill_changed_topics(runtime)
@@ -271,14 +274,14 @@ async def running(config: Config, *, lease: timedelta = repository.LEASE) -> Asy
     finally:
         heartbeat.cancel()
         try:
-            repository.release_leases(engine, owner)
+            store.release_leases(owner)
         except StorageError as exc:  # they expire within a lease
             log.info("could not release the leases of %s: %s", owner, exc)
         if alert_client is not None:
             await alert_client.aclose()
         await fetcher.aclose()
         pool.close()
-        engine.dispose()
+        store.close()
 
 
 async def _renew_leases(services: Services, owner: str) -> None:
@@ -286,7 +289,8 @@ async def _renew_leases(services: Services, owner: str) -> None:
     while True:
         await asyncio.sleep(services.lease.total_seconds() / 4)
         try:
-            repository.renew_leases(services.engine, owner, services.held, services.clock() + services.lease)
+            until = services.clock() + services.lease
+            await services.database.run(services.store.renew_leases, owner, services.held, until)
         except StorageError as exc:
             services.storage.failed(exc)
         except Exception:  # a bug must not stop the heartbeat for good: the next beat tries again
@@ -296,7 +300,7 @@ async def _renew_leases(services: Services, owner: str) -> None:
 async def _backfill_changed_topics(runtime: Runtime) -> None:
     """A topic added or changed since the last start is matched against recent history, once."""
     config, services = runtime.config, runtime.services
-    changed = repository.changed_topics(services.engine, {t.name: t.query for t in config.topics})
+    changed = services.store.changed_topics({t.name: t.query for t in config.topics}, services.clock())
     if not changed or not config.backfill.window:
         return
     subset = TopicSet.compile([TopicSpec(t.name, t.query, t.stem) for t in config.topics if t.name in changed])

@@ -189,6 +189,11 @@ class WorkerPool:
         self._changed = asyncio.Event()  # a worker became ready, or one ended
         self._cannot_start: str | None = None  # why the last worker died before it was ready
 
+    @property
+    def problem(self) -> str | None:
+        """Why no worker can be started now (the last one died before it was ready), or None."""
+        return self._cannot_start
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in a worker; ParseError when it is too slow or kills its worker."""
         self._bind()

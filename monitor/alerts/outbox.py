@@ -19,15 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy.engine import Engine
 
 from monitor.alerts.email import SmtpSettings, deliver_email
-from monitor.alerts.render import AlertContent
 from monitor.alerts.webhook import WebhookDeliveryError, deliver_webhook
 from monitor.config import AlertsConfig
-from monitor.errors import DeliveryError
-from monitor.store import repository
-from monitor.store.db import StorageError, StorageHealth
+from monitor.errors import DeliveryError, StorageError
+from monitor.model import AlertContent
+from monitor.store.db import StorageHealth
+from monitor.store.interface import LEASE, HeldLeases, Store
 from monitor.store.tables import utcnow
 
 log = logging.getLogger(__name__)
@@ -102,13 +101,13 @@ def retry_at(
 class Dispatcher:
     """Delivers the outbox of one process: each channel on its own, ``per_channel`` at a time."""
 
-    engine: Engine
+    store: Store
     senders: Mapping[str, Send]
     config: AlertsConfig
     owner: str
-    held: repository.HeldLeases = field(default_factory=repository.HeldLeases)
+    held: HeldLeases = field(default_factory=HeldLeases)
     storage: StorageHealth = field(default_factory=StorageHealth)
-    lease: timedelta = repository.LEASE
+    lease: timedelta = LEASE
     per_channel: int = PER_CHANNEL
     send_deadline: timedelta = SEND_DEADLINE
     clock: Callable[[], datetime] = utcnow
@@ -154,8 +153,7 @@ class Dispatcher:
             while True:
                 free = 0 if self._stopping else self.per_channel - len(sending)
                 if free:
-                    ids = repository.claim_due_alerts(
-                        self.engine,
+                    ids = self.store.claim_due_alerts(
                         self.owner,
                         due_by or self.clock(),
                         limit=free,
@@ -192,34 +190,33 @@ class Dispatcher:
 
     async def _deliver_one(self, alert_id: int, send: Send | None, stats: DeliveryStats) -> None:
         try:
-            loaded = repository.load_alert(self.engine, alert_id)
-            if loaded is None:
+            due = self.store.load_alert(alert_id)
+            if due is None:
                 return
-            row, content = loaded
             try:
                 if send is None:
                     raise DeliveryError(
-                        f"channel {row.channel} is not in the configuration any more; add it back to deliver"
+                        f"channel {due.channel} is not in the configuration any more; add it back to deliver"
                     )
                 try:
                     async with asyncio.timeout(self.send_deadline.total_seconds()):
-                        await send(content)
+                        await send(due.content)
                 except TimeoutError:
                     raise DeliveryError(
-                        f"{row.channel}: no answer within {self.send_deadline.total_seconds():g} s; will retry"
+                        f"{due.channel}: no answer within {self.send_deadline.total_seconds():g} s; will retry"
                     ) from None
             except DeliveryError as exc:
                 hint = exc.retry_after if isinstance(exc, WebhookDeliveryError) else None
                 now = self.clock()
-                when = retry_at(row.attempts + 1, row.created_at or now, now, self.config, hint) if send else None
-                repository.mark_attempt_failed(self.engine, alert_id, str(exc), when)
-                log.warning("alert %s (%s, %s): %s", alert_id, row.topic, row.channel, exc)
+                when = retry_at(due.attempts + 1, due.content.created_at, now, self.config, hint) if send else None
+                self.store.mark_attempt_failed(alert_id, str(exc), when)
+                log.warning("alert %s (%s, %s): %s", alert_id, due.content.topic, due.channel, exc)
                 if when is None:
                     stats.failed += 1
                 else:
                     stats.retrying += 1
             else:
-                repository.mark_delivered(self.engine, alert_id, self.clock())
+                self.store.mark_delivered(alert_id, self.clock())
                 stats.delivered += 1
         finally:
             self.held.alerts.discard(alert_id)

@@ -9,10 +9,8 @@ import functools
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,104 +19,38 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
 from monitor import polling, stories
-from monitor.alerts.render import AlertContent, Outlet
-from monitor.config import FeedConfig
 from monitor.errors import ParseError
-from monitor.model import REJECTED, Document, TopicMatch
+from monitor.model import REJECTED, AlertContent, Document, Outlet, TopicMatch
 from monitor.store.db import reading, serialised, transaction, writing
+from monitor.store.interface import (
+    DISCOVERED,
+    LEASE,
+    SITE_TEXT_PAGES,
+    DueAlert,
+    FeedState,
+    HeldLeases,
+    NewArticle,
+    PollRecord,
+    SiteBoilerplate,
+    Stored,
+    StoredArticle,
+    ToStore,
+    WantedFeed,
+    free_name,
+    idempotency_key,
+)
+from monitor.store.search import IndexedText, indexed_text, write_index
 from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
-DISCOVERED = "discovered"  # feed.origin of a feed a page announced (a stranger's URL)
 CANDIDATES_PER_ARTICLE = 20  # stored articles handed to stories.assign, best first
 
-# A lease is short and renewed while its work goes on (service: the heartbeat), so a
-# worker that dies leaves its feeds and alerts to the others within about this long.
-LEASE = timedelta(seconds=60)
 
 # Advisory lock keys (PostgreSQL) of the start-up chores that one process at a time runs;
 # 7403110 is the migrations' (store/migrations/env.py).
 SYNC_FEEDS_CHORE = 7403111
 RECORD_TOPICS_CHORE = 7403112
-
-
-@dataclass(frozen=True, slots=True)
-class FeedState:
-    """What polling one feed needs to know about it."""
-
-    id: int
-    name: str
-    url: str
-    etag: str | None
-    last_modified: str | None
-    body_hash: str | None
-    error_count: int
-    failing_since: datetime | None
-    interval_override: timedelta | None
-    rhythm: polling.Rhythm
-    trusted: bool = True  # False for a feed a page announced: fetched under fetch.allow_networks
-
-
-@dataclass(frozen=True, slots=True)
-class PollRecord:
-    """The outcome of polling one feed, as stored on it."""
-
-    feed_id: int
-    checked_at: datetime
-    status: str  # "ok", "not modified", "HTTP 404", "error"
-    error: str | None
-    next_check_at: datetime
-    interval: timedelta
-    etag: str | None = None
-    last_modified: str | None = None
-    body_hash: str | None = None
-    rhythm: polling.Rhythm | None = None  # None: unchanged (the feed was not parsed)
-    dead: bool = False
-    warning: str | None = None  # read anyway, but worth the operator's eye
-
-    @property
-    def failed(self) -> bool:
-        return self.error is not None
-
-
-@dataclass(frozen=True, slots=True)
-class NewArticle:
-    feed_id: int
-    guid: str
-    url: str
-    title: str
-    text: str
-    language: str | None
-    published_at: datetime | None
-    features: stories.StoryFeatures
-    text_hash: str | None  # monitor.analysis.text_identity: None for text too short to identify an item
-    text_source: str = "page"  # "page", "feed" or "rejected: <reason>" (monitor.model.Document)
-    page_hash: str | None = None  # the page's text hash when that text is the article's: the site fingerprint
-
-    @property
-    def site(self) -> str:
-        """The link's host without "www.", which the site fingerprint counts pages of ("" when none)."""
-        host = urlsplit(self.url).hostname or ""
-        return host.removeprefix("www.")
-
-    @property
-    def canonical_url(self) -> str:
-        """The link without tracking noise; an entry without a usable link is known by its GUID."""
-        try:
-            return stories.canonical_url(self.url)
-        except ParseError:
-            return f"guid:{self.feed_id}:{self.guid}"
-
-
-@dataclass(frozen=True, slots=True)
-class StoredArticle:
-    article_id: int
-    story_id: int
-    new_story: bool
-    signal: str
-    matches: int
-    alerts: int
 
 
 # --- feeds -------------------------------------------------------------------------------
@@ -127,7 +59,7 @@ class StoredArticle:
 _FEED = SQLModel.metadata.tables["feed"]
 
 
-def sync_feeds(engine: Engine, feeds: Sequence[FeedConfig], now: datetime | None = None) -> None:
+def sync_feeds(engine: Engine, feeds: Sequence[WantedFeed], now: datetime | None = None) -> None:
     """Make the feed table follow the config file; feeds added by hand are left alone.
 
     A feed removed from the file keeps its history but is no longer polled; a renamed
@@ -153,7 +85,7 @@ def sync_feeds(engine: Engine, feeds: Sequence[FeedConfig], now: datetime | None
             existing = known.get(cfg.url)
             if existing is None:
                 row = Feed(
-                    name=_free_name(cfg.name, taken),
+                    name=free_name(cfg.name, taken),
                     url=cfg.url,
                     next_check_at=now,
                     interval_override_s=_seconds(cfg.interval),
@@ -167,15 +99,6 @@ def sync_feeds(engine: Engine, feeds: Sequence[FeedConfig], now: datetime | None
         if new_rows:
             dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
             session.execute(dialect.insert(_FEED).on_conflict_do_nothing(), new_rows)
-
-
-def _free_name(name: str, taken: set[str]) -> str:
-    chosen, n = name, 1
-    while chosen in taken:
-        n += 1
-        chosen = f"{name}-{n}"
-    taken.add(chosen)
-    return chosen
 
 
 def add_feed(
@@ -196,7 +119,7 @@ def add_feed(
             existing.active, existing.origin = True, origin
             return existing.name
         taken = set(session.exec(select(Feed.name)))
-        chosen = _free_name(name, taken)
+        chosen = free_name(name, taken)
         session.add(Feed(name=chosen, url=url, origin=origin, next_check_at=now or utcnow()))
         return chosen
 
@@ -374,26 +297,6 @@ def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
 # --- articles, stories, matches, outbox ----------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ToStore:
-    """One analysed article and the topics it matched, waiting for ``store_articles``."""
-
-    article: NewArticle
-    matches: Sequence[TopicMatch]
-
-
-@dataclass(frozen=True, slots=True)
-class SiteBoilerplate:
-    """Not stored: the page's text is what its site served for ``pages`` other links too (a
-    consent wall or an interstitial nobody recognised), so it is not this article's text."""
-
-    pages: int
-
-
-SITE_TEXT_PAGES = 2  # other links of one site with the same page text make it the site's text
-Stored = StoredArticle | SiteBoilerplate | None | Exception  # one article's outcome (None: a duplicate)
-
-
 def store_article(
     engine: Engine,
     new: NewArticle,
@@ -431,14 +334,19 @@ def store_articles(
     now = now or utcnow()
     # Pure work first, so the write lock is held only for the statements.
     prepared = [
-        (item, sorted(set(stories.index_keys(item.article.features))), item.article.features.to_json())
+        (
+            item,
+            sorted(set(stories.index_keys(item.article.features))),
+            item.article.features.to_json(),
+            indexed_text(item.article.title, item.article.text, item.article.language, item.article.text_source),
+        )
         for item in batch
     ]
     outcomes: list[Stored] = []
     try:
         with writing(engine) as connection:
-            for item, keys, features in prepared:
-                outcomes.append(_store_one(connection, item, keys, features, channels, rules, now))
+            for item, keys, features, words in prepared:
+                outcomes.append(_store_one(connection, item, keys, features, words, channels, rules, now))
     except Exception as exc:  # begin or commit failed: nothing of the batch was stored
         return [exc] * len(batch)
     return outcomes
@@ -449,6 +357,7 @@ def _store_one(
     item: ToStore,
     keys: Sequence[str],
     features: str,
+    words: IndexedText,
     channels: Sequence[str],
     rules: stories.StoryRules,
     now: datetime,
@@ -497,6 +406,7 @@ def _store_one(
                 _FILE_UNDER_KEYS[connection.dialect.name == "sqlite"],
                 {"keys": json.dumps(keys), "seen_at": now, "article_id": article_id},
             )
+        write_index(connection, article_id, words)
         alerts = _add_matches(connection, article_id, story_id, item.matches, channels, now, backfill=False)
         savepoint.commit()
     except IntegrityError as exc:
@@ -746,7 +656,7 @@ def mark_attempt_failed(engine: Engine, alert_id: int, error: str, retry_at: dat
                 alert.next_attempt_at = retry_at
 
 
-def load_alert(engine: Engine, alert_id: int) -> tuple[Alert, AlertContent] | None:
+def load_alert(engine: Engine, alert_id: int) -> DueAlert | None:
     """An outbox row and everything its message says, read at send time."""
     with transaction(engine) as session:
         alert = session.get(Alert, alert_id)
@@ -775,29 +685,7 @@ def load_alert(engine: Engine, alert_id: int) -> tuple[Alert, AlertContent] | No
             idempotency_key=idempotency_key(alert.topic, story.id or 0, alert.channel),
             created_at=alert.created_at or utcnow(),
         )
-        return alert, content
-
-
-def idempotency_key(topic: str, story_id: int, channel: str) -> str:
-    """Stable per (topic, story, channel): a receiver drops a redelivery by it."""
-    slug = "-".join(stories_slug(topic))
-    return f"monitor-{slug}-{story_id}-{channel.replace(':', '-')}"
-
-
-def stories_slug(text: str) -> list[str]:
-    return [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
-
-
-@dataclass
-class HeldLeases:
-    """The feeds and alerts this process is working on now: what its heartbeat renews.
-
-    A row leased but dropped from here (its poll abandoned) is left to expire, so
-    another worker, or this one later, picks it up.
-    """
-
-    feeds: set[int] = field(default_factory=set)
-    alerts: set[int] = field(default_factory=set)
+        return DueAlert(alert.channel, alert.attempts, content)
 
 
 def renew_leases(engine: Engine, owner: str, held: HeldLeases, until: datetime) -> None:
@@ -896,20 +784,12 @@ def store_backfill(
     story_id: int,
     matches: Sequence[TopicMatch],
     channels: Sequence[str],
-    *,
-    alert: bool,
+    now: datetime,
 ) -> int:
-    """Store the matches a new topic finds in history; alerts only when asked. Returns alerts queued."""
+    """Store the matches a new topic finds in history, queueing alerts on ``channels`` (none:
+    matches only). Returns the alerts queued."""
     try:
         with writing(engine) as connection:
-            return _add_matches(
-                connection,
-                article_id,
-                story_id,
-                matches,
-                channels if alert else (),
-                utcnow(),
-                backfill=True,
-            )
+            return _add_matches(connection, article_id, story_id, matches, channels, now, backfill=True)
     except IntegrityError:
         return 0  # matched already

@@ -12,13 +12,13 @@ Then the freed space is given back: SQLite's incremental vacuum (databases creat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitor.store.db import writing
+from monitor.store.interface import Pruned
 from monitor.store.tables import UTCDateTime
 
 ARTICLES_PER_BATCH = 500
@@ -36,14 +36,6 @@ _OLD_ARTICLES = sa.text(
 _EMPTY = sa.text("UPDATE article SET text = '', features = '' WHERE id IN :ids").bindparams(
     sa.bindparam("ids", expanding=True)
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Pruned:
-    """What one retention run removed."""
-
-    articles: int  # whose text and features were emptied
-    story_keys: int
 
 
 def prune(engine: Engine, before: datetime) -> Pruned:
