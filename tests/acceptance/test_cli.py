@@ -197,10 +197,12 @@ def test_match_query_explain_and_json_shape() -> None:
     found = json.loads(ok(machine))
     assert set(found) == {"title", "language", "matches"} and found["language"] == "id"
     [hit] = found["matches"]
-    assert set(hit) == {"topic", "score", "terms", "clause", "snippet"}
+    assert set(hit) == {"topic", "score", "terms", "clause", "snippet", "snippet_text", "highlights"}
     assert hit["topic"] == "query" and 0 < hit["score"] <= 1
     assert set(hit["terms"]) == {"TikTok", "larangan"}
     assert "<mark>larangan</mark>" in hit["snippet"] and "<mark>TikTok</mark>" in hit["snippet"]
+    highlighted = {hit["snippet_text"][start:end] for start, end in hit["highlights"]}
+    assert highlighted == {"larangan", "TikTok"}
 
 
 def test_match_traps_match_nothing(tmp_path: Path) -> None:
