@@ -773,7 +773,8 @@ def db_prune(ctx: click.Context) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The `monitor` program. Its cycle collector stays off until a command that runs long
-    starts its work (``service.running``): imports create hundreds of thousands of objects
-    and no garbage, and collecting among them was a quarter of the startup's CPU."""
+    starts its work (``service.run_loop``, `topics test`): imports create hundreds of
+    thousands of objects and no garbage, and collecting among them was a quarter of the
+    startup's CPU."""
     gc.disable()
     cli.main(args=list(argv) if argv is not None else None, prog_name="monitor")

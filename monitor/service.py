@@ -41,6 +41,10 @@ def run_loop(main: Coroutine[Any, Any, T]) -> T:
     cost about a third less CPU there (benchmarks/polling.py), which the parsers in the
     worker processes get instead on a small machine.
     """
+    # The collector is off since `monitor` started (cli.main); the imports are done and live
+    # as long as the process: out of every collection's way, then collect what comes after.
+    gc.freeze()
+    gc.enable()
     try:
         import uvloop
     except ImportError:  # not built for this platform (Windows): asyncio's loop does the same, slower
@@ -232,7 +236,6 @@ async def running(config: Config, *, lease: timedelta = LEASE) -> AsyncIterator[
     store = open_store(config)
     topics = compile_topics(config)
     gc.freeze()  # the topics live as long as the process: out of every later collection's way
-    gc.enable()  # `monitor` starts with it off (cli.main): its imports are done
     owner = worker_name()
     store.sync_feeds(config.feeds, utcnow())
     reclaim_dead_workers_leases(store, owner)  # a crashed predecessor's feeds are polled now, not in a lease
