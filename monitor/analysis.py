@@ -22,7 +22,6 @@ from monitor.topics import TopicSet
 MIN_WORDS_FOR_TEXT_IDENTITY = 50
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 LATEST_DATE_AHEAD = timedelta(days=2)  # time zones and clocks a little ahead, not typos like 2099
-SAME_SITE_TEXT = "same text as other pages of this site"  # the reason the store finds (site_text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,25 +6,26 @@ Failures print one line, `error: <what, where, what to do>`, and exit non-zero.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
-import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from monitor import output
-from monitor.config import Config, load_config, parse_duration
+from monitor import logs, output
 from monitor.errors import MonitorError, UsageError
-from monitor.model import Document
-from monitor.store.tables import utcnow
 
+# Each command imports what it needs when it runs: `monitor --help` and the queries start
+# in a fraction of a second, without the parsers, numpy or the worker pool (issue 18).
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from monitor.config import Config
+    from monitor.model import Document
     from monitor.store.sql import SqlStore
 
 CONFIG_HELP = "Configuration file (default: $MONITOR_CONFIG or config/monitor.yaml)."
@@ -52,8 +53,15 @@ def _fail(message: str, code: int) -> NoReturn:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens (to stderr).")
+@click.option(
+    "--log-format",
+    type=click.Choice(logs.FORMATS),
+    default="text",
+    show_default=True,
+    help="Logs as lines, or as one JSON object per event (with the events; never a secret).",
+)
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+def cli(ctx: click.Context, config_path: str | None, verbose: bool, log_format: str) -> None:
     """Watch news feeds for topics, group copies and translations into stories, alert once per story.
 
     \b
@@ -64,22 +72,22 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
       monitor matches           what matched, why, and where
       monitor match FILE        would this document match? (stores nothing)
     """
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    ctx.obj = _Settings(config_path)
+    logs.configure(log_format, verbose)
+    ctx.obj = _Settings(config_path, log_format)
 
 
 class _Settings:
-    def __init__(self, path: str | None) -> None:
-        self.path = path
+    def __init__(self, path: str | None, log_format: str) -> None:
+        self.path, self.log_format = path, log_format
         self._config: Config | None = None
 
     @property
     def config(self) -> Config:
         if self._config is None:
+            from monitor.config import load_config
+
             self._config = load_config(self.path)
+            logs.hide(self._config.secrets())
         return self._config
 
 
@@ -90,9 +98,9 @@ def _config(ctx: click.Context) -> Config:
 
 def _store(ctx: click.Context) -> SqlStore:
     """The configured database as a ``Store``, its schema brought up to date."""
-    from monitor.service import open_store
+    from monitor.store.sql import SqlStore
 
-    return open_store(_config(ctx))
+    return SqlStore.open(_config(ctx).database)
 
 
 def _engine(ctx: click.Context) -> Engine:
@@ -191,25 +199,28 @@ def run(ctx: click.Context, and_serve: bool) -> None:
     Several `monitor run` processes may share one PostgreSQL database; each claims
     due feeds with a lease, so none is polled twice at once. With --serve the same
     process answers HTTP on `api.listen` too: one process (or container) polls and serves.
+
+    Started by systemd with `Type=notify` (NOTIFY_SOCKET set), it says when it is
+    ready and stopping, and pings the watchdog (WatchdogSec) every half timeout.
     """
     from monitor.scheduler import run_forever
     from monitor.service import run_loop, running
+    from monitor.systemd import supervised
 
     config = _config(ctx)
+    settings: _Settings = ctx.find_root().obj
+    report = logs.status_printer(settings.log_format, lambda line: click.echo(line, err=True))
     listener = _listener(config) if and_serve else None
 
-    def report(line: str) -> None:
-        click.echo(line, err=True)
-
     async def go() -> None:
-        async with running(config) as runtime:
+        stop = asyncio.Event()
+        async with running(config) as runtime, supervised(stop):
             if listener is None:
-                await run_forever(runtime, report)
+                await run_forever(runtime, report, stop)
                 return
             from monitor.api.health import Readiness
             from monitor.api.server import serve as serve_http
 
-            stop = asyncio.Event()
             polling = asyncio.create_task(run_forever(runtime, report, stop))
 
             def workers() -> str | None:
@@ -290,6 +301,7 @@ def match(
     from monitor.service import compile_topics
     from monitor.topics import TopicSet, TopicSpec
     from monitor.topics import explain as explain_query
+    from monitor.topics.snippet import snippet_offsets, unmarked
 
     topics = TopicSet.compile([TopicSpec("query", query)]) if query else compile_topics(_config(ctx))
     document = _read_document(ctx, source, lang)
@@ -302,6 +314,7 @@ def match(
                 "terms": list(m.terms),
                 "clause": m.clause,
                 "snippet": m.snippet,
+                **snippet_offsets(m.snippet),
             }
             for m in found
         ]
@@ -323,11 +336,12 @@ def match(
     for m in found:
         click.echo(f"\n{m.topic}: score {m.score:.2f}; terms {', '.join(m.terms)}")
         click.echo(f"  decided by: {m.clause}")
-        click.echo(f"  {m.snippet}")
+        click.echo(f"  {output.highlighted(*unmarked(m.snippet))}", color=output.color())
 
 
 def _read_document(ctx: click.Context, source: str, lang: str | None) -> Document:
     from monitor.extract import extract_article
+    from monitor.model import Document
     from monitor.text import detect_language
 
     if source.startswith(("http://", "https://")):
@@ -372,8 +386,10 @@ async def _fetch_once(config: Config, url: str) -> bytes:
 def _since(value: str | None, option: str = "--since") -> datetime | None:
     if value is None:
         return None
+    from monitor.config import parse_duration
+
     try:
-        return utcnow() - parse_duration(value)
+        return datetime.now(UTC) - parse_duration(value)
     except ValueError:
         raise UsageError(f"{option} {value!r} is not a duration; write e.g. 2d, 12h or 30m") from None
 
@@ -595,7 +611,8 @@ def topics_test(ctx: click.Context, name: str | None, query: str | None, since: 
     if bool(name) == bool(query):
         raise click.UsageError("give a topic NAME or --query, not both")
     spec = chosen_topic(config.topics, name, query)
-    found = preview_topic(spec, _store(ctx).stored_documents(_since(since) or utcnow()), limit)
+    gc.enable()  # off since main(): the scan may take a while
+    found = preview_topic(spec, _store(ctx).stored_documents(_since(since) or datetime.now(UTC)), limit)
     click.echo(f"{spec.name}: {found.matched} of {found.scanned} articles stored since {since} ago would match")
     if found.by_language:
         click.echo("by language: " + ", ".join(f"{lang} {n}" for lang, n in found.by_language))
@@ -683,13 +700,13 @@ async def _find_feeds(config: Config, url: str, find: Callable[..., Any]) -> Any
 
 
 def _add_feed(ctx: click.Context, url: str, name: str, *, discovered: bool = False) -> str | None:
-    return _synced_store(ctx).add_feed(url, name, utcnow(), discovered=discovered)
+    return _synced_store(ctx).add_feed(url, name, datetime.now(UTC), discovered=discovered)
 
 
 def _synced_store(ctx: click.Context) -> SqlStore:
     """The store with the feeds of the config file in it (as `monitor run` would have them)."""
     store = _store(ctx)
-    store.sync_feeds(_config(ctx).feeds, utcnow())
+    store.sync_feeds(_config(ctx).feeds, datetime.now(UTC))
     return store
 
 
@@ -698,7 +715,7 @@ def _synced_store(ctx: click.Context) -> SqlStore:
 
 @cli.group()
 def db() -> None:
-    """Database maintenance: the schema is created and migrated here."""
+    """Database maintenance: schema, backup, retention."""
 
 
 @db.command("upgrade")
@@ -709,5 +726,43 @@ def db_upgrade(ctx: click.Context) -> None:
     click.echo("database schema is up to date")
 
 
+@db.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def db_backup(ctx: click.Context, path: Path) -> None:
+    """Copy the SQLite database to PATH while the monitor runs (SQLite's online backup).
+
+    For PostgreSQL it says to use pg_dump, and exits 1.
+    """
+    from monitor.store.db import backup
+
+    pages = backup(_engine(ctx), path)
+    click.echo(f"backed up {pages} pages to {path}")
+
+
+@db.command("prune")
+@click.pass_context
+def db_prune(ctx: click.Context) -> None:
+    """Apply `retention.articles` now, as `monitor run` does daily; prints what went."""
+    from monitor.service import log_pruned, retention_cutoff
+
+    config = _config(ctx)
+    cutoff = retention_cutoff(config, datetime.now(UTC))
+    if cutoff is None:
+        click.echo("retention.articles is not set: articles are kept forever, nothing to prune")
+        return
+    pruned = _store(ctx).prune(cutoff)
+    log_pruned(pruned, cutoff)
+    click.echo(
+        f"emptied {pruned.articles} articles and deleted {pruned.story_keys} story keys "
+        f"from before {cutoff:%Y-%m-%d %H:%M} UTC; matches, alerts and stories kept"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    """The `monitor` program. Its cycle collector stays off until a command that runs long
+    starts its work (``service.run_loop``, `topics test`): imports create hundreds of
+    thousands of objects and no garbage, and collecting among them was a quarter of the
+    startup's CPU."""
+    gc.disable()
     cli.main(args=list(argv) if argv is not None else None, prog_name="monitor")

@@ -335,6 +335,12 @@ class StoriesConfig(_Section):
     event_threshold: float = Field(default=DEFAULT_EVENT_THRESHOLD, gt=0, lt=1, allow_inf_nan=False, strict=True)
 
 
+class RetentionConfig(_Section):
+    # Article text and story keys older than this are deleted daily (never less than the
+    # story and backfill windows); None keeps them forever. Matches, alerts and stories stay.
+    articles: PositiveDuration | None = None
+
+
 class BackfillConfig(_Section):
     window: Duration = timedelta(0)  # a new or changed topic is matched against this much stored history
     alert: bool = False  # and its backfilled matches alert too
@@ -397,7 +403,21 @@ class Config(_Section):
     stories: StoriesConfig = StoriesConfig()
     backfill: BackfillConfig = BackfillConfig()
     api: ApiConfig = ApiConfig()
+    retention: RetentionConfig = RetentionConfig()
     source: str = Field(default="<defaults>", exclude=True)
+
+    def secrets(self) -> list[str]:
+        """What logs must never show: webhook secrets and URLs (which often carry a token
+        in their path), the SMTP password, the database password, the API tokens."""
+        from sqlalchemy.engine import make_url
+
+        found = [value for hook in self.alerts.webhooks for value in (hook.url, hook.secret) if value]
+        found += [t.token for t in self.api.tokens]
+        if self.alerts.email is not None and self.alerts.email.password:
+            found.append(self.alerts.email.password)
+        if password := make_url(self.database).password:
+            found.append(str(password))
+        return found
 
 
 # --- reading the file ----------------------------------------------------------------------

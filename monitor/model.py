@@ -14,6 +14,7 @@ Field = Literal["title", "body"]
 
 # Where an article's text came from (``Document.text_source``).
 PAGE, FEED, REJECTED = "page", "feed", "rejected"  # REJECTED is followed by ": <reason>"
+SAME_SITE_TEXT = "same text as other pages of this site"  # a reason: the store finds it (site_text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,30 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from typing import Any
 
+import click
+
 FORMATS = ("table", "json", "csv")
+
+
+def color() -> bool | None:
+    """``click.echo``'s ``color``: never with NO_COLOR set (no-color.org), else click's own
+    choice, which drops the styling when the output is no terminal."""
+    return False if os.environ.get("NO_COLOR") else None
+
+
+def highlighted(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """``text`` with the ``spans`` in bold yellow (echo it with ``color=color()``)."""
+    parts, cursor = [], 0
+    for start, end in spans:
+        parts += [text[cursor:start], click.style(text[start:end], fg="yellow", bold=True)]
+        cursor = end
+    parts.append(text[cursor:])
+    return "".join(parts)
 
 
 def render(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str]) -> str:

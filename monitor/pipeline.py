@@ -18,14 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from monitor import polling, stories
-from monitor.analysis import SAME_SITE_TEXT, Analysed
+from monitor import logs, polling, stories
 from monitor.errors import FetchError, ParseError, StorageError
 from monitor.feeds import ParsedFeed, parse_feed
 from monitor.fetch import Fetcher, FetchResult, is_transient
-from monitor.model import Entry
+from monitor.model import SAME_SITE_TEXT, Entry
 from monitor.store.db import StorageHealth
 from monitor.store.interface import (
     LEASE,
@@ -42,6 +41,9 @@ from monitor.store.interface import (
 from monitor.store.tables import utcnow
 from monitor.topics import TopicSet
 from monitor.workers import WorkerPool, analyse
+
+if TYPE_CHECKING:  # the analysis runs in the workers: this process never loads it
+    from monitor.analysis import Analysed
 
 log = logging.getLogger(__name__)
 
@@ -377,6 +379,7 @@ async def poll_due(
                 services.held.feeds.discard(feed.id)
                 return None
             report, record = await refresh_feed(services, feed)
+        _log_poll(report)
         finished.append(record)
         if len(finished) >= RECORDS_PER_WRITE:
             records, finished[:] = finished[:], []
@@ -388,6 +391,24 @@ async def poll_due(
         return CycleReport([report for report in reports if report is not None])
     finally:
         await write(finished)
+
+
+def _log_poll(report: FeedReport) -> None:
+    logs.event(
+        "feed_polled",
+        f"feed {report.name}: {report.error or report.status} ({report.stored} stored, {report.matches} matches)",
+        feed=report.name,
+        status=report.status,
+        duration=round(report.seconds, 3),
+        entries=report.entries,
+        new=report.new,
+        stored=report.stored,
+        duplicates=report.duplicates,
+        page_failures=report.page_failures,
+        matches=report.matches,
+        alerts=report.alerts,
+        error=report.error,
+    )
 
 
 async def backfill(services: Services, topics: TopicSet, since: datetime, *, alert: bool) -> tuple[int, int]:

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -21,6 +21,7 @@ from monitor.service import Runtime
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 5.0
+RETENTION_FIRST_RUN = timedelta(hours=1)
 
 
 async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asyncio.Event | None = None) -> None:
@@ -71,6 +72,10 @@ async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asy
         coalesce=True,
         max_instances=1,
         misfire_grace_time=None,
+    )
+    # Retention (retention.articles): daily, the first an hour after start, beside polling.
+    scheduler.add_job(
+        runtime.prune, "interval", days=1, next_run_time=datetime.now(UTC) + RETENTION_FIRST_RUN, coalesce=True
     )
     scheduler.start()
     delivering = asyncio.create_task(runtime.dispatcher.run(tick_every, report))

@@ -10,7 +10,7 @@ import socket
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from importlib import metadata
 from pathlib import Path
@@ -18,13 +18,13 @@ from typing import Any, TypeVar
 
 import httpx
 
-from monitor import polling, stories, workers
+from monitor import logs, polling, stories, workers
 from monitor.alerts import outbox
 from monitor.config import Config
 from monitor.errors import StorageError
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.pipeline import CycleReport, Services, backfill, poll_due
-from monitor.store.interface import LEASE, Store
+from monitor.store.interface import LEASE, Pruned, Store
 from monitor.store.sql import SqlStore
 from monitor.store.tables import utcnow
 from monitor.topics import TopicSet, TopicSpec
@@ -41,6 +41,10 @@ def run_loop(main: Coroutine[Any, Any, T]) -> T:
     cost about a third less CPU there (benchmarks/polling.py), which the parsers in the
     worker processes get instead on a small machine.
     """
+    # The collector is off since `monitor` started (cli.main); the imports are done and live
+    # as long as the process: out of every collection's way, then collect what comes after.
+    gc.freeze()
+    gc.enable()
     try:
         import uvloop
     except ImportError:  # not built for this platform (Windows): asyncio's loop does the same, slower
@@ -132,6 +136,29 @@ def fetch_limits(config: Config) -> FetchLimits:
     )
 
 
+def retention_cutoff(config: Config, now: datetime) -> datetime | None:
+    """Before when article text and story keys go (``retention.articles``); None: kept forever.
+
+    Never inside the story window (an event still in it must find its story, or it would
+    alert a second time) nor the backfill window (a changed topic reads the text).
+    """
+    keep = config.retention.articles
+    if keep is None:
+        return None
+    return now - max(keep, config.stories.window, config.backfill.window)
+
+
+def log_pruned(pruned: Pruned, cutoff: datetime) -> None:
+    logs.event(
+        "retention",
+        f"retention: emptied {pruned.articles} articles and deleted {pruned.story_keys} story keys "
+        f"from before {cutoff:%Y-%m-%d %H:%M} UTC; matches, alerts and stories kept",
+        articles=pruned.articles,
+        story_keys=pruned.story_keys,
+        before=cutoff.isoformat(),
+    )
+
+
 @dataclass
 class Runtime:
     """Everything one process needs to poll and deliver."""
@@ -167,6 +194,19 @@ class Runtime:
             self.services.storage.failed(exc)
             return outbox.DeliveryStats()
 
+    async def prune(self) -> Pruned | None:
+        """The daily retention job (a no-op without ``retention.articles``)."""
+        cutoff = retention_cutoff(self.config, self.services.clock())
+        if cutoff is None or self.services.storage.failing:
+            return None
+        try:
+            pruned = await self.services.database.run(self.services.store.prune, cutoff)
+        except StorageError as exc:
+            self.services.storage.failed(exc)
+            return None
+        log_pruned(pruned, cutoff)
+        return pruned
+
     def storage_ready(self) -> bool:
         """Whether the database takes writes; after a failure, tried again with a real write."""
         storage = self.services.storage
@@ -200,9 +240,14 @@ async def running(config: Config, *, lease: timedelta = LEASE) -> AsyncIterator[
     store.sync_feeds(config.feeds, utcnow())
     reclaim_dead_workers_leases(store, owner)  # a crashed predecessor's feeds are polled now, not in a lease
     fetcher = Fetcher(fetch_limits(config))
+    # Started by the first document that needs parsing: a cycle of 304s forks nothing.
     pool = WorkerPool(workers=config.polling.workers, setup=partial(workers.install_topics, topics))
-    pool.start()
-    alert_client = httpx.AsyncClient(headers={"User-Agent": user_agent(config)}, follow_redirects=False)
+    # Webhooks only; a client reads the certificate bundles (tens of ms): none without webhooks.
+    alert_client = (
+        httpx.AsyncClient(headers={"User-Agent": user_agent(config)}, follow_redirects=False)
+        if config.alerts.webhooks
+        else None
+    )
     senders = outbox.channels(config.alerts, alert_client)
     services = Services(
         store=store,
@@ -235,7 +280,8 @@ async def running(config: Config, *, lease: timedelta = LEASE) -> AsyncIterator[
             store.release_leases(owner)
         except StorageError as exc:  # they expire within a lease
             log.info("could not release the leases of %s: %s", owner, exc)
-        await alert_client.aclose()
+        if alert_client is not None:
+            await alert_client.aclose()
         await fetcher.aclose()
         pool.close()
         store.close()

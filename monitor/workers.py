@@ -26,12 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.process import BaseProcess
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from monitor import analysis
 from monitor.errors import MonitorError, ParseError
-from monitor.model import Entry
-from monitor.topics import TopicSet
+
+if TYPE_CHECKING:  # loaded where the work runs, in the workers: the parent only names them
+    from monitor.analysis import Analysed
+    from monitor.model import Entry
+    from monitor.topics import TopicSet
 
 T = TypeVar("T")
 
@@ -68,7 +70,7 @@ def analyse(
     page: bytes | None = None,
     page_url: str = "",
     page_rejected: str | None = None,
-) -> analysis.Analysed | None:
+) -> Analysed | None:
     """``monitor.analysis.analyse`` with this worker's topics: what the pipeline hands a worker.
 
     The topics reach each worker once, when it starts, not with every article.
@@ -76,6 +78,8 @@ def analyse(
     # Matching nothing would lose matches silently: a worker without topics is a bug.
     if "topics" not in _installed:
         raise RuntimeError("no topics in this worker process: create the WorkerPool with setup=install_topics")
+    from monitor import analysis
+
     return analysis.analyse(entry, feed_language, _installed["topics"], now, page, page_url, page_rejected)
 
 
@@ -177,7 +181,8 @@ class WorkerPool:
         self.workers, self.timeout, self.max_tasks_per_child = workers, timeout, max_tasks_per_child
         self.setup = setup
         self.rebuilds = 0  # workers replaced because a document was too slow or crashed one
-        self._new_process = _process_factory()
+        self.started = 0  # worker processes started: none until the first document (a cycle of 304s)
+        self._new_process: Callable[..., BaseProcess] | None = None  # set up with the first worker
         self._workers: list[_Worker] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots = asyncio.Semaphore(2 * workers)
@@ -188,11 +193,6 @@ class WorkerPool:
     def problem(self) -> str | None:
         """Why no worker can be started now (the last one died before it was ready), or None."""
         return self._cannot_start
-
-    def start(self) -> None:
-        """Start the workers now (they load in the background) rather than at the first document."""
-        self._bind()
-        self._top_up()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in a worker; ParseError when it is too slow or kills its worker."""
@@ -263,8 +263,11 @@ class WorkerPool:
         """Start workers until ``workers`` of them are loading or taking documents."""
         while sum(not w.retiring for w in self._workers) < self.workers:
             ours, theirs = socket.socketpair()
+            if self._new_process is None:
+                self._new_process = _process_factory()
             worker = _Worker(self._new_process(target=_serve, args=(theirs, self.setup), daemon=True), ours)
             self._workers.append(worker)
+            self.started += 1
             worker.lifetime = asyncio.get_running_loop().create_task(self._live(worker, theirs))
 
     async def _live(self, worker: _Worker, theirs: socket.socket) -> None:

@@ -53,10 +53,13 @@ class DeliveryStats:
         return bool(self.delivered or self.retrying or self.failed)
 
 
-def channels(config: AlertsConfig, client: httpx.AsyncClient) -> dict[str, Send]:
-    """Every configured channel by its name in the outbox (``webhook:<name>``, ``email``)."""
+def channels(config: AlertsConfig, client: httpx.AsyncClient | None) -> dict[str, Send]:
+    """Every configured channel by its name in the outbox (``webhook:<name>``, ``email``).
+
+    ``client`` sends the webhooks: None only when there are none."""
     found: dict[str, Send] = {}
     for hook in config.webhooks:
+        assert client is not None, "webhooks need an HTTP client"
 
         async def send_webhook(alert: AlertContent, url: str = hook.url, secret: str | None = hook.secret) -> None:
             await deliver_webhook(client, url, secret, alert)

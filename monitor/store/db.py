@@ -6,19 +6,18 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, StatementError
 from sqlmodel import Session
 
 from monitor.errors import DatabaseError, StorageError
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -60,6 +59,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may itself wait for a lock
+    # Takes effect in a new database only (before its first table): retention can then give
+    # the space it frees back to the disk in small steps (monitor.store.retention).
+    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -147,6 +149,8 @@ def serialised(session: Session, chore: int) -> None:
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     # As a writer: on SQLite the migration holds the write lock from its first statement, so
@@ -155,16 +159,37 @@ def _alembic_config(engine: Engine) -> AlembicConfig:
     return config
 
 
+def head_revision() -> str:
+    """The newest migration: they are numbered, ``NNNN_what.py`` with revision "NNNN".
+
+    Read from the file names, so that finding the schema current (every command does)
+    costs no import of Alembic and its migrations; tests/test_startup.py checks that
+    Alembic agrees.
+    """
+    return max(path.name[:4] for path in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
 def schema_is_current(engine: Engine) -> bool:
-    head = ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision() == head
+        if not sa.inspect(connection).has_table("alembic_version"):
+            return False
+        found = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    return found == [head_revision()]
+
+
+def open_database(url: str) -> Engine:
+    """An engine on ``url`` with the schema brought up to date."""
+    engine = create_engine(url)
+    upgrade(engine)
+    return engine
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create the schema or bring it to the newest migration (or to ``revision``)."""
     try:
         if revision != "head" or not schema_is_current(engine):
+            from alembic import command
+
             command.upgrade(_alembic_config(engine), revision)
     except OperationalError as exc:
         raise _unusable(engine, exc) from None
@@ -172,10 +197,43 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Take the schema back to ``revision``: undoes an upgrade (data it dropped stays dropped)."""
+    from alembic import command
+
     try:
         command.downgrade(_alembic_config(engine), revision)
     except OperationalError as exc:
         raise _unusable(engine, exc) from None
+
+
+def backup(engine: Engine, path: Path) -> int:
+    """Copy a SQLite database to ``path`` while it is in use (SQLite's online backup API,
+    a few hundred pages per step, so writers wait milliseconds, not the whole copy);
+    returns the pages copied. The copy is written beside ``path`` and renamed into place."""
+    import sqlite3
+
+    if engine.dialect.name != "sqlite":
+        raise DatabaseError(
+            f"monitor db backup copies SQLite databases; for {engine.dialect.name} use its own tool: "
+            "pg_dump -Fc -d <database URL without +psycopg> -f monitor.dump"
+        )
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    source = engine.raw_connection()
+    try:
+        target = sqlite3.connect(partial)
+        try:
+            with target:
+                source.driver_connection.backup(target, pages=256, sleep=0.005)  # type: ignore[union-attr]
+            pages = int(target.execute("PRAGMA page_count").fetchone()[0])
+        finally:
+            target.close()
+    except (sqlite3.Error, OSError) as exc:
+        partial.unlink(missing_ok=True)
+        raise DatabaseError(f"backup to {path} failed: {exc}") from None
+    finally:
+        source.close()
+    partial.replace(path)
+    return pages
 
 
 def _unusable(engine: Engine, exc: BaseException) -> DatabaseError:

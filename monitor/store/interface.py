@@ -175,6 +175,14 @@ def free_name(name: str, taken: set[str]) -> str:
     return chosen
 
 
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What one retention run removed."""
+
+    articles: int  # whose text and story features were emptied
+    story_keys: int
+
+
 class Store(Protocol):
     """Everything the monitor keeps. Each call is one short transaction with no I/O but the
     database's, safe to run on a thread; records in, records out."""
@@ -261,3 +269,8 @@ class Store(Protocol):
         self, article_id: int, story_id: int, matches: Sequence[TopicMatch], channels: Sequence[str], now: datetime
     ) -> int:
         """The matches a new topic finds in history, with outbox rows on ``channels``; alerts queued."""
+
+    def prune(self, before: datetime) -> Pruned:
+        """Retention: empty the text and story features of the articles fetched before
+        ``before`` and forget their story keys; rows, matches, alerts and stories stay.
+        The caller keeps ``before`` at least a story window in the past."""

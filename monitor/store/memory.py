@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,7 @@ from monitor.store.interface import (
     HeldLeases,
     NewArticle,
     PollRecord,
+    Pruned,
     SiteBoilerplate,
     Store,
     Stored,
@@ -395,6 +396,17 @@ class MemoryStore:
         if any((found.topic, article_id) in self.matches for found in matches):
             return 0  # matched already
         return self._add_matches(self.articles[article_id], matches, channels, now)
+
+    # --- retention
+    def prune(self, before: datetime) -> Pruned:
+        articles = keys = 0
+        for article in self.articles.values():
+            if article.fetched_at < before and (article.keys or article.new.text):
+                keys += len(article.keys)
+                articles += 1
+                article.keys = []
+                article.new = replace(article.new, text="")
+        return Pruned(articles=articles, story_keys=keys)
 
 
 if TYPE_CHECKING:

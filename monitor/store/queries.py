@@ -22,6 +22,7 @@ from sqlmodel import col, func, select
 
 from monitor.store.db import reading
 from monitor.store.tables import Alert, Article, Feed, Match, Story, utcnow
+from monitor.topics.snippet import snippet_offsets
 
 Row = dict[str, Any]
 
@@ -103,6 +104,7 @@ def matches(
                 "score": round(m.score, 3),
                 "terms": json.loads(m.terms),
                 "snippet": m.snippet,
+                **snippet_offsets(m.snippet),
                 "matched_at": _iso(m.matched_at),
                 "backfill": m.backfill,
             }

@@ -525,7 +525,9 @@ def _candidates(connection: sa.Connection, keys: Sequence[str], since: datetime)
 
 
 # The same recent articles are candidates for article after article: decode each once.
-_decoded_features = functools.lru_cache(maxsize=1024)(stories.StoryFeatures.from_json)
+@functools.lru_cache(maxsize=1024)
+def _decoded_features(text: str) -> stories.StoryFeatures:
+    return stories.StoryFeatures.from_json(text)
 
 
 @functools.cache

@@ -14,13 +14,14 @@ from sqlalchemy.engine import Engine
 from monitor import stories
 from monitor.errors import StorageError
 from monitor.model import Document, TopicMatch
-from monitor.store import db, repository
+from monitor.store import db, repository, retention
 from monitor.store.interface import (
     LEASE,
     DueAlert,
     FeedState,
     HeldLeases,
     PollRecord,
+    Pruned,
     Stored,
     ToStore,
     WantedFeed,
@@ -122,3 +123,7 @@ class SqlStore:
         self, article_id: int, story_id: int, matches: Sequence[TopicMatch], channels: Sequence[str], now: datetime
     ) -> int:
         return repository.store_backfill(self.engine, article_id, story_id, matches, channels, now)
+
+    # --- retention
+    def prune(self, before: datetime) -> Pruned:
+        return retention.prune(self.engine, before)

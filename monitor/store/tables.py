@@ -126,7 +126,8 @@ class StoryKey(SQLModel, table=True):
     """
 
     __tablename__ = "story_key"
-    __table_args__ = {"sqlite_with_rowid": False}
+    # seen_at alone: retention deletes the keys older than the story window by time range.
+    __table_args__ = (Index("ix_story_key_seen_at", "seen_at"), {"sqlite_with_rowid": False})
 
     key: str = Field(primary_key=True)
     seen_at: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True, nullable=False))

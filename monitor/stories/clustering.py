@@ -21,6 +21,7 @@ from typing import overload
 
 from . import decision
 from .features import NUM_PERM, StoryFeatures
+from .rules import StoryRules
 
 LSH_BANDS = 16
 LSH_ROWS = NUM_PERM // LSH_BANDS
@@ -80,23 +81,6 @@ class Assignment:
     story_id: int | None
     similarity: float  # in [0, 1]: to the closest article of the chosen story
     signal: str  # why, for people: "near-copy 0.93", "same event: names …; numbers …"
-
-
-@dataclass(frozen=True, slots=True)
-class StoryRules:
-    """Thresholds of the story decision; every field can be set in the configuration.
-
-    window: only articles published (or seen) this close to the new one are compared.
-    copy_threshold: estimated Jaccard similarity of word 3-shingles from which an
-        article is a copy of another (syndication, a re-edited version).
-    event_threshold: the fitted probability (see ``signals`` and docs/stories.md) from
-        which two articles report the same event; chosen for precision first, since a
-        false merge swallows an alert.
-    """
-
-    window: timedelta = timedelta(hours=72)
-    copy_threshold: float = 0.5
-    event_threshold: float = decision.THRESHOLD
 
 
 SIGNAL_NAMES = (
@@ -269,7 +253,10 @@ def probability(found: Signals) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def assign(features: StoryFeatures, candidates: Sequence[Candidate], rules: StoryRules = StoryRules()) -> Assignment:
+DEFAULT_RULES = StoryRules()
+
+
+def assign(features: StoryFeatures, candidates: Sequence[Candidate], rules: StoryRules = DEFAULT_RULES) -> Assignment:
     """Choose the story a new article joins among its candidates, or None for a new story."""
     in_window = [c for c in candidates if _within(features, c.features, rules.window)]
     best_copy: tuple[float, Candidate] | None = None

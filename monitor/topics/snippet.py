@@ -139,6 +139,34 @@ def _render(text: str, start: int, end: int, hits: Sequence[Hit]) -> str:
     return " ".join("".join(parts).split())
 
 
+_MARKED = re.compile(r"<mark>(.*?)</mark>", re.S)
+
+
+def unmarked(snippet: str) -> tuple[str, list[tuple[int, int]]]:
+    """A snippet as plain text and the [start, end) offsets of its hits in that text:
+    for terminals (styled there, not tagged) and for programs that place highlights themselves."""
+    text: list[str] = []
+    spans: list[tuple[int, int]] = []
+    cursor = length = 0
+    for match in _MARKED.finditer(snippet):
+        before = html.unescape(snippet[cursor : match.start()])
+        hit = html.unescape(match.group(1))
+        text += [before, hit]
+        length += len(before)
+        spans.append((length, length + len(hit)))
+        length += len(hit)
+        cursor = match.end()
+    text.append(html.unescape(snippet[cursor:]))
+    return "".join(text), spans
+
+
+def snippet_offsets(snippet: str) -> dict[str, str | list[list[int]]]:
+    """The JSON keys beside a snippet: ``snippet_text``, and ``highlights``, each hit's
+    [start, end) in it (docs/cli.md)."""
+    text, spans = unmarked(snippet)
+    return {"snippet_text": text, "highlights": [list(span) for span in spans]}
+
+
 def make_snippet(
     title: str,
     text: str,

@@ -41,6 +41,7 @@ from monitor.fetch import (
     always_refused,
     is_transient,
     refusal_reason,
+    tls_context,
 )
 from monitor.polling import PollPolicy, next_interval
 
@@ -425,6 +426,20 @@ def test_https_server_with_an_untrusted_certificate_is_refused(https: tuple[Host
     message = failure(lambda: fetch(server.url("/feed", host="localhost")))  # the default authorities
     assert "certificate verify failed" in message and server.url("/feed", host="localhost") in message
     assert server.hits("/feed") == 0
+
+
+def test_the_system_authorities_are_read_at_the_first_handshake_not_before(
+    https: tuple[HostileServer, ssl.SSLContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _ = https
+    server.serve("/feed", FEED)
+    # The system's authorities, as OpenSSL finds them: here, only the test server's certificate.
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
+    context = tls_context()
+    transport = GuardedTransport(FetchLimits(allow_networks=LOOPBACK), tls=context)
+    assert context.cert_store_stats()["x509_ca"] == 0  # nothing read yet: a plain-HTTP process never pays for it
+    assert fetch(server.url("/feed", host="localhost"), transport=transport).body == FEED
+    assert context.cert_store_stats()["x509_ca"] >= 1
 
 
 def test_https_to_loopback_is_refused_before_any_handshake(https: tuple[HostileServer, ssl.SSLContext]) -> None:

@@ -44,6 +44,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "monitor.workers",
         "monitor.preload",
         "monitor.scheduler",
+        "monitor.logs",  # stderr, as lines or JSON events
+        "monitor.systemd",  # its notify socket
     ),
     # Reads the configuration, builds the adapters, runs the stages in order.
     "composition": ("monitor.config", "monitor.pipeline", "monitor.preview", "monitor.service"),
