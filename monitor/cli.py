@@ -422,7 +422,7 @@ def alerts(
     _show(
         rows,
         fmt,
-        ["id", "created_at", "topic", "story_id", "channel", "status", "attempts", "last_error"],
+        ["id", "created_at", "kind", "topic", "story_id", "channel", "status", "attempts", "last_error"],
     )
 
 
@@ -604,6 +604,72 @@ def _add_feed(ctx: click.Context, url: str, name: str, *, discovered: bool = Fal
     engine = _engine(ctx)
     repository.sync_feeds(engine, _config(ctx).feeds)
     return repository.add_feed(engine, url, name, discovered=discovered)
+
+
+# --- digests -----------------------------------------------------------------------------
+
+
+@cli.group()
+def digest() -> None:
+    """Look at a digest before its time, or send it now (alerts.digests)."""
+
+
+def _digest_config(ctx: click.Context, name: str) -> Any:
+    config = _config(ctx)
+    for candidate in config.alerts.digests:
+        if candidate.name == name:
+            return candidate
+    names = ", ".join(d.name for d in config.alerts.digests) or "none is configured (alerts.digests)"
+    raise UsageError(f"no digest named {name!r}; the digests are: {names}")
+
+
+@digest.command("preview")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the webhook JSON document instead of the text.")
+@click.pass_context
+def digest_preview(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Print the digest of the period in progress, as it stands now (sends nothing).
+
+    The stories listed are those since the previous digest ended; the text is the
+    email's text part.
+    """
+    from monitor import digests
+    from monitor.alerts import digest as render
+
+    chosen = _digest_config(ctx, name)
+    now = utcnow()
+    found, sent = digests.current(_engine(ctx), chosen, now)
+    content = render.DigestContent(0, found, "(preview)", now)
+    if as_json:
+        click.echo(json.dumps(render.webhook_payload(content), ensure_ascii=False, indent=2))
+        return
+    if sent:
+        click.echo("(this period's digest was sent already; these stories go in the next one)", err=True)
+    click.echo(render.text(content), nl=False)
+
+
+@digest.command("send")
+@click.argument("name")
+@click.pass_context
+def digest_send(ctx: click.Context, name: str) -> None:
+    """Send the digest of the period in progress now, once: the period's scheduled one is
+    then not sent, and the next period's starts from now."""
+    from monitor import digests
+    from monitor.service import deliver_channel, run_loop
+
+    config = _config(ctx)
+    chosen = _digest_config(ctx, name)
+    engine = _engine(ctx)
+    found, queued = digests.send_now(engine, chosen, utcnow())
+    if queued is None:
+        if found.story_count:
+            click.echo(f"digest {name}: already sent for this period; `monitor alerts` shows it")
+        else:
+            click.echo(f"digest {name}: no new stories since {found.since:%Y-%m-%d %H:%M} UTC; nothing sent")
+        return
+    stats = run_loop(deliver_channel(config, engine, chosen.channel))
+    state = "sent" if stats.delivered else "queued (delivery failed; retried by `monitor run`, see `monitor alerts`)"
+    click.echo(f"digest {name}: {found.story_count} stories {state} to {chosen.channel}")
 
 
 # --- database ----------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.alerts.schedule import Schedule, parse_schedule
 from monitor.errors import ConfigError, QueryError
 from monitor.stories.decision import THRESHOLD as DEFAULT_EVENT_THRESHOLD
 from monitor.topics.parser import parse as parse_query
@@ -224,6 +225,7 @@ class TopicConfig(_Section):
     name: str = Field(min_length=1)
     query: str = Field(min_length=1)
     stem: bool = False  # match word forms through the article language's Snowball stemmer
+    updates: bool = False  # an alerted story that gains a language or 3 and 10 outlets alerts again
 
     @field_validator("query")
     @classmethod
@@ -288,9 +290,28 @@ class EmailConfig(_Section):
         return host
 
 
+class DigestConfig(_Section):
+    name: str = Field(min_length=1)
+    channel: str = Field(min_length=1)
+    topics: list[str] = Field(min_length=1)
+    schedule: str  # "hourly", "daily 08:00 Europe/Berlin", "weekly mon 09:00 Asia/Jakarta"
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, schedule: str) -> str:
+        parse_schedule(schedule)  # its ValueError is the one-line message
+        return schedule
+
+    @property
+    def parsed(self) -> Schedule:
+        return parse_schedule(self.schedule)
+
+
 class AlertsConfig(_Section):
     webhooks: list[WebhookConfig] = []
     email: EmailConfig | None = None
+    digests: list[DigestConfig] = []
+    operator: str | None = None  # the channel told of failing feeds and alerts given up
     retry_for: PositiveDuration = timedelta(days=3)  # an undeliverable alert is retried this long
     first_retry: PositiveDuration = timedelta(seconds=30)  # then doubling up to max_backoff
     max_backoff: PositiveDuration = timedelta(hours=1)
@@ -320,6 +341,7 @@ class PollingConfig(_Section):
     backoff_step: Duration = timedelta(hours=1)  # added per failure from then on, up to max_interval
     dead_after: PositiveDuration = timedelta(days=7)  # answering 404/410 this long: no longer polled
     tick: PositiveDuration = timedelta(seconds=30)  # how often `monitor run` looks for due feeds
+    alert_after: PositiveDuration = timedelta(hours=24)  # a feed failing this long: alerts.operator is told
     workers: Count = Field(default=2, gt=0, le=64)  # processes for parsing and extraction
 
     @model_validator(mode="after")
@@ -515,6 +537,7 @@ def _duplicate_names(tree: Mapping[Any, Any]) -> Iterator[tuple[KeyPath, str]]:
         (("feeds",), "feeds", feed_name_from_url),
         (("topics",), "topics", lambda url: ""),
         (("alerts", "webhooks"), "webhooks", _webhook_host),
+        (("alerts", "digests"), "digests", lambda url: ""),
     )
     for section, kind, default in defaults:
         items: Any = tree
@@ -536,6 +559,28 @@ def _duplicate_names(tree: Mapping[Any, Any]) -> Iterator[tuple[KeyPath, str]]:
             if name in seen:
                 yield where, f"two {kind} are named {_shown(name)}; names must be unique"
             seen.add(name)
+
+
+def channel_names(alerts: AlertsConfig) -> list[str]:
+    """The channels alerts can be sent through, by the name the outbox knows them by."""
+    return [f"webhook:{hook.name}" for hook in alerts.webhooks] + (["email"] if alerts.email else [])
+
+
+def _unknown_references(config: Config) -> Iterator[tuple[KeyPath, str]]:
+    """Digests and the operator naming a topic or channel that is not configured."""
+    channels = channel_names(config.alerts)
+    known = f"the channels are: {', '.join(channels)}" if channels else "no channel is configured"
+    topics = {t.name for t in config.topics}
+    for index, digest in enumerate(config.alerts.digests):
+        where: KeyPath = ("alerts", "digests", index)
+        if digest.channel not in channels:
+            unknown = f"unknown channel {_shown(digest.channel)}; {known}"
+            yield (*where, "channel"), f"digest {_shown(digest.name)}: {unknown}"
+        for position, topic in enumerate(digest.topics):
+            if topic not in topics:
+                yield (*where, "topics", position), f"digest {_shown(digest.name)}: unknown topic {_shown(topic)}"
+    if config.alerts.operator is not None and config.alerts.operator not in channels:
+        yield ("alerts", "operator"), f"unknown channel {_shown(config.alerts.operator)}; {known}"
 
 
 def _webhook_host(url: str) -> str:
@@ -585,6 +630,8 @@ def parse_config(text: str, source: str = "<string>", env: Mapping[str, str] | N
             if loc == ("database",) and env.get(DATABASE_ENV):
                 message = f"(from {DATABASE_ENV}) {message}"
             located.append((loc, message))
+    if config is not None:
+        located.extend(_unknown_references(config))
     if not located:
         assert config is not None
         return config

@@ -87,12 +87,16 @@ class Services:
     held: HeldLeases = field(default_factory=HeldLeases)  # what the heartbeat renews
     storage: StorageHealth = field(default_factory=StorageHealth)
     alerts_queued: Callable[[], None] = lambda: None  # wakes the dispatcher
+    updates: frozenset[str] = frozenset()  # topics whose alerted stories send updates
+    operator: repository.OperatorWatch | None = None  # told of feeds failing and recovered
     database: DatabaseThread = field(default_factory=DatabaseThread)
     writer: ArticleWriter = field(init=False)
 
     def __post_init__(self) -> None:
         self.writer = ArticleWriter(
-            lambda batch: repository.store_articles(self.engine, batch, self.channels, self.story_rules, self.clock()),
+            lambda batch: repository.store_articles(
+                self.engine, batch, self.channels, self.story_rules, self.clock(), updates=self.updates
+            ),
             self.database,
         )
 
@@ -330,6 +334,9 @@ def _reschedule(
         rhythm=rhythm if parsed else None,
         dead=polling.is_dead(services.poll_policy, status=status_code, failing_since=failing_since, now=now),
         warning="; ".join(report.warnings) or None,
+        feed=feed.name,
+        url=feed.url,
+        failing_since=feed.failing_since,
     )
 
 
@@ -365,7 +372,7 @@ async def poll_due(
     async def write(records: list[PollRecord]) -> None:
         try:
             if records and not services.storage.failing:
-                await services.database.run(repository.record_polls, services.engine, records)
+                await services.database.run(repository.record_polls, services.engine, records, services.operator)
         except StorageError as exc:
             services.storage.failed(exc)  # the polls are not recorded: their feeds are polled again later
         finally:

@@ -74,6 +74,7 @@ async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asy
     )
     scheduler.start()
     delivering = asyncio.create_task(runtime.dispatcher.run(tick_every, report))
+    digesting = asyncio.create_task(runtime.keep_queueing_digests())
     report(
         f"monitor running: {len(runtime.config.feeds)} feeds, {len(runtime.config.topics)} topics, "
         f"{len(runtime.senders)} alert channels; Ctrl-C or SIGTERM stops"
@@ -81,11 +82,12 @@ async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asy
     await stop.wait()
     scheduler.shutdown(wait=False)
     runtime.dispatcher.stop()
+    digesting.cancel()  # a digest is queued in one transaction: cancelled between, nothing is half done
     if current:
         report("stopping: letting the current cycle finish…")
     # Alerts still in flight when the grace ends stay queued and are sent after restart.
     _, pending = await asyncio.wait({*current, delivering}, timeout=SHUTDOWN_GRACE_SECONDS)
     for task in pending:  # unfinished feeds are released at exit and polled again
         task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
+    await asyncio.gather(*pending, digesting, return_exceptions=True)
     report("stopped")

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy.engine import Engine
 
-from monitor import polling, stories, workers
+from monitor import digests, polling, stories, workers
 from monitor.alerts import outbox
 from monitor.config import Config
 from monitor.fetch import Fetcher, FetchLimits
@@ -133,6 +133,13 @@ def fetch_limits(config: Config) -> FetchLimits:
     )
 
 
+def operator_watch(config: Config) -> repository.OperatorWatch | None:
+    """Where feeds failing for ``polling.alert_after`` and recovering are told, if anywhere."""
+    if config.alerts.operator is None:
+        return None
+    return repository.OperatorWatch(config.alerts.operator, config.polling.alert_after)
+
+
 @dataclass
 class Runtime:
     """Everything one process needs to poll and deliver."""
@@ -144,10 +151,23 @@ class Runtime:
     dispatcher: outbox.Dispatcher
 
     async def poll(self, names: Sequence[str] | None = None) -> tuple[CycleReport, outbox.DeliveryStats]:
-        """One cycle: poll the due feeds (or the named ones; all if empty), then deliver due alerts."""
+        """One cycle: poll the due feeds (or the named ones; all if empty), queue the digests
+        whose period ended, then deliver due alerts."""
         report = await self.poll_feeds(names)
+        try:
+            digests.queue_due(self.services.engine, self.config.alerts.digests, self.services.clock(), {})
+        except StorageError as exc:
+            self.services.storage.failed(exc)
         delivered = await self.deliver()
         return report, delivered
+
+    async def keep_queueing_digests(self) -> None:
+        """The daemon's digest task: each period's digest is queued when the period ends."""
+        if self.config.alerts.digests:
+            services = self.services
+            await digests.keep_queueing(
+                services.engine, self.config.alerts.digests, services.clock, self.dispatcher.wake, services.storage
+            )
 
     async def poll_feeds(self, names: Sequence[str] | None = None) -> CycleReport:
         """Poll the due feeds (or the named ones); a database that refuses writes is recorded
@@ -185,6 +205,14 @@ class Runtime:
         return True
 
 
+async def deliver_channel(config: Config, engine: Engine, channel: str) -> outbox.DeliveryStats:
+    """Deliver what is due on one channel now, without starting anything else (`monitor digest send`)."""
+    async with httpx.AsyncClient(headers={"User-Agent": user_agent(config)}, follow_redirects=False) as client:
+        senders = outbox.channels(config.alerts, client)
+        dispatcher = outbox.Dispatcher(engine, senders, config.alerts, worker_name())
+        return await dispatcher.deliver_channel(channel, dispatcher.clock())
+
+
 @asynccontextmanager
 async def running(config: Config, *, lease: timedelta = repository.LEASE) -> AsyncIterator[Runtime]:
     """Open the database, the HTTP clients and the worker pool; close them all after.
@@ -218,6 +246,8 @@ async def running(config: Config, *, lease: timedelta = repository.LEASE) -> Asy
             dead_after=config.polling.dead_after,
         ),
         lease=lease,
+        updates=frozenset(t.name for t in config.topics if t.updates),
+        operator=operator_watch(config),
     )
     dispatcher = outbox.Dispatcher(
         engine, senders, config.alerts, owner, held=services.held, storage=services.storage, lease=lease

@@ -31,7 +31,12 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "monitor.extract",
         "monitor.not_article",
         "monitor.analysis",
+        "monitor.changes",
         "monitor.alerts.render",
+        "monitor.alerts.messages",
+        "monitor.alerts.digest",
+        "monitor.alerts.notices",
+        "monitor.alerts.schedule",
     ),
     # Each wraps one thing outside the process's pure logic: HTTP, the database, SMTP and
     # webhooks, worker processes, timers.
@@ -45,7 +50,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "monitor.scheduler",
     ),
     # Reads the configuration, builds the adapters, runs the stages in order.
-    "composition": ("monitor.config", "monitor.pipeline", "monitor.service"),
+    "composition": ("monitor.config", "monitor.pipeline", "monitor.digests", "monitor.service"),
     # What a person types and reads.
     "interface": ("monitor.cli", "monitor.output", "monitor.__main__"),
 }

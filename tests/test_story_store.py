@@ -227,7 +227,15 @@ def test_one_alert_per_topic_story_and_channel(engine: Engine) -> None:
     with pytest.raises(IntegrityError), transaction(engine) as session:
         match_id = session.get(Alert, 1)
         assert match_id is not None
-        session.add(Alert(topic="Doubao", story_id=first.story_id, match_id=match_id.match_id, channel="email"))
+        session.add(
+            Alert(
+                key=match_id.key,
+                topic=match_id.topic,
+                story_id=first.story_id,
+                match_id=match_id.match_id,
+                channel=match_id.channel,
+            )
+        )
 
 
 def test_migrations_build_the_schema_the_tables_describe(database_url: str) -> None:

@@ -16,7 +16,7 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from monitor.alerts.render import AlertContent, email_message
+from monitor.alerts.messages import Message, email_message
 from monitor.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def _send(settings: SmtpSettings, alert_id: int, message: EmailMessage) -> None:
         )
 
 
-async def deliver_email(settings: SmtpSettings, alert: AlertContent) -> None:
+async def deliver_email(settings: SmtpSettings, alert: Message) -> None:
     """Send the alert to every recipient; raise ``DeliveryError`` when nobody got it."""
     where = f"smtp {settings.host}:{settings.port}"
     if not settings.recipients:

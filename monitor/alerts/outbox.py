@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,18 +22,21 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy.engine import Engine
 
+from monitor.alerts import digest, notices
 from monitor.alerts.email import SmtpSettings, deliver_email
+from monitor.alerts.messages import Message
 from monitor.alerts.render import AlertContent
 from monitor.alerts.webhook import WebhookDeliveryError, deliver_webhook
+from monitor.changes import OperatorEvent, StoryChange
 from monitor.config import AlertsConfig
 from monitor.errors import DeliveryError
 from monitor.store import repository
 from monitor.store.db import StorageError, StorageHealth
-from monitor.store.tables import utcnow
+from monitor.store.tables import Alert, utcnow
 
 log = logging.getLogger(__name__)
 
-Send = Callable[[AlertContent], Awaitable[None]]
+Send = Callable[[Message], Awaitable[None]]
 
 PER_CHANNEL = 4  # alerts in flight at once per channel
 # Bounds one send whatever the channel: webhooks give up after 10 s, email after 2 x 30 s.
@@ -59,7 +63,7 @@ def channels(config: AlertsConfig, client: httpx.AsyncClient) -> dict[str, Send]
     found: dict[str, Send] = {}
     for hook in config.webhooks:
 
-        async def send_webhook(alert: AlertContent, url: str = hook.url, secret: str | None = hook.secret) -> None:
+        async def send_webhook(alert: Message, url: str = hook.url, secret: str | None = hook.secret) -> None:
             await deliver_webhook(client, url, secret, alert)
 
         found[f"webhook:{hook.name}"] = send_webhook
@@ -76,7 +80,7 @@ def channels(config: AlertsConfig, client: httpx.AsyncClient) -> dict[str, Send]
             verify_certificate=mail.verify_certificate,
         )
 
-        async def send_email(alert: AlertContent) -> None:
+        async def send_email(alert: Message) -> None:
             await deliver_email(settings, alert)
 
         found["email"] = send_email
@@ -192,8 +196,9 @@ class Dispatcher:
             loaded = repository.load_alert(self.engine, alert_id)
             if loaded is None:
                 return
-            row, content = loaded
+            row, story = loaded
             try:
+                content = message(row, story)
                 if send is None:
                     raise DeliveryError(
                         f"channel {row.channel} is not in the configuration any more; add it back to deliver"
@@ -209,7 +214,7 @@ class Dispatcher:
                 hint = exc.retry_after if isinstance(exc, WebhookDeliveryError) else None
                 now = self.clock()
                 when = retry_at(row.attempts + 1, row.created_at or now, now, self.config, hint) if send else None
-                repository.mark_attempt_failed(self.engine, alert_id, str(exc), when)
+                repository.mark_attempt_failed(self.engine, alert_id, str(exc), when, self.config.operator)
                 log.warning("alert %s (%s, %s): %s", alert_id, row.topic, row.channel, exc)
                 if when is None:
                     stats.failed += 1
@@ -266,6 +271,35 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(every.total_seconds()):
                         await wake.wait()
+
+
+def message(row: Alert, story: AlertContent | None) -> Message:
+    """What an outbox row says: a topic alert or a story update from the story as it is now;
+    a digest or an operator alert from what its payload froze when it was queued."""
+    key = f"monitor-{row.kind}-{row.id}"
+    created_at = row.created_at or utcnow()
+    if row.kind == "digest" and row.payload:
+        return digest.DigestContent(row.id or 0, digest.from_payload(row.payload), key, created_at)
+    if row.kind == "operator" and row.payload:
+        return notices.OperatorContent(row.id or 0, OperatorEvent.from_json(json.loads(row.payload)), key, created_at)
+    if story is None:
+        raise DeliveryError(f"alert {row.id}: its story or payload is gone; nothing to send")
+    if row.kind == "update" and row.payload:
+        change = json.loads(row.payload)
+        outlets = {o.article_id: o for o in story.outlets}
+        return notices.UpdateContent(
+            alert_id=story.alert_id,
+            topic=story.topic,
+            story_id=story.story_id,
+            story_title=story.story_title,
+            first_seen=story.first_seen,
+            change=StoryChange.from_json(change["change"]),
+            article=outlets.get(change["article_id"], story.article),
+            outlets=story.outlets,
+            idempotency_key=key,
+            created_at=created_at,
+        )
+    return story
 
 
 async def _until(event: asyncio.Event) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 PAYLOAD_TYPE = "monitor.alert"
@@ -93,24 +93,24 @@ def snippet_html(snippet: str) -> str:
     safe on one that was not, so a bug upstream cannot inject markup into an email.
     """
     parts = _MARK.split(snippet)
-    return "".join(part if _MARK.fullmatch(part) else _escape(html.unescape(part)) for part in parts)
+    return "".join(part if _MARK.fullmatch(part) else escape(html.unescape(part)) for part in parts)
 
 
 def snippet_text(snippet: str, *, hit_marker: str = "") -> str:
     """The snippet as plain text, hits optionally wrapped in ``hit_marker``."""
     plain = _MARK.sub(hit_marker, snippet)
-    return _one_line(html.unescape(plain))
+    return one_line(html.unescape(plain))
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-def _is_web_link(url: str) -> bool:
+def is_web_link(url: str) -> bool:
     # Links come from strangers' feeds: only http(s) may become clickable.
     try:
         return urlsplit(url).scheme.lower() in {"http", "https"}
@@ -121,7 +121,7 @@ def _is_web_link(url: str) -> bool:
 # --- webhook --------------------------------------------------------------------------
 
 
-def _outlet_json(outlet: Outlet) -> dict[str, Any]:
+def outlet_json(outlet: Outlet) -> dict[str, Any]:
     return {
         "id": outlet.article_id,
         "url": outlet.url,
@@ -146,9 +146,9 @@ def webhook_payload(alert: AlertContent) -> dict[str, Any]:
             "title": alert.story_title,
             "first_seen": iso_utc(alert.first_seen),
             "languages": list(story_languages(outlets)),
-            "outlets": [_outlet_json(o) for o in outlets],
+            "outlets": [outlet_json(o) for o in outlets],
         },
-        "article": _outlet_json(alert.article),
+        "article": outlet_json(alert.article),
         "match": {
             "score": round(alert.score, 4),
             "terms": list(alert.terms),
@@ -174,10 +174,10 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def email_subject(alert: AlertContent) -> str:
-    title = _one_line(alert.story_title) or _one_line(alert.article.title) or "(untitled)"
+    title = one_line(alert.story_title) or one_line(alert.article.title) or "(untitled)"
     if len(title) > _SUBJECT_TITLE_LIMIT:
         title = title[: _SUBJECT_TITLE_LIMIT - 1].rstrip() + "…"
-    return f"[monitor] {_one_line(alert.topic)}: {title}"
+    return f"[monitor] {one_line(alert.topic)}: {title}"
 
 
 def _mail_domain(sender: str) -> str:
@@ -186,17 +186,28 @@ def _mail_domain(sender: str) -> str:
     return _MESSAGE_ID_UNSAFE.sub("", domain) or "monitor.localhost"
 
 
-def message_id(alert: AlertContent, sender: str) -> str:
+class Keyed(Protocol):
+    """What every kind of alert carries: its outbox row and the key a receiver deduplicates on."""
+
+    @property
+    def alert_id(self) -> int: ...
+    @property
+    def idempotency_key(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def message_id(alert: Keyed, sender: str) -> str:
     """Stable per alert, so a retried send is recognisable as the same message."""
     local = _MESSAGE_ID_UNSAFE.sub("-", alert.idempotency_key).strip("-") or f"alert-{alert.alert_id}"
     return f"<{local}@{_mail_domain(sender)}>"
 
 
-def _human_time(moment: datetime) -> str:
+def human_time(moment: datetime) -> str:
     return iso_utc(moment).replace("T", " ").replace("Z", " UTC")
 
 
-def _language_label(language: str | None) -> str:
+def language_label(language: str | None) -> str:
     return language if language and _LANGUAGE_TAG.match(language) else "?"
 
 
@@ -205,12 +216,12 @@ def email_text(alert: AlertContent) -> str:
     outlets = story_outlets(alert)
     languages = ", ".join(story_languages(outlets)) or "unknown"
     lines = [
-        f"Topic: {_one_line(alert.topic)}",
-        f"Story: {_one_line(alert.story_title)} (story {alert.story_id}, first seen {_human_time(alert.first_seen)})",
+        f"Topic: {one_line(alert.topic)}",
+        f"Story: {one_line(alert.story_title)} (story {alert.story_id}, first seen {human_time(alert.first_seen)})",
         "",
-        f"Matched article: {_one_line(alert.article.title)}",
+        f"Matched article: {one_line(alert.article.title)}",
         f"  {alert.article.url}",
-        f"  {alert.article.feed}, language {_language_label(alert.article.language)}",
+        f"  {alert.article.feed}, language {language_label(alert.article.language)}",
         f"  score {alert.score:.2f}, terms: {', '.join(alert.terms) or '-'}",
         "",
         f"  {snippet_text(alert.snippet, hit_marker='*')}",
@@ -218,24 +229,24 @@ def email_text(alert: AlertContent) -> str:
         f"Outlets carrying this story ({len(outlets)}; languages: {languages}):",
     ]
     for outlet in outlets:
-        lines.append(f"- [{_language_label(outlet.language)}] {_one_line(outlet.title)} ({outlet.feed})")
+        lines.append(f"- [{language_label(outlet.language)}] {one_line(outlet.title)} ({outlet.feed})")
         lines.append(f"  {outlet.url}")
     lines += [
         "",
         "--",
-        f"Alert {alert.alert_id}, sent by monitor at {_human_time(alert.created_at)}.",
+        f"Alert {alert.alert_id}, sent by monitor at {human_time(alert.created_at)}.",
         f"Idempotency key: {alert.idempotency_key}",
     ]
     return "\n".join(lines) + "\n"
 
 
-def _html_link(outlet: Outlet) -> str:
-    title = _escape(_one_line(outlet.title) or outlet.url)
-    language = _language_label(outlet.language)
-    lang_attr = f' lang="{_escape(language)}"' if language != "?" else ""
-    if not _is_web_link(outlet.url):
+def html_link(outlet: Outlet) -> str:
+    title = escape(one_line(outlet.title) or outlet.url)
+    language = language_label(outlet.language)
+    lang_attr = f' lang="{escape(language)}"' if language != "?" else ""
+    if not is_web_link(outlet.url):
         return f"<span{lang_attr}>{title}</span>"
-    return f'<a href="{_escape(outlet.url)}"{lang_attr}>{title}</a>'
+    return f'<a href="{escape(outlet.url)}"{lang_attr}>{title}</a>'
 
 
 def email_html(alert: AlertContent) -> str:
@@ -243,29 +254,28 @@ def email_html(alert: AlertContent) -> str:
     outlets = story_outlets(alert)
     languages = ", ".join(story_languages(outlets)) or "unknown"
     items = "\n".join(
-        f"<li><code>{_escape(_language_label(o.language))}</code> {_html_link(o)}"
-        f" <small>({_escape(o.feed)})</small></li>"
+        f"<li><code>{escape(language_label(o.language))}</code> {html_link(o)} <small>({escape(o.feed)})</small></li>"
         for o in outlets
     )
-    terms = _escape(", ".join(alert.terms) or "-")
+    terms = escape(", ".join(alert.terms) or "-")
     return f"""<!DOCTYPE html>
 <html>
-<head><meta charset="utf-8"><title>{_escape(email_subject(alert))}</title></head>
+<head><meta charset="utf-8"><title>{escape(email_subject(alert))}</title></head>
 <body style="font-family: sans-serif; line-height: 1.4">
-<p style="color: #555">Topic <strong>{_escape(_one_line(alert.topic))}</strong>
- &middot; story {alert.story_id}, first seen {_escape(_human_time(alert.first_seen))}</p>
-<h2 style="margin: 0.2em 0">{_escape(_one_line(alert.story_title))}</h2>
-<p>Matched article: {_html_link(alert.article)}
- <small>({_escape(alert.article.feed)}, score {alert.score:.2f}, terms: {terms})</small></p>
+<p style="color: #555">Topic <strong>{escape(one_line(alert.topic))}</strong>
+ &middot; story {alert.story_id}, first seen {escape(human_time(alert.first_seen))}</p>
+<h2 style="margin: 0.2em 0">{escape(one_line(alert.story_title))}</h2>
+<p>Matched article: {html_link(alert.article)}
+ <small>({escape(alert.article.feed)}, score {alert.score:.2f}, terms: {terms})</small></p>
 <blockquote style="border-left: 3px solid #ccc; margin: 0; padding-left: 1em">\
 {snippet_html(alert.snippet)}</blockquote>
-<h3>Outlets carrying this story ({len(outlets)}; languages: {_escape(languages)})</h3>
+<h3>Outlets carrying this story ({len(outlets)}; languages: {escape(languages)})</h3>
 <ul>
 {items}
 </ul>
 <p style="color: #888; font-size: small">Alert {alert.alert_id}, sent by monitor at
- {_escape(_human_time(alert.created_at))}. Idempotency key:
- <code>{_escape(alert.idempotency_key)}</code></p>
+ {escape(human_time(alert.created_at))}. Idempotency key:
+ <code>{escape(alert.idempotency_key)}</code></p>
 </body>
 </html>
 """
@@ -273,23 +283,39 @@ def email_html(alert: AlertContent) -> str:
 
 def email_message(alert: AlertContent, sender: str, recipients: Sequence[str]) -> EmailMessage:
     """A multipart/alternative message: text first, HTML second (clients show the last)."""
+    headers = {"X-Monitor-Topic": one_line(alert.topic), "X-Monitor-Story-Id": str(alert.story_id)}
+    return multipart_email(
+        alert, email_subject(alert), email_text(alert), email_html(alert), sender, recipients, headers
+    )
+
+
+def multipart_email(
+    alert: Keyed,
+    subject: str,
+    text: str,
+    html_part: str,
+    sender: str,
+    recipients: Sequence[str],
+    headers: dict[str, str],
+) -> EmailMessage:
+    """The message every kind of alert is sent as: text and HTML parts, stable Message-ID."""
     message = EmailMessage()
-    message["Subject"] = email_subject(alert)
+    message["Subject"] = subject
     message["From"] = sender
     message["To"] = ", ".join(recipients)
-    message["Date"] = format_datetime(_aware(alert.created_at))
+    message["Date"] = format_datetime(aware(alert.created_at))
     message["Message-ID"] = message_id(alert, sender)
     # RFC 3834: tells autoresponders (vacation replies) not to answer.
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
-    message["X-Monitor-Topic"] = _one_line(alert.topic)
-    message["X-Monitor-Story-Id"] = str(alert.story_id)
+    for name, value in headers.items():
+        message[name] = value
     message["X-Monitor-Alert-Id"] = str(alert.alert_id)
-    message["X-Monitor-Idempotency-Key"] = _one_line(alert.idempotency_key)
-    message.set_content(email_text(alert), subtype="plain", charset="utf-8")
-    message.add_alternative(email_html(alert), subtype="html", charset="utf-8")
+    message["X-Monitor-Idempotency-Key"] = one_line(alert.idempotency_key)
+    message.set_content(text, subtype="plain", charset="utf-8")
+    message.add_alternative(html_part, subtype="html", charset="utf-8")
     return message
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from monitor.alerts.render import AlertContent, signature, webhook_body
+from monitor.alerts.messages import Message, webhook_body
+from monitor.alerts.render import signature
 from monitor.errors import DeliveryError
 
 SIGNATURE_HEADER = "X-Monitor-Signature"
@@ -75,7 +76,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, moment.timestamp() - now)
 
 
-def signed_headers(secret: str | None, alert: AlertContent, body: bytes, now: float) -> dict[str, str]:
+def signed_headers(secret: str | None, alert: Message, body: bytes, now: float) -> dict[str, str]:
     """The request headers; the signature only when a secret is configured."""
     stamp = int(now)
     headers = {
@@ -93,7 +94,7 @@ async def deliver_webhook(
     client: httpx.AsyncClient,
     url: str,
     secret: str | None,
-    alert: AlertContent,
+    alert: Message,
     *,
     now: Callable[[], float] = time.time,
     timeout: float = 10.0,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,10 +21,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
 from monitor import polling, stories
-from monitor.alerts.render import AlertContent, Outlet
+from monitor.alerts.render import AlertContent, Outlet, aware
 from monitor.config import FeedConfig
 from monitor.errors import ParseError
 from monitor.model import REJECTED, Document, TopicMatch
+from monitor.store import notices
 from monitor.store.db import reading, serialised, transaction, writing
 from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCDateTime, utcnow
 
@@ -76,6 +77,9 @@ class PollRecord:
     rhythm: polling.Rhythm | None = None  # None: unchanged (the feed was not parsed)
     dead: bool = False
     warning: str | None = None  # read anyway, but worth the operator's eye
+    feed: str = ""  # the feed's name and URL, and when its run of failures began before
+    url: str = ""  # this poll: what an operator alert says (alerts.operator)
+    failing_since: datetime | None = None
 
     @property
     def failed(self) -> bool:
@@ -280,9 +284,19 @@ def _rhythm(feed: Feed) -> polling.Rhythm:
         return polling.Rhythm()
 
 
-def record_polls(engine: Engine, records: Sequence[PollRecord]) -> None:
+@dataclass(frozen=True, slots=True)
+class OperatorWatch:
+    """Where operator alerts go (``alerts.operator``) and how long a feed fails before one."""
+
+    channel: str
+    alert_after: timedelta
+
+
+def record_polls(engine: Engine, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
     """Store how each poll went and when to poll next, and release the leases: one
-    statement for the lot, since most polls are 304s that change little."""
+    statement for the lot, since most polls are 304s that change little. A feed failing
+    for ``operator.alert_after``, or recovered after that, queues an operator alert in
+    the same transaction."""
     if not records:
         return
     failed = sa.bindparam("failed", type_=sa.Boolean())
@@ -334,7 +348,15 @@ def record_polls(engine: Engine, records: Sequence[PollRecord]) -> None:
         for r in records
     ]
     with transaction(engine) as session:
-        session.connection().execute(statement, rows)
+        connection = session.connection()
+        connection.execute(statement, rows)
+        if operator is not None:
+            polls = [
+                notices.FeedPoll(r.feed_id, r.feed, r.url, r.checked_at, r.error, r.failing_since)
+                for r in records
+                if r.failed or r.failing_since is not None
+            ]
+            notices.queue_feed_changes(connection, polls, operator.channel, operator.alert_after)
 
 
 def new_entries(engine: Engine, feed_id: int, entries: Sequence[tuple[str, str]]) -> tuple[set[str], set[str]]:
@@ -401,6 +423,8 @@ def store_article(
     channels: Sequence[str],
     rules: stories.StoryRules,
     now: datetime | None = None,
+    *,
+    updates: Collection[str] = (),
 ) -> StoredArticle | SiteBoilerplate | None:
     """Store an article with its story, matches and outbox rows in ONE transaction.
 
@@ -408,7 +432,7 @@ def store_article(
     same canonical URL, or the same text): it is stored once. ``SiteBoilerplate`` when
     its page text is the text its site served for other links: see ``_store_one``.
     """
-    (outcome,) = store_articles(engine, [ToStore(new, matches)], channels, rules, now)
+    (outcome,) = store_articles(engine, [ToStore(new, matches)], channels, rules, now, updates=updates)
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
@@ -420,6 +444,8 @@ def store_articles(
     channels: Sequence[str],
     rules: stories.StoryRules,
     now: datetime | None = None,
+    *,
+    updates: Collection[str] = (),
 ) -> list[Stored]:
     """Store several articles in one transaction, one savepoint each; an outcome per article.
 
@@ -427,6 +453,7 @@ def store_articles(
     write, and an fsync on PostgreSQL); each article still joins the stories of the ones
     before it. An article that fails gets its exception as its outcome and leaves no row;
     the others are stored. When the transaction itself fails, every outcome is its error.
+    ``updates``: the topics whose alerted stories send updates (a new language, 3 and 10 outlets).
     """
     now = now or utcnow()
     # Pure work first, so the write lock is held only for the statements.
@@ -438,7 +465,7 @@ def store_articles(
     try:
         with writing(engine) as connection:
             for item, keys, features in prepared:
-                outcomes.append(_store_one(connection, item, keys, features, channels, rules, now))
+                outcomes.append(_store_one(connection, item, keys, features, channels, rules, now, updates))
     except Exception as exc:  # begin or commit failed: nothing of the batch was stored
         return [exc] * len(batch)
     return outcomes
@@ -452,6 +479,7 @@ def _store_one(
     channels: Sequence[str],
     rules: stories.StoryRules,
     now: datetime,
+    updates: Collection[str] = (),
 ) -> Stored:
     new = item.article
     savepoint = connection.begin_nested()
@@ -472,6 +500,7 @@ def _store_one(
         joined = assignment.story_id is not None and _join_story(connection, assignment.story_id, now)
         story_id = assignment.story_id if joined else _new_story(connection, new, now)
         assert story_id is not None
+        before = notices.story_before(connection, story_id, updates) if joined else None
         article_id = connection.execute(
             _INSERT_ARTICLE,
             {
@@ -498,6 +527,8 @@ def _store_one(
                 {"keys": json.dumps(keys), "seen_at": now, "article_id": article_id},
             )
         alerts = _add_matches(connection, article_id, story_id, item.matches, channels, now, backfill=False)
+        if before is not None:
+            alerts += notices.queue_updates(connection, before, story_id, article_id, new.feed_id, new.language, now)
         savepoint.commit()
     except IntegrityError as exc:
         savepoint.rollback()
@@ -516,7 +547,6 @@ def _store_one(
 _ARTICLE = SQLModel.metadata.tables["article"]
 _STORY = SQLModel.metadata.tables["story"]
 _MATCH = SQLModel.metadata.tables["match"]
-_ALERT = SQLModel.metadata.tables["alert"]
 _INSERT_ARTICLE = sa.insert(_ARTICLE).returning(_ARTICLE.c.id)
 _INSERT_STORY = sa.insert(_STORY).returning(_STORY.c.id)
 # An article's few dozen keys in one statement, from a JSON array: as an executemany,
@@ -670,35 +700,21 @@ def _add_matches(
     match_ids = connection.execute(_INSERT_MATCHES, rows).scalars().all()
     if not channels:
         return 0
+    # The unique key per (topic, story, channel) is what guarantees one alert per story.
     outbox = [
-        {
-            "topic": found.topic,
-            "story_id": story_id,
-            "match_id": match_id,
-            "channel": channel,
-            "status": "pending",
-            "attempts": 0,
-            "created_at": now,
-            "next_attempt_at": now,
-        }
+        notices.row(
+            notices.outbox_key("alert", found.topic, story_id, channel),
+            "match",
+            found.topic,
+            channel,
+            now,
+            story_id=story_id,
+            match_id=match_id,
+        )
         for found, match_id in zip(matches, match_ids, strict=True)
         for channel in channels
     ]
-    return len(_insert_ignoring_duplicates(connection, outbox).all())
-
-
-def _insert_ignoring_duplicates(connection: sa.Connection, rows: list[dict[str, Any]]) -> Any:
-    # The unique key on (topic, story_id, channel) is what guarantees one alert per story.
-    return connection.execute(_QUEUE_ALERT[connection.dialect.name == "sqlite"], rows)
-
-
-# Built once per dialect: a statement made per call would be compiled again every time.
-_QUEUE_ALERT = {
-    is_sqlite: dialect.insert(_ALERT)
-    .on_conflict_do_nothing(index_elements=["topic", "story_id", "channel"])
-    .returning(_ALERT.c.id)
-    for is_sqlite, dialect in ((True, sqlite), (False, postgresql))
-}
+    return len(notices.queue(connection, outbox))
 
 
 def claim_due_alerts(
@@ -730,8 +746,11 @@ def mark_delivered(engine: Engine, alert_id: int, now: datetime) -> None:
             alert.lease_owner = alert.lease_expires_at = None
 
 
-def mark_attempt_failed(engine: Engine, alert_id: int, error: str, retry_at: datetime | None) -> None:
-    """Record a failed delivery; ``retry_at`` None means give up (status "failed")."""
+def mark_attempt_failed(
+    engine: Engine, alert_id: int, error: str, retry_at: datetime | None, operator: str | None = None
+) -> None:
+    """Record a failed delivery; ``retry_at`` None means give up (status "failed"), and then
+    tell the ``operator`` channel, in the same transaction (not for an operator alert itself)."""
     with transaction(engine) as session:
         alert = session.get(Alert, alert_id)
         if alert:
@@ -740,17 +759,29 @@ def mark_attempt_failed(engine: Engine, alert_id: int, error: str, retry_at: dat
             alert.lease_owner = alert.lease_expires_at = None
             if retry_at is None:
                 alert.status = "failed"
+                if operator is not None and alert.kind != notices.OPERATOR:
+                    what = f"{alert.kind} alert {alert_id} ({alert.topic})"
+                    notices.queue_alert_given_up(
+                        session.connection(), alert_id, what, alert.channel, alert.attempts, error, operator, utcnow()
+                    )
             else:
                 alert.next_attempt_at = retry_at
 
 
-def load_alert(engine: Engine, alert_id: int) -> tuple[Alert, AlertContent] | None:
-    """An outbox row and everything its message says, read at send time."""
+def load_alert(engine: Engine, alert_id: int) -> tuple[Alert, AlertContent | None] | None:
+    """An outbox row and, for a topic alert or a story update, its story as it is at send time.
+
+    A digest or an operator alert says what its payload froze when it was queued.
+    """
     with transaction(engine) as session:
         alert = session.get(Alert, alert_id)
-        match = session.get(Match, alert.match_id) if alert else None
-        story = session.get(Story, alert.story_id) if alert else None
-        if alert is None or match is None or story is None:
+        if alert is None:
+            return None
+        if alert.match_id is None or alert.story_id is None:
+            return alert, None
+        match = session.get(Match, alert.match_id)
+        story = session.get(Story, alert.story_id)
+        if match is None or story is None:
             return None
         rows = session.exec(
             select(Article, Feed.name)
@@ -760,7 +791,7 @@ def load_alert(engine: Engine, alert_id: int) -> tuple[Alert, AlertContent] | No
         ).all()
         outlets = {a.id: Outlet(a.id or 0, a.url, a.title, a.language, feed, a.published_at) for a, feed in rows}
         content = AlertContent(
-            alert_id=alert.id or 0,
+            alert_id=alert_id,
             topic=alert.topic,
             story_id=story.id or 0,
             story_title=story.title,
@@ -774,6 +805,87 @@ def load_alert(engine: Engine, alert_id: int) -> tuple[Alert, AlertContent] | No
             created_at=alert.created_at or utcnow(),
         )
         return alert, content
+
+
+@dataclass(frozen=True, slots=True)
+class DigestEntry:
+    """A story that first matched a topic in a digest's window."""
+
+    topic: str
+    story_id: int
+    title: str  # the story's: its first article's, in that article's language
+    language: str | None
+    matched_at: datetime
+    snippet: str
+    outlets: tuple[Outlet, ...]  # its articles stored before the window ended
+
+
+def digest_entries(engine: Engine, topics: Sequence[str], since: datetime, until: datetime) -> list[DigestEntry]:
+    """The stories that first matched one of ``topics`` in [since, until), each once per topic.
+
+    Backfilled matches are left out: they are history found for a new topic, not news.
+    """
+    if not topics:
+        return []
+    earlier = _MATCH.alias("earlier")
+    matched_before = (
+        sa.select(earlier.c.id)
+        .where(
+            earlier.c.topic == _MATCH.c.topic,
+            earlier.c.story_id == _MATCH.c.story_id,
+            earlier.c.matched_at < sa.bindparam("since", type_=UTCDateTime()),
+        )
+        .exists()
+    )
+    first = (
+        sa.select(
+            _MATCH.c.topic,
+            _MATCH.c.story_id,
+            sa.func.min(_MATCH.c.matched_at).label("matched_at"),
+            sa.func.min(_MATCH.c.id).label("match_id"),
+        )
+        .where(
+            _MATCH.c.topic.in_(list(topics)),
+            _MATCH.c.matched_at >= since,
+            _MATCH.c.matched_at < until,
+            sa.not_(_MATCH.c.backfill),
+            ~matched_before,
+        )
+        .group_by(_MATCH.c.topic, _MATCH.c.story_id)
+    )
+    with reading(engine) as session:
+        connection = session.connection()
+        found = connection.execute(first, {"since": since}).all()
+        if not found:
+            return []
+        story_ids = sorted({r.story_id for r in found})
+        match_ids = [r.match_id for r in found]
+        snippets = dict(
+            connection.execute(sa.select(_MATCH.c.id, _MATCH.c.snippet).where(_MATCH.c.id.in_(match_ids))).all()
+        )
+        stories_by_id = {s.id: s for s in connection.execute(sa.select(_STORY).where(_STORY.c.id.in_(story_ids)))}
+        outlets: dict[int, list[Outlet]] = {}
+        articles = connection.execute(
+            sa.select(_ARTICLE, _FEED.c.name.label("feed_name"))
+            .join(_FEED, _FEED.c.id == _ARTICLE.c.feed_id)
+            .where(_ARTICLE.c.story_id.in_(story_ids), _ARTICLE.c.fetched_at < until)
+            .order_by(_ARTICLE.c.fetched_at, _ARTICLE.c.id)
+        )
+        for a in articles:
+            outlet = Outlet(a.id, a.url, a.title, a.language, a.feed_name, a.published_at)
+            outlets.setdefault(a.story_id, []).append(outlet)
+    return [
+        DigestEntry(
+            topic=r.topic,
+            story_id=r.story_id,
+            title=stories_by_id[r.story_id].title,
+            language=stories_by_id[r.story_id].language,
+            matched_at=aware(r.matched_at),
+            snippet=snippets.get(r.match_id, ""),
+            outlets=tuple(outlets.get(r.story_id, ())),
+        )
+        for r in found
+    ]
 
 
 def idempotency_key(topic: str, story_id: int, channel: str) -> str:
