@@ -660,12 +660,13 @@ def digest_send(ctx: click.Context, name: str) -> None:
     config = _config(ctx)
     chosen = _digest_config(ctx, name)
     engine = _engine(ctx)
-    found, queued = digests.send_now(engine, chosen, utcnow())
-    if queued is None:
-        if found.story_count:
-            click.echo(f"digest {name}: already sent for this period; `monitor alerts` shows it")
-        else:
-            click.echo(f"digest {name}: no new stories since {found.since:%Y-%m-%d %H:%M} UTC; nothing sent")
+    now = utcnow()
+    found, sent = digests.current(engine, chosen, now)
+    if not sent and not found.story_count:
+        click.echo(f"digest {name}: no new stories since {found.since:%Y-%m-%d %H:%M} UTC; nothing sent")
+        return
+    if sent or digests.queue(engine, found, chosen.channel, now) is None:
+        click.echo(f"digest {name}: already sent for this period; `monitor alerts` shows it")
         return
     stats = run_loop(deliver_channel(config, engine, chosen.channel))
     state = "sent" if stats.delivered else "queued (delivery failed; retried by `monitor run`, see `monitor alerts`)"

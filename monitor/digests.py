@@ -60,7 +60,7 @@ def queue_due(engine: Engine, digests: Sequence[DigestConfig], now: datetime, do
             continue
         if not notices.digest_queued(engine, config.name, period.start):
             digest = gather(engine, config, period, period.end)
-            if digest.story_count and _queue(engine, digest, config.channel, now) is not None:
+            if digest.story_count and queue(engine, digest, config.channel, now) is not None:
                 queued += 1
                 log.info("digest %s queued: %d stories", config.name, digest.story_count)
         done[config.name] = period
@@ -73,18 +73,12 @@ def current(engine: Engine, config: DigestConfig, now: datetime) -> tuple[Digest
     return gather(engine, config, period, now), notices.digest_queued(engine, config.name, period.start)
 
 
-def send_now(engine: Engine, config: DigestConfig, now: datetime) -> tuple[Digest, int | None]:
-    """Queue the period in progress now; None when this period's was queued already or is empty.
+def queue(engine: Engine, digest: Digest, channel: str, now: datetime) -> int | None:
+    """Queue a digest under its period's key; None when that period's was queued already.
 
-    The next period's digest then starts from now, so nothing is listed twice or lost.
+    Queued before its period ends (`monitor digest send`), it is the period's one digest,
+    and the next period's starts where it ended: nothing is listed twice or lost.
     """
-    digest, sent = current(engine, config, now)
-    if sent or not digest.story_count:
-        return digest, None
-    return digest, _queue(engine, digest, config.channel, now)
-
-
-def _queue(engine: Engine, digest: Digest, channel: str, now: datetime) -> int | None:
     return notices.queue_digest(engine, digest.name, digest.period_start, digest.to_payload(), channel, now)
 
 

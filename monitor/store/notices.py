@@ -23,11 +23,12 @@ from sqlmodel import SQLModel
 from monitor.changes import ALERT_FAILED, FEED_FAILING, FEED_RECOVERED, OperatorEvent, StoryChange, story_changes
 from monitor.changes import iso as iso_utc
 from monitor.store.db import reading, writing
+from monitor.store.tables import Alert, Article
 
 OPERATOR = "operator"  # alert.topic of operator alerts
 
-_ALERT = SQLModel.metadata.tables["alert"]
-_ARTICLE = SQLModel.metadata.tables["article"]
+_ALERT = SQLModel.metadata.tables[str(Alert.__tablename__)]
+_ARTICLE = SQLModel.metadata.tables[str(Article.__tablename__)]
 
 
 def outbox_key(*parts: object) -> str:
