@@ -76,7 +76,7 @@ async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asy
     delivering = asyncio.create_task(runtime.dispatcher.run(tick_every, report))
     report(
         f"monitor running: {len(runtime.config.feeds)} feeds, {len(runtime.config.topics)} topics, "
-        f"{len(runtime.senders)} alert channels; Ctrl-C or SIGTERM stops"
+        f"{len(runtime.channels)} alert channels; Ctrl-C or SIGTERM stops"
     )
     await stop.wait()
     scheduler.shutdown(wait=False)

@@ -24,7 +24,7 @@ from monitor import polling, stories
 from monitor.alerts.render import AlertContent, Outlet
 from monitor.config import FeedConfig
 from monitor.errors import ParseError
-from monitor.model import REJECTED, Document, TopicMatch
+from monitor.model import REJECTED, Document, Routes, TopicMatch
 from monitor.store.db import reading, serialised, transaction, writing
 from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCDateTime, utcnow
 
@@ -398,7 +398,7 @@ def store_article(
     engine: Engine,
     new: NewArticle,
     matches: Sequence[TopicMatch],
-    channels: Sequence[str],
+    routes: Routes,
     rules: stories.StoryRules,
     now: datetime | None = None,
 ) -> StoredArticle | SiteBoilerplate | None:
@@ -408,7 +408,7 @@ def store_article(
     same canonical URL, or the same text): it is stored once. ``SiteBoilerplate`` when
     its page text is the text its site served for other links: see ``_store_one``.
     """
-    (outcome,) = store_articles(engine, [ToStore(new, matches)], channels, rules, now)
+    (outcome,) = store_articles(engine, [ToStore(new, matches)], routes, rules, now)
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
@@ -417,7 +417,7 @@ def store_article(
 def store_articles(
     engine: Engine,
     batch: Sequence[ToStore],
-    channels: Sequence[str],
+    routes: Routes,
     rules: stories.StoryRules,
     now: datetime | None = None,
 ) -> list[Stored]:
@@ -438,7 +438,7 @@ def store_articles(
     try:
         with writing(engine) as connection:
             for item, keys, features in prepared:
-                outcomes.append(_store_one(connection, item, keys, features, channels, rules, now))
+                outcomes.append(_store_one(connection, item, keys, features, routes, rules, now))
     except Exception as exc:  # begin or commit failed: nothing of the batch was stored
         return [exc] * len(batch)
     return outcomes
@@ -449,7 +449,7 @@ def _store_one(
     item: ToStore,
     keys: Sequence[str],
     features: str,
-    channels: Sequence[str],
+    routes: Routes,
     rules: stories.StoryRules,
     now: datetime,
 ) -> Stored:
@@ -497,7 +497,7 @@ def _store_one(
                 _FILE_UNDER_KEYS[connection.dialect.name == "sqlite"],
                 {"keys": json.dumps(keys), "seen_at": now, "article_id": article_id},
             )
-        alerts = _add_matches(connection, article_id, story_id, item.matches, channels, now, backfill=False)
+        alerts = _add_matches(connection, article_id, story_id, item.matches, routes, now, backfill=False)
         savepoint.commit()
     except IntegrityError as exc:
         savepoint.rollback()
@@ -644,12 +644,12 @@ def _add_matches(
     article_id: int,
     story_id: int,
     matches: Sequence[TopicMatch],
-    channels: Sequence[str],
+    routes: Routes,
     now: datetime,
     *,
     backfill: bool,
 ) -> int:
-    """Insert matches and one outbox row per (topic, story, channel) not alerted yet."""
+    """Insert matches and one outbox row per (topic, story, routed channel) not alerted yet."""
     if not matches:
         return 0
     rows = [
@@ -668,8 +668,6 @@ def _add_matches(
     ]
     # One statement for all of them; RETURNING in the order of ``rows``.
     match_ids = connection.execute(_INSERT_MATCHES, rows).scalars().all()
-    if not channels:
-        return 0
     outbox = [
         {
             "topic": found.topic,
@@ -682,8 +680,10 @@ def _add_matches(
             "next_attempt_at": now,
         }
         for found, match_id in zip(matches, match_ids, strict=True)
-        for channel in channels
+        for channel in routes.of(found.topic)
     ]
+    if not outbox:
+        return 0
     return len(_insert_ignoring_duplicates(connection, outbox).all())
 
 
@@ -893,7 +893,7 @@ def store_backfill(
     article_id: int,
     story_id: int,
     matches: Sequence[TopicMatch],
-    channels: Sequence[str],
+    routes: Routes,
     *,
     alert: bool,
 ) -> int:
@@ -905,7 +905,7 @@ def store_backfill(
                 article_id,
                 story_id,
                 matches,
-                channels if alert else (),
+                routes if alert else Routes(),
                 utcnow(),
                 backfill=True,
             )
