@@ -27,7 +27,7 @@ from monitor.analysis import SAME_SITE_TEXT, Analysed
 from monitor.errors import FetchError, ParseError
 from monitor.feeds import ParsedFeed, parse_feed
 from monitor.fetch import Fetcher, FetchResult, is_transient
-from monitor.model import Entry
+from monitor.model import Entry, Routes
 from monitor.store import repository
 from monitor.store.db import StorageError, StorageHealth, as_storage_error
 from monitor.store.repository import (
@@ -78,7 +78,7 @@ class Services:
     engine: Engine
     fetcher: Fetcher
     pool: WorkerPool  # its workers hold the compiled topics (monitor.workers)
-    channels: Sequence[str]
+    routes: Routes  # which channels each topic's alerts go to
     story_rules: stories.StoryRules
     poll_policy: polling.PollPolicy
     clock: Callable[[], datetime] = utcnow
@@ -95,7 +95,7 @@ class Services:
     def __post_init__(self) -> None:
         self.writer = ArticleWriter(
             lambda batch: repository.store_articles(
-                self.engine, batch, self.channels, self.story_rules, self.clock(), updates=self.updates
+                self.engine, batch, self.routes, self.story_rules, self.clock(), updates=self.updates
             ),
             self.database,
         )
@@ -405,7 +405,7 @@ async def backfill(services: Services, topics: TopicSet, since: datetime, *, ale
         if matches:
             found += len(matches)
             queued += repository.store_backfill(
-                services.engine, article_id, story_id, matches, services.channels, alert=alert
+                services.engine, article_id, story_id, matches, services.routes, alert=alert
             )
         await asyncio.sleep(0)  # let the daemon's other work run
     return found, queued

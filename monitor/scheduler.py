@@ -77,7 +77,7 @@ async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asy
     digesting = asyncio.create_task(runtime.keep_queueing_digests())
     report(
         f"monitor running: {len(runtime.config.feeds)} feeds, {len(runtime.config.topics)} topics, "
-        f"{len(runtime.senders)} alert channels; Ctrl-C or SIGTERM stops"
+        f"{len(runtime.channels)} alert channels; Ctrl-C or SIGTERM stops"
     )
     await stop.wait()
     scheduler.shutdown(wait=False)

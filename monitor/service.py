@@ -21,7 +21,9 @@ from sqlalchemy.engine import Engine
 
 from monitor import digests, polling, stories, workers
 from monitor.alerts import outbox
-from monitor.config import Config
+from monitor.alerts.channels import ChannelRegistry, apprise_channel, email_channel, webhook_channel
+from monitor.alerts.email import SmtpSettings
+from monitor.config import AlertsConfig, AppriseChannel, Config, WebhookChannel
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.pipeline import CycleReport, Services, backfill, poll_due
 from monitor.store import db, repository
@@ -140,13 +142,44 @@ def operator_watch(config: Config) -> repository.OperatorWatch | None:
     return repository.OperatorWatch(config.alerts.operator, config.polling.alert_after)
 
 
+def channel_registry(alerts: AlertsConfig, client: httpx.AsyncClient) -> ChannelRegistry:
+    """Every configured channel (named and shorthand) with its sender: the one place that builds them."""
+    built = []
+    for channel in alerts.every_channel():
+        if isinstance(channel, WebhookChannel):
+            built.append(webhook_channel(channel.name, client, channel.url, channel.secret, instant=channel.instant))
+        elif isinstance(channel, AppriseChannel):
+            built.append(apprise_channel(channel.name, channel.url, instant=channel.instant))
+        else:
+            settings = SmtpSettings(
+                host=channel.host,
+                port=channel.port,
+                sender=channel.sender,
+                recipients=tuple(channel.recipients),
+                username=channel.username,
+                password=channel.password,
+                starttls=channel.starttls,
+                tls=channel.tls,
+                verify_certificate=channel.verify_certificate,
+            )
+            built.append(email_channel(channel.name, settings, instant=channel.instant))
+    return ChannelRegistry(built)
+
+
+@asynccontextmanager
+async def alert_channels(config: Config) -> AsyncIterator[ChannelRegistry]:
+    """The channel registry with its HTTP client, closed after: for a command that only sends."""
+    async with httpx.AsyncClient(headers={"User-Agent": user_agent(config)}, follow_redirects=False) as client:
+        yield channel_registry(config.alerts, client)
+
+
 @dataclass
 class Runtime:
     """Everything one process needs to poll and deliver."""
 
     config: Config
     services: Services
-    senders: dict[str, outbox.Send]
+    channels: ChannelRegistry
     owner: str
     dispatcher: outbox.Dispatcher
 
@@ -207,9 +240,8 @@ class Runtime:
 
 async def deliver_channel(config: Config, engine: Engine, channel: str) -> outbox.DeliveryStats:
     """Deliver what is due on one channel now, without starting anything else (`monitor digest send`)."""
-    async with httpx.AsyncClient(headers={"User-Agent": user_agent(config)}, follow_redirects=False) as client:
-        senders = outbox.channels(config.alerts, client)
-        dispatcher = outbox.Dispatcher(engine, senders, config.alerts, worker_name())
+    async with alert_channels(config) as registry:
+        dispatcher = outbox.Dispatcher(engine, registry, config.alerts, worker_name())
         return await dispatcher.deliver_channel(channel, dispatcher.clock())
 
 
@@ -230,12 +262,12 @@ async def running(config: Config, *, lease: timedelta = repository.LEASE) -> Asy
     pool = WorkerPool(workers=config.polling.workers, setup=partial(workers.install_topics, topics))
     pool.start()
     alert_client = httpx.AsyncClient(headers={"User-Agent": user_agent(config)}, follow_redirects=False)
-    senders = outbox.channels(config.alerts, alert_client)
+    channels = channel_registry(config.alerts, alert_client)
     services = Services(
         engine=engine,
         fetcher=fetcher,
         pool=pool,
-        channels=tuple(senders),
+        routes=config.routes(),
         story_rules=stories.StoryRules(window=config.stories.window, event_threshold=config.stories.event_threshold),
         poll_policy=polling.PollPolicy(
             min_interval=config.polling.min_interval,
@@ -250,10 +282,10 @@ async def running(config: Config, *, lease: timedelta = repository.LEASE) -> Asy
         operator=operator_watch(config),
     )
     dispatcher = outbox.Dispatcher(
-        engine, senders, config.alerts, owner, held=services.held, storage=services.storage, lease=lease
+        engine, channels, config.alerts, owner, held=services.held, storage=services.storage, lease=lease
     )
     services.alerts_queued = dispatcher.wake
-    runtime = Runtime(config, services, senders, owner, dispatcher)
+    runtime = Runtime(config, services, channels, owner, dispatcher)
     heartbeat = asyncio.create_task(_renew_leases(services, owner))
     try:
         await _backfill_changed_topics(runtime)

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from conftest import monitor, one_line_error, write_config
@@ -30,7 +29,8 @@ from monitor import digests
 from monitor.alerts import outbox
 from monitor.alerts.schedule import Period, parse_schedule
 from monitor.config import Config, parse_config
-from monitor.model import Document, TopicMatch
+from monitor.model import Document, Routes, TopicMatch
+from monitor.service import alert_channels
 from monitor.store import repository
 from monitor.store.db import create_engine, transaction, upgrade
 from monitor.store.tables import Alert, Feed
@@ -106,9 +106,9 @@ alerts:
     with pytest.raises(Exception) as raised:
         parse_config(text, "monitor.yaml")
     assert str(raised.value).splitlines() == [
-        "monitor.yaml: alerts.operator (line 4): unknown channel 'webhook:ops'; the channels are: webhook:hook",
-        "monitor.yaml: alerts.digests.0.channel (line 6): digest 'morning': unknown channel 'webhook:nope'; "
-        "the channels are: webhook:hook",
+        "monitor.yaml: alerts.operator (line 4): unknown channel 'webhook:ops' (channels: webhook:hook)",
+        "monitor.yaml: alerts.digests.0.channel (line 6): digest 'morning': unknown channel 'webhook:nope' "
+        "(channels: webhook:hook)",
         "monitor.yaml: alerts.digests.0.topics.1 (line 6): digest 'morning': unknown topic 'B'",
     ]
 
@@ -219,7 +219,7 @@ def run_two_processes(url: str, config: Config) -> dict[int, tuple[str, datetime
             topic = topics[n % 3]
             assert up[0].engine is not None
             result = repository.store_article(
-                up[0].engine, article(n, story_times[n]), (hit(topic),), [], StoryRules(), story_times[n]
+                up[0].engine, article(n, story_times[n]), (hit(topic),), Routes(), StoryRules(), story_times[n]
             )
             assert result is not None and result.new_story
             stored[result.story_id] = (topic, story_times[n])
@@ -282,15 +282,14 @@ def test_a_day_of_stories_gives_one_digest_per_period_across_restart_two_process
 
 
 async def deliver(config: Config, engine: Engine) -> outbox.DeliveryStats:
-    async with httpx.AsyncClient() as client:
-        dispatcher = outbox.Dispatcher(engine, outbox.channels(config.alerts, client), config.alerts, "test")
-        return await dispatcher.deliver_due()
+    async with alert_channels(config) as channels:
+        return await outbox.Dispatcher(engine, channels, config.alerts, "test").deliver_due()
 
 
 def test_a_period_without_new_stories_sends_nothing(engine: Engine, webhook: WebhookReceiver) -> None:
     config = digest_config(webhook.url)
     at = z("2026-12-04T10:00:00Z")
-    repository.store_article(engine, article(1, at), (hit("Elsewhere"),), [], StoryRules(), at)
+    repository.store_article(engine, article(1, at), (hit("Elsewhere"),), Routes(), StoryRules(), at)
     assert digests.queue_due(engine, config.alerts.digests, z("2026-12-05T09:00:00Z"), {}) == 0
     assert digest_rows(engine) == []
 
@@ -307,7 +306,7 @@ def test_digest_preview_and_send_from_the_command_line(tmp_path: Path, webhook: 
     now = datetime.now(UTC)
     for n, topic in enumerate(("Harbour", "Railway", "Harbour")):
         at = now - timedelta(seconds=30 * (3 - n))
-        repository.store_article(engine, article(n, at), (hit(topic),), [], StoryRules(), at)
+        repository.store_article(engine, article(n, at), (hit(topic),), Routes(), StoryRules(), at)
     engine.dispose()
     config = write_config(
         tmp_path,

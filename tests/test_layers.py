@@ -33,7 +33,6 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "monitor.analysis",
         "monitor.changes",
         "monitor.alerts.render",
-        "monitor.alerts.messages",
         "monitor.alerts.digest",
         "monitor.alerts.notices",
         "monitor.alerts.schedule",
@@ -66,7 +65,7 @@ EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
     {
         # Adapters reading the config schema instead of being handed what they need.
         ("monitor.store.repository", "monitor.config"),  # FeedConfig, for sync_feeds
-        ("monitor.alerts.outbox", "monitor.config"),  # AlertsConfig, to build the channels
+        ("monitor.alerts.outbox", "monitor.config"),  # AlertsConfig, for the retry settings
         # The scheduler is handed the whole Runtime and reads its config.
         ("monitor.scheduler", "monitor.service"),
         # The store renders alert content while storing, and the outbox reads the store:

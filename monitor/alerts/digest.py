@@ -12,18 +12,17 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.alerts.render import (
     PAYLOAD_VERSION,
+    Message,
     Outlet,
     escape,
     html_link,
     iso_utc,
     language_label,
-    multipart_email,
     one_line,
     outlet_json,
     snippet_html,
@@ -252,9 +251,21 @@ def html(content: DigestContent) -> str:
 """
 
 
-def email_message(content: DigestContent, sender: str, recipients: Sequence[str]) -> EmailMessage:
-    headers = {"X-Monitor-Digest": one_line(content.digest.name)}
-    return multipart_email(content, subject(content.digest), text(content), html(content), sender, recipients, headers)
+def digest_message(content: DigestContent) -> Message:
+    """The digest in every channel's form."""
+    return Message(
+        key=content.idempotency_key,
+        subject=subject(content.digest),
+        text=text(content),
+        html=html(content),
+        payload=json.dumps(webhook_payload(content), ensure_ascii=False, separators=(",", ":")).encode(),
+        created_at=content.created_at,
+        headers=(
+            ("X-Monitor-Digest", one_line(content.digest.name)),
+            ("X-Monitor-Alert-Id", str(content.alert_id)),
+            ("X-Monitor-Idempotency-Key", one_line(content.idempotency_key)),
+        ),
+    )
 
 
 def _topic_count(digest: Digest) -> str:

@@ -6,21 +6,20 @@ it to a person or a program. See docs/alerts.md for the payloads.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
 from typing import Any
 
 from monitor.alerts.render import (
     PAYLOAD_VERSION,
+    Message,
     Outlet,
     escape,
     html_link,
     human_time,
     iso_utc,
     language_label,
-    multipart_email,
     one_line,
     outlet_json,
     story_languages,
@@ -130,10 +129,21 @@ def update_html(update: UpdateContent) -> str:
 """
 
 
-def update_email(update: UpdateContent, sender: str, recipients: Sequence[str]) -> EmailMessage:
-    headers = {"X-Monitor-Topic": one_line(update.topic), "X-Monitor-Story-Id": str(update.story_id)}
-    return multipart_email(
-        update, update_subject(update), update_text(update), update_html(update), sender, recipients, headers
+def update_message(update: UpdateContent) -> Message:
+    """The story update in every channel's form."""
+    return Message(
+        key=update.idempotency_key,
+        subject=update_subject(update),
+        text=update_text(update),
+        html=update_html(update),
+        payload=_compact(update_payload(update)),
+        created_at=update.created_at,
+        headers=(
+            ("X-Monitor-Topic", one_line(update.topic)),
+            ("X-Monitor-Story-Id", str(update.story_id)),
+            ("X-Monitor-Alert-Id", str(update.alert_id)),
+            ("X-Monitor-Idempotency-Key", one_line(update.idempotency_key)),
+        ),
     )
 
 
@@ -169,7 +179,8 @@ def operator_text(notice: OperatorContent) -> str:
     return "\n".join(lines) + "\n"
 
 
-def operator_email(notice: OperatorContent, sender: str, recipients: Sequence[str]) -> EmailMessage:
+def operator_message(notice: OperatorContent) -> Message:
+    """The operator alert in every channel's form."""
     subject = f"[monitor] {one_line(event_summary(notice.event))[:200]}"
     rows = "\n".join(
         f"<tr><th align=left>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in _operator_fields(notice.event)
@@ -187,8 +198,19 @@ def operator_email(notice: OperatorContent, sender: str, recipients: Sequence[st
 </body>
 </html>
 """
-    headers = {"X-Monitor-Operator-Event": notice.event.event}
-    return multipart_email(notice, subject, operator_text(notice), html_part, sender, recipients, headers)
+    return Message(
+        key=notice.idempotency_key,
+        subject=subject,
+        text=operator_text(notice),
+        html=html_part,
+        payload=_compact(operator_payload(notice)),
+        created_at=notice.created_at,
+        headers=(
+            ("X-Monitor-Operator-Event", notice.event.event),
+            ("X-Monitor-Alert-Id", str(notice.alert_id)),
+            ("X-Monitor-Idempotency-Key", one_line(notice.idempotency_key)),
+        ),
+    )
 
 
 def _operator_fields(event: OperatorEvent) -> list[tuple[str, str]]:
@@ -202,3 +224,7 @@ def _operator_fields(event: OperatorEvent) -> list[tuple[str, str]]:
     if event.error:
         fields.append(("Last error", one_line(event.error)))
     return fields
+
+
+def _compact(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()

@@ -15,18 +15,16 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import httpx
 from sqlalchemy.engine import Engine
 
 from monitor.alerts import digest, notices
-from monitor.alerts.email import SmtpSettings, deliver_email
-from monitor.alerts.messages import Message
-from monitor.alerts.render import AlertContent
-from monitor.alerts.webhook import WebhookDeliveryError, deliver_webhook
+from monitor.alerts.channels import ChannelRegistry
+from monitor.alerts.render import AlertContent, Message, alert_message
+from monitor.alerts.webhook import WebhookDeliveryError
 from monitor.changes import OperatorEvent, StoryChange
 from monitor.config import AlertsConfig
 from monitor.errors import DeliveryError
@@ -35,8 +33,6 @@ from monitor.store.db import StorageError, StorageHealth
 from monitor.store.tables import Alert, utcnow
 
 log = logging.getLogger(__name__)
-
-Send = Callable[[Message], Awaitable[None]]
 
 PER_CHANNEL = 4  # alerts in flight at once per channel
 # Bounds one send whatever the channel: webhooks give up after 10 s, email after 2 x 30 s.
@@ -58,35 +54,6 @@ class DeliveryStats:
         return bool(self.delivered or self.retrying or self.failed)
 
 
-def channels(config: AlertsConfig, client: httpx.AsyncClient) -> dict[str, Send]:
-    """Every configured channel by its name in the outbox (``webhook:<name>``, ``email``)."""
-    found: dict[str, Send] = {}
-    for hook in config.webhooks:
-
-        async def send_webhook(alert: Message, url: str = hook.url, secret: str | None = hook.secret) -> None:
-            await deliver_webhook(client, url, secret, alert)
-
-        found[f"webhook:{hook.name}"] = send_webhook
-    if (mail := config.email) is not None:
-        settings = SmtpSettings(
-            host=mail.host,
-            port=mail.port,
-            sender=mail.sender,
-            recipients=tuple(mail.recipients),
-            username=mail.username,
-            password=mail.password,
-            starttls=mail.starttls,
-            tls=mail.tls,
-            verify_certificate=mail.verify_certificate,
-        )
-
-        async def send_email(alert: Message) -> None:
-            await deliver_email(settings, alert)
-
-        found["email"] = send_email
-    return found
-
-
 def retry_at(
     attempts: int, created_at: datetime, now: datetime, config: AlertsConfig, hint: float | None
 ) -> datetime | None:
@@ -104,7 +71,7 @@ class Dispatcher:
     """Delivers the outbox of one process: each channel on its own, ``per_channel`` at a time."""
 
     engine: Engine
-    senders: Mapping[str, Send]
+    channels: ChannelRegistry
     config: AlertsConfig
     owner: str
     held: repository.HeldLeases = field(default_factory=repository.HeldLeases)
@@ -121,7 +88,7 @@ class Dispatcher:
         # Only what was due when the round began: an alert that fails now waits for a later
         # round, however long this one takes (a slow round must not hammer a receiver).
         due_by = self.clock()
-        rounds = [self.deliver_channel(channel, due_by) for channel in self.senders]
+        rounds = [self.deliver_channel(channel, due_by) for channel in self.channels]
         total = DeliveryStats()
         for stats in await asyncio.gather(self._give_up_unconfigured(due_by), *rounds):
             total += stats
@@ -132,15 +99,14 @@ class Dispatcher:
     ) -> DeliveryStats:
         """Send the due alerts of one channel, ``per_channel`` at a time: those due by ``due_by``;
         or (None) whatever is due whenever a slot is free, looking again on ``wake`` and every ``every``."""
-        return await self._deliver(due_by, self.senders[channel], channels=[channel], every=every)
+        return await self._deliver(due_by, channels=[channel], every=every)
 
     async def _give_up_unconfigured(self, due_by: datetime | None) -> DeliveryStats:
-        return await self._deliver(due_by, None, other_than=list(self.senders))
+        return await self._deliver(due_by, other_than=list(self.channels))
 
     async def _deliver(
         self,
         due_by: datetime | None,
-        send: Send | None,
         *,
         channels: list[str] | None = None,
         other_than: list[str] | None = None,
@@ -165,7 +131,7 @@ class Dispatcher:
                         other_than=other_than,
                     )
                     self.held.alerts.update(ids)
-                    sending.update(asyncio.create_task(self._deliver_one(i, send, stats)) for i in ids)
+                    sending.update(asyncio.create_task(self._deliver_one(i, stats)) for i in ids)
                 if not sending:
                     return stats
                 done, sending = await self._next_free_slot(sending, wake, every)
@@ -191,21 +157,17 @@ class Dispatcher:
         wake.clear()
         return done - {woken}, pending - {woken}
 
-    async def _deliver_one(self, alert_id: int, send: Send | None, stats: DeliveryStats) -> None:
+    async def _deliver_one(self, alert_id: int, stats: DeliveryStats) -> None:
         try:
             loaded = repository.load_alert(self.engine, alert_id)
             if loaded is None:
                 return
             row, story = loaded
+            configured = row.channel in self.channels
             try:
-                content = message(row, story)
-                if send is None:
-                    raise DeliveryError(
-                        f"channel {row.channel} is not in the configuration any more; add it back to deliver"
-                    )
                 try:
                     async with asyncio.timeout(self.send_deadline.total_seconds()):
-                        await send(content)
+                        await self.channels.deliver(row.channel, message(row, story))
                 except TimeoutError:
                     raise DeliveryError(
                         f"{row.channel}: no answer within {self.send_deadline.total_seconds():g} s; will retry"
@@ -213,7 +175,7 @@ class Dispatcher:
             except DeliveryError as exc:
                 hint = exc.retry_after if isinstance(exc, WebhookDeliveryError) else None
                 now = self.clock()
-                when = retry_at(row.attempts + 1, row.created_at or now, now, self.config, hint) if send else None
+                when = retry_at(row.attempts + 1, row.created_at or now, now, self.config, hint) if configured else None
                 repository.mark_attempt_failed(self.engine, alert_id, str(exc), when, self.config.operator)
                 log.warning("alert %s (%s, %s): %s", alert_id, row.topic, row.channel, exc)
                 if when is None:
@@ -237,7 +199,7 @@ class Dispatcher:
         """Deliver until ``stop``: one loop per channel, each checking the outbox every
         ``every`` and whenever ``wake`` says alerts were queued."""
         self._stopping = False
-        loops = [self._keep_delivering(channel, every, report) for channel in self.senders]
+        loops = [self._keep_delivering(channel, every, report) for channel in self.channels]
         await asyncio.gather(self._keep_delivering(None, every, report), *loops)
 
     def stop(self) -> None:
@@ -279,15 +241,18 @@ def message(row: Alert, story: AlertContent | None) -> Message:
     key = f"monitor-{row.kind}-{row.id}"
     created_at = row.created_at or utcnow()
     if row.kind == "digest" and row.payload:
-        return digest.DigestContent(row.id or 0, digest.from_payload(row.payload), key, created_at)
+        return digest.digest_message(
+            digest.DigestContent(row.id or 0, digest.from_payload(row.payload), key, created_at)
+        )
     if row.kind == "operator" and row.payload:
-        return notices.OperatorContent(row.id or 0, OperatorEvent.from_json(json.loads(row.payload)), key, created_at)
+        event = OperatorEvent.from_json(json.loads(row.payload))
+        return notices.operator_message(notices.OperatorContent(row.id or 0, event, key, created_at))
     if story is None:
         raise DeliveryError(f"alert {row.id}: its story or payload is gone; nothing to send")
     if row.kind == "update" and row.payload:
         change = json.loads(row.payload)
         outlets = {o.article_id: o for o in story.outlets}
-        return notices.UpdateContent(
+        update = notices.UpdateContent(
             alert_id=story.alert_id,
             topic=story.topic,
             story_id=story.story_id,
@@ -299,7 +264,8 @@ def message(row: Alert, story: AlertContent | None) -> Message:
             idempotency_key=key,
             created_at=created_at,
         )
-    return story
+        return notices.update_message(update)
+    return alert_message(story)
 
 
 async def _until(event: asyncio.Event) -> None:

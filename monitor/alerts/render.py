@@ -1,5 +1,9 @@
 """Render one alert as a webhook body, a signature, or an email message (pure).
 
+``alert_message`` renders an alert once into a ``Message``, the one shape every channel
+kind sends (a webhook its ``payload``, email its text and HTML, Apprise its text), so a
+channel never needs to know what kind of notice it carries.
+
 Everything here is a function of its arguments: no clock, no network, no database.
 The payload shapes are the public contract documented in docs/alerts.md; change them
 only by bumping ``PAYLOAD_VERSION``.
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 PAYLOAD_TYPE = "monitor.alert"
@@ -58,6 +62,52 @@ class AlertContent:
     snippet: str  # already HTML-escaped, hits wrapped in <mark>…</mark>
     idempotency_key: str  # stable per (topic, story, channel)
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Message:
+    """One notice ready for any channel: each kind of channel sends the parts it uses."""
+
+    key: str  # idempotency key: the webhook header, the email Message-ID
+    subject: str  # email subject, Apprise title
+    text: str  # email text part, Apprise body
+    html: str  # email HTML part
+    payload: bytes  # the webhook body, compact UTF-8 JSON
+    created_at: datetime  # the email Date: when the notice was queued, not sent
+    headers: tuple[tuple[str, str], ...] = ()  # extra email headers for mail filters
+
+
+def alert_message(alert: AlertContent) -> Message:
+    """The alert in every channel's form."""
+    return Message(
+        key=alert.idempotency_key,
+        subject=email_subject(alert),
+        text=email_text(alert),
+        html=email_html(alert),
+        payload=webhook_body(alert),
+        created_at=alert.created_at,
+        headers=(
+            ("X-Monitor-Topic", one_line(alert.topic)),
+            ("X-Monitor-Story-Id", str(alert.story_id)),
+            ("X-Monitor-Alert-Id", str(alert.alert_id)),
+            ("X-Monitor-Idempotency-Key", one_line(alert.idempotency_key)),
+        ),
+    )
+
+
+def channel_test_message(channel: str, now: datetime) -> Message:
+    """What `monitor alerts test` sends: clearly a test, through the same path as an alert."""
+    stamp = iso_utc(now)
+    text = f"This is a test message from monitor to the channel {channel}, sent at {stamp}. No action is needed.\n"
+    payload = {"type": "monitor.test", "version": PAYLOAD_VERSION, "channel": channel, "sent_at": stamp}
+    return Message(
+        key=f"monitor-test-{channel}-{int(now.timestamp())}",
+        subject=f"[monitor] test message to {channel}",
+        text=text,
+        html=f"<p>{escape(text.strip())}</p>",
+        payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(),
+        created_at=now,
+    )
 
 
 # --- shared helpers -------------------------------------------------------------------
@@ -186,20 +236,9 @@ def _mail_domain(sender: str) -> str:
     return _MESSAGE_ID_UNSAFE.sub("", domain) or "monitor.localhost"
 
 
-class Keyed(Protocol):
-    """What every kind of alert carries: its outbox row and the key a receiver deduplicates on."""
-
-    @property
-    def alert_id(self) -> int: ...
-    @property
-    def idempotency_key(self) -> str: ...
-    @property
-    def created_at(self) -> datetime: ...
-
-
-def message_id(alert: Keyed, sender: str) -> str:
-    """Stable per alert, so a retried send is recognisable as the same message."""
-    local = _MESSAGE_ID_UNSAFE.sub("-", alert.idempotency_key).strip("-") or f"alert-{alert.alert_id}"
+def message_id(key: str, sender: str) -> str:
+    """Stable per notice, so a retried send is recognisable as the same message."""
+    local = _MESSAGE_ID_UNSAFE.sub("-", key).strip("-") or "notice"
     return f"<{local}@{_mail_domain(sender)}>"
 
 
@@ -282,39 +321,26 @@ def email_html(alert: AlertContent) -> str:
 
 
 def email_message(alert: AlertContent, sender: str, recipients: Sequence[str]) -> EmailMessage:
+    """The alert as a multipart/alternative message."""
+    return mail(alert_message(alert), sender, recipients)
+
+
+def mail(message: Message, sender: str, recipients: Sequence[str]) -> EmailMessage:
     """A multipart/alternative message: text first, HTML second (clients show the last)."""
-    headers = {"X-Monitor-Topic": one_line(alert.topic), "X-Monitor-Story-Id": str(alert.story_id)}
-    return multipart_email(
-        alert, email_subject(alert), email_text(alert), email_html(alert), sender, recipients, headers
-    )
-
-
-def multipart_email(
-    alert: Keyed,
-    subject: str,
-    text: str,
-    html_part: str,
-    sender: str,
-    recipients: Sequence[str],
-    headers: dict[str, str],
-) -> EmailMessage:
-    """The message every kind of alert is sent as: text and HTML parts, stable Message-ID."""
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = sender
-    message["To"] = ", ".join(recipients)
-    message["Date"] = format_datetime(aware(alert.created_at))
-    message["Message-ID"] = message_id(alert, sender)
+    email = EmailMessage()
+    email["Subject"] = message.subject
+    email["From"] = sender
+    email["To"] = ", ".join(recipients)
+    email["Date"] = format_datetime(aware(message.created_at))
+    email["Message-ID"] = message_id(message.key, sender)
     # RFC 3834: tells autoresponders (vacation replies) not to answer.
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Auto-Response-Suppress"] = "All"
-    for name, value in headers.items():
-        message[name] = value
-    message["X-Monitor-Alert-Id"] = str(alert.alert_id)
-    message["X-Monitor-Idempotency-Key"] = one_line(alert.idempotency_key)
-    message.set_content(text, subtype="plain", charset="utf-8")
-    message.add_alternative(html_part, subtype="html", charset="utf-8")
-    return message
+    email["Auto-Submitted"] = "auto-generated"
+    email["X-Auto-Response-Suppress"] = "All"
+    for name, value in message.headers:
+        email[name] = value
+    email.set_content(message.text, subtype="plain", charset="utf-8")
+    email.add_alternative(message.html, subtype="html", charset="utf-8")
+    return email
 
 
 def aware(moment: datetime) -> datetime:

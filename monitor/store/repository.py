@@ -24,7 +24,7 @@ from monitor import polling, stories
 from monitor.alerts.render import AlertContent, Outlet, aware
 from monitor.config import FeedConfig
 from monitor.errors import ParseError
-from monitor.model import REJECTED, Document, TopicMatch
+from monitor.model import REJECTED, Document, Routes, TopicMatch
 from monitor.store import notices
 from monitor.store.db import reading, serialised, transaction, writing
 from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCDateTime, utcnow
@@ -420,7 +420,7 @@ def store_article(
     engine: Engine,
     new: NewArticle,
     matches: Sequence[TopicMatch],
-    channels: Sequence[str],
+    routes: Routes,
     rules: stories.StoryRules,
     now: datetime | None = None,
     *,
@@ -432,7 +432,7 @@ def store_article(
     same canonical URL, or the same text): it is stored once. ``SiteBoilerplate`` when
     its page text is the text its site served for other links: see ``_store_one``.
     """
-    (outcome,) = store_articles(engine, [ToStore(new, matches)], channels, rules, now, updates=updates)
+    (outcome,) = store_articles(engine, [ToStore(new, matches)], routes, rules, now, updates=updates)
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
@@ -441,7 +441,7 @@ def store_article(
 def store_articles(
     engine: Engine,
     batch: Sequence[ToStore],
-    channels: Sequence[str],
+    routes: Routes,
     rules: stories.StoryRules,
     now: datetime | None = None,
     *,
@@ -465,7 +465,7 @@ def store_articles(
     try:
         with writing(engine) as connection:
             for item, keys, features in prepared:
-                outcomes.append(_store_one(connection, item, keys, features, channels, rules, now, updates))
+                outcomes.append(_store_one(connection, item, keys, features, routes, rules, now, updates))
     except Exception as exc:  # begin or commit failed: nothing of the batch was stored
         return [exc] * len(batch)
     return outcomes
@@ -476,7 +476,7 @@ def _store_one(
     item: ToStore,
     keys: Sequence[str],
     features: str,
-    channels: Sequence[str],
+    routes: Routes,
     rules: stories.StoryRules,
     now: datetime,
     updates: Collection[str] = (),
@@ -526,7 +526,7 @@ def _store_one(
                 _FILE_UNDER_KEYS[connection.dialect.name == "sqlite"],
                 {"keys": json.dumps(keys), "seen_at": now, "article_id": article_id},
             )
-        alerts = _add_matches(connection, article_id, story_id, item.matches, channels, now, backfill=False)
+        alerts = _add_matches(connection, article_id, story_id, item.matches, routes, now, backfill=False)
         if before is not None:
             alerts += notices.queue_updates(connection, before, story_id, article_id, new.feed_id, new.language, now)
         savepoint.commit()
@@ -674,12 +674,12 @@ def _add_matches(
     article_id: int,
     story_id: int,
     matches: Sequence[TopicMatch],
-    channels: Sequence[str],
+    routes: Routes,
     now: datetime,
     *,
     backfill: bool,
 ) -> int:
-    """Insert matches and one outbox row per (topic, story, channel) not alerted yet."""
+    """Insert matches and one outbox row per (topic, story, routed channel) not alerted yet."""
     if not matches:
         return 0
     rows = [
@@ -698,8 +698,6 @@ def _add_matches(
     ]
     # One statement for all of them; RETURNING in the order of ``rows``.
     match_ids = connection.execute(_INSERT_MATCHES, rows).scalars().all()
-    if not channels:
-        return 0
     # The unique key per (topic, story, channel) is what guarantees one alert per story.
     outbox = [
         notices.row(
@@ -712,7 +710,7 @@ def _add_matches(
             match_id=match_id,
         )
         for found, match_id in zip(matches, match_ids, strict=True)
-        for channel in channels
+        for channel in routes.of(found.topic)
     ]
     return len(notices.queue(connection, outbox))
 
@@ -1005,7 +1003,7 @@ def store_backfill(
     article_id: int,
     story_id: int,
     matches: Sequence[TopicMatch],
-    channels: Sequence[str],
+    routes: Routes,
     *,
     alert: bool,
 ) -> int:
@@ -1017,7 +1015,7 @@ def store_backfill(
                 article_id,
                 story_id,
                 matches,
-                channels if alert else (),
+                routes if alert else Routes(),
                 utcnow(),
                 backfill=True,
             )
