@@ -121,9 +121,9 @@ def digest_config(receiver_url: str, database: str = "sqlite://") -> Config:
         f"""
 database: "{database}"
 topics:
-  - {{name: Harbour, query: harbour}}
-  - {{name: Railway, query: railway}}
-  - {{name: Elsewhere, query: elsewhere}}
+  - {{name: Harbour, query: harbour, channels: []}}  # digest only: no instant alerts
+  - {{name: Railway, query: railway, channels: []}}
+  - {{name: Elsewhere, query: elsewhere, channels: []}}
 alerts:
   webhooks: [{{name: team, url: "{receiver_url}"}}]
   digests:
@@ -219,7 +219,7 @@ def run_two_processes(url: str, config: Config) -> dict[int, tuple[str, datetime
             topic = topics[n % 3]
             assert up[0].engine is not None
             result = repository.store_article(
-                up[0].engine, article(n, story_times[n]), (hit(topic),), Routes(), StoryRules(), story_times[n]
+                up[0].engine, article(n, story_times[n]), (hit(topic),), config.routes(), StoryRules(), story_times[n]
             )
             assert result is not None and result.new_story
             stored[result.story_id] = (topic, story_times[n])
