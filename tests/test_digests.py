@@ -10,8 +10,10 @@ and `send`) runs as a subprocess against a local receiver.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import random
+import re
 import string
 from collections import Counter
 from collections.abc import Iterator
@@ -22,11 +24,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from conftest import monitor, one_line_error, write_config
-from receivers import WebhookReceiver
+from receivers import SmtpReceiver, WebhookReceiver, sample_digest
 from sqlalchemy.engine import Engine
 
 from monitor import digests
-from monitor.alerts import outbox
+from monitor.alerts import digest, outbox
 from monitor.alerts.schedule import Period, parse_schedule
 from monitor.config import Config, parse_config
 from monitor.model import Document, Routes, TopicMatch
@@ -349,3 +351,53 @@ def test_digest_preview_and_send_from_the_command_line(tmp_path: Path, webhook: 
         one_line_error(monitor("--config", config, "digest", "preview", "nope"))
         == "error: no digest named 'nope'; the digests are: week"
     )
+
+
+# --- what a digest looks like -----------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "alerts.md"
+
+
+def documented(heading: str, language: str) -> str:
+    """The first ``language`` code block after ``heading`` in docs/alerts.md."""
+    doc = DOCS.read_text(encoding="utf-8")
+    found = re.search(rf"```{language}\n(.*?)```", doc[doc.index(heading) :], re.DOTALL)
+    assert found, f"docs/alerts.md lost its {language} example under {heading!r}"
+    return found.group(1)
+
+
+def test_the_documented_digest_is_what_is_sent() -> None:
+    content = sample_digest()
+    assert json.loads(documented("### Digest webhook payload", "json")) == digest.webhook_payload(content)
+    assert documented("### Digest email and text", "text") == digest.text(content)
+    assert f"Subject `{digest.subject(content.digest)}`" in DOCS.read_text(encoding="utf-8")
+    assert digest.from_payload(content.digest.to_payload()) == content.digest  # stored and read back unchanged
+
+
+def test_an_email_digest_has_a_text_and_an_html_part_with_every_value_escaped(
+    engine: Engine, smtp: SmtpReceiver
+) -> None:
+    config = parse_config(
+        f"""
+topics: [{{name: Harbour, query: harbour, channels: []}}]
+alerts:
+  email: {{host: 127.0.0.1, port: {smtp.port}, sender: monitor@example.org, recipients: [comms@example.org],
+          starttls: false}}
+  digests: [{{name: evening, channel: email, topics: [Harbour], schedule: "daily 18:00 Asia/Jakarta"}}]
+""",
+        "email.yaml",
+    )
+    at = z("2026-12-04T09:00:00Z")
+    hostile = dataclasses.replace(article(7, at), title="<script>alert(1)</script> Harbour & more")
+    repository.store_article(engine, hostile, (hit("Harbour"),), config.routes(), StoryRules(), at)
+    assert digests.queue_due(engine, config.alerts.digests, z("2026-12-04T11:05:00Z"), {}) == 1  # 18:00 WIB
+    assert asyncio.run(deliver(config, engine)).delivered == 1
+    (mail,) = smtp.wait_for(1)
+    message = mail.message
+    assert message["Subject"] == "[monitor] evening digest: 1 new story, 2026-12-04 18:00 Asia/Jakarta"
+    assert message["X-Monitor-Digest"] == "evening"
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert text is not None and html is not None
+    assert "1. <script>alert(1)</script> Harbour & more" in text.get_content()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Harbour &amp; more" in html.get_content()
+    assert "<script>" not in html.get_content()

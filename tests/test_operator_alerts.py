@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -16,12 +17,13 @@ from pathlib import Path
 import pytest
 from conftest import monitor, write_config
 from hostile import HostileServer, respond
-from receivers import WebhookReceiver
+from receivers import WebhookReceiver, sample_operator
 from seedsite import feed_xml
 from sqlalchemy.engine import Engine
 from test_story_store import NOW, RULES, match, new_article, seed
 
 from monitor.alerts import outbox
+from monitor.alerts.notices import operator_payload, operator_text
 from monitor.config import Config, parse_config
 from monitor.service import alert_channels
 from monitor.store import queries, repository
@@ -29,6 +31,7 @@ from monitor.store.db import create_engine, transaction, upgrade
 from monitor.store.tables import Feed, utcnow
 
 FEED_URL = "https://kompas.example/feed"
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "alerts.md"
 
 
 @pytest.fixture
@@ -175,3 +178,15 @@ def test_monitor_poll_tells_the_operator_when_a_feed_has_failed_long_enough_and_
     assert [(e["event"], e["subject"]) for e in events] == [("feed_failing", "flaky"), ("feed_recovered", "flaky")]
     assert "answered HTTP 503" in events[0]["error"] and events[0]["url"] == site.url("/feed.xml")
     assert events[1]["summary"].startswith("feed flaky recovered at ")
+
+
+def test_the_documented_operator_alert_is_what_is_sent() -> None:
+    doc = DOCS.read_text(encoding="utf-8")
+    section = doc[doc.index("## Operator alerts") :]
+    payload, text = (
+        re.search(r"```json\n(.*?)```", section, re.DOTALL),
+        re.search(r"```text\n(.*?)```", section, re.DOTALL),
+    )
+    assert payload and text, "docs/alerts.md lost its operator examples"
+    assert json.loads(payload.group(1)) == operator_payload(sample_operator())
+    assert text.group(1) == operator_text(sample_operator())

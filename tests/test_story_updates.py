@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from receivers import WebhookReceiver
+from receivers import WebhookReceiver, sample_update
 from sqlalchemy.engine import Engine
 from test_story_store import NOW, RULES, match, new_article, seed
 
 from monitor.alerts import outbox
+from monitor.alerts.notices import update_payload
 from monitor.changes import StoryChange, story_changes
 from monitor.config import Config, parse_config
 from monitor.model import Document
@@ -23,6 +26,8 @@ from monitor.service import alert_channels
 from monitor.store import notices, queries, repository
 from monitor.store.db import create_engine, transaction, upgrade
 from monitor.store.tables import Feed
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "alerts.md"
 
 
 @pytest.fixture
@@ -130,3 +135,11 @@ def test_a_story_that_gains_a_third_outlet_then_a_new_language_sends_exactly_two
 async def deliver(cfg: Config, engine: Engine) -> outbox.DeliveryStats:
     async with alert_channels(cfg) as channels:
         return await outbox.Dispatcher(engine, channels, cfg.alerts, "test").deliver_due()
+
+
+def test_the_documented_update_is_what_is_sent() -> None:
+    doc = DOCS.read_text(encoding="utf-8")
+    section = doc[doc.index("## Story updates") :]
+    found = re.search(r"```json\n(.*?)```", section, re.DOTALL)
+    assert found, "docs/alerts.md lost its update payload"
+    assert json.loads(found.group(1)) == update_payload(sample_update())

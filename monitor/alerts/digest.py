@@ -68,7 +68,8 @@ class Digest:
 
     @property
     def story_count(self) -> int:
-        return sum(len(t.stories) for t in self.topics)
+        """Distinct stories: one listed under two topics counts once."""
+        return len({s.story_id for t in self.topics for s in t.stories})
 
     def to_payload(self) -> str:
         """The JSON stored in the outbox row (the webhook document without the alert's own fields)."""
