@@ -124,7 +124,7 @@ def check_config(ctx: click.Context, quiet: bool) -> None:
 @click.option("--feed", "names", multiple=True, metavar="NAME", help="Poll only this feed (repeatable).")
 @click.pass_context
 def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
-    """Poll every feed once now, process new articles, deliver due alerts.
+    """Poll every feed once now, process new articles, queue due digests, deliver due alerts.
 
     Prints one line per feed and a summary. Exits 0 even when some feeds failed:
     their errors are stored (see `monitor feeds --failing`). Exits 1 with one line
@@ -176,7 +176,7 @@ def run(ctx: click.Context) -> None:
     """Run as a daemon: poll feeds on their schedule and deliver alerts until SIGTERM or Ctrl-C.
 
     Polls due feeds every `polling.tick` and delivers alerts beside it, one at a time
-    per channel. Status lines go to stderr, among them one when the database stops
+    per channel; queues each digest when its period ends. Status lines go to stderr, among them one when the database stops
     taking writes (polling pauses) and one when it takes them again.
 
     Several `monitor run` processes may share one PostgreSQL database; each claims
