@@ -176,8 +176,9 @@ def run(ctx: click.Context) -> None:
     """Run as a daemon: poll feeds on their schedule and deliver alerts until SIGTERM or Ctrl-C.
 
     Polls due feeds every `polling.tick` and delivers alerts beside it, one at a time
-    per channel; queues each digest when its period ends. Status lines go to stderr, among them one when the database stops
-    taking writes (polling pauses) and one when it takes them again.
+    per channel; queues each digest when its period ends. Status lines go to stderr,
+    among them one when the database stops taking writes (polling pauses) and one
+    when it takes them again.
 
     Several `monitor run` processes may share one PostgreSQL database; each claims
     due feeds with a lease, so none is polled twice at once.
