@@ -109,12 +109,30 @@ def check_config(ctx: click.Context, quiet: bool) -> None:
         return
     from sqlalchemy.engine import make_url
 
-    channels = [f"webhook:{w.name}" for w in config.alerts.webhooks] + (["email"] if config.alerts.email else [])
+    from monitor.service import alert_channels, run_loop
+
+    async def described() -> list[str]:
+        async with alert_channels(config) as registry:
+            return [
+                f"{name} ({c.kind} {c.target}{'' if c.instant else ', only when routed'})"
+                for name, c in registry.items()
+            ]
+
+    channels = run_loop(described())
+    routes = config.routes()
     click.echo(f"config: {config.source} is valid")
     click.echo(f"database: {make_url(config.database).render_as_string(hide_password=True)}")
     click.echo(f"feeds: {len(config.feeds)}")
     click.echo(f"topics: {len(config.topics)} ({', '.join(t.name for t in config.topics)})")
     click.echo(f"alert channels: {', '.join(channels) or 'none (matches are stored, nothing is sent)'}")
+    for topic in config.topics:
+        if topic.name in routes.by_topic:
+            click.echo(f"  topic {topic.name} alerts: {', '.join(routes.of(topic.name)) or 'no channel'}")
+    for digest in config.alerts.digests:
+        click.echo(f"digest {digest.name}: {digest.parsed} to {digest.channel} ({', '.join(digest.topics)})")
+    if config.alerts.operator:
+        after = config.polling.alert_after.total_seconds() / 3600
+        click.echo(f"operator alerts: {config.alerts.operator} (a feed failing {after:g} h, an alert given up)")
 
 
 # --- polling -----------------------------------------------------------------------------
@@ -400,7 +418,7 @@ def articles(ctx: click.Context, topic: str | None, since: str | None, limit: in
     _show(rows, fmt, ["id", "published_at", "language", "feed", "story_id", "text_source", "title"])
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @_query_options
 @click.option(
     "--status",
@@ -416,7 +434,12 @@ def alerts(
     fmt: str,
     status: str | None,
 ) -> None:
-    """The alert outbox: what was sent where, what waits for a retry and why."""
+    """The alert outbox: what was sent where, what waits for a retry and why.
+
+    Without a subcommand, lists the alerts, newest first.
+    """
+    if ctx.invoked_subcommand:
+        return
     from monitor.store import queries
 
     rows = queries.alerts(_engine(ctx), topic=topic, since=_since(since), limit=limit, status=status)
@@ -425,6 +448,70 @@ def alerts(
         fmt,
         ["id", "created_at", "kind", "topic", "story_id", "channel", "status", "attempts", "last_error"],
     )
+
+
+@alerts.command("retry")
+@click.argument("ids", nargs=-1, type=click.IntRange(1), metavar="[ID]...")
+@click.option("--failed", "every_failed", is_flag=True, help="Every alert that was given up.")
+@click.pass_context
+def alerts_retry(ctx: click.Context, ids: tuple[int, ...], every_failed: bool) -> None:
+    """Put failed alerts back in the outbox: the given IDs, or --failed for all.
+
+    The next `monitor poll` or the running daemon sends them (one more attempt; if it
+    fails, the usual backoff applies while `alerts.retry_for` since the alert was
+    queued allows). Exits 1 when an ID does not exist or was not failed.
+    """
+    from monitor.store import repository
+
+    if bool(ids) == every_failed:
+        raise UsageError("give alert IDs or --failed (not both); `monitor alerts --status failed` lists them")
+    outcome = repository.requeue_failed(_engine(ctx), None if every_failed else ids, utcnow())
+    click.echo(f"{len(outcome.queued)} alerts queued again{_ids(outcome.queued)}")
+    problems = [f"alert {i} does not exist" for i in outcome.missing]
+    problems += [f"alert {i} is {status}, not failed; left as it is" for i, status in outcome.not_failed]
+    if problems:
+        raise MonitorError("; ".join(problems))
+
+
+def _ids(ids: Sequence[int]) -> str:
+    shown = ", ".join(map(str, ids[:20])) + (", …" if len(ids) > 20 else "")
+    return f": {shown}" if ids else ""
+
+
+@alerts.command("test")
+@click.argument("channel")
+@click.pass_context
+def alerts_test(ctx: click.Context, channel: str) -> None:
+    """Send a test message through CHANNEL now; print the result in one line.
+
+    The message says it is a test and names the channel; the outbox is not touched.
+    Exits 1 when the channel does not exist or the message was not delivered.
+    """
+    import time
+
+    from monitor.alerts.render import channel_test_message
+    from monitor.errors import DeliveryError
+    from monitor.service import alert_channels, run_loop
+
+    config = _config(ctx)
+
+    async def go() -> None:
+        async with alert_channels(config) as registry:
+            if channel not in registry:
+                known = ", ".join(registry) or "none is configured"
+                raise MonitorError(f"no alert channel named {channel!r} (channels: {known})")
+            target = registry[channel]
+            started = time.monotonic()
+            try:
+                await registry.deliver(channel, channel_test_message(channel, utcnow()))
+            except DeliveryError as exc:
+                raise MonitorError(f"{channel}: {str(exc).removesuffix('; will retry')}") from None
+            click.echo(
+                f"✓ {channel} ({target.kind} {target.target}): test message delivered "
+                f"in {time.monotonic() - started:.1f} s"
+            )
+
+    run_loop(go())
 
 
 @cli.group(invoke_without_command=True)

@@ -387,7 +387,7 @@ class PollingConfig(_Section):
     failures_before_backoff: Count = Field(default=3, ge=1, le=1000)
     backoff_step: Duration = timedelta(hours=1)  # added per failure from then on, up to max_interval
     dead_after: PositiveDuration = timedelta(days=7)  # answering 404/410 this long: no longer polled
-    tick: PositiveDuration = timedelta(seconds=30)  # how often `monitor run` looks for due feeds
+    tick: PositiveDuration = timedelta(seconds=30)  # longest sleep of `monitor run` between looks at the feed table
     alert_after: PositiveDuration = timedelta(hours=24)  # a feed failing this long: alerts.operator is told
     workers: Count = Field(default=2, gt=0, le=64)  # processes for parsing and extraction
 

@@ -356,16 +356,26 @@ class CycleReport:
 async def poll_due(
     services: Services, owner: str, *, names: Sequence[str] | None = None, concurrency: int = 20
 ) -> CycleReport:
-    """Claim the feeds that are due (or the named ones, or all when ``names`` is empty) and poll them.
+    """Claim the feeds that are due (or the named ones, or all when ``names`` is empty) and poll them."""
+    return await poll_claimed(services, await claim_due(services, owner, names=names), concurrency=concurrency)
+
+
+async def claim_due(services: Services, owner: str, *, names: Sequence[str] | None = None) -> list[FeedState]:
+    """Lease the feeds that are due (or the named ones) to ``owner``; the heartbeat renews them from now on."""
+    feeds = await services.database.run(
+        repository.claim_due_feeds, services.engine, owner, services.clock(), names=names, lease=services.lease
+    )
+    services.held.feeds.update(feed.id for feed in feeds)
+    return feeds
+
+
+async def poll_claimed(services: Services, feeds: Sequence[FeedState], *, concurrency: int = 20) -> CycleReport:
+    """Poll feeds claimed by ``claim_due``.
 
     While a feed is polled its lease is renewed (``services.held``, the heartbeat), so a
     long poll is never claimed twice. When the database stops taking writes, the feeds
     not started yet are left alone (their leases expire) and nothing more is fetched.
     """
-    feeds = await services.database.run(
-        repository.claim_due_feeds, services.engine, owner, services.clock(), names=names, lease=services.lease
-    )
-    services.held.feeds.update(feed.id for feed in feeds)
     gate = asyncio.Semaphore(concurrency)
     finished: list[PollRecord] = []  # written in batches: one transaction per feed would be most of a 304's cost
 

@@ -10,7 +10,7 @@ import socket
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from importlib import metadata
 from pathlib import Path
@@ -25,7 +25,7 @@ from monitor.alerts.channels import ChannelRegistry, apprise_channel, email_chan
 from monitor.alerts.email import SmtpSettings
 from monitor.config import AlertsConfig, AppriseChannel, Config, WebhookChannel
 from monitor.fetch import Fetcher, FetchLimits
-from monitor.pipeline import CycleReport, Services, backfill, poll_due
+from monitor.pipeline import CycleReport, Services, backfill, claim_due, poll_claimed, poll_due
 from monitor.store import db, repository
 from monitor.store.db import StorageError
 from monitor.topics import TopicSet, TopicSpec
@@ -210,6 +210,29 @@ class Runtime:
         except StorageError as exc:
             self.services.storage.failed(exc)
             return CycleReport()
+
+    async def claim_due_feeds(self) -> list[repository.FeedState]:
+        """Lease the feeds due now (the daemon polls each batch as it falls due); [] when writing fails."""
+        try:
+            return await claim_due(self.services, self.owner)
+        except StorageError as exc:
+            self.services.storage.failed(exc)
+            return []
+
+    async def poll_claimed(self, feeds: Sequence[repository.FeedState]) -> CycleReport:
+        try:
+            return await poll_claimed(self.services, feeds, concurrency=self.config.fetch.max_connections)
+        except StorageError as exc:
+            self.services.storage.failed(exc)
+            return CycleReport()
+
+    async def next_feed_due(self) -> datetime | None:
+        """When the next feed falls due (None: no feed, or the database cannot say)."""
+        try:
+            return await self.services.database.run(repository.next_feed_due, self.services.engine)
+        except StorageError as exc:
+            self.services.storage.failed(exc)
+            return None
 
     async def deliver(self) -> outbox.DeliveryStats:
         if self.services.storage.failing:

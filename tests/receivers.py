@@ -55,8 +55,9 @@ class ReceivedRequest:
 class WebhookReceiver:
     """An HTTP endpoint that records every request and answers 200 unless told otherwise."""
 
-    def __init__(self, path: str = "/hook") -> None:
+    def __init__(self, path: str = "/hook", *, delay: float = 0.0) -> None:
         self.path = path
+        self.delay = delay  # seconds before each answer: a slow receiver
         self._lock = threading.Lock()
         self._requests: list[ReceivedRequest] = []
         self._failures: list[tuple[int, str | None]] = []
@@ -84,6 +85,11 @@ class WebhookReceiver:
         with self._lock:
             self._failures.extend([(status, retry_after)] * count)
 
+    def stop_failing(self) -> None:
+        """Answer 200 from now on, whatever ``fail_next`` asked for."""
+        with self._lock:
+            self._failures.clear()
+
     def wait_for(self, count: int, timeout: float = _WAIT_SECONDS) -> list[ReceivedRequest]:
         deadline = time.monotonic() + timeout
         while len(self.requests) < count and time.monotonic() < deadline:
@@ -103,7 +109,9 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                status, retry_after = receiver._record(self, self.rfile.read(length))
+                body = self.rfile.read(length)
+                time.sleep(receiver.delay)
+                status, retry_after = receiver._record(self, body)
                 self.send_response(status)
                 if retry_after is not None:
                     self.send_header("Retry-After", retry_after)

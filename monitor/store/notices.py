@@ -222,5 +222,5 @@ def queue_alert_given_up(
     now: datetime,
 ) -> int:
     event = OperatorEvent(ALERT_FAILED, what, now, None, error, None, failed_channel, attempts)
-    key = outbox_key(OPERATOR, "alert", alert_id, "failed")
+    key = outbox_key(OPERATOR, "alert", alert_id, "failed", attempts)  # given up again after a retry: told again
     return len(queue(connection, [row(key, OPERATOR, OPERATOR, channel, now, payload=event.to_payload())]))

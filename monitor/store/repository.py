@@ -276,6 +276,17 @@ def claim_due_feeds(
         ]
 
 
+def next_feed_due(engine: Engine) -> datetime | None:
+    """When the next feed falls due: its next check, or its lease's end if that is later
+    (a feed being polled, here or by another worker, is not due before). None: no feed."""
+    check, lease = col(Feed.next_check_at), col(Feed.lease_expires_at)
+    when = sa.case((lease > check, lease), else_=check)
+    query = sa.select(sa.type_coerce(sa.func.min(when), UTCDateTime())).where(col(Feed.active) & ~col(Feed.dead))
+    with reading(engine) as session:
+        due: datetime | None = session.execute(query).scalar()
+        return due
+
+
 def _rhythm(feed: Feed) -> polling.Rhythm:
     try:
         return polling.Rhythm.from_json(feed.rhythm)
@@ -764,6 +775,34 @@ def mark_attempt_failed(
                     )
             else:
                 alert.next_attempt_at = retry_at
+
+
+@dataclass(frozen=True)
+class Requeued:
+    """What ``requeue_failed`` did: the alerts queued again, and those it left as they were."""
+
+    queued: tuple[int, ...]
+    not_failed: tuple[tuple[int, str], ...] = ()  # (id, status): pending or delivered, left alone
+    missing: tuple[int, ...] = ()
+
+
+def requeue_failed(engine: Engine, ids: Sequence[int] | None, now: datetime) -> Requeued:
+    """Put failed alerts (those of ``ids``, or every one when None) back in the outbox, due now."""
+    with transaction(engine) as session:
+        query = select(Alert).where(col(Alert.status) == "failed") if ids is None else select(Alert)
+        if ids is not None:
+            query = query.where(col(Alert.id).in_(list(ids)))
+        rows = {a.id: a for a in session.exec(query)}
+        queued, not_failed = [], []
+        for alert_id, alert in sorted(rows.items(), key=lambda item: item[0] or 0):
+            if alert.status != "failed":
+                not_failed.append((alert_id or 0, alert.status))
+                continue
+            alert.status, alert.next_attempt_at = "pending", now
+            alert.lease_owner = alert.lease_expires_at = None
+            queued.append(alert_id or 0)
+        missing = tuple(i for i in ids or () if i not in rows)
+        return Requeued(tuple(queued), tuple(not_failed), missing)
 
 
 def load_alert(engine: Engine, alert_id: int) -> tuple[Alert, AlertContent | None] | None:
