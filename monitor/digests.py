@@ -13,13 +13,12 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Engine
-
 from monitor.alerts.digest import Digest, DigestStory, DigestTopic, from_payload, newest_first
 from monitor.alerts.schedule import Period
 from monitor.config import DigestConfig
-from monitor.store import notices, repository
-from monitor.store.db import StorageError, StorageHealth
+from monitor.errors import StorageError
+from monitor.store.db import StorageHealth
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 
@@ -31,23 +30,23 @@ MAX_CATCH_UP = timedelta(days=7)
 LOOK_EVERY = timedelta(minutes=1)  # at the latest; the loop wakes at the next period's end
 
 
-def gather(engine: Engine, config: DigestConfig, period: Period, until: datetime) -> Digest:
+def gather(store: Store, config: DigestConfig, period: Period, until: datetime) -> Digest:
     """The digest of ``period`` up to ``until``: the stories since the previous digest ended."""
     schedule = config.parsed
-    last = notices.last_digest(engine, config.name)
+    last = store.last_digest(config.name)
     since = period.start
     if last is not None:
         since = max(from_payload(last).until, period.start - max(MAX_CATCH_UP, period.end - period.start))
     since = min(since, until)
     by_topic: dict[str, list[DigestStory]] = {}
-    for entry in repository.digest_entries(engine, config.topics, since, until):
+    for entry in store.digest_entries(config.topics, since, until):
         story = DigestStory(entry.story_id, entry.title, entry.language, entry.matched_at, entry.outlets, entry.snippet)
         by_topic.setdefault(entry.topic, []).append(story)
     topics = tuple(DigestTopic(t, newest_first(by_topic[t])) for t in config.topics if t in by_topic)
     return Digest(config.name, str(schedule), schedule.zone, period.start, period.end, since, until, topics)
 
 
-def queue_due(engine: Engine, digests: Sequence[DigestConfig], now: datetime, done: dict[str, Period]) -> int:
+def queue_due(store: Store, digests: Sequence[DigestConfig], now: datetime, done: dict[str, Period]) -> int:
     """Queue the newest ended period of each digest unless it was; returns how many were queued.
 
     ``done`` remembers the periods this process has settled (queued, found queued, or
@@ -58,28 +57,28 @@ def queue_due(engine: Engine, digests: Sequence[DigestConfig], now: datetime, do
         period = config.parsed.last_complete(now - GRACE)
         if done.get(config.name) == period:
             continue
-        if not notices.digest_queued(engine, config.name, period.start):
-            digest = gather(engine, config, period, period.end)
-            if digest.story_count and queue(engine, digest, config.channel, now) is not None:
+        if not store.digest_queued(config.name, period.start):
+            digest = gather(store, config, period, period.end)
+            if digest.story_count and queue(store, digest, config.channel, now) is not None:
                 queued += 1
                 log.info("digest %s queued: %d stories", config.name, digest.story_count)
         done[config.name] = period
     return queued
 
 
-def current(engine: Engine, config: DigestConfig, now: datetime) -> tuple[Digest, bool]:
+def current(store: Store, config: DigestConfig, now: datetime) -> tuple[Digest, bool]:
     """The digest of the period in progress, up to now; and whether this period's was sent already."""
     period = config.parsed.period_of(now)
-    return gather(engine, config, period, now), notices.digest_queued(engine, config.name, period.start)
+    return gather(store, config, period, now), store.digest_queued(config.name, period.start)
 
 
-def queue(engine: Engine, digest: Digest, channel: str, now: datetime) -> int | None:
+def queue(store: Store, digest: Digest, channel: str, now: datetime) -> int | None:
     """Queue a digest under its period's key; None when that period's was queued already.
 
     Queued before its period ends (`monitor digest send`), it is the period's one digest,
     and the next period's starts where it ended: nothing is listed twice or lost.
     """
-    return notices.queue_digest(engine, digest.name, digest.period_start, digest.to_payload(), channel, now)
+    return store.queue_digest(digest.name, digest.period_start, digest.to_payload(), channel, now)
 
 
 def next_look(digests: Sequence[DigestConfig], now: datetime) -> timedelta:
@@ -89,7 +88,7 @@ def next_look(digests: Sequence[DigestConfig], now: datetime) -> timedelta:
 
 
 async def keep_queueing(
-    engine: Engine,
+    store: Store,
     digests: Sequence[DigestConfig],
     clock: Callable[[], datetime],
     queued: Callable[[], None],
@@ -100,7 +99,7 @@ async def keep_queueing(
     while True:
         if not storage.failing:
             try:
-                if await asyncio.to_thread(queue_due, engine, digests, clock(), done):
+                if await asyncio.to_thread(queue_due, store, digests, clock(), done):
                     queued()
             except StorageError as exc:
                 storage.failed(exc)

@@ -35,8 +35,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from monitor.alerts.digest import Digest, DigestContent, DigestStory, DigestTopic
 from monitor.alerts.notices import OperatorContent, UpdateContent
-from monitor.alerts.render import AlertContent, Outlet
 from monitor.changes import FEED_FAILING, OperatorEvent, StoryChange
+from monitor.model import AlertContent, Outlet
 
 _WAIT_SECONDS = 5.0
 

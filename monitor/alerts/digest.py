@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 from monitor.alerts.render import (
     PAYLOAD_VERSION,
     Message,
-    Outlet,
     escape,
     html_link,
     iso_utc,
@@ -29,6 +28,7 @@ from monitor.alerts.render import (
     snippet_text,
     story_languages,
 )
+from monitor.model import Outlet
 
 DIGEST_TYPE = "monitor.digest"
 

@@ -14,7 +14,6 @@ from typing import Any
 from monitor.alerts.render import (
     PAYLOAD_VERSION,
     Message,
-    Outlet,
     escape,
     html_link,
     human_time,
@@ -25,6 +24,7 @@ from monitor.alerts.render import (
     story_languages,
 )
 from monitor.changes import FEED_FAILING, FEED_RECOVERED, OperatorEvent, StoryChange
+from monitor.model import Outlet
 
 UPDATE_TYPE = "monitor.update"
 OPERATOR_TYPE = "monitor.operator"

@@ -19,18 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.engine import Engine
-
 from monitor.alerts import digest, notices
 from monitor.alerts.channels import ChannelRegistry
-from monitor.alerts.render import AlertContent, Message, alert_message
+from monitor.alerts.render import Message, alert_message
 from monitor.alerts.webhook import WebhookDeliveryError
 from monitor.changes import OperatorEvent, StoryChange
 from monitor.config import AlertsConfig
-from monitor.errors import DeliveryError
-from monitor.store import repository
-from monitor.store.db import StorageError, StorageHealth
-from monitor.store.tables import Alert, utcnow
+from monitor.errors import DeliveryError, StorageError
+from monitor.store.db import StorageHealth
+from monitor.store.interface import LEASE, DueAlert, HeldLeases, Store
+from monitor.store.tables import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +68,13 @@ def retry_at(
 class Dispatcher:
     """Delivers the outbox of one process: each channel on its own, ``per_channel`` at a time."""
 
-    engine: Engine
+    store: Store
     channels: ChannelRegistry
     config: AlertsConfig
     owner: str
-    held: repository.HeldLeases = field(default_factory=repository.HeldLeases)
+    held: HeldLeases = field(default_factory=HeldLeases)
     storage: StorageHealth = field(default_factory=StorageHealth)
-    lease: timedelta = repository.LEASE
+    lease: timedelta = LEASE
     per_channel: int = PER_CHANNEL
     send_deadline: timedelta = SEND_DEADLINE
     clock: Callable[[], datetime] = utcnow
@@ -121,8 +119,7 @@ class Dispatcher:
             while True:
                 free = 0 if self._stopping else self.per_channel - len(sending)
                 if free:
-                    ids = repository.claim_due_alerts(
-                        self.engine,
+                    ids = self.store.claim_due_alerts(
                         self.owner,
                         due_by or self.clock(),
                         limit=free,
@@ -159,31 +156,30 @@ class Dispatcher:
 
     async def _deliver_one(self, alert_id: int, stats: DeliveryStats) -> None:
         try:
-            loaded = repository.load_alert(self.engine, alert_id)
-            if loaded is None:
+            due = self.store.load_alert(alert_id)
+            if due is None:
                 return
-            row, story = loaded
-            configured = row.channel in self.channels
+            configured = due.channel in self.channels
             try:
                 try:
                     async with asyncio.timeout(self.send_deadline.total_seconds()):
-                        await self.channels.deliver(row.channel, message(row, story))
+                        await self.channels.deliver(due.channel, message(due))
                 except TimeoutError:
                     raise DeliveryError(
-                        f"{row.channel}: no answer within {self.send_deadline.total_seconds():g} s; will retry"
+                        f"{due.channel}: no answer within {self.send_deadline.total_seconds():g} s; will retry"
                     ) from None
             except DeliveryError as exc:
                 hint = exc.retry_after if isinstance(exc, WebhookDeliveryError) else None
                 now = self.clock()
-                when = retry_at(row.attempts + 1, row.created_at or now, now, self.config, hint) if configured else None
-                repository.mark_attempt_failed(self.engine, alert_id, str(exc), when, self.config.operator)
-                log.warning("alert %s (%s, %s): %s", alert_id, row.topic, row.channel, exc)
+                when = retry_at(due.attempts + 1, due.created_at or now, now, self.config, hint) if configured else None
+                self.store.mark_attempt_failed(alert_id, str(exc), when, self.config.operator)
+                log.warning("alert %s (%s, %s): %s", alert_id, due.topic, due.channel, exc)
                 if when is None:
                     stats.failed += 1
                 else:
                     stats.retrying += 1
             else:
-                repository.mark_delivered(self.engine, alert_id, self.clock())
+                self.store.mark_delivered(alert_id, self.clock())
                 stats.delivered += 1
         finally:
             self.held.alerts.discard(alert_id)
@@ -235,22 +231,21 @@ class Dispatcher:
                         await wake.wait()
 
 
-def message(row: Alert, story: AlertContent | None) -> Message:
+def message(due: DueAlert) -> Message:
     """What an outbox row says: a topic alert or a story update from the story as it is now;
     a digest or an operator alert from what its payload froze when it was queued."""
-    key = f"monitor-{row.kind}-{row.id}"
-    created_at = row.created_at or utcnow()
-    if row.kind == "digest" and row.payload:
-        return digest.digest_message(
-            digest.DigestContent(row.id or 0, digest.from_payload(row.payload), key, created_at)
-        )
-    if row.kind == "operator" and row.payload:
-        event = OperatorEvent.from_json(json.loads(row.payload))
-        return notices.operator_message(notices.OperatorContent(row.id or 0, event, key, created_at))
+    key = f"monitor-{due.kind}-{due.id}"
+    created_at = due.created_at or utcnow()
+    if due.kind == "digest" and due.payload:
+        return digest.digest_message(digest.DigestContent(due.id, digest.from_payload(due.payload), key, created_at))
+    if due.kind == "operator" and due.payload:
+        event = OperatorEvent.from_json(json.loads(due.payload))
+        return notices.operator_message(notices.OperatorContent(due.id, event, key, created_at))
+    story = due.content
     if story is None:
-        raise DeliveryError(f"alert {row.id}: its story or payload is gone; nothing to send")
-    if row.kind == "update" and row.payload:
-        change = json.loads(row.payload)
+        raise DeliveryError(f"alert {due.id}: its story or payload is gone; nothing to send")
+    if due.kind == "update" and due.payload:
+        change = json.loads(due.payload)
         outlets = {o.article_id: o for o in story.outlets}
         update = notices.UpdateContent(
             alert_id=story.alert_id,

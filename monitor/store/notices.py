@@ -13,27 +13,26 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from monitor.changes import ALERT_FAILED, FEED_FAILING, FEED_RECOVERED, OperatorEvent, StoryChange, story_changes
-from monitor.changes import iso as iso_utc
+from monitor.changes import StoryChange, story_changes
 from monitor.store.db import reading, writing
+from monitor.store.interface import (
+    OPERATOR,
+    FeedChange,
+    PollRecord,
+    digest_key,
+    feed_change,
+    update_key,
+)
 from monitor.store.tables import Alert, Article
-
-OPERATOR = "operator"  # alert.topic of operator alerts
 
 _ALERT = SQLModel.metadata.tables[str(Alert.__tablename__)]
 _ARTICLE = SQLModel.metadata.tables[str(Article.__tablename__)]
-
-
-def outbox_key(*parts: object) -> str:
-    """The unique key of an outbox row: its parts, each percent-encoded, joined by "/"."""
-    return "/".join(quote(str(part), safe="") for part in parts)
 
 
 def queue(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -112,7 +111,7 @@ def queue_updates(
     changes = story_changes(before.feeds, before.languages, feed_id, language)
     rows = [
         row(
-            outbox_key("update", topic, story_id, change.name, channel),
+            update_key(topic, story_id, change, channel),
             "update",
             topic,
             channel,
@@ -134,10 +133,6 @@ def update_change(payload: str) -> tuple[StoryChange, int]:
 
 
 # --- digests ------------------------------------------------------------------------------
-
-
-def digest_key(name: str, period_start: datetime) -> str:
-    return outbox_key("digest", name, iso_utc(period_start))
 
 
 def digest_queued(engine: Engine, name: str, period_start: datetime) -> bool:
@@ -173,54 +168,24 @@ def queue_digest(
 # --- operator alerts ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class FeedPoll:
-    """What the operator hears of one poll: the feed, whether it failed, since when."""
-
-    feed_id: int
-    feed: str
-    url: str
-    checked_at: datetime
-    error: str | None
-    failing_since: datetime | None  # when the run of failures began, before this poll
-
-
 def queue_feed_changes(
-    connection: sa.Connection, polls: Iterable[FeedPoll], channel: str, alert_after: timedelta
+    connection: sa.Connection, polls: Iterable[PollRecord], channel: str, alert_after: timedelta
 ) -> int:
-    """A feed failing for ``alert_after``: one alert; recovered after that alert: one more.
-
-    Both are keyed by when the run of failures began, so each run gives at most two.
-    """
+    """The operator alerts these polls cause (``interface.feed_change``), each once."""
     rows = []
     for poll in polls:
-        since = poll.failing_since or poll.checked_at
-        failing_key = outbox_key(OPERATOR, "feed", poll.feed_id, "failing", iso_utc(since))
-        if poll.error is not None:
-            if poll.checked_at - since < alert_after:
-                continue
-            event = OperatorEvent(FEED_FAILING, poll.feed, poll.checked_at, since, poll.error, poll.url)
-            rows.append(row(failing_key, OPERATOR, OPERATOR, channel, poll.checked_at, payload=event.to_payload()))
-        elif poll.failing_since is not None:
-            told = connection.execute(sa.select(_ALERT.c.id).where(_ALERT.c.key == failing_key)).first()
+        change = feed_change(poll, alert_after)
+        if change is None:
+            continue
+        if change.needs is not None:
+            told = connection.execute(sa.select(_ALERT.c.id).where(_ALERT.c.key == change.needs)).first()
             if told is None:  # it recovered before anyone was told it failed
                 continue
-            key = outbox_key(OPERATOR, "feed", poll.feed_id, "recovered", iso_utc(since))
-            event = OperatorEvent(FEED_RECOVERED, poll.feed, poll.checked_at, since, None, poll.url)
-            rows.append(row(key, OPERATOR, OPERATOR, channel, poll.checked_at, payload=event.to_payload()))
+        rows.append(row(change.key, OPERATOR, OPERATOR, channel, poll.checked_at, payload=change.event.to_payload()))
     return len(queue(connection, rows))
 
 
-def queue_alert_given_up(
-    connection: sa.Connection,
-    alert_id: int,
-    what: str,
-    failed_channel: str,
-    attempts: int,
-    error: str,
-    channel: str,
-    now: datetime,
-) -> int:
-    event = OperatorEvent(ALERT_FAILED, what, now, None, error, None, failed_channel, attempts)
-    key = outbox_key(OPERATOR, "alert", alert_id, "failed", attempts)  # given up again after a retry: told again
-    return len(queue(connection, [row(key, OPERATOR, OPERATOR, channel, now, payload=event.to_payload())]))
+def queue_alert_given_up(connection: sa.Connection, change: FeedChange, channel: str, now: datetime) -> int:
+    return len(
+        queue(connection, [row(change.key, OPERATOR, OPERATOR, channel, now, payload=change.event.to_payload())])
+    )

@@ -9,10 +9,9 @@ import functools
 import json
 import logging
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,108 +20,43 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
 from monitor import polling, stories
-from monitor.alerts.render import AlertContent, Outlet, aware
-from monitor.config import FeedConfig
 from monitor.errors import ParseError
-from monitor.model import REJECTED, Document, Routes, TopicMatch
+from monitor.model import REJECTED, AlertContent, Document, Outlet, Routes, TopicMatch
 from monitor.store import notices
 from monitor.store.db import reading, serialised, transaction, writing
+from monitor.store.interface import (
+    DISCOVERED,
+    LEASE,
+    OPERATOR,
+    SITE_TEXT_PAGES,
+    DigestEntry,
+    DueAlert,
+    FeedState,
+    HeldLeases,
+    NewArticle,
+    OperatorWatch,
+    PollRecord,
+    SiteBoilerplate,
+    Stored,
+    StoredArticle,
+    ToStore,
+    WantedFeed,
+    free_name,
+    given_up,
+    idempotency_key,
+    match_key,
+)
 from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
-DISCOVERED = "discovered"  # feed.origin of a feed a page announced (a stranger's URL)
 CANDIDATES_PER_ARTICLE = 20  # stored articles handed to stories.assign, best first
 
-# A lease is short and renewed while its work goes on (service: the heartbeat), so a
-# worker that dies leaves its feeds and alerts to the others within about this long.
-LEASE = timedelta(seconds=60)
 
 # Advisory lock keys (PostgreSQL) of the start-up chores that one process at a time runs;
 # 7403110 is the migrations' (store/migrations/env.py).
 SYNC_FEEDS_CHORE = 7403111
 RECORD_TOPICS_CHORE = 7403112
-
-
-@dataclass(frozen=True, slots=True)
-class FeedState:
-    """What polling one feed needs to know about it."""
-
-    id: int
-    name: str
-    url: str
-    etag: str | None
-    last_modified: str | None
-    body_hash: str | None
-    error_count: int
-    failing_since: datetime | None
-    interval_override: timedelta | None
-    rhythm: polling.Rhythm
-    trusted: bool = True  # False for a feed a page announced: fetched under fetch.allow_networks
-
-
-@dataclass(frozen=True, slots=True)
-class PollRecord:
-    """The outcome of polling one feed, as stored on it."""
-
-    feed_id: int
-    checked_at: datetime
-    status: str  # "ok", "not modified", "HTTP 404", "error"
-    error: str | None
-    next_check_at: datetime
-    interval: timedelta
-    etag: str | None = None
-    last_modified: str | None = None
-    body_hash: str | None = None
-    rhythm: polling.Rhythm | None = None  # None: unchanged (the feed was not parsed)
-    dead: bool = False
-    warning: str | None = None  # read anyway, but worth the operator's eye
-    feed: str = ""  # the feed's name and URL, and when its run of failures began before
-    url: str = ""  # this poll: what an operator alert says (alerts.operator)
-    failing_since: datetime | None = None
-
-    @property
-    def failed(self) -> bool:
-        return self.error is not None
-
-
-@dataclass(frozen=True, slots=True)
-class NewArticle:
-    feed_id: int
-    guid: str
-    url: str
-    title: str
-    text: str
-    language: str | None
-    published_at: datetime | None
-    features: stories.StoryFeatures
-    text_hash: str | None  # monitor.analysis.text_identity: None for text too short to identify an item
-    text_source: str = "page"  # "page", "feed" or "rejected: <reason>" (monitor.model.Document)
-    page_hash: str | None = None  # the page's text hash when that text is the article's: the site fingerprint
-
-    @property
-    def site(self) -> str:
-        """The link's host without "www.", which the site fingerprint counts pages of ("" when none)."""
-        host = urlsplit(self.url).hostname or ""
-        return host.removeprefix("www.")
-
-    @property
-    def canonical_url(self) -> str:
-        """The link without tracking noise; an entry without a usable link is known by its GUID."""
-        try:
-            return stories.canonical_url(self.url)
-        except ParseError:
-            return f"guid:{self.feed_id}:{self.guid}"
-
-
-@dataclass(frozen=True, slots=True)
-class StoredArticle:
-    article_id: int
-    story_id: int
-    new_story: bool
-    signal: str
-    matches: int
-    alerts: int
 
 
 # --- feeds -------------------------------------------------------------------------------
@@ -131,7 +65,7 @@ class StoredArticle:
 _FEED = SQLModel.metadata.tables["feed"]
 
 
-def sync_feeds(engine: Engine, feeds: Sequence[FeedConfig], now: datetime | None = None) -> None:
+def sync_feeds(engine: Engine, feeds: Sequence[WantedFeed], now: datetime | None = None) -> None:
     """Make the feed table follow the config file; feeds added by hand are left alone.
 
     A feed removed from the file keeps its history but is no longer polled; a renamed
@@ -157,7 +91,7 @@ def sync_feeds(engine: Engine, feeds: Sequence[FeedConfig], now: datetime | None
             existing = known.get(cfg.url)
             if existing is None:
                 row = Feed(
-                    name=_free_name(cfg.name, taken),
+                    name=free_name(cfg.name, taken),
                     url=cfg.url,
                     next_check_at=now,
                     interval_override_s=_seconds(cfg.interval),
@@ -171,15 +105,6 @@ def sync_feeds(engine: Engine, feeds: Sequence[FeedConfig], now: datetime | None
         if new_rows:
             dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
             session.execute(dialect.insert(_FEED).on_conflict_do_nothing(), new_rows)
-
-
-def _free_name(name: str, taken: set[str]) -> str:
-    chosen, n = name, 1
-    while chosen in taken:
-        n += 1
-        chosen = f"{name}-{n}"
-    taken.add(chosen)
-    return chosen
 
 
 def add_feed(
@@ -200,7 +125,7 @@ def add_feed(
             existing.active, existing.origin = True, origin
             return existing.name
         taken = set(session.exec(select(Feed.name)))
-        chosen = _free_name(name, taken)
+        chosen = free_name(name, taken)
         session.add(Feed(name=chosen, url=url, origin=origin, next_check_at=now or utcnow()))
         return chosen
 
@@ -295,14 +220,6 @@ def _rhythm(feed: Feed) -> polling.Rhythm:
         return polling.Rhythm()
 
 
-@dataclass(frozen=True, slots=True)
-class OperatorWatch:
-    """Where operator alerts go (``alerts.operator``) and how long a feed fails before one."""
-
-    channel: str
-    alert_after: timedelta
-
-
 def record_polls(engine: Engine, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
     """Store how each poll went and when to poll next, and release the leases: one
     statement for the lot, since most polls are 304s that change little. A feed failing
@@ -362,12 +279,7 @@ def record_polls(engine: Engine, records: Sequence[PollRecord], operator: Operat
         connection = session.connection()
         connection.execute(statement, rows)
         if operator is not None:
-            polls = [
-                notices.FeedPoll(r.feed_id, r.feed, r.url, r.checked_at, r.error, r.failing_since)
-                for r in records
-                if r.failed or r.failing_since is not None
-            ]
-            notices.queue_feed_changes(connection, polls, operator.channel, operator.alert_after)
+            notices.queue_feed_changes(connection, records, operator.channel, operator.alert_after)
 
 
 def new_entries(engine: Engine, feed_id: int, entries: Sequence[tuple[str, str]]) -> tuple[set[str], set[str]]:
@@ -405,26 +317,6 @@ def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
 
 
 # --- articles, stories, matches, outbox ----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ToStore:
-    """One analysed article and the topics it matched, waiting for ``store_articles``."""
-
-    article: NewArticle
-    matches: Sequence[TopicMatch]
-
-
-@dataclass(frozen=True, slots=True)
-class SiteBoilerplate:
-    """Not stored: the page's text is what its site served for ``pages`` other links too (a
-    consent wall or an interstitial nobody recognised), so it is not this article's text."""
-
-    pages: int
-
-
-SITE_TEXT_PAGES = 2  # other links of one site with the same page text make it the site's text
-Stored = StoredArticle | SiteBoilerplate | None | Exception  # one article's outcome (None: a duplicate)
 
 
 def store_article(
@@ -712,7 +604,7 @@ def _add_matches(
     # The unique key per (topic, story, channel) is what guarantees one alert per story.
     outbox = [
         notices.row(
-            notices.outbox_key("alert", found.topic, story_id, channel),
+            match_key(found.topic, story_id, channel),
             "match",
             found.topic,
             channel,
@@ -768,11 +660,10 @@ def mark_attempt_failed(
             alert.lease_owner = alert.lease_expires_at = None
             if retry_at is None:
                 alert.status = "failed"
-                if operator is not None and alert.kind != notices.OPERATOR:
-                    what = f"{alert.kind} alert {alert_id} ({alert.topic})"
-                    notices.queue_alert_given_up(
-                        session.connection(), alert_id, what, alert.channel, alert.attempts, error, operator, utcnow()
-                    )
+                if operator is not None and alert.kind != OPERATOR:
+                    now = utcnow()
+                    change = given_up(alert_id, alert.kind, alert.topic, alert.channel, alert.attempts, error, now)
+                    notices.queue_alert_given_up(session.connection(), change, operator, now)
             else:
                 alert.next_attempt_at = retry_at
 
@@ -805,7 +696,7 @@ def requeue_failed(engine: Engine, ids: Sequence[int] | None, now: datetime) -> 
         return Requeued(tuple(queued), tuple(not_failed), missing)
 
 
-def load_alert(engine: Engine, alert_id: int) -> tuple[Alert, AlertContent | None] | None:
+def load_alert(engine: Engine, alert_id: int) -> DueAlert | None:
     """An outbox row and, for a topic alert or a story update, its story as it is at send time.
 
     A digest or an operator alert says what its payload froze when it was queued.
@@ -815,7 +706,7 @@ def load_alert(engine: Engine, alert_id: int) -> tuple[Alert, AlertContent | Non
         if alert is None:
             return None
         if alert.match_id is None or alert.story_id is None:
-            return alert, None
+            return _due(alert, None)
         match = session.get(Match, alert.match_id)
         story = session.get(Story, alert.story_id)
         if match is None or story is None:
@@ -841,20 +732,14 @@ def load_alert(engine: Engine, alert_id: int) -> tuple[Alert, AlertContent | Non
             idempotency_key=idempotency_key(alert.topic, story.id or 0, alert.channel),
             created_at=alert.created_at or utcnow(),
         )
-        return alert, content
+        return _due(alert, content)
 
 
-@dataclass(frozen=True, slots=True)
-class DigestEntry:
-    """A story that first matched a topic in a digest's window."""
-
-    topic: str
-    story_id: int
-    title: str  # the story's: its first article's, in that article's language
-    language: str | None
-    matched_at: datetime
-    snippet: str
-    outlets: tuple[Outlet, ...]  # its articles stored before the window ended
+def _due(alert: Alert, content: AlertContent | None) -> DueAlert:
+    created = alert.created_at or utcnow()
+    return DueAlert(
+        alert.channel, alert.attempts, content, alert.id or 0, alert.kind, alert.topic, created, alert.payload
+    )
 
 
 def digest_entries(engine: Engine, topics: Sequence[str], since: datetime, until: datetime) -> list[DigestEntry]:
@@ -878,7 +763,7 @@ def digest_entries(engine: Engine, topics: Sequence[str], since: datetime, until
         sa.select(
             _MATCH.c.topic,
             _MATCH.c.story_id,
-            sa.func.min(_MATCH.c.matched_at).label("matched_at"),
+            sa.func.min(_MATCH.c.matched_at, type_=UTCDateTime()).label("matched_at"),
             sa.func.min(_MATCH.c.id).label("match_id"),
         )
         .where(
@@ -917,34 +802,12 @@ def digest_entries(engine: Engine, topics: Sequence[str], since: datetime, until
             story_id=r.story_id,
             title=stories_by_id[r.story_id].title,
             language=stories_by_id[r.story_id].language,
-            matched_at=aware(r.matched_at),
+            matched_at=r.matched_at,
             snippet=snippets.get(r.match_id, ""),
             outlets=tuple(outlets.get(r.story_id, ())),
         )
         for r in found
     ]
-
-
-def idempotency_key(topic: str, story_id: int, channel: str) -> str:
-    """Stable per (topic, story, channel): a receiver drops a redelivery by it."""
-    slug = "-".join(stories_slug(topic))
-    return f"monitor-{slug}-{story_id}-{channel.replace(':', '-')}"
-
-
-def stories_slug(text: str) -> list[str]:
-    return [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
-
-
-@dataclass
-class HeldLeases:
-    """The feeds and alerts this process is working on now: what its heartbeat renews.
-
-    A row leased but dropped from here (its poll abandoned) is left to expire, so
-    another worker, or this one later, picks it up.
-    """
-
-    feeds: set[int] = field(default_factory=set)
-    alerts: set[int] = field(default_factory=set)
 
 
 def renew_leases(engine: Engine, owner: str, held: HeldLeases, until: datetime) -> None:
@@ -1043,20 +906,12 @@ def store_backfill(
     story_id: int,
     matches: Sequence[TopicMatch],
     routes: Routes,
-    *,
-    alert: bool,
+    now: datetime,
 ) -> int:
-    """Store the matches a new topic finds in history; alerts only when asked. Returns alerts queued."""
+    """Store the matches a new topic finds in history, queueing alerts on ``channels`` (none:
+    matches only). Returns the alerts queued."""
     try:
         with writing(engine) as connection:
-            return _add_matches(
-                connection,
-                article_id,
-                story_id,
-                matches,
-                routes if alert else Routes(),
-                utcnow(),
-                backfill=True,
-            )
+            return _add_matches(connection, article_id, story_id, matches, routes, now, backfill=True)
     except IntegrityError:
         return 0  # matched already

@@ -8,26 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import monitor, write_config
-from hostile import HostileServer, respond
-from receivers import WebhookReceiver, sample_operator
-from seedsite import feed_xml
+from receivers import WebhookReceiver
 from sqlalchemy.engine import Engine
 from test_story_store import NOW, RULES, match, new_article, seed
 
 from monitor.alerts import outbox
-from monitor.alerts.notices import operator_payload, operator_text
 from monitor.config import Config, parse_config
 from monitor.service import alert_channels
 from monitor.store import queries, repository
 from monitor.store.db import create_engine, transaction, upgrade
+from monitor.store.sql import SqlStore
 from monitor.store.tables import Feed, utcnow
 
 FEED_URL = "https://kompas.example/feed"
@@ -146,47 +141,4 @@ def test_an_alert_given_up_tells_the_operator_once_and_an_operator_alert_given_u
 
 async def deliver(cfg: Config, engine: Engine, clock: Callable[[], datetime]) -> outbox.DeliveryStats:
     async with alert_channels(cfg) as channels:
-        return await outbox.Dispatcher(engine, channels, cfg.alerts, "test", clock=clock).deliver_due()
-
-
-def test_monitor_poll_tells_the_operator_when_a_feed_has_failed_long_enough_and_when_it_recovers(
-    tmp_path: Path, site: HostileServer
-) -> None:
-    site.route("/feed.xml", respond(b"down for maintenance", status=503))
-    with WebhookReceiver() as ops:
-        config = write_config(
-            tmp_path,
-            f"sqlite:///{tmp_path / 'monitor.db'}",
-            [{"name": "flaky", "url": site.url("/feed.xml")}],
-            alerts={"webhooks": [{"name": "ops", "url": ops.url}], "operator": "webhook:ops"},
-            polling={"tick": "1s", "workers": 1, "alert_after": "1s"},
-        )
-
-        def poll_it() -> None:
-            result = monitor("--config", config, "poll", "--feed", "flaky")
-            assert "Traceback" not in result.stderr, result.stderr
-
-        poll_it()  # fails: the run of failures begins
-        assert ops.requests == []
-        time.sleep(1.2)
-        poll_it()  # failing for more than alert_after: told
-        poll_it()  # still failing: not told again
-        site.route("/feed.xml", respond(feed_xml(site.url(""), []), headers={"content-type": "application/rss+xml"}))
-        poll_it()  # recovered: told
-        poll_it()
-        events = [json.loads(r.body) for r in ops.requests]
-    assert [(e["event"], e["subject"]) for e in events] == [("feed_failing", "flaky"), ("feed_recovered", "flaky")]
-    assert "answered HTTP 503" in events[0]["error"] and events[0]["url"] == site.url("/feed.xml")
-    assert events[1]["summary"].startswith("feed flaky recovered at ")
-
-
-def test_the_documented_operator_alert_is_what_is_sent() -> None:
-    doc = DOCS.read_text(encoding="utf-8")
-    section = doc[doc.index("## Operator alerts") :]
-    payload, text = (
-        re.search(r"```json\n(.*?)```", section, re.DOTALL),
-        re.search(r"```text\n(.*?)```", section, re.DOTALL),
-    )
-    assert payload and text, "docs/alerts.md lost its operator examples"
-    assert json.loads(payload.group(1)) == operator_payload(sample_operator())
-    assert text.group(1) == operator_text(sample_operator())
+        return await outbox.Dispatcher(SqlStore(engine), channels, cfg.alerts, "test", clock=clock).deliver_due()

@@ -35,6 +35,8 @@ from postgres import create_database
 from receivers import WebhookReceiver
 from seedsite import Seed, publish, seeds
 from sqlmodel import col, select
+from synthetic import article as synthetic_article
+from synthetic import hit as digest_hit
 from test_daemon import (
     SEED_ALERTS,
     START_SECONDS,
@@ -43,8 +45,6 @@ from test_daemon import (
     daemon,
     wait_until,
 )
-from test_digests import article as synthetic_article
-from test_digests import hit as digest_hit
 
 from monitor import digests
 from monitor.alerts.schedule import parse_schedule
@@ -170,7 +170,7 @@ def test_a_poll_longer_than_its_lease_is_never_claimed_twice(tmp_path: Path, sit
 
     async def poll_while_another_worker_tries() -> tuple[list[int], list[datetime | None]]:
         async with running(config, lease=timedelta(seconds=1)) as runtime:
-            engine = runtime.services.engine
+            engine = runtime.services.store.engine
             polling = asyncio.create_task(runtime.poll_feeds())
             stolen: list[int] = []
             expiries: list[datetime | None] = []

@@ -8,23 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from receivers import WebhookReceiver, sample_update
+from receivers import WebhookReceiver
 from sqlalchemy.engine import Engine
 from test_story_store import NOW, RULES, match, new_article, seed
 
 from monitor.alerts import outbox
-from monitor.alerts.notices import update_payload
-from monitor.changes import StoryChange, story_changes
 from monitor.config import Config, parse_config
 from monitor.model import Document
 from monitor.service import alert_channels
 from monitor.store import notices, queries, repository
 from monitor.store.db import create_engine, transaction, upgrade
+from monitor.store.sql import SqlStore
 from monitor.store.tables import Feed
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "alerts.md"
@@ -62,15 +60,6 @@ def copy_of(doc: Document, n: int) -> Document:
         text=f"Beranda | Tekno | Edisi {n}\nBaca juga: berita pilihan nomor {n}\n{doc.text}\nIkuti kami {n}",
         language=doc.language,
     )
-
-
-def test_the_changes_an_article_makes_to_a_story() -> None:
-    assert story_changes({1, 2}, {"id"}, 3, "id") == [StoryChange(outlets=3)]
-    assert story_changes({1, 2, 3}, {"id"}, 3, "id") == []  # the same outlet again
-    assert story_changes({1, 2, 3}, {"id"}, 4, "de") == [StoryChange(language="de")]
-    assert story_changes({1, 2}, {"id"}, 9, "de") == [StoryChange(language="de"), StoryChange(outlets=3)]
-    assert story_changes(set(range(9)), {"id"}, 9, None) == [StoryChange(outlets=10)]
-    assert story_changes({1}, set(), 1, "de") == [], "a first known language is no change"
 
 
 def test_a_story_that_gains_a_third_outlet_then_a_new_language_sends_exactly_two_updates(
@@ -134,12 +123,4 @@ def test_a_story_that_gains_a_third_outlet_then_a_new_language_sends_exactly_two
 
 async def deliver(cfg: Config, engine: Engine) -> outbox.DeliveryStats:
     async with alert_channels(cfg) as channels:
-        return await outbox.Dispatcher(engine, channels, cfg.alerts, "test").deliver_due()
-
-
-def test_the_documented_update_is_what_is_sent() -> None:
-    doc = DOCS.read_text(encoding="utf-8")
-    section = doc[doc.index("## Story updates") :]
-    found = re.search(r"```json\n(.*?)```", section, re.DOTALL)
-    assert found, "docs/alerts.md lost its update payload"
-    assert json.loads(found.group(1)) == update_payload(sample_update())
+        return await outbox.Dispatcher(SqlStore(engine), channels, cfg.alerts, "test").deliver_due()
