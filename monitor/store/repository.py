@@ -46,6 +46,7 @@ from monitor.store.interface import (
     idempotency_key,
     match_key,
 )
+from monitor.store.search import IndexedText, indexed_text, write_index
 from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -361,14 +362,19 @@ def store_articles(
     now = now or utcnow()
     # Pure work first, so the write lock is held only for the statements.
     prepared = [
-        (item, sorted(set(stories.index_keys(item.article.features))), item.article.features.to_json())
+        (
+            item,
+            sorted(set(stories.index_keys(item.article.features))),
+            item.article.features.to_json(),
+            indexed_text(item.article.title, item.article.text, item.article.language, item.article.text_source),
+        )
         for item in batch
     ]
     outcomes: list[Stored] = []
     try:
         with writing(engine) as connection:
-            for item, keys, features in prepared:
-                outcomes.append(_store_one(connection, item, keys, features, routes, rules, now, updates))
+            for item, keys, features, words in prepared:
+                outcomes.append(_store_one(connection, item, keys, features, words, routes, rules, now, updates))
     except Exception as exc:  # begin or commit failed: nothing of the batch was stored
         return [exc] * len(batch)
     return outcomes
@@ -379,6 +385,7 @@ def _store_one(
     item: ToStore,
     keys: Sequence[str],
     features: str,
+    words: IndexedText,
     routes: Routes,
     rules: stories.StoryRules,
     now: datetime,
@@ -429,6 +436,7 @@ def _store_one(
                 _FILE_UNDER_KEYS[connection.dialect.name == "sqlite"],
                 {"keys": json.dumps(keys), "seen_at": now, "article_id": article_id},
             )
+        write_index(connection, article_id, words)
         alerts = _add_matches(connection, article_id, story_id, item.matches, routes, now, backfill=False)
         if before is not None:
             alerts += notices.queue_updates(connection, before, story_id, article_id, new.feed_id, new.language, now)
@@ -908,8 +916,8 @@ def store_backfill(
     routes: Routes,
     now: datetime,
 ) -> int:
-    """Store the matches a new topic finds in history, queueing alerts on ``channels`` (none:
-    matches only). Returns the alerts queued."""
+    """Store the matches a new topic finds in history, queueing alerts on their ``routes``
+    (``Routes()``: matches only). Returns the alerts queued."""
     try:
         with writing(engine) as connection:
             return _add_matches(connection, article_id, story_id, matches, routes, now, backfill=True)
