@@ -1,6 +1,6 @@
 """Cost of placing one new article in its story with 10k, 100k and 1M articles stored (SQLite).
 
-Run: .venv/bin/python benchmarks/stories.py [--sizes 10000,100000,1000000] [--days 60]
+Run: .venv/bin/python benchmarks/stories.py [--sizes 10000,100000,1000000] [--days 60] [--updates]
 
 For each size it builds (or reuses, from --cache) a SQLite database through the real
 migrations, filled with synthetic articles whose story features look like real ones:
@@ -47,7 +47,7 @@ from sqlmodel import Session
 
 from monitor import stories
 from monitor.analysis import text_identity
-from monitor.model import TopicMatch
+from monitor.model import Routes, TopicMatch
 from monitor.store import repository
 from monitor.store.db import create_engine, reading, schema_is_current, transaction, upgrade
 from monitor.store.tables import Feed
@@ -56,6 +56,7 @@ from monitor.stories import StoryFeatures, StoryRules, index_keys
 GENERATOR_VERSION = 4  # bump when the synthetic data changes, so cached files are rebuilt
 END = datetime(2024, 10, 22, 8, 0, tzinfo=UTC)  # the newest stored article; new ones follow
 CHUNK = 10_000  # articles per chunk file a worker builds
+ROUTES = Routes(default=("webhook:x", "email"))  # every match alerts two channels, as in a typical setup
 FEEDS = 500
 LANGUAGES = ("en", "id", "de", "fr")
 LANGUAGE_WEIGHTS = (4, 3, 2, 2)
@@ -744,8 +745,11 @@ def plan_new_articles(engine: Engine, count: int, seed: int = 99) -> list[Planne
     return planned
 
 
-def measure(engine: Engine, planned: Sequence[Planned]) -> tuple[Timings, int, int]:
-    """Store each planned article through store_article; timings, joined as expected, new as expected."""
+def measure(engine: Engine, planned: Sequence[Planned], updates: bool = False) -> tuple[Timings, int, int]:
+    """Store each planned article through store_article; timings, joined as expected, new as expected.
+
+    ``updates``: the topic has ``updates: true``, so an article joining a story first looks up
+    whether the story was alerted (and, when it was, its outlets and languages)."""
     rules = StoryRules()
     t = Timings([], [], [], [], [], [], [], [])
     right_story = right_new = 0
@@ -759,7 +763,9 @@ def measure(engine: Engine, planned: Sequence[Planned]) -> tuple[Timings, int, i
             decoded_before = len(t.decode)
             now = END + timedelta(minutes=n, seconds=30)
             start, cpu = time.perf_counter(), time.process_time()
-            stored = repository.store_article(engine, item.article, matches, ["webhook:x", "email"], rules, now)
+            stored = repository.store_article(
+                engine, item.article, matches, ROUTES, rules, now, updates={"ByteDance AI"} if updates else ()
+            )
             t.total.append(time.perf_counter() - start)
             t.cpu.append(time.process_time() - cpu)
             t.found.append(len(t.decode) - decoded_before)
@@ -880,7 +886,7 @@ def _migrate(engine: Engine, size: int) -> None:
     _progress(f"  {size:,}: migrated in {time.perf_counter() - started:.0f} s")
 
 
-def run(size: int, days: float, new: int, cache: Path, rebuild: bool) -> dict[str, float]:
+def run(size: int, days: float, new: int, cache: Path, rebuild: bool, updates: bool = False) -> dict[str, float]:
     path = cache / f"stories-{size}-{days:g}d-v{GENERATOR_VERSION}.db"
     built = Path(f"{path}.built")
     build_seconds = None
@@ -903,9 +909,9 @@ def run(size: int, days: float, new: int, cache: Path, rebuild: bool) -> dict[st
         db_bytes = file_bytes - free_bytes
         planned = plan_new_articles(engine, new)
         warm = plan_new_articles(engine, 20, seed=5)  # first statements prepare and warm the caches
-        measure(engine, warm)
+        measure(engine, warm, updates)
         remove_measured(engine)
-        timings, right_story, right_new = measure(engine, planned)
+        timings, right_story, right_new = measure(engine, planned, updates)
         plan = query_plan(engine)
         remove_measured(engine)
     finally:
@@ -956,11 +962,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--cache", type=Path, default=Path("/tmp/monitor-bench-stories"), help="where built databases are kept"
     )
     parser.add_argument("--rebuild", action="store_true", help="build even when a cached database exists")
+    parser.add_argument("--updates", action="store_true", help="the matched topic sends story updates")
     args = parser.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     args.cache.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    results = {size: run(size, args.days, args.new, args.cache, args.rebuild) for size in sizes}
+    results = {size: run(size, args.days, args.new, args.cache, args.rebuild, args.updates) for size in sizes}
     print("\n== growth ==")
     for smaller, larger in itertools.pairwise(sizes):
         a, b = results[smaller], results[larger]

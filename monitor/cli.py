@@ -126,12 +126,30 @@ def check_config(ctx: click.Context, quiet: bool) -> None:
         return
     from sqlalchemy.engine import make_url
 
-    channels = [f"webhook:{w.name}" for w in config.alerts.webhooks] + (["email"] if config.alerts.email else [])
+    from monitor.service import alert_channels, run_loop
+
+    async def described() -> list[str]:
+        async with alert_channels(config) as registry:
+            return [
+                f"{name} ({c.kind} {c.target}{'' if c.instant else ', only when routed'})"
+                for name, c in registry.items()
+            ]
+
+    channels = run_loop(described())
+    routes = config.routes()
     click.echo(f"config: {config.source} is valid")
     click.echo(f"database: {make_url(config.database).render_as_string(hide_password=True)}")
     click.echo(f"feeds: {len(config.feeds)}")
     click.echo(f"topics: {len(config.topics)} ({', '.join(t.name for t in config.topics)})")
     click.echo(f"alert channels: {', '.join(channels) or 'none (matches are stored, nothing is sent)'}")
+    for topic in config.topics:
+        if topic.name in routes.by_topic:
+            click.echo(f"  topic {topic.name} alerts: {', '.join(routes.of(topic.name)) or 'no channel'}")
+    for digest in config.alerts.digests:
+        click.echo(f"digest {digest.name}: {digest.parsed} to {digest.channel} ({', '.join(digest.topics)})")
+    if config.alerts.operator:
+        after = config.polling.alert_after.total_seconds() / 3600
+        click.echo(f"operator alerts: {config.alerts.operator} (a feed failing {after:g} h, an alert given up)")
 
 
 # --- polling -----------------------------------------------------------------------------
@@ -141,7 +159,7 @@ def check_config(ctx: click.Context, quiet: bool) -> None:
 @click.option("--feed", "names", multiple=True, metavar="NAME", help="Poll only this feed (repeatable).")
 @click.pass_context
 def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
-    """Poll every feed once now, process new articles, deliver due alerts.
+    """Poll every feed once now, process new articles, queue due digests, deliver due alerts.
 
     Prints one line per feed and a summary. Exits 0 even when some feeds failed:
     their errors are stored (see `monitor feeds --failing`). Exits 1 with one line
@@ -193,8 +211,9 @@ def run(ctx: click.Context, and_serve: bool) -> None:
     """Run as a daemon: poll feeds on their schedule and deliver alerts until SIGTERM or Ctrl-C.
 
     Polls due feeds every `polling.tick` and delivers alerts beside it, one at a time
-    per channel. Status lines go to stderr, among them one when the database stops
-    taking writes (polling pauses) and one when it takes them again.
+    per channel; queues each digest when its period ends. Status lines go to stderr,
+    among them one when the database stops taking writes (polling pauses) and one
+    when it takes them again.
 
     Several `monitor run` processes may share one PostgreSQL database; each claims
     due feeds with a lease, so none is polled twice at once. With --serve the same
@@ -529,7 +548,7 @@ def search(ctx: click.Context, query: str, since: str | None, limit: int, cursor
         click.echo(f"note: {why}; continue with --cursor {page.next_cursor}", err=True)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @_query_options
 @click.option(
     "--status",
@@ -538,15 +557,84 @@ def search(ctx: click.Context, query: str, since: str | None, limit: int, cursor
 )
 @click.pass_context
 def alerts(ctx: click.Context, /, limit: int, fmt: str, status: str | None, **filters: Any) -> None:
-    """The alert outbox: what was sent where, what waits for a retry and why."""
+    """The alert outbox: what was sent where, what waits for a retry and why.
+
+    Without a subcommand, lists the alerts, newest first.
+    """
+    if ctx.invoked_subcommand:
+        return
     from monitor.store import queries
 
     rows = queries.alerts(_engine(ctx), limit=limit, status=status, **_filters(**filters))
     _show(
         rows,
         fmt,
-        ["id", "created_at", "topic", "story_id", "channel", "status", "attempts", "last_error"],
+        ["id", "created_at", "kind", "topic", "story_id", "channel", "status", "attempts", "last_error"],
     )
+
+
+@alerts.command("retry")
+@click.argument("ids", nargs=-1, type=click.IntRange(1), metavar="[ID]...")
+@click.option("--failed", "every_failed", is_flag=True, help="Every alert that was given up.")
+@click.pass_context
+def alerts_retry(ctx: click.Context, ids: tuple[int, ...], every_failed: bool) -> None:
+    """Put failed alerts back in the outbox: the given IDs, or --failed for all.
+
+    The next `monitor poll` or the running daemon sends them (one more attempt; if it
+    fails, the usual backoff applies while `alerts.retry_for` since the alert was
+    queued allows). Exits 1 when an ID does not exist or was not failed.
+    """
+    from monitor.store import repository
+
+    if bool(ids) == every_failed:
+        raise UsageError("give alert IDs or --failed (not both); `monitor alerts --status failed` lists them")
+    outcome = repository.requeue_failed(_engine(ctx), None if every_failed else ids, datetime.now(UTC))
+    click.echo(f"{len(outcome.queued)} alerts queued again{_ids(outcome.queued)}")
+    problems = [f"alert {i} does not exist" for i in outcome.missing]
+    problems += [f"alert {i} is {status}, not failed; left as it is" for i, status in outcome.not_failed]
+    if problems:
+        raise MonitorError("; ".join(problems))
+
+
+def _ids(ids: Sequence[int]) -> str:
+    shown = ", ".join(map(str, ids[:20])) + (", …" if len(ids) > 20 else "")
+    return f": {shown}" if ids else ""
+
+
+@alerts.command("test")
+@click.argument("channel")
+@click.pass_context
+def alerts_test(ctx: click.Context, channel: str) -> None:
+    """Send a test message through CHANNEL now; print the result in one line.
+
+    The message says it is a test and names the channel; the outbox is not touched.
+    Exits 1 when the channel does not exist or the message was not delivered.
+    """
+    import time
+
+    from monitor.alerts.render import channel_test_message
+    from monitor.errors import DeliveryError
+    from monitor.service import alert_channels, run_loop
+
+    config = _config(ctx)
+
+    async def go() -> None:
+        async with alert_channels(config) as registry:
+            if channel not in registry:
+                known = ", ".join(registry) or "none is configured"
+                raise MonitorError(f"no alert channel named {channel!r} (channels: {known})")
+            target = registry[channel]
+            started = time.monotonic()
+            try:
+                await registry.deliver(channel, channel_test_message(channel, datetime.now(UTC)))
+            except DeliveryError as exc:
+                raise MonitorError(f"{channel}: {str(exc).removesuffix('; will retry')}") from None
+            click.echo(
+                f"✓ {channel} ({target.kind} {target.target}): test message delivered "
+                f"in {time.monotonic() - started:.1f} s"
+            )
+
+    run_loop(go())
 
 
 @cli.group(invoke_without_command=True)
@@ -708,6 +796,73 @@ def _synced_store(ctx: click.Context) -> SqlStore:
     store = _store(ctx)
     store.sync_feeds(_config(ctx).feeds, datetime.now(UTC))
     return store
+
+
+# --- digests -----------------------------------------------------------------------------
+
+
+@cli.group()
+def digest() -> None:
+    """Look at a digest before its time, or send it now (alerts.digests)."""
+
+
+def _digest_config(ctx: click.Context, name: str) -> Any:
+    config = _config(ctx)
+    for candidate in config.alerts.digests:
+        if candidate.name == name:
+            return candidate
+    names = ", ".join(d.name for d in config.alerts.digests) or "none is configured (alerts.digests)"
+    raise UsageError(f"no digest named {name!r}; the digests are: {names}")
+
+
+@digest.command("preview")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the webhook JSON document instead of the text.")
+@click.pass_context
+def digest_preview(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Print the digest of the period in progress, as it stands now (sends nothing).
+
+    The stories listed are those since the previous digest ended; the text is the
+    email's text part.
+    """
+    from monitor import digests
+    from monitor.alerts import digest as render
+
+    chosen = _digest_config(ctx, name)
+    now = datetime.now(UTC)
+    found, sent = digests.current(_store(ctx), chosen, now)
+    content = render.DigestContent(0, found, "(preview)", now)
+    if as_json:
+        click.echo(json.dumps(render.webhook_payload(content), ensure_ascii=False, indent=2))
+        return
+    if sent:
+        click.echo("(this period's digest was sent already; these stories go in the next one)", err=True)
+    click.echo(render.text(content), nl=False)
+
+
+@digest.command("send")
+@click.argument("name")
+@click.pass_context
+def digest_send(ctx: click.Context, name: str) -> None:
+    """Send the digest of the period in progress now, once: the period's scheduled one is
+    then not sent, and the next period's starts from now."""
+    from monitor import digests
+    from monitor.service import deliver_channel, run_loop
+
+    config = _config(ctx)
+    chosen = _digest_config(ctx, name)
+    store = _store(ctx)
+    now = datetime.now(UTC)
+    found, sent = digests.current(store, chosen, now)
+    if not sent and not found.story_count:
+        click.echo(f"digest {name}: no new stories since {found.since:%Y-%m-%d %H:%M} UTC; nothing sent")
+        return
+    if sent or digests.queue(store, found, chosen.channel, now) is None:
+        click.echo(f"digest {name}: already sent for this period; `monitor alerts` shows it")
+        return
+    stats = run_loop(deliver_channel(config, store, chosen.channel))
+    state = "sent" if stats.delivered else "queued (delivery failed; retried by `monitor run`, see `monitor alerts`)"
+    click.echo(f"digest {name}: {found.story_count} stories {state} to {chosen.channel}")
 
 
 # --- database ----------------------------------------------------------------------------

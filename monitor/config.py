@@ -33,7 +33,9 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.alerts.schedule import Schedule, parse_schedule
 from monitor.errors import ConfigError, QueryError
+from monitor.model import Routes
 from monitor.stories.decision import THRESHOLD as DEFAULT_EVENT_THRESHOLD
 from monitor.topics.parser import parse as parse_query
 
@@ -224,6 +226,8 @@ class TopicConfig(_Section):
     name: str = Field(min_length=1)
     query: str = Field(min_length=1)
     stem: bool = False  # match word forms through the article language's Snowball stemmer
+    updates: bool = False  # an alerted story that gains a language or 3 and 10 outlets alerts again
+    channels: list[str] | None = None  # where its alerts go; None: every instant channel, []: none
 
     @field_validator("query")
     @classmethod
@@ -288,12 +292,76 @@ class EmailConfig(_Section):
         return host
 
 
+class DigestConfig(_Section):
+    name: str = Field(min_length=1)
+    channel: str = Field(min_length=1)
+    topics: list[str] = Field(min_length=1)
+    schedule: str  # "hourly", "daily 08:00 Europe/Berlin", "weekly mon 09:00 Asia/Jakarta"
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, schedule: str) -> str:
+        parse_schedule(schedule)  # its ValueError is the one-line message
+        return schedule
+
+    @property
+    def parsed(self) -> Schedule:
+        return parse_schedule(self.schedule)
+
+
+class _Channel(_Section):
+    """What every named channel has: a name, and whether unrouted topics alert it."""
+
+    name: str = Field(min_length=1)
+    instant: bool = True  # alerts of topics without `channels:` go here; false: only when named
+
+
+class WebhookChannel(_Channel, WebhookConfig):
+    type: Literal["webhook"]
+
+
+class EmailChannel(_Channel, EmailConfig):
+    type: Literal["email"]
+
+
+class AppriseChannel(_Channel):
+    type: Literal["apprise"]
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, url: str) -> str:
+        # Apprise URLs carry their tokens everywhere: messages show the scheme only.
+        scheme, separator, rest = url.partition("://")
+        if not separator or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme) or not rest:
+            raise ValueError("is not an Apprise URL; write e.g. slack://TokenA/TokenB/TokenC or json://host/path")
+        if any(c.isspace() or not c.isprintable() for c in url):
+            raise ValueError(f"the {scheme}:// URL contains a space or control character; percent-encode it")
+        return url
+
+
+ChannelConfig = Annotated[WebhookChannel | EmailChannel | AppriseChannel, Field(discriminator="type")]
+
+
 class AlertsConfig(_Section):
-    webhooks: list[WebhookConfig] = []
-    email: EmailConfig | None = None
+    channels: list[ChannelConfig] = []
+    webhooks: list[WebhookConfig] = []  # shorthand: channel webhook:<name> each
+    email: EmailConfig | None = None  # shorthand: channel email
+    digests: list[DigestConfig] = []
+    operator: str | None = None  # the channel told of failing feeds and alerts given up
     retry_for: PositiveDuration = timedelta(days=3)  # an undeliverable alert is retried this long
     first_retry: PositiveDuration = timedelta(seconds=30)  # then doubling up to max_backoff
     max_backoff: PositiveDuration = timedelta(hours=1)
+
+    def every_channel(self) -> list[WebhookChannel | EmailChannel | AppriseChannel]:
+        """The named channels, then the shorthand ones under their outbox names."""
+        shorthand: list[WebhookChannel | EmailChannel | AppriseChannel] = [
+            WebhookChannel(**hook.model_dump(exclude={"name"}), name=f"webhook:{hook.name}", type="webhook")
+            for hook in self.webhooks
+        ]
+        if self.email is not None:
+            shorthand.append(EmailChannel(**self.email.model_dump(), name="email", type="email"))
+        return [*self.channels, *shorthand]
 
 
 class FetchConfig(_Section):
@@ -319,7 +387,8 @@ class PollingConfig(_Section):
     failures_before_backoff: Count = Field(default=3, ge=1, le=1000)
     backoff_step: Duration = timedelta(hours=1)  # added per failure from then on, up to max_interval
     dead_after: PositiveDuration = timedelta(days=7)  # answering 404/410 this long: no longer polled
-    tick: PositiveDuration = timedelta(seconds=30)  # how often `monitor run` looks for due feeds
+    tick: PositiveDuration = timedelta(seconds=30)  # longest sleep of `monitor run` between looks at the feed table
+    alert_after: PositiveDuration = timedelta(hours=24)  # a feed failing this long: alerts.operator is told
     workers: Count = Field(default=2, gt=0, le=64)  # processes for parsing and extraction
 
     @model_validator(mode="after")
@@ -418,6 +487,32 @@ class Config(_Section):
         if password := make_url(self.database).password:
             found.append(str(password))
         return found
+
+    def routes(self) -> Routes:
+        """Which channels each topic alerts: those it names, or every instant channel."""
+        instant = tuple(channel.name for channel in self.alerts.every_channel() if channel.instant)
+        named = {t.name: tuple(t.channels) for t in self.topics if t.channels is not None}
+        return Routes(default=instant, by_topic=named)
+
+
+def _route_problems(config: Config) -> Iterator[tuple[KeyPath, str]]:
+    """Channels named twice (a named channel and a shorthand one), and routes to channels that do not exist."""
+    names: set[str] = set()
+    for index, channel in enumerate(config.alerts.every_channel()):
+        if channel.name in names:
+            named = index < len(config.alerts.channels)
+            where: KeyPath = ("alerts", "channels", index, "name") if named else ("alerts",)
+            yield where, f"two channels are named {_shown(channel.name)}; names must be unique"
+        names.add(channel.name)
+    known = ", ".join(sorted(names)) or "none is configured"
+    for t, topic in enumerate(config.topics):
+        for c, name in enumerate(topic.channels or ()):
+            if name not in names:
+                yield (
+                    ("topics", t, "channels", c),
+                    f"topic {_shown(topic.name)} routes to channel {_shown(name)}, which does not exist "
+                    f"(channels: {known})",
+                )
 
 
 # --- reading the file ----------------------------------------------------------------------
@@ -583,6 +678,8 @@ def _duplicate_names(tree: Mapping[Any, Any]) -> Iterator[tuple[KeyPath, str]]:
         (("feeds",), "feeds", feed_name_from_url),
         (("topics",), "topics", lambda url: ""),
         (("alerts", "webhooks"), "webhooks", _webhook_host),
+        (("alerts", "digests"), "digests", lambda url: ""),
+        (("alerts", "channels"), "channels", lambda url: ""),
     )
     for section, kind, default in defaults:
         items: Any = tree
@@ -604,6 +701,23 @@ def _duplicate_names(tree: Mapping[Any, Any]) -> Iterator[tuple[KeyPath, str]]:
             if name in seen:
                 yield where, f"two {kind} are named {_shown(name)}; names must be unique"
             seen.add(name)
+
+
+def _unknown_references(config: Config) -> Iterator[tuple[KeyPath, str]]:
+    """Digests and the operator naming a topic or channel that is not configured."""
+    channels = {channel.name for channel in config.alerts.every_channel()}
+    known = f"(channels: {', '.join(sorted(channels)) or 'none is configured'})"
+    topics = {t.name for t in config.topics}
+    for index, digest in enumerate(config.alerts.digests):
+        where: KeyPath = ("alerts", "digests", index)
+        if digest.channel not in channels:
+            unknown = f"unknown channel {_shown(digest.channel)} {known}"
+            yield (*where, "channel"), f"digest {_shown(digest.name)}: {unknown}"
+        for position, topic in enumerate(digest.topics):
+            if topic not in topics:
+                yield (*where, "topics", position), f"digest {_shown(digest.name)}: unknown topic {_shown(topic)}"
+    if config.alerts.operator is not None and config.alerts.operator not in channels:
+        yield ("alerts", "operator"), f"unknown channel {_shown(config.alerts.operator)} {known}"
 
 
 def _webhook_host(url: str) -> str:
@@ -653,6 +767,9 @@ def parse_config(text: str, source: str = "<string>", env: Mapping[str, str] | N
             if loc == ("database",) and env.get(DATABASE_ENV):
                 message = f"(from {DATABASE_ENV}) {message}"
             located.append((loc, message))
+    if config is not None:
+        located.extend(_route_problems(config))
+        located.extend(_unknown_references(config))
     if not located:
         assert config is not None
         return config

@@ -6,6 +6,7 @@ these; only adapters (fetch, store, alerts senders) touch the outside world.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -67,6 +68,17 @@ class TopicMatch:
     hits: tuple[Hit, ...] = field(default=())
     clause: str = ""  # the sub-query that decided the match, as text
     snippet: str = ""  # HTML-escaped, hits wrapped in <mark>…</mark>
+
+
+@dataclass(frozen=True)
+class Routes:
+    """Which alert channels each topic's alerts go to (``topics[].channels`` in the config)."""
+
+    default: tuple[str, ...] = ()  # for a topic that names none: every instant channel
+    by_topic: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def of(self, topic: str) -> tuple[str, ...]:
+        return self.by_topic.get(topic, self.default)
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,14 @@ from monitor import logs, polling, stories
 from monitor.errors import FetchError, ParseError, StorageError
 from monitor.feeds import ParsedFeed, parse_feed
 from monitor.fetch import Fetcher, FetchResult, is_transient
-from monitor.model import SAME_SITE_TEXT, Entry
+from monitor.model import SAME_SITE_TEXT, Entry, Routes
 from monitor.store.db import StorageHealth
 from monitor.store.interface import (
     LEASE,
     FeedState,
     HeldLeases,
     NewArticle,
+    OperatorWatch,
     PollRecord,
     SiteBoilerplate,
     Store,
@@ -80,7 +81,7 @@ class Services:
     store: Store
     fetcher: Fetcher
     pool: WorkerPool  # its workers hold the compiled topics (monitor.workers)
-    channels: Sequence[str]
+    routes: Routes  # which channels each topic's alerts go to
     story_rules: stories.StoryRules
     poll_policy: polling.PollPolicy
     clock: Callable[[], datetime] = utcnow
@@ -89,12 +90,16 @@ class Services:
     held: HeldLeases = field(default_factory=HeldLeases)  # what the heartbeat renews
     storage: StorageHealth = field(default_factory=StorageHealth)
     alerts_queued: Callable[[], None] = lambda: None  # wakes the dispatcher
+    updates: frozenset[str] = frozenset()  # topics whose alerted stories send updates
+    operator: OperatorWatch | None = None  # told of feeds failing and recovered
     database: DatabaseThread = field(default_factory=DatabaseThread)
     writer: ArticleWriter = field(init=False)
 
     def __post_init__(self) -> None:
         self.writer = ArticleWriter(
-            lambda batch: self.store.store_articles(batch, self.channels, self.story_rules, self.clock()),
+            lambda batch: self.store.store_articles(
+                batch, self.routes, self.story_rules, self.clock(), updates=self.updates
+            ),
             self.database,
         )
 
@@ -332,6 +337,9 @@ def _reschedule(
         rhythm=rhythm if parsed else None,
         dead=polling.is_dead(services.poll_policy, status=status_code, failing_since=failing_since, now=now),
         warning="; ".join(report.warnings) or None,
+        feed=feed.name,
+        url=feed.url,
+        failing_since=feed.failing_since,
     )
 
 
@@ -351,23 +359,33 @@ class CycleReport:
 async def poll_due(
     services: Services, owner: str, *, names: Sequence[str] | None = None, concurrency: int = 20
 ) -> CycleReport:
-    """Claim the feeds that are due (or the named ones, or all when ``names`` is empty) and poll them.
+    """Claim the feeds that are due (or the named ones, or all when ``names`` is empty) and poll them."""
+    return await poll_claimed(services, await claim_due(services, owner, names=names), concurrency=concurrency)
+
+
+async def claim_due(services: Services, owner: str, *, names: Sequence[str] | None = None) -> list[FeedState]:
+    """Lease the feeds that are due (or the named ones) to ``owner``; the heartbeat renews them from now on."""
+    feeds = await services.database.run(
+        services.store.claim_due_feeds, owner, services.clock(), names=names, lease=services.lease
+    )
+    services.held.feeds.update(feed.id for feed in feeds)
+    return feeds
+
+
+async def poll_claimed(services: Services, feeds: Sequence[FeedState], *, concurrency: int = 20) -> CycleReport:
+    """Poll feeds claimed by ``claim_due``.
 
     While a feed is polled its lease is renewed (``services.held``, the heartbeat), so a
     long poll is never claimed twice. When the database stops taking writes, the feeds
     not started yet are left alone (their leases expire) and nothing more is fetched.
     """
-    feeds = await services.database.run(
-        services.store.claim_due_feeds, owner, services.clock(), names=names, lease=services.lease
-    )
-    services.held.feeds.update(feed.id for feed in feeds)
     gate = asyncio.Semaphore(concurrency)
     finished: list[PollRecord] = []  # written in batches: one transaction per feed would be most of a 304's cost
 
     async def write(records: list[PollRecord]) -> None:
         try:
             if records and not services.storage.failing:
-                await services.database.run(services.store.record_polls, records)
+                await services.database.run(services.store.record_polls, records, services.operator)
         except StorageError as exc:
             services.storage.failed(exc)  # the polls are not recorded: their feeds are polled again later
         finally:
@@ -414,7 +432,7 @@ def _log_poll(report: FeedReport) -> None:
 async def backfill(services: Services, topics: TopicSet, since: datetime, *, alert: bool) -> tuple[int, int]:
     """Match new or changed topics against stored articles; returns (matches, alerts queued)."""
     found = queued = 0
-    channels = services.channels if alert else ()
+    routes = services.routes if alert else Routes()
     stored = services.store.stored_documents(since)
     # Reads and writes on the database thread, the matching here between them: the daemon's
     # other work runs on meanwhile.
@@ -424,6 +442,6 @@ async def backfill(services: Services, topics: TopicSet, since: datetime, *, ale
         if matches:
             found += len(matches)
             queued += await services.database.run(
-                services.store.store_backfill, article_id, story_id, matches, channels, services.clock()
+                services.store.store_backfill, article_id, story_id, matches, routes, services.clock()
             )
     return found, queued

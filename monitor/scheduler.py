@@ -1,8 +1,11 @@
-"""The daemon's ticker: APScheduler wakes the process; the schedule itself is in the database.
+"""The daemon's clock: sleep until the next feed falls due, poll it, deliver beside it.
 
-APScheduler 3.x is used only as an in-process timer (coalesce, one instance at a
-time). Which feed is due, who holds it and when it runs next are rows in the feed
-table, so a restart or a second worker loses nothing.
+Which feed is due, who holds it and when it runs next are rows in the feed table, so
+a restart or a second worker loses nothing. The loop sleeps until the earliest due
+time the database knows, waking early when a poll ends (its feeds get new times) and
+at least every ``polling.tick`` (another worker may have added or polled feeds).
+Feeds falling due while others are still being polled are polled at once, beside
+them: a slow feed never holds up the next.
 """
 
 from __future__ import annotations
@@ -17,15 +20,20 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.service import Runtime
+from monitor.store.interface import FeedState
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 5.0
 RETENTION_FIRST_RUN = timedelta(hours=1)
+# When a feed is due but none could be claimed (another worker is claiming it this instant),
+# look again after this, not in a busy loop.
+CLAIM_RETRY = timedelta(seconds=1)
 
 
 async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asyncio.Event | None = None) -> None:
-    """Tick until SIGTERM/SIGINT (or ``stop``); let the running tick finish for a few seconds.
+    """Poll feeds as they fall due until SIGTERM/SIGINT (or ``stop``); let the polls in progress
+    finish for a few seconds.
 
     Polling and delivery are separate tasks: a receiver that hangs delays its own
     channel, never the next poll. A database that refuses writes pauses both, told in
@@ -39,15 +47,10 @@ async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asy
     current: set[asyncio.Task[None]] = set()
     runtime.services.storage.notify = report
 
-    async def tick() -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        current.add(task)
+    async def poll(feeds: list[FeedState]) -> None:
         try:
-            if not runtime.storage_ready():  # fetch nothing that could not be stored
-                return
-            cycle = await runtime.poll_feeds()
-            if cycle.feeds:
+            cycle = await runtime.poll_claimed(feeds)
+            if any(f.stored or f.error for f in cycle.feeds):  # a line per poll that found something
                 report(
                     f"{datetime.now(UTC):%H:%M:%S} polled {len(cycle.feeds)} feeds "
                     f"({len(cycle.failed)} failed), {sum(f.stored for f in cycle.feeds)} new articles, "
@@ -55,42 +58,77 @@ async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asy
                 )
         except asyncio.CancelledError:  # stopping: unfinished feeds are polled again after restart
             report("stopping: the current cycle was interrupted; its unfinished feeds are polled after restart")
-        except Exception:  # a failing tick must not kill the daemon; the next one tries again
-            log.exception("tick failed")
+        except Exception:  # a failing poll must not kill the daemon; the feeds are due again later
+            log.exception("poll failed")
         finally:
-            current.discard(task)
+            woken.set()  # its feeds have new due times
 
-    tick_every = runtime.config.polling.tick
-    # A cycle longer than a tick is normal; APScheduler would warn about every skipped tick.
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    scheduler = AsyncIOScheduler(timezone=UTC)
-    scheduler.add_job(
-        tick,
+    def start(feeds: list[FeedState]) -> None:
+        task = asyncio.create_task(poll(feeds))
+        current.add(task)
+        task.add_done_callback(current.discard)
+
+    woken = asyncio.Event()
+    scheduling = asyncio.create_task(_schedule(runtime, start, woken, stop))
+    delivering = asyncio.create_task(runtime.dispatcher.run(runtime.config.polling.tick, report))
+    digesting = asyncio.create_task(runtime.keep_queueing_digests())
+    # The chores on a calendar: retention (retention.articles) daily, the first an hour after start.
+    chores = AsyncIOScheduler(timezone=UTC)
+    chores.add_job(
+        runtime.prune,
         "interval",
-        seconds=tick_every.total_seconds(),
-        next_run_time=datetime.now(UTC),
+        days=1,
+        next_run_time=datetime.now(UTC) + RETENTION_FIRST_RUN,
         coalesce=True,
         max_instances=1,
-        misfire_grace_time=None,
     )
-    # Retention (retention.articles): daily, the first an hour after start, beside polling.
-    scheduler.add_job(
-        runtime.prune, "interval", days=1, next_run_time=datetime.now(UTC) + RETENTION_FIRST_RUN, coalesce=True
-    )
-    scheduler.start()
-    delivering = asyncio.create_task(runtime.dispatcher.run(tick_every, report))
+    chores.start()
     report(
         f"monitor running: {len(runtime.config.feeds)} feeds, {len(runtime.config.topics)} topics, "
-        f"{len(runtime.senders)} alert channels; Ctrl-C or SIGTERM stops"
+        f"{len(runtime.channels)} alert channels; Ctrl-C or SIGTERM stops"
     )
     await stop.wait()
-    scheduler.shutdown(wait=False)
+    chores.shutdown(wait=False)
+    woken.set()
+    await scheduling
     runtime.dispatcher.stop()
+    digesting.cancel()  # a digest is queued in one transaction: cancelled between, nothing is half done
     if current:
-        report("stopping: letting the current cycle finish…")
+        report("stopping: letting the polls in progress finish…")
     # Alerts still in flight when the grace ends stay queued and are sent after restart.
     _, pending = await asyncio.wait({*current, delivering}, timeout=SHUTDOWN_GRACE_SECONDS)
     for task in pending:  # unfinished feeds are released at exit and polled again
         task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
+    await asyncio.gather(*pending, digesting, return_exceptions=True)
     report("stopped")
+
+
+async def _schedule(
+    runtime: Runtime,
+    start: Callable[[list[FeedState]], None],
+    woken: asyncio.Event,
+    stop: asyncio.Event,
+) -> None:
+    """Until ``stop``: claim the feeds that are due and start polling them, then sleep until
+    the next due time, a finished poll, or ``polling.tick``, whichever comes first."""
+    recheck = runtime.config.polling.tick
+    clock = runtime.services.clock
+    while not stop.is_set():
+        woken.clear()
+        wait = recheck
+        try:
+            if runtime.storage_ready():  # fetch nothing that could not be stored
+                due = await runtime.next_feed_due()
+                if due is not None and due <= clock():
+                    feeds = await runtime.claim_due_feeds()
+                    if feeds:
+                        start(feeds)
+                        continue  # more may be due (a claim takes at most 500)
+                    wait = CLAIM_RETRY
+                elif due is not None:
+                    wait = min(recheck, due - clock())
+        except Exception:  # a bug here must not stop the daemon: look again after a while
+            log.exception("scheduling failed")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(wait.total_seconds(), 0.0)):
+                await woken.wait()

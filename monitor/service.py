@@ -18,13 +18,16 @@ from typing import Any, TypeVar
 
 import httpx
 
-from monitor import logs, polling, stories, workers
+from monitor import digests, logs, polling, stories, workers
 from monitor.alerts import outbox
-from monitor.config import Config
+from monitor.alerts.channels import ChannelRegistry, apprise_channel, email_channel, webhook_channel
+from monitor.alerts.email import SmtpSettings
+from monitor.config import AlertsConfig, AppriseChannel, Config, WebhookChannel
 from monitor.errors import StorageError
 from monitor.fetch import Fetcher, FetchLimits
-from monitor.pipeline import CycleReport, Services, backfill, poll_due
-from monitor.store.interface import LEASE, Pruned, Store
+from monitor.pipeline import CycleReport, Services, backfill, claim_due, poll_claimed, poll_due
+from monitor.store import repository
+from monitor.store.interface import LEASE, FeedState, OperatorWatch, Pruned, Store
 from monitor.store.sql import SqlStore
 from monitor.store.tables import utcnow
 from monitor.topics import TopicSet, TopicSpec
@@ -159,6 +162,44 @@ def log_pruned(pruned: Pruned, cutoff: datetime) -> None:
     )
 
 
+def operator_watch(config: Config) -> OperatorWatch | None:
+    """Where feeds failing for ``polling.alert_after`` and recovering are told, if anywhere."""
+    if config.alerts.operator is None:
+        return None
+    return OperatorWatch(config.alerts.operator, config.polling.alert_after)
+
+
+def channel_registry(alerts: AlertsConfig, client: httpx.AsyncClient) -> ChannelRegistry:
+    """Every configured channel (named and shorthand) with its sender: the one place that builds them."""
+    built = []
+    for channel in alerts.every_channel():
+        if isinstance(channel, WebhookChannel):
+            built.append(webhook_channel(channel.name, client, channel.url, channel.secret, instant=channel.instant))
+        elif isinstance(channel, AppriseChannel):
+            built.append(apprise_channel(channel.name, channel.url, instant=channel.instant))
+        else:
+            settings = SmtpSettings(
+                host=channel.host,
+                port=channel.port,
+                sender=channel.sender,
+                recipients=tuple(channel.recipients),
+                username=channel.username,
+                password=channel.password,
+                starttls=channel.starttls,
+                tls=channel.tls,
+                verify_certificate=channel.verify_certificate,
+            )
+            built.append(email_channel(channel.name, settings, instant=channel.instant))
+    return ChannelRegistry(built)
+
+
+@asynccontextmanager
+async def alert_channels(config: Config) -> AsyncIterator[ChannelRegistry]:
+    """The channel registry with its HTTP client, closed after: for a command that only sends."""
+    async with httpx.AsyncClient(headers={"User-Agent": user_agent(config)}, follow_redirects=False) as client:
+        yield channel_registry(config.alerts, client)
+
+
 @dataclass
 class Runtime:
     """Everything one process needs to poll and deliver."""
@@ -166,15 +207,28 @@ class Runtime:
     config: Config
     store: SqlStore  # the same store as services.store, as what it is: the API reads the database
     services: Services
-    senders: dict[str, outbox.Send]
+    channels: ChannelRegistry
     owner: str
     dispatcher: outbox.Dispatcher
 
     async def poll(self, names: Sequence[str] | None = None) -> tuple[CycleReport, outbox.DeliveryStats]:
-        """One cycle: poll the due feeds (or the named ones; all if empty), then deliver due alerts."""
+        """One cycle: poll the due feeds (or the named ones; all if empty), queue the digests
+        whose period ended, then deliver due alerts."""
         report = await self.poll_feeds(names)
+        try:
+            digests.queue_due(self.store, self.config.alerts.digests, self.services.clock(), {})
+        except StorageError as exc:
+            self.services.storage.failed(exc)
         delivered = await self.deliver()
         return report, delivered
+
+    async def keep_queueing_digests(self) -> None:
+        """The daemon's digest task: each period's digest is queued when the period ends."""
+        if self.config.alerts.digests:
+            services = self.services
+            await digests.keep_queueing(
+                self.store, self.config.alerts.digests, services.clock, self.dispatcher.wake, services.storage
+            )
 
     async def poll_feeds(self, names: Sequence[str] | None = None) -> CycleReport:
         """Poll the due feeds (or the named ones); a database that refuses writes is recorded
@@ -184,6 +238,29 @@ class Runtime:
         except StorageError as exc:
             self.services.storage.failed(exc)
             return CycleReport()
+
+    async def claim_due_feeds(self) -> list[FeedState]:
+        """Lease the feeds due now (the daemon polls each batch as it falls due); [] when writing fails."""
+        try:
+            return await claim_due(self.services, self.owner)
+        except StorageError as exc:
+            self.services.storage.failed(exc)
+            return []
+
+    async def poll_claimed(self, feeds: Sequence[FeedState]) -> CycleReport:
+        try:
+            return await poll_claimed(self.services, feeds, concurrency=self.config.fetch.max_connections)
+        except StorageError as exc:
+            self.services.storage.failed(exc)
+            return CycleReport()
+
+    async def next_feed_due(self) -> datetime | None:
+        """When the next feed falls due (None: no feed, or the database cannot say)."""
+        try:
+            return await self.services.database.run(repository.next_feed_due, self.store.engine)
+        except StorageError as exc:
+            self.services.storage.failed(exc)
+            return None
 
     async def deliver(self) -> outbox.DeliveryStats:
         if self.services.storage.failing:
@@ -226,6 +303,13 @@ class Runtime:
         return True
 
 
+async def deliver_channel(config: Config, store: Store, channel: str) -> outbox.DeliveryStats:
+    """Deliver what is due on one channel now, without starting anything else (`monitor digest send`)."""
+    async with alert_channels(config) as registry:
+        dispatcher = outbox.Dispatcher(store, registry, config.alerts, worker_name())
+        return await dispatcher.deliver_channel(channel, dispatcher.clock())
+
+
 @asynccontextmanager
 async def running(config: Config, *, lease: timedelta = LEASE) -> AsyncIterator[Runtime]:
     """Open the database, the HTTP clients and the worker pool; close them all after.
@@ -242,18 +326,13 @@ async def running(config: Config, *, lease: timedelta = LEASE) -> AsyncIterator[
     fetcher = Fetcher(fetch_limits(config))
     # Started by the first document that needs parsing: a cycle of 304s forks nothing.
     pool = WorkerPool(workers=config.polling.workers, setup=partial(workers.install_topics, topics))
-    # Webhooks only; a client reads the certificate bundles (tens of ms): none without webhooks.
-    alert_client = (
-        httpx.AsyncClient(headers={"User-Agent": user_agent(config)}, follow_redirects=False)
-        if config.alerts.webhooks
-        else None
-    )
-    senders = outbox.channels(config.alerts, alert_client)
+    alert_client = httpx.AsyncClient(headers={"User-Agent": user_agent(config)}, follow_redirects=False)
+    channels = channel_registry(config.alerts, alert_client)
     services = Services(
         store=store,
         fetcher=fetcher,
         pool=pool,
-        channels=tuple(senders),
+        routes=config.routes(),
         story_rules=stories.StoryRules(window=config.stories.window, event_threshold=config.stories.event_threshold),
         poll_policy=polling.PollPolicy(
             min_interval=config.polling.min_interval,
@@ -264,12 +343,14 @@ async def running(config: Config, *, lease: timedelta = LEASE) -> AsyncIterator[
             dead_after=config.polling.dead_after,
         ),
         lease=lease,
+        updates=frozenset(t.name for t in config.topics if t.updates),
+        operator=operator_watch(config),
     )
     dispatcher = outbox.Dispatcher(
-        store, senders, config.alerts, owner, held=services.held, storage=services.storage, lease=lease
+        store, channels, config.alerts, owner, held=services.held, storage=services.storage, lease=lease
     )
     services.alerts_queued = dispatcher.wake
-    runtime = Runtime(config, store, services, senders, owner, dispatcher)
+    runtime = Runtime(config, store, services, channels, owner, dispatcher)
     heartbeat = asyncio.create_task(_renew_leases(services, owner))
     try:
         await _backfill_changed_topics(runtime)
@@ -293,7 +374,9 @@ async def _renew_leases(services: Services, owner: str) -> None:
         await asyncio.sleep(services.lease.total_seconds() / 4)
         try:
             until = services.clock() + services.lease
-            await services.database.run(services.store.renew_leases, owner, services.held, until)
+            # Its own thread, not the database thread: behind a queue of article writes a renewal
+            # came too late, the leases ran out and other workers polled the same feeds again.
+            await asyncio.to_thread(services.store.renew_leases, owner, services.held, until)
         except StorageError as exc:
             services.storage.failed(exc)
         except Exception:  # a bug must not stop the heartbeat for good: the next beat tries again

@@ -12,6 +12,7 @@ Ports are picked by the OS, so tests can run side by side.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import ipaddress
 import socket
@@ -32,6 +33,9 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from monitor.alerts.digest import Digest, DigestContent, DigestStory, DigestTopic
+from monitor.alerts.notices import OperatorContent, UpdateContent
+from monitor.changes import FEED_FAILING, OperatorEvent, StoryChange
 from monitor.model import AlertContent, Outlet
 
 _WAIT_SECONDS = 5.0
@@ -51,8 +55,9 @@ class ReceivedRequest:
 class WebhookReceiver:
     """An HTTP endpoint that records every request and answers 200 unless told otherwise."""
 
-    def __init__(self, path: str = "/hook") -> None:
+    def __init__(self, path: str = "/hook", *, delay: float = 0.0) -> None:
         self.path = path
+        self.delay = delay  # seconds before each answer: a slow receiver
         self._lock = threading.Lock()
         self._requests: list[ReceivedRequest] = []
         self._failures: list[tuple[int, str | None]] = []
@@ -80,6 +85,11 @@ class WebhookReceiver:
         with self._lock:
             self._failures.extend([(status, retry_after)] * count)
 
+    def stop_failing(self) -> None:
+        """Answer 200 from now on, whatever ``fail_next`` asked for."""
+        with self._lock:
+            self._failures.clear()
+
     def wait_for(self, count: int, timeout: float = _WAIT_SECONDS) -> list[ReceivedRequest]:
         deadline = time.monotonic() + timeout
         while len(self.requests) < count and time.monotonic() < deadline:
@@ -99,7 +109,9 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                status, retry_after = receiver._record(self, self.rfile.read(length))
+                body = self.rfile.read(length)
+                time.sleep(receiver.delay)
+                status, retry_after = receiver._record(self, body)
                 self.send_response(status)
                 if retry_after is not None:
                     self.send_header("Retry-After", retry_after)
@@ -366,3 +378,78 @@ def sample_alert(**overrides: Any) -> AlertContent:
     }
     values.update(overrides)
     return AlertContent(**values)
+
+
+def sample_digest() -> DigestContent:
+    """A morning digest of the seeds' stories: two topics, the intern-sabotage story in both."""
+    alert = sample_alert()
+    first, trigger, _ = alert.outlets
+    lego = Outlet(
+        article_id=4,
+        url="https://tekno.kompas.com/read/2024/10/21/lego-llm-bytedance",
+        title="Akun Ditangguhkan OpenAI, ByteDance Umumkan LLM AI 'LEGO'",
+        language="id",
+        feed="kompas-tekno",
+        published_at=dt.datetime(2024, 10, 21, 14, 5, tzinfo=dt.UTC),
+    )
+    sabotage = DigestStory(
+        story_id=5,
+        title=first.title,
+        language="id",
+        matched_at=dt.datetime(2024, 10, 21, 8, 31, tzinfo=dt.UTC),
+        outlets=(first, trigger),
+        snippet="… <mark>Bytedance</mark> feuert Praktikanten wegen Sabotage am <mark>KI</mark>-Modell …",
+    )
+    lego_story = DigestStory(
+        story_id=8,
+        title=lego.title,
+        language="id",
+        matched_at=dt.datetime(2024, 10, 21, 14, 6, tzinfo=dt.UTC),
+        outlets=(lego,),
+        snippet="… <mark>ByteDance</mark> umumkan LLM <mark>AI</mark> bernama LEGO …",
+    )
+    doubao = dataclasses.replace(
+        sabotage, matched_at=dt.datetime(2024, 10, 21, 11, 31, tzinfo=dt.UTC), snippet="… model <mark>Doubao</mark> …"
+    )
+    start = dt.datetime(2024, 10, 21, 6, 0, tzinfo=dt.UTC)
+    digest = Digest(
+        name="morning",
+        schedule="daily 08:00 Europe/Berlin",
+        zone="Europe/Berlin",
+        period_start=start,
+        period_end=start + dt.timedelta(days=1),
+        since=start,
+        until=start + dt.timedelta(days=1),
+        topics=(DigestTopic("ByteDance AI", (lego_story, sabotage)), DigestTopic("Doubao", (doubao,))),
+    )
+    return DigestContent(42, digest, "monitor-digest-42", start + dt.timedelta(days=1, minutes=1))
+
+
+def sample_update() -> UpdateContent:
+    """The intern-sabotage story, alerted in Indonesian, now also in French."""
+    alert = sample_alert()
+    return UpdateContent(
+        alert_id=23,
+        topic=alert.topic,
+        story_id=alert.story_id,
+        story_title=alert.story_title,
+        first_seen=alert.first_seen,
+        change=StoryChange(language="fr"),
+        article=alert.outlets[2],
+        outlets=alert.outlets,
+        idempotency_key="monitor-update-23",
+        created_at=alert.created_at + dt.timedelta(hours=2),
+    )
+
+
+def sample_operator() -> OperatorContent:
+    since = dt.datetime(2024, 10, 20, 6, 0, tzinfo=dt.UTC)
+    event = OperatorEvent(
+        event=FEED_FAILING,
+        subject="heise",
+        at=since + dt.timedelta(hours=24, minutes=3),
+        since=since,
+        error="https://www.heise.de/rss/heise.rdf answered HTTP 503; the feed will be retried later",
+        url="https://www.heise.de/rss/heise.rdf",
+    )
+    return OperatorContent(31, event, "monitor-operator-31", event.at)

@@ -16,16 +16,15 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from monitor.alerts.render import email_message
+from monitor.alerts.render import Message, mail
 from monitor.errors import DeliveryError
-from monitor.model import AlertContent
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class SmtpSettings:
-    """Where and how to send alert emails (``alerts.email`` in the configuration)."""
+    """Where and how to send alert emails (an email channel in the configuration)."""
 
     host: str
     port: int
@@ -51,7 +50,7 @@ class _StartTlsMissing(smtplib.SMTPException):
     """The server did not advertise STARTTLS although it is required."""
 
 
-def _send(settings: SmtpSettings, alert_id: int, message: EmailMessage) -> None:
+def _send(settings: SmtpSettings, key: str, message: EmailMessage) -> None:
     """Blocking: connect, secure, authenticate, send, quit."""
     smtp: smtplib.SMTP
     if settings.tls:
@@ -71,30 +70,30 @@ def _send(settings: SmtpSettings, alert_id: int, message: EmailMessage) -> None:
     if refused:
         # Some recipients got it: retrying would send them a duplicate, so record and go on.
         log.warning(
-            "alert %s: smtp %s:%s refused %s",
-            alert_id,
+            "%s: smtp %s:%s refused %s",
+            key,
             settings.host,
             settings.port,
             ", ".join(sorted(refused)),
         )
 
 
-async def deliver_email(settings: SmtpSettings, alert: AlertContent) -> None:
-    """Send the alert to every recipient; raise ``DeliveryError`` when nobody got it."""
+async def deliver_email(settings: SmtpSettings, notice: Message) -> None:
+    """Send the message to every recipient; raise ``DeliveryError`` when nobody got it."""
     where = f"smtp {settings.host}:{settings.port}"
     if not settings.recipients:
-        raise DeliveryError(f"{where}: no recipients configured; set alerts.email.recipients")
+        raise DeliveryError(f"{where}: no recipients configured; set the channel's recipients")
     try:
-        message = email_message(alert, settings.sender, settings.recipients)
+        message = mail(notice, settings.sender, settings.recipients)
     except ValueError as error:  # e.g. a line break in a configured address
         raise DeliveryError(
-            f"{where}: cannot build the message ({error}); fix alerts.email.sender and recipients"
+            f"{where}: cannot build the message ({error}); fix the channel's sender and recipients"
         ) from None
     try:
         # The thread keeps its own socket timeout; this deadline bounds the whole send
         # (connect, TLS, AUTH, DATA) so a server that trickles bytes cannot stall us.
         async with asyncio.timeout(settings.timeout * 2):
-            await asyncio.to_thread(_send, settings, alert.alert_id, message)
+            await asyncio.to_thread(_send, settings, notice.key, message)
     except OSError as error:  # smtplib, ssl and socket errors are all OSErrors
         raise DeliveryError(f"{where}: {_describe(error, settings)}") from None
 
@@ -105,7 +104,7 @@ def _describe(error: OSError, settings: SmtpSettings) -> str:
     check_tls = "check the port and the tls/starttls settings"
     match error:
         case _StartTlsMissing():
-            return "server does not offer STARTTLS; set alerts.email.starttls to false to send unencrypted"
+            return "server does not offer STARTTLS; set starttls to false in the channel to send unencrypted"
         case smtplib.SMTPAuthenticationError():
             reply = _reply(error.smtp_code, error.smtp_error)
             return f"authentication failed ({reply}); check username and password{retry}"

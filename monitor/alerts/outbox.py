@@ -13,25 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import httpx
-
-from monitor.alerts.email import SmtpSettings, deliver_email
-from monitor.alerts.webhook import WebhookDeliveryError, deliver_webhook
+from monitor.alerts import digest, notices
+from monitor.alerts.channels import ChannelRegistry
+from monitor.alerts.render import Message, alert_message
+from monitor.alerts.webhook import WebhookDeliveryError
+from monitor.changes import OperatorEvent, StoryChange
 from monitor.config import AlertsConfig
 from monitor.errors import DeliveryError, StorageError
-from monitor.model import AlertContent
 from monitor.store.db import StorageHealth
-from monitor.store.interface import LEASE, HeldLeases, Store
+from monitor.store.interface import LEASE, DueAlert, HeldLeases, Store
 from monitor.store.tables import utcnow
 
 log = logging.getLogger(__name__)
-
-Send = Callable[[AlertContent], Awaitable[None]]
 
 PER_CHANNEL = 4  # alerts in flight at once per channel
 # Bounds one send whatever the channel: webhooks give up after 10 s, email after 2 x 30 s.
@@ -53,38 +52,6 @@ class DeliveryStats:
         return bool(self.delivered or self.retrying or self.failed)
 
 
-def channels(config: AlertsConfig, client: httpx.AsyncClient | None) -> dict[str, Send]:
-    """Every configured channel by its name in the outbox (``webhook:<name>``, ``email``).
-
-    ``client`` sends the webhooks: None only when there are none."""
-    found: dict[str, Send] = {}
-    for hook in config.webhooks:
-        assert client is not None, "webhooks need an HTTP client"
-
-        async def send_webhook(alert: AlertContent, url: str = hook.url, secret: str | None = hook.secret) -> None:
-            await deliver_webhook(client, url, secret, alert)
-
-        found[f"webhook:{hook.name}"] = send_webhook
-    if (mail := config.email) is not None:
-        settings = SmtpSettings(
-            host=mail.host,
-            port=mail.port,
-            sender=mail.sender,
-            recipients=tuple(mail.recipients),
-            username=mail.username,
-            password=mail.password,
-            starttls=mail.starttls,
-            tls=mail.tls,
-            verify_certificate=mail.verify_certificate,
-        )
-
-        async def send_email(alert: AlertContent) -> None:
-            await deliver_email(settings, alert)
-
-        found["email"] = send_email
-    return found
-
-
 def retry_at(
     attempts: int, created_at: datetime, now: datetime, config: AlertsConfig, hint: float | None
 ) -> datetime | None:
@@ -102,7 +69,7 @@ class Dispatcher:
     """Delivers the outbox of one process: each channel on its own, ``per_channel`` at a time."""
 
     store: Store
-    senders: Mapping[str, Send]
+    channels: ChannelRegistry
     config: AlertsConfig
     owner: str
     held: HeldLeases = field(default_factory=HeldLeases)
@@ -119,7 +86,7 @@ class Dispatcher:
         # Only what was due when the round began: an alert that fails now waits for a later
         # round, however long this one takes (a slow round must not hammer a receiver).
         due_by = self.clock()
-        rounds = [self.deliver_channel(channel, due_by) for channel in self.senders]
+        rounds = [self.deliver_channel(channel, due_by) for channel in self.channels]
         total = DeliveryStats()
         for stats in await asyncio.gather(self._give_up_unconfigured(due_by), *rounds):
             total += stats
@@ -130,15 +97,14 @@ class Dispatcher:
     ) -> DeliveryStats:
         """Send the due alerts of one channel, ``per_channel`` at a time: those due by ``due_by``;
         or (None) whatever is due whenever a slot is free, looking again on ``wake`` and every ``every``."""
-        return await self._deliver(due_by, self.senders[channel], channels=[channel], every=every)
+        return await self._deliver(due_by, channels=[channel], every=every)
 
     async def _give_up_unconfigured(self, due_by: datetime | None) -> DeliveryStats:
-        return await self._deliver(due_by, None, other_than=list(self.senders))
+        return await self._deliver(due_by, other_than=list(self.channels))
 
     async def _deliver(
         self,
         due_by: datetime | None,
-        send: Send | None,
         *,
         channels: list[str] | None = None,
         other_than: list[str] | None = None,
@@ -162,7 +128,7 @@ class Dispatcher:
                         other_than=other_than,
                     )
                     self.held.alerts.update(ids)
-                    sending.update(asyncio.create_task(self._deliver_one(i, send, stats)) for i in ids)
+                    sending.update(asyncio.create_task(self._deliver_one(i, stats)) for i in ids)
                 if not sending:
                     return stats
                 done, sending = await self._next_free_slot(sending, wake, every)
@@ -188,19 +154,16 @@ class Dispatcher:
         wake.clear()
         return done - {woken}, pending - {woken}
 
-    async def _deliver_one(self, alert_id: int, send: Send | None, stats: DeliveryStats) -> None:
+    async def _deliver_one(self, alert_id: int, stats: DeliveryStats) -> None:
         try:
             due = self.store.load_alert(alert_id)
             if due is None:
                 return
+            configured = due.channel in self.channels
             try:
-                if send is None:
-                    raise DeliveryError(
-                        f"channel {due.channel} is not in the configuration any more; add it back to deliver"
-                    )
                 try:
                     async with asyncio.timeout(self.send_deadline.total_seconds()):
-                        await send(due.content)
+                        await self.channels.deliver(due.channel, message(due))
                 except TimeoutError:
                     raise DeliveryError(
                         f"{due.channel}: no answer within {self.send_deadline.total_seconds():g} s; will retry"
@@ -208,9 +171,9 @@ class Dispatcher:
             except DeliveryError as exc:
                 hint = exc.retry_after if isinstance(exc, WebhookDeliveryError) else None
                 now = self.clock()
-                when = retry_at(due.attempts + 1, due.content.created_at, now, self.config, hint) if send else None
-                self.store.mark_attempt_failed(alert_id, str(exc), when)
-                log.warning("alert %s (%s, %s): %s", alert_id, due.content.topic, due.channel, exc)
+                when = retry_at(due.attempts + 1, due.created_at or now, now, self.config, hint) if configured else None
+                self.store.mark_attempt_failed(alert_id, str(exc), when, self.config.operator)
+                log.warning("alert %s (%s, %s): %s", alert_id, due.topic, due.channel, exc)
                 if when is None:
                     stats.failed += 1
                 else:
@@ -232,7 +195,7 @@ class Dispatcher:
         """Deliver until ``stop``: one loop per channel, each checking the outbox every
         ``every`` and whenever ``wake`` says alerts were queued."""
         self._stopping = False
-        loops = [self._keep_delivering(channel, every, report) for channel in self.senders]
+        loops = [self._keep_delivering(channel, every, report) for channel in self.channels]
         await asyncio.gather(self._keep_delivering(None, every, report), *loops)
 
     def stop(self) -> None:
@@ -266,6 +229,38 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(every.total_seconds()):
                         await wake.wait()
+
+
+def message(due: DueAlert) -> Message:
+    """What an outbox row says: a topic alert or a story update from the story as it is now;
+    a digest or an operator alert from what its payload froze when it was queued."""
+    key = f"monitor-{due.kind}-{due.id}"
+    created_at = due.created_at or utcnow()
+    if due.kind == "digest" and due.payload:
+        return digest.digest_message(digest.DigestContent(due.id, digest.from_payload(due.payload), key, created_at))
+    if due.kind == "operator" and due.payload:
+        event = OperatorEvent.from_json(json.loads(due.payload))
+        return notices.operator_message(notices.OperatorContent(due.id, event, key, created_at))
+    story = due.content
+    if story is None:
+        raise DeliveryError(f"alert {due.id}: its story or payload is gone; nothing to send")
+    if due.kind == "update" and due.payload:
+        change = json.loads(due.payload)
+        outlets = {o.article_id: o for o in story.outlets}
+        update = notices.UpdateContent(
+            alert_id=story.alert_id,
+            topic=story.topic,
+            story_id=story.story_id,
+            story_title=story.story_title,
+            first_seen=story.first_seen,
+            change=StoryChange.from_json(change["change"]),
+            article=outlets.get(change["article_id"], story.article),
+            outlets=story.outlets,
+            idempotency_key=key,
+            created_at=created_at,
+        )
+        return notices.update_message(update)
+    return alert_message(story)
 
 
 async def _until(event: asyncio.Event) -> None:

@@ -1,5 +1,9 @@
 """Render one alert as a webhook body, a signature, or an email message (pure).
 
+``alert_message`` renders an alert once into a ``Message``, the one shape every channel
+kind sends (a webhook its ``payload``, email its text and HTML, Apprise its text), so a
+channel never needs to know what kind of notice it carries.
+
 Everything here is a function of its arguments: no clock, no network, no database.
 The payload shapes are the public contract documented in docs/alerts.md; change them
 only by bumping ``PAYLOAD_VERSION``.
@@ -13,6 +17,7 @@ import html
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -29,6 +34,52 @@ _SPACE = re.compile(r"\s+")
 _MARK = re.compile(r"(</?mark>)")
 _LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _MESSAGE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One notice ready for any channel: each kind of channel sends the parts it uses."""
+
+    key: str  # idempotency key: the webhook header, the email Message-ID
+    subject: str  # email subject, Apprise title
+    text: str  # email text part, Apprise body
+    html: str  # email HTML part
+    payload: bytes  # the webhook body, compact UTF-8 JSON
+    created_at: datetime  # the email Date: when the notice was queued, not sent
+    headers: tuple[tuple[str, str], ...] = ()  # extra email headers for mail filters
+
+
+def alert_message(alert: AlertContent) -> Message:
+    """The alert in every channel's form."""
+    return Message(
+        key=alert.idempotency_key,
+        subject=email_subject(alert),
+        text=email_text(alert),
+        html=email_html(alert),
+        payload=webhook_body(alert),
+        created_at=alert.created_at,
+        headers=(
+            ("X-Monitor-Topic", one_line(alert.topic)),
+            ("X-Monitor-Story-Id", str(alert.story_id)),
+            ("X-Monitor-Alert-Id", str(alert.alert_id)),
+            ("X-Monitor-Idempotency-Key", one_line(alert.idempotency_key)),
+        ),
+    )
+
+
+def channel_test_message(channel: str, now: datetime) -> Message:
+    """What `monitor alerts test` sends: clearly a test, through the same path as an alert."""
+    stamp = iso_utc(now)
+    text = f"This is a test message from monitor to the channel {channel}, sent at {stamp}. No action is needed.\n"
+    payload = {"type": "monitor.test", "version": PAYLOAD_VERSION, "channel": channel, "sent_at": stamp}
+    return Message(
+        key=f"monitor-test-{channel}-{int(now.timestamp())}",
+        subject=f"[monitor] test message to {channel}",
+        text=text,
+        html=f"<p>{escape(text.strip())}</p>",
+        payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(),
+        created_at=now,
+    )
 
 
 # --- shared helpers -------------------------------------------------------------------
@@ -64,24 +115,24 @@ def snippet_html(snippet: str) -> str:
     safe on one that was not, so a bug upstream cannot inject markup into an email.
     """
     parts = _MARK.split(snippet)
-    return "".join(part if _MARK.fullmatch(part) else _escape(html.unescape(part)) for part in parts)
+    return "".join(part if _MARK.fullmatch(part) else escape(html.unescape(part)) for part in parts)
 
 
 def snippet_text(snippet: str, *, hit_marker: str = "") -> str:
     """The snippet as plain text, hits optionally wrapped in ``hit_marker``."""
     plain = _MARK.sub(hit_marker, snippet)
-    return _one_line(html.unescape(plain))
+    return one_line(html.unescape(plain))
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-def _is_web_link(url: str) -> bool:
+def is_web_link(url: str) -> bool:
     # Links come from strangers' feeds: only http(s) may become clickable.
     try:
         return urlsplit(url).scheme.lower() in {"http", "https"}
@@ -92,7 +143,7 @@ def _is_web_link(url: str) -> bool:
 # --- webhook --------------------------------------------------------------------------
 
 
-def _outlet_json(outlet: Outlet) -> dict[str, Any]:
+def outlet_json(outlet: Outlet) -> dict[str, Any]:
     return {
         "id": outlet.article_id,
         "url": outlet.url,
@@ -117,9 +168,9 @@ def webhook_payload(alert: AlertContent) -> dict[str, Any]:
             "title": alert.story_title,
             "first_seen": iso_utc(alert.first_seen),
             "languages": list(story_languages(outlets)),
-            "outlets": [_outlet_json(o) for o in outlets],
+            "outlets": [outlet_json(o) for o in outlets],
         },
-        "article": _outlet_json(alert.article),
+        "article": outlet_json(alert.article),
         "match": {
             "score": round(alert.score, 4),
             "terms": list(alert.terms),
@@ -145,10 +196,10 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def email_subject(alert: AlertContent) -> str:
-    title = _one_line(alert.story_title) or _one_line(alert.article.title) or "(untitled)"
+    title = one_line(alert.story_title) or one_line(alert.article.title) or "(untitled)"
     if len(title) > _SUBJECT_TITLE_LIMIT:
         title = title[: _SUBJECT_TITLE_LIMIT - 1].rstrip() + "…"
-    return f"[monitor] {_one_line(alert.topic)}: {title}"
+    return f"[monitor] {one_line(alert.topic)}: {title}"
 
 
 def _mail_domain(sender: str) -> str:
@@ -157,17 +208,17 @@ def _mail_domain(sender: str) -> str:
     return _MESSAGE_ID_UNSAFE.sub("", domain) or "monitor.localhost"
 
 
-def message_id(alert: AlertContent, sender: str) -> str:
-    """Stable per alert, so a retried send is recognisable as the same message."""
-    local = _MESSAGE_ID_UNSAFE.sub("-", alert.idempotency_key).strip("-") or f"alert-{alert.alert_id}"
+def message_id(key: str, sender: str) -> str:
+    """Stable per notice, so a retried send is recognisable as the same message."""
+    local = _MESSAGE_ID_UNSAFE.sub("-", key).strip("-") or "notice"
     return f"<{local}@{_mail_domain(sender)}>"
 
 
-def _human_time(moment: datetime) -> str:
+def human_time(moment: datetime) -> str:
     return iso_utc(moment).replace("T", " ").replace("Z", " UTC")
 
 
-def _language_label(language: str | None) -> str:
+def language_label(language: str | None) -> str:
     return language if language and _LANGUAGE_TAG.match(language) else "?"
 
 
@@ -176,12 +227,12 @@ def email_text(alert: AlertContent) -> str:
     outlets = story_outlets(alert)
     languages = ", ".join(story_languages(outlets)) or "unknown"
     lines = [
-        f"Topic: {_one_line(alert.topic)}",
-        f"Story: {_one_line(alert.story_title)} (story {alert.story_id}, first seen {_human_time(alert.first_seen)})",
+        f"Topic: {one_line(alert.topic)}",
+        f"Story: {one_line(alert.story_title)} (story {alert.story_id}, first seen {human_time(alert.first_seen)})",
         "",
-        f"Matched article: {_one_line(alert.article.title)}",
+        f"Matched article: {one_line(alert.article.title)}",
         f"  {alert.article.url}",
-        f"  {alert.article.feed}, language {_language_label(alert.article.language)}",
+        f"  {alert.article.feed}, language {language_label(alert.article.language)}",
         f"  score {alert.score:.2f}, terms: {', '.join(alert.terms) or '-'}",
         "",
         f"  {snippet_text(alert.snippet, hit_marker='*')}",
@@ -189,24 +240,24 @@ def email_text(alert: AlertContent) -> str:
         f"Outlets carrying this story ({len(outlets)}; languages: {languages}):",
     ]
     for outlet in outlets:
-        lines.append(f"- [{_language_label(outlet.language)}] {_one_line(outlet.title)} ({outlet.feed})")
+        lines.append(f"- [{language_label(outlet.language)}] {one_line(outlet.title)} ({outlet.feed})")
         lines.append(f"  {outlet.url}")
     lines += [
         "",
         "--",
-        f"Alert {alert.alert_id}, sent by monitor at {_human_time(alert.created_at)}.",
+        f"Alert {alert.alert_id}, sent by monitor at {human_time(alert.created_at)}.",
         f"Idempotency key: {alert.idempotency_key}",
     ]
     return "\n".join(lines) + "\n"
 
 
-def _html_link(outlet: Outlet) -> str:
-    title = _escape(_one_line(outlet.title) or outlet.url)
-    language = _language_label(outlet.language)
-    lang_attr = f' lang="{_escape(language)}"' if language != "?" else ""
-    if not _is_web_link(outlet.url):
+def html_link(outlet: Outlet) -> str:
+    title = escape(one_line(outlet.title) or outlet.url)
+    language = language_label(outlet.language)
+    lang_attr = f' lang="{escape(language)}"' if language != "?" else ""
+    if not is_web_link(outlet.url):
         return f"<span{lang_attr}>{title}</span>"
-    return f'<a href="{_escape(outlet.url)}"{lang_attr}>{title}</a>'
+    return f'<a href="{escape(outlet.url)}"{lang_attr}>{title}</a>'
 
 
 def email_html(alert: AlertContent) -> str:
@@ -214,53 +265,55 @@ def email_html(alert: AlertContent) -> str:
     outlets = story_outlets(alert)
     languages = ", ".join(story_languages(outlets)) or "unknown"
     items = "\n".join(
-        f"<li><code>{_escape(_language_label(o.language))}</code> {_html_link(o)}"
-        f" <small>({_escape(o.feed)})</small></li>"
+        f"<li><code>{escape(language_label(o.language))}</code> {html_link(o)} <small>({escape(o.feed)})</small></li>"
         for o in outlets
     )
-    terms = _escape(", ".join(alert.terms) or "-")
+    terms = escape(", ".join(alert.terms) or "-")
     return f"""<!DOCTYPE html>
 <html>
-<head><meta charset="utf-8"><title>{_escape(email_subject(alert))}</title></head>
+<head><meta charset="utf-8"><title>{escape(email_subject(alert))}</title></head>
 <body style="font-family: sans-serif; line-height: 1.4">
-<p style="color: #555">Topic <strong>{_escape(_one_line(alert.topic))}</strong>
- &middot; story {alert.story_id}, first seen {_escape(_human_time(alert.first_seen))}</p>
-<h2 style="margin: 0.2em 0">{_escape(_one_line(alert.story_title))}</h2>
-<p>Matched article: {_html_link(alert.article)}
- <small>({_escape(alert.article.feed)}, score {alert.score:.2f}, terms: {terms})</small></p>
+<p style="color: #555">Topic <strong>{escape(one_line(alert.topic))}</strong>
+ &middot; story {alert.story_id}, first seen {escape(human_time(alert.first_seen))}</p>
+<h2 style="margin: 0.2em 0">{escape(one_line(alert.story_title))}</h2>
+<p>Matched article: {html_link(alert.article)}
+ <small>({escape(alert.article.feed)}, score {alert.score:.2f}, terms: {terms})</small></p>
 <blockquote style="border-left: 3px solid #ccc; margin: 0; padding-left: 1em">\
 {snippet_html(alert.snippet)}</blockquote>
-<h3>Outlets carrying this story ({len(outlets)}; languages: {_escape(languages)})</h3>
+<h3>Outlets carrying this story ({len(outlets)}; languages: {escape(languages)})</h3>
 <ul>
 {items}
 </ul>
 <p style="color: #888; font-size: small">Alert {alert.alert_id}, sent by monitor at
- {_escape(_human_time(alert.created_at))}. Idempotency key:
- <code>{_escape(alert.idempotency_key)}</code></p>
+ {escape(human_time(alert.created_at))}. Idempotency key:
+ <code>{escape(alert.idempotency_key)}</code></p>
 </body>
 </html>
 """
 
 
 def email_message(alert: AlertContent, sender: str, recipients: Sequence[str]) -> EmailMessage:
+    """The alert as a multipart/alternative message."""
+    return mail(alert_message(alert), sender, recipients)
+
+
+def mail(message: Message, sender: str, recipients: Sequence[str]) -> EmailMessage:
     """A multipart/alternative message: text first, HTML second (clients show the last)."""
-    message = EmailMessage()
-    message["Subject"] = email_subject(alert)
-    message["From"] = sender
-    message["To"] = ", ".join(recipients)
-    message["Date"] = format_datetime(_aware(alert.created_at))
-    message["Message-ID"] = message_id(alert, sender)
+    email = EmailMessage()
+    email["Subject"] = message.subject
+    email["From"] = sender
+    email["To"] = ", ".join(recipients)
+    email["Date"] = format_datetime(aware(message.created_at))
+    email["Message-ID"] = message_id(message.key, sender)
     # RFC 3834: tells autoresponders (vacation replies) not to answer.
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Auto-Response-Suppress"] = "All"
-    message["X-Monitor-Topic"] = _one_line(alert.topic)
-    message["X-Monitor-Story-Id"] = str(alert.story_id)
-    message["X-Monitor-Alert-Id"] = str(alert.alert_id)
-    message["X-Monitor-Idempotency-Key"] = _one_line(alert.idempotency_key)
-    message.set_content(email_text(alert), subtype="plain", charset="utf-8")
-    message.add_alternative(email_html(alert), subtype="html", charset="utf-8")
-    return message
+    email["Auto-Submitted"] = "auto-generated"
+    email["X-Auto-Response-Suppress"] = "All"
+    for name, value in message.headers:
+        email[name] = value
+    email.set_content(message.text, subtype="plain", charset="utf-8")
+    email.add_alternative(message.html, subtype="html", charset="utf-8")
+    return email
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

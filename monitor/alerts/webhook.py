@@ -19,9 +19,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from monitor.alerts.render import signature, webhook_body
+from monitor.alerts.render import Message, signature
 from monitor.errors import DeliveryError
-from monitor.model import AlertContent
 
 SIGNATURE_HEADER = "X-Monitor-Signature"
 TIMESTAMP_HEADER = "X-Monitor-Timestamp"
@@ -76,14 +75,14 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, moment.timestamp() - now)
 
 
-def signed_headers(secret: str | None, alert: AlertContent, body: bytes, now: float) -> dict[str, str]:
+def signed_headers(secret: str | None, key: str, body: bytes, now: float) -> dict[str, str]:
     """The request headers; the signature only when a secret is configured."""
     stamp = int(now)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         TIMESTAMP_HEADER: str(stamp),
-        IDEMPOTENCY_HEADER: alert.idempotency_key,
+        IDEMPOTENCY_HEADER: key,
     }
     if secret:
         headers[SIGNATURE_HEADER] = signature(secret, stamp, body)
@@ -94,14 +93,14 @@ async def deliver_webhook(
     client: httpx.AsyncClient,
     url: str,
     secret: str | None,
-    alert: AlertContent,
+    message: Message,
     *,
     now: Callable[[], float] = time.time,
     timeout: float = 10.0,
 ) -> None:
-    """POST the alert once; return when the receiver answered 2xx, raise otherwise."""
-    body = webhook_body(alert)
-    headers = signed_headers(secret, alert, body, now())
+    """POST the message's payload once; return when the receiver answered 2xx, raise otherwise."""
+    body = message.payload
+    headers = signed_headers(secret, message.key, body, now())
     where = f"webhook {display_url(url)}"
     try:
         # httpx timeouts are per operation; the outer deadline bounds the whole exchange.
@@ -120,7 +119,7 @@ async def deliver_webhook(
     except httpx.HTTPError as error:
         raise WebhookDeliveryError(f"{where}: {_reason(error)}; will retry") from None
     except httpx.InvalidURL as error:
-        raise WebhookDeliveryError(f"{where}: invalid URL ({_reason(error)}); fix it in alerts.webhooks") from None
+        raise WebhookDeliveryError(f"{where}: invalid URL ({_reason(error)}); fix the channel's url") from None
     if response.is_success:
         return
     retry_after = parse_retry_after(response.headers.get("Retry-After"), now())

@@ -8,15 +8,16 @@ Both take and return only the records below.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from monitor import polling, stories
+from monitor.changes import ALERT_FAILED, FEED_FAILING, FEED_RECOVERED, OperatorEvent, StoryChange, iso
 from monitor.errors import ParseError, StorageError
-from monitor.model import AlertContent, Document, TopicMatch
+from monitor.model import AlertContent, Document, Outlet, Routes, TopicMatch
 
 # A lease is short and renewed while its work goes on (service: the heartbeat), so a
 # worker that dies leaves its feeds and alerts to the others within about this long.
@@ -70,6 +71,9 @@ class PollRecord:
     rhythm: polling.Rhythm | None = None  # None: unchanged (the feed was not parsed)
     dead: bool = False
     warning: str | None = None  # read anyway, but worth the operator's eye
+    feed: str = ""  # the feed's name and URL, and when its run of failures began before
+    url: str = ""  # this poll: what an operator alert says (alerts.operator)
+    failing_since: datetime | None = None
 
     @property
     def failed(self) -> bool:
@@ -152,7 +156,91 @@ class DueAlert:
 
     channel: str
     attempts: int
-    content: AlertContent
+    content: AlertContent | None  # a topic alert's or an update's story as it is now; None for the other kinds
+    id: int = 0
+    kind: str = "match"  # "match", "update", "digest" or "operator" (see tables.Alert)
+    topic: str = ""
+    created_at: datetime | None = None
+    payload: str | None = None  # JSON, by kind: an update's change, a digest, an operator event
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorWatch:
+    """Where operator alerts go (``alerts.operator``) and how long a feed fails before one."""
+
+    channel: str
+    alert_after: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class DigestEntry:
+    """A story that first matched a topic in a digest's window."""
+
+    topic: str
+    story_id: int
+    title: str  # the story's: its first article's, in that article's language
+    language: str | None
+    matched_at: datetime
+    snippet: str
+    outlets: tuple[Outlet, ...]  # its articles stored before the window ended
+
+
+# --- outbox keys: one row per key, ever, in either store --------------------------------
+
+OPERATOR = "operator"  # the topic (and kind) of operator alerts
+
+
+def outbox_key(*parts: object) -> str:
+    """The unique key of an outbox row: its parts, each percent-encoded, joined by "/"."""
+    return "/".join(quote(str(part), safe="") for part in parts)
+
+
+def match_key(topic: str, story_id: int, channel: str) -> str:
+    return outbox_key("alert", topic, story_id, channel)
+
+
+def update_key(topic: str, story_id: int, change: StoryChange, channel: str) -> str:
+    return outbox_key("update", topic, story_id, change.name, channel)
+
+
+def digest_key(name: str, period_start: datetime) -> str:
+    return outbox_key("digest", name, iso(period_start))
+
+
+@dataclass(frozen=True, slots=True)
+class FeedChange:
+    """An operator alert a poll queues: under ``key``, once ``needs`` (a key) was queued, if set."""
+
+    key: str
+    event: OperatorEvent
+    needs: str | None = None
+
+
+def feed_change(poll: PollRecord, alert_after: timedelta) -> FeedChange | None:
+    """A feed failing for ``alert_after`` is told once; its recovery once, if its failure was.
+
+    Both are keyed by when the run of failures began, so each run tells at most two things.
+    """
+    since = poll.failing_since or poll.checked_at
+    failing = outbox_key(OPERATOR, "feed", poll.feed_id, "failing", iso(since))
+    if poll.error is not None:
+        if poll.checked_at - since < alert_after:
+            return None
+        return FeedChange(failing, OperatorEvent(FEED_FAILING, poll.feed, poll.checked_at, since, poll.error, poll.url))
+    if poll.failing_since is None:
+        return None
+    recovered = outbox_key(OPERATOR, "feed", poll.feed_id, "recovered", iso(since))
+    return FeedChange(
+        recovered, OperatorEvent(FEED_RECOVERED, poll.feed, poll.checked_at, since, None, poll.url), failing
+    )
+
+
+def given_up(
+    alert_id: int, kind: str, topic: str, channel: str, attempts: int, error: str, now: datetime
+) -> FeedChange:
+    """The operator alert of an alert given up; again after a retry (its attempts differ)."""
+    event = OperatorEvent(ALERT_FAILED, f"{kind} alert {alert_id} ({topic})", now, None, error, None, channel, attempts)
+    return FeedChange(outbox_key(OPERATOR, "alert", alert_id, "failed", attempts), event)
 
 
 def idempotency_key(topic: str, story_id: int, channel: str) -> str:
@@ -205,8 +293,9 @@ class Store(Protocol):
     ) -> list[FeedState]:
         """Lease the feeds whose time has come; with ``names``, those feeds due or not (empty: all)."""
 
-    def record_polls(self, records: Sequence[PollRecord]) -> None:
-        """How each poll went and when to poll next; releases the feeds' leases."""
+    def record_polls(self, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
+        """How each poll went and when to poll next; releases the feeds' leases. A feed failing
+        for ``operator.alert_after``, or recovered after that, queues an operator alert with it."""
 
     def new_entries(self, feed_id: int, entries: Sequence[tuple[str, str]]) -> tuple[set[str], set[str]]:
         """Of a feed's (guid, link) entries: the GUIDs it has not delivered before, and the
@@ -214,10 +303,17 @@ class Store(Protocol):
 
     # --- articles, stories, matches, outbox rows
     def store_articles(
-        self, batch: Sequence[ToStore], channels: Sequence[str], rules: stories.StoryRules, now: datetime
+        self,
+        batch: Sequence[ToStore],
+        routes: Routes,
+        rules: stories.StoryRules,
+        now: datetime,
+        *,
+        updates: Collection[str] = (),
     ) -> list[Stored]:
-        """Store a batch in one transaction: per article its story, matches and one outbox row
-        per (topic, story, channel) not alerted yet; an outcome per article."""
+        """Store a batch in one transaction: per article its story, matches, one outbox row
+        per (topic, story, routed channel) not alerted yet, and the story updates it causes
+        for the topics in ``updates``; an outcome per article."""
 
     # --- the outbox
     def claim_due_alerts(
@@ -237,8 +333,23 @@ class Store(Protocol):
 
     def mark_delivered(self, alert_id: int, now: datetime) -> None: ...
 
-    def mark_attempt_failed(self, alert_id: int, error: str, retry_at: datetime | None) -> None:
-        """A failed delivery; ``retry_at`` None gives up (status "failed")."""
+    def mark_attempt_failed(
+        self, alert_id: int, error: str, retry_at: datetime | None, operator: str | None = None
+    ) -> None:
+        """A failed delivery; ``retry_at`` None gives up (status "failed") and tells ``operator``."""
+
+    # --- digests
+    def digest_entries(self, topics: Sequence[str], since: datetime, until: datetime) -> list[DigestEntry]:
+        """The stories that first matched one of ``topics`` in [since, until), once per topic."""
+
+    def digest_queued(self, name: str, period_start: datetime) -> bool:
+        """Whether the digest of this period was queued (by any process)."""
+
+    def last_digest(self, name: str) -> str | None:
+        """The payload of the newest digest of this name ever queued."""
+
+    def queue_digest(self, name: str, period_start: datetime, payload: str, channel: str, now: datetime) -> int | None:
+        """Queue a period's digest; None when it was queued already."""
 
     # --- leases and health
     def renew_leases(self, owner: str, held: HeldLeases, until: datetime) -> None: ...
@@ -266,9 +377,9 @@ class Store(Protocol):
         """(article id, story id, document) of every article fetched since ``since``, oldest first."""
 
     def store_backfill(
-        self, article_id: int, story_id: int, matches: Sequence[TopicMatch], channels: Sequence[str], now: datetime
+        self, article_id: int, story_id: int, matches: Sequence[TopicMatch], routes: Routes, now: datetime
     ) -> int:
-        """The matches a new topic finds in history, with outbox rows on ``channels``; alerts queued."""
+        """The matches a new topic finds in history, with outbox rows on their routes; alerts queued."""
 
     def prune(self, before: datetime) -> Pruned:
         """Retention: empty the text and story features of the articles fetched before

@@ -1,30 +1,37 @@
 """The store in dictionaries: ``Store`` for tests of what lies above the store.
 
-It keeps the promises the SQL store keeps (one row per item, one outbox row per
-(topic, story, channel), leases, the story decision over shared index keys) and nothing
-of its cost; ``tests/unit/test_store_contract.py`` runs the same checks on both, so the
+It keeps the promises the SQL store keeps (one row per item, one outbox row per key:
+(topic, story, channel), a story update, a digest's period, a feed's change of state;
+leases, the story decision over shared index keys) and nothing of its cost;
+``tests/unit/test_store_contract.py`` runs the same checks on both, so the
 two cannot drift apart. It is not durable and not shared between processes.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from monitor import polling, stories
+from monitor.changes import story_changes
 from monitor.errors import ParseError, StorageError
-from monitor.model import REJECTED, AlertContent, Document, Outlet, TopicMatch
+from monitor.model import REJECTED, AlertContent, Document, Outlet, Routes, TopicMatch
 from monitor.store.interface import (
     DISCOVERED,
     LEASE,
+    OPERATOR,
     SITE_TEXT_PAGES,
+    DigestEntry,
     DueAlert,
+    FeedChange,
     FeedState,
     HeldLeases,
     NewArticle,
+    OperatorWatch,
     PollRecord,
     Pruned,
     SiteBoilerplate,
@@ -33,8 +40,13 @@ from monitor.store.interface import (
     StoredArticle,
     ToStore,
     WantedFeed,
+    digest_key,
+    feed_change,
     free_name,
+    given_up,
     idempotency_key,
+    match_key,
+    update_key,
 )
 
 CANDIDATES_PER_ARTICLE = 20  # as the SQL store: the stored articles sharing the most keys
@@ -89,11 +101,14 @@ class _Story:
 
 @dataclass
 class _Alert(_Leased):
+    key: str = ""
+    kind: str = "match"
     topic: str = ""
     story_id: int = 0
-    match: TopicMatch | None = None
-    article_id: int = 0
+    match: TopicMatch | None = None  # a topic alert's or an update's: the story's first match of the topic
+    article_id: int = 0  # the matched article
     channel: str = ""
+    payload: str | None = None
     status: str = "pending"
     attempts: int = 0
     created_at: datetime | None = None
@@ -108,6 +123,7 @@ class MemoryStore:
         self.articles: dict[int, _Article] = {}
         self.stories: dict[int, _Story] = {}
         self.matches: dict[tuple[str, int], TopicMatch] = {}  # (topic, article id): one match each
+        self.matched: dict[tuple[str, int], tuple[datetime, bool]] = {}  # when, and whether by a backfill
         self.alerts: dict[int, _Alert] = {}
         self.site_pages: dict[tuple[str, str], int] = {}  # (site, page text hash) -> links seen
         self.topics: dict[str, str] = {}
@@ -189,8 +205,11 @@ class MemoryStore:
             for f in sorted(due, key=lambda f: f.name)
         ]
 
-    def record_polls(self, records: Sequence[PollRecord]) -> None:
+    def record_polls(self, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
         for r in records:
+            change = feed_change(r, operator.alert_after) if operator is not None else None
+            if operator is not None and change is not None and (change.needs is None or self._queued(change.needs)):
+                self._queue_operator(change, operator.channel, r.checked_at)
             feed = self.feeds[r.feed_id]
             feed.next_check_at, feed.dead = r.next_check_at, r.dead
             feed.lease_owner = feed.lease_expires_at = None
@@ -215,11 +234,19 @@ class MemoryStore:
 
     # --- articles, stories, matches, outbox rows
     def store_articles(
-        self, batch: Sequence[ToStore], channels: Sequence[str], rules: stories.StoryRules, now: datetime
+        self,
+        batch: Sequence[ToStore],
+        routes: Routes,
+        rules: stories.StoryRules,
+        now: datetime,
+        *,
+        updates: Collection[str] = (),
     ) -> list[Stored]:
-        return [self._store_one(item, channels, rules, now) for item in batch]
+        return [self._store_one(item, routes, rules, now, updates) for item in batch]
 
-    def _store_one(self, item: ToStore, channels: Sequence[str], rules: stories.StoryRules, now: datetime) -> Stored:
+    def _store_one(
+        self, item: ToStore, routes: Routes, rules: stories.StoryRules, now: datetime, updates: Collection[str]
+    ) -> Stored:
         new = item.article
         page = (new.site, new.page_hash) if new.page_hash and new.site else None
         site_pages = self.site_pages.get(page, 0) if page else 0
@@ -238,9 +265,12 @@ class MemoryStore:
             story = _Story(next(self._ids), new.title, now, now, 0)
             self.stories[story.id] = story
         story.last_seen, story.article_count = now, story.article_count + 1
+        before = [a for a in self.articles.values() if a.story_id == story.id] if joined and updates else []
         article = _Article(next(self._ids), new, new.canonical_url, text_hash, story.id, keys, now)
         self.articles[article.id] = article
-        alerts = self._add_matches(article, item.matches, channels, now)
+        alerts = self._add_matches(article, item.matches, routes, now)
+        if before:
+            alerts += self._queue_updates(before, article, updates, now)
         signal = assignment.signal if joined else "first article"
         return StoredArticle(article.id, story.id, not joined, signal, len(item.matches), alerts)
 
@@ -259,21 +289,50 @@ class MemoryStore:
         return [stories.Candidate(a.id, a.story_id, a.new.features) for _, a in best[:CANDIDATES_PER_ARTICLE]]
 
     def _add_matches(
-        self, article: _Article, matches: Sequence[TopicMatch], channels: Sequence[str], now: datetime
+        self, article: _Article, matches: Sequence[TopicMatch], routes: Routes, now: datetime, backfill: bool = False
     ) -> int:
         queued = 0
-        keys = {(a.topic, a.story_id, a.channel) for a in self.alerts.values()}
         for found in matches:
             self.matches[(found.topic, article.id)] = found
-            for channel in channels:
-                if (found.topic, article.story_id, channel) in keys:
-                    continue  # alerted already: one alert per (topic, story, channel)
+            self.matched[(found.topic, article.id)] = (now, backfill)
+            for channel in routes.of(found.topic):
                 alert = _Alert(next(self._ids), topic=found.topic, story_id=article.story_id, match=found)
-                alert.article_id, alert.channel, alert.created_at, alert.next_attempt_at = article.id, channel, now, now
-                self.alerts[alert.id] = alert
-                keys.add((found.topic, article.story_id, channel))
-                queued += 1
+                alert.article_id, alert.channel = article.id, channel
+                queued += self._queue(alert, match_key(found.topic, article.story_id, channel), now)
         return queued
+
+    def _queue(self, alert: _Alert, key: str, now: datetime) -> int:
+        """Add the row unless its key is queued already (one alert per key); 1 when added."""
+        if self._queued(key):
+            return 0
+        alert.key, alert.created_at, alert.next_attempt_at = key, now, now
+        self.alerts[alert.id] = alert
+        return 1
+
+    def _queued(self, key: str) -> bool:
+        return any(a.key == key for a in self.alerts.values())
+
+    def _queue_updates(self, before: list[_Article], article: _Article, updates: Collection[str], now: datetime) -> int:
+        alerted = [
+            a
+            for a in self.alerts.values()
+            if a.kind == "match" and a.story_id == article.story_id and a.topic in updates
+        ]
+        feeds = {a.new.feed_id for a in before}
+        languages = {a.new.language for a in before if a.new.language}
+        queued = 0
+        for change in story_changes(feeds, languages, article.new.feed_id, article.new.language):
+            for first in alerted:
+                update = _Alert(next(self._ids), kind="update", topic=first.topic, story_id=first.story_id)
+                update.match, update.article_id, update.channel = first.match, first.article_id, first.channel
+                update.payload = json.dumps({"change": change.to_json(), "article_id": article.id})
+                queued += self._queue(update, update_key(first.topic, first.story_id, change, first.channel), now)
+        return queued
+
+    def _queue_operator(self, change: FeedChange, channel: str, now: datetime) -> None:
+        notice = _Alert(next(self._ids), kind=OPERATOR, topic=OPERATOR, channel=channel)
+        notice.payload = change.event.to_payload()
+        self._queue(notice, change.key, now)
 
     # --- the outbox
     def claim_due_alerts(
@@ -303,7 +362,12 @@ class MemoryStore:
 
     def load_alert(self, alert_id: int) -> DueAlert | None:
         alert = self.alerts.get(alert_id)
-        if alert is None or alert.match is None or alert.story_id not in self.stories:
+        if alert is None:
+            return None
+        row = (alert.channel, alert.attempts)
+        if alert.kind in ("digest", OPERATOR):
+            return DueAlert(*row, None, alert.id, alert.kind, alert.topic, alert.created_at, alert.payload)
+        if alert.match is None or alert.story_id not in self.stories:
             return None
         story = self.stories[alert.story_id]
         members = sorted((a for a in self.articles.values() if a.story_id == story.id), key=lambda a: a.id)
@@ -327,7 +391,7 @@ class MemoryStore:
             idempotency_key=idempotency_key(alert.topic, story.id, alert.channel),
             created_at=alert.created_at or story.first_seen,
         )
-        return DueAlert(alert.channel, alert.attempts, content)
+        return DueAlert(*row, content, alert.id, alert.kind, alert.topic, alert.created_at, alert.payload)
 
     def _feed_name(self, article: _Article) -> str:
         return self.feeds[article.new.feed_id].name
@@ -337,14 +401,59 @@ class MemoryStore:
             alert.status, alert.last_error, alert.attempts = "delivered", None, alert.attempts + 1
             alert.lease_owner = alert.lease_expires_at = None
 
-    def mark_attempt_failed(self, alert_id: int, error: str, retry_at: datetime | None) -> None:
+    def mark_attempt_failed(
+        self, alert_id: int, error: str, retry_at: datetime | None, operator: str | None = None
+    ) -> None:
         if (alert := self.alerts.get(alert_id)) is not None:
             alert.attempts, alert.last_error = alert.attempts + 1, error
             alert.lease_owner = alert.lease_expires_at = None
             if retry_at is None:
                 alert.status = "failed"
+                if operator is not None and alert.kind != OPERATOR:
+                    now = alert.created_at or datetime.now(UTC)
+                    change = given_up(alert.id, alert.kind, alert.topic, alert.channel, alert.attempts, error, now)
+                    self._queue_operator(change, operator, now)
             else:
                 alert.next_attempt_at = retry_at
+
+    # --- digests
+    def digest_entries(self, topics: Sequence[str], since: datetime, until: datetime) -> list[DigestEntry]:
+        first: dict[tuple[str, int], tuple[datetime, int]] = {}  # (topic, story) -> when, article
+        for (topic, article_id), (when, backfill) in self.matched.items():
+            story_id = self.articles[article_id].story_id
+            if (
+                topic in topics
+                and not backfill
+                and ((topic, story_id) not in first or when < first[(topic, story_id)][0])
+            ):
+                first[(topic, story_id)] = (when, article_id)
+        entries = []
+        for (topic, story_id), (when, article_id) in sorted(first.items(), key=lambda item: item[1]):
+            if since <= when < until:
+                story = self.stories[story_id]
+                members = sorted(
+                    (a for a in self.articles.values() if a.story_id == story_id and a.fetched_at < until),
+                    key=lambda a: (a.fetched_at, a.id),
+                )
+                outlets = tuple(
+                    Outlet(a.id, a.new.url, a.new.title, a.new.language, self._feed_name(a), a.new.published_at)
+                    for a in members
+                )
+                language = self.articles[min(a.id for a in members)].new.language if members else None
+                snippet = self.matches[(topic, article_id)].snippet
+                entries.append(DigestEntry(topic, story_id, story.title, language, when, snippet, outlets))
+        return entries
+
+    def digest_queued(self, name: str, period_start: datetime) -> bool:
+        return self._queued(digest_key(name, period_start))
+
+    def last_digest(self, name: str) -> str | None:
+        digests = [a for a in self.alerts.values() if a.kind == "digest" and a.topic == name]
+        return max(digests, key=lambda a: a.id).payload if digests else None
+
+    def queue_digest(self, name: str, period_start: datetime, payload: str, channel: str, now: datetime) -> int | None:
+        digest = _Alert(next(self._ids), kind="digest", topic=name, channel=channel, payload=payload)
+        return digest.id if self._queue(digest, digest_key(name, period_start), now) else None
 
     # --- leases and health
     def _leased(self) -> Iterator[_Leased]:
@@ -391,11 +500,11 @@ class MemoryStore:
                 yield a.id, a.story_id, document
 
     def store_backfill(
-        self, article_id: int, story_id: int, matches: Sequence[TopicMatch], channels: Sequence[str], now: datetime
+        self, article_id: int, story_id: int, matches: Sequence[TopicMatch], routes: Routes, now: datetime
     ) -> int:
         if any((found.topic, article_id) in self.matches for found in matches):
             return 0  # matched already
-        return self._add_matches(self.articles[article_id], matches, channels, now)
+        return self._add_matches(self.articles[article_id], matches, routes, now, backfill=True)
 
     # --- retention
     def prune(self, before: datetime) -> Pruned:

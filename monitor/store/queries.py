@@ -276,6 +276,7 @@ def alerts(
         return [
             {
                 "id": a.id,
+                "kind": a.kind,
                 "topic": a.topic,
                 "story_id": a.story_id,
                 "channel": a.channel,

@@ -8,7 +8,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,16 +21,20 @@ from sqlmodel import Session, SQLModel, col, select
 
 from monitor import polling, stories
 from monitor.errors import ParseError
-from monitor.model import REJECTED, AlertContent, Document, Outlet, TopicMatch
+from monitor.model import REJECTED, AlertContent, Document, Outlet, Routes, TopicMatch
+from monitor.store import notices
 from monitor.store.db import reading, serialised, transaction, writing
 from monitor.store.interface import (
     DISCOVERED,
     LEASE,
+    OPERATOR,
     SITE_TEXT_PAGES,
+    DigestEntry,
     DueAlert,
     FeedState,
     HeldLeases,
     NewArticle,
+    OperatorWatch,
     PollRecord,
     SiteBoilerplate,
     Stored,
@@ -37,7 +42,9 @@ from monitor.store.interface import (
     ToStore,
     WantedFeed,
     free_name,
+    given_up,
     idempotency_key,
+    match_key,
 )
 from monitor.store.search import IndexedText, indexed_text, write_index
 from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCDateTime, utcnow
@@ -195,6 +202,17 @@ def claim_due_feeds(
         ]
 
 
+def next_feed_due(engine: Engine) -> datetime | None:
+    """When the next feed falls due: its next check, or its lease's end if that is later
+    (a feed being polled, here or by another worker, is not due before). None: no feed."""
+    check, lease = col(Feed.next_check_at), col(Feed.lease_expires_at)
+    when = sa.case((lease > check, lease), else_=check)
+    query = sa.select(sa.type_coerce(sa.func.min(when), UTCDateTime())).where(col(Feed.active) & ~col(Feed.dead))
+    with reading(engine) as session:
+        due: datetime | None = session.execute(query).scalar()
+        return due
+
+
 def _rhythm(feed: Feed) -> polling.Rhythm:
     try:
         return polling.Rhythm.from_json(feed.rhythm)
@@ -203,9 +221,11 @@ def _rhythm(feed: Feed) -> polling.Rhythm:
         return polling.Rhythm()
 
 
-def record_polls(engine: Engine, records: Sequence[PollRecord]) -> None:
+def record_polls(engine: Engine, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
     """Store how each poll went and when to poll next, and release the leases: one
-    statement for the lot, since most polls are 304s that change little."""
+    statement for the lot, since most polls are 304s that change little. A feed failing
+    for ``operator.alert_after``, or recovered after that, queues an operator alert in
+    the same transaction."""
     if not records:
         return
     failed = sa.bindparam("failed", type_=sa.Boolean())
@@ -257,7 +277,10 @@ def record_polls(engine: Engine, records: Sequence[PollRecord]) -> None:
         for r in records
     ]
     with transaction(engine) as session:
-        session.connection().execute(statement, rows)
+        connection = session.connection()
+        connection.execute(statement, rows)
+        if operator is not None:
+            notices.queue_feed_changes(connection, records, operator.channel, operator.alert_after)
 
 
 def new_entries(engine: Engine, feed_id: int, entries: Sequence[tuple[str, str]]) -> tuple[set[str], set[str]]:
@@ -301,9 +324,11 @@ def store_article(
     engine: Engine,
     new: NewArticle,
     matches: Sequence[TopicMatch],
-    channels: Sequence[str],
+    routes: Routes,
     rules: stories.StoryRules,
     now: datetime | None = None,
+    *,
+    updates: Collection[str] = (),
 ) -> StoredArticle | SiteBoilerplate | None:
     """Store an article with its story, matches and outbox rows in ONE transaction.
 
@@ -311,7 +336,7 @@ def store_article(
     same canonical URL, or the same text): it is stored once. ``SiteBoilerplate`` when
     its page text is the text its site served for other links: see ``_store_one``.
     """
-    (outcome,) = store_articles(engine, [ToStore(new, matches)], channels, rules, now)
+    (outcome,) = store_articles(engine, [ToStore(new, matches)], routes, rules, now, updates=updates)
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
@@ -320,9 +345,11 @@ def store_article(
 def store_articles(
     engine: Engine,
     batch: Sequence[ToStore],
-    channels: Sequence[str],
+    routes: Routes,
     rules: stories.StoryRules,
     now: datetime | None = None,
+    *,
+    updates: Collection[str] = (),
 ) -> list[Stored]:
     """Store several articles in one transaction, one savepoint each; an outcome per article.
 
@@ -330,6 +357,7 @@ def store_articles(
     write, and an fsync on PostgreSQL); each article still joins the stories of the ones
     before it. An article that fails gets its exception as its outcome and leaves no row;
     the others are stored. When the transaction itself fails, every outcome is its error.
+    ``updates``: the topics whose alerted stories send updates (a new language, 3 and 10 outlets).
     """
     now = now or utcnow()
     # Pure work first, so the write lock is held only for the statements.
@@ -346,7 +374,7 @@ def store_articles(
     try:
         with writing(engine) as connection:
             for item, keys, features, words in prepared:
-                outcomes.append(_store_one(connection, item, keys, features, words, channels, rules, now))
+                outcomes.append(_store_one(connection, item, keys, features, words, routes, rules, now, updates))
     except Exception as exc:  # begin or commit failed: nothing of the batch was stored
         return [exc] * len(batch)
     return outcomes
@@ -358,9 +386,10 @@ def _store_one(
     keys: Sequence[str],
     features: str,
     words: IndexedText,
-    channels: Sequence[str],
+    routes: Routes,
     rules: stories.StoryRules,
     now: datetime,
+    updates: Collection[str] = (),
 ) -> Stored:
     new = item.article
     savepoint = connection.begin_nested()
@@ -381,6 +410,7 @@ def _store_one(
         joined = assignment.story_id is not None and _join_story(connection, assignment.story_id, now)
         story_id = assignment.story_id if joined else _new_story(connection, new, now)
         assert story_id is not None
+        before = notices.story_before(connection, story_id, updates) if joined else None
         article_id = connection.execute(
             _INSERT_ARTICLE,
             {
@@ -407,7 +437,9 @@ def _store_one(
                 {"keys": json.dumps(keys), "seen_at": now, "article_id": article_id},
             )
         write_index(connection, article_id, words)
-        alerts = _add_matches(connection, article_id, story_id, item.matches, channels, now, backfill=False)
+        alerts = _add_matches(connection, article_id, story_id, item.matches, routes, now, backfill=False)
+        if before is not None:
+            alerts += notices.queue_updates(connection, before, story_id, article_id, new.feed_id, new.language, now)
         savepoint.commit()
     except IntegrityError as exc:
         savepoint.rollback()
@@ -426,7 +458,6 @@ def _store_one(
 _ARTICLE = SQLModel.metadata.tables["article"]
 _STORY = SQLModel.metadata.tables["story"]
 _MATCH = SQLModel.metadata.tables["match"]
-_ALERT = SQLModel.metadata.tables["alert"]
 _INSERT_ARTICLE = sa.insert(_ARTICLE).returning(_ARTICLE.c.id)
 _INSERT_STORY = sa.insert(_STORY).returning(_STORY.c.id)
 # An article's few dozen keys in one statement, from a JSON array: as an executemany,
@@ -556,12 +587,12 @@ def _add_matches(
     article_id: int,
     story_id: int,
     matches: Sequence[TopicMatch],
-    channels: Sequence[str],
+    routes: Routes,
     now: datetime,
     *,
     backfill: bool,
 ) -> int:
-    """Insert matches and one outbox row per (topic, story, channel) not alerted yet."""
+    """Insert matches and one outbox row per (topic, story, routed channel) not alerted yet."""
     if not matches:
         return 0
     rows = [
@@ -580,37 +611,21 @@ def _add_matches(
     ]
     # One statement for all of them; RETURNING in the order of ``rows``.
     match_ids = connection.execute(_INSERT_MATCHES, rows).scalars().all()
-    if not channels:
-        return 0
+    # The unique key per (topic, story, channel) is what guarantees one alert per story.
     outbox = [
-        {
-            "topic": found.topic,
-            "story_id": story_id,
-            "match_id": match_id,
-            "channel": channel,
-            "status": "pending",
-            "attempts": 0,
-            "created_at": now,
-            "next_attempt_at": now,
-        }
+        notices.row(
+            match_key(found.topic, story_id, channel),
+            "match",
+            found.topic,
+            channel,
+            now,
+            story_id=story_id,
+            match_id=match_id,
+        )
         for found, match_id in zip(matches, match_ids, strict=True)
-        for channel in channels
+        for channel in routes.of(found.topic)
     ]
-    return len(_insert_ignoring_duplicates(connection, outbox).all())
-
-
-def _insert_ignoring_duplicates(connection: sa.Connection, rows: list[dict[str, Any]]) -> Any:
-    # The unique key on (topic, story_id, channel) is what guarantees one alert per story.
-    return connection.execute(_QUEUE_ALERT[connection.dialect.name == "sqlite"], rows)
-
-
-# Built once per dialect: a statement made per call would be compiled again every time.
-_QUEUE_ALERT = {
-    is_sqlite: dialect.insert(_ALERT)
-    .on_conflict_do_nothing(index_elements=["topic", "story_id", "channel"])
-    .returning(_ALERT.c.id)
-    for is_sqlite, dialect in ((True, sqlite), (False, postgresql))
-}
+    return len(notices.queue(connection, outbox))
 
 
 def claim_due_alerts(
@@ -642,8 +657,11 @@ def mark_delivered(engine: Engine, alert_id: int, now: datetime) -> None:
             alert.lease_owner = alert.lease_expires_at = None
 
 
-def mark_attempt_failed(engine: Engine, alert_id: int, error: str, retry_at: datetime | None) -> None:
-    """Record a failed delivery; ``retry_at`` None means give up (status "failed")."""
+def mark_attempt_failed(
+    engine: Engine, alert_id: int, error: str, retry_at: datetime | None, operator: str | None = None
+) -> None:
+    """Record a failed delivery; ``retry_at`` None means give up (status "failed"), and then
+    tell the ``operator`` channel, in the same transaction (not for an operator alert itself)."""
     with transaction(engine) as session:
         alert = session.get(Alert, alert_id)
         if alert:
@@ -652,6 +670,10 @@ def mark_attempt_failed(engine: Engine, alert_id: int, error: str, retry_at: dat
             alert.lease_owner = alert.lease_expires_at = None
             if retry_at is None:
                 alert.status = "failed"
+                if operator is not None and alert.kind != OPERATOR:
+                    now = utcnow()
+                    change = given_up(alert_id, alert.kind, alert.topic, alert.channel, alert.attempts, error, now)
+                    notices.queue_alert_given_up(session.connection(), change, operator, now)
             else:
                 alert.next_attempt_at = retry_at
 
@@ -674,13 +696,48 @@ def retry_failed_alert(engine: Engine, alert_id: int, now: datetime) -> str | No
         return alert.status
 
 
+@dataclass(frozen=True)
+class Requeued:
+    """What ``requeue_failed`` did: the alerts queued again, and those it left as they were."""
+
+    queued: tuple[int, ...]
+    not_failed: tuple[tuple[int, str], ...] = ()  # (id, status): pending or delivered, left alone
+    missing: tuple[int, ...] = ()
+
+
+def requeue_failed(engine: Engine, ids: Sequence[int] | None, now: datetime) -> Requeued:
+    """Put failed alerts (those of ``ids``, or every one when None) back in the outbox, due now."""
+    with transaction(engine) as session:
+        query = select(Alert).where(col(Alert.status) == "failed") if ids is None else select(Alert)
+        if ids is not None:
+            query = query.where(col(Alert.id).in_(list(ids)))
+        rows = {a.id: a for a in session.exec(query)}
+        queued, not_failed = [], []
+        for alert_id, alert in sorted(rows.items(), key=lambda item: item[0] or 0):
+            if alert.status != "failed":
+                not_failed.append((alert_id or 0, alert.status))
+                continue
+            alert.status, alert.next_attempt_at = "pending", now
+            alert.lease_owner = alert.lease_expires_at = None
+            queued.append(alert_id or 0)
+        missing = tuple(i for i in ids or () if i not in rows)
+        return Requeued(tuple(queued), tuple(not_failed), missing)
+
+
 def load_alert(engine: Engine, alert_id: int) -> DueAlert | None:
-    """An outbox row and everything its message says, read at send time."""
+    """An outbox row and, for a topic alert or a story update, its story as it is at send time.
+
+    A digest or an operator alert says what its payload froze when it was queued.
+    """
     with transaction(engine) as session:
         alert = session.get(Alert, alert_id)
-        match = session.get(Match, alert.match_id) if alert else None
-        story = session.get(Story, alert.story_id) if alert else None
-        if alert is None or match is None or story is None:
+        if alert is None:
+            return None
+        if alert.match_id is None or alert.story_id is None:
+            return _due(alert, None)
+        match = session.get(Match, alert.match_id)
+        story = session.get(Story, alert.story_id)
+        if match is None or story is None:
             return None
         rows = session.exec(
             select(Article, Feed.name)
@@ -690,7 +747,7 @@ def load_alert(engine: Engine, alert_id: int) -> DueAlert | None:
         ).all()
         outlets = {a.id: Outlet(a.id or 0, a.url, a.title, a.language, feed, a.published_at) for a, feed in rows}
         content = AlertContent(
-            alert_id=alert.id or 0,
+            alert_id=alert_id,
             topic=alert.topic,
             story_id=story.id or 0,
             story_title=story.title,
@@ -703,7 +760,82 @@ def load_alert(engine: Engine, alert_id: int) -> DueAlert | None:
             idempotency_key=idempotency_key(alert.topic, story.id or 0, alert.channel),
             created_at=alert.created_at or utcnow(),
         )
-        return DueAlert(alert.channel, alert.attempts, content)
+        return _due(alert, content)
+
+
+def _due(alert: Alert, content: AlertContent | None) -> DueAlert:
+    created = alert.created_at or utcnow()
+    return DueAlert(
+        alert.channel, alert.attempts, content, alert.id or 0, alert.kind, alert.topic, created, alert.payload
+    )
+
+
+def digest_entries(engine: Engine, topics: Sequence[str], since: datetime, until: datetime) -> list[DigestEntry]:
+    """The stories that first matched one of ``topics`` in [since, until), each once per topic.
+
+    Backfilled matches are left out: they are history found for a new topic, not news.
+    """
+    if not topics:
+        return []
+    earlier = _MATCH.alias("earlier")
+    matched_before = (
+        sa.select(earlier.c.id)
+        .where(
+            earlier.c.topic == _MATCH.c.topic,
+            earlier.c.story_id == _MATCH.c.story_id,
+            earlier.c.matched_at < sa.bindparam("since", type_=UTCDateTime()),
+        )
+        .exists()
+    )
+    first = (
+        sa.select(
+            _MATCH.c.topic,
+            _MATCH.c.story_id,
+            sa.func.min(_MATCH.c.matched_at, type_=UTCDateTime()).label("matched_at"),
+            sa.func.min(_MATCH.c.id).label("match_id"),
+        )
+        .where(
+            _MATCH.c.topic.in_(list(topics)),
+            _MATCH.c.matched_at >= since,
+            _MATCH.c.matched_at < until,
+            sa.not_(_MATCH.c.backfill),
+            ~matched_before,
+        )
+        .group_by(_MATCH.c.topic, _MATCH.c.story_id)
+    )
+    with reading(engine) as session:
+        connection = session.connection()
+        found = connection.execute(first, {"since": since}).all()
+        if not found:
+            return []
+        story_ids = sorted({r.story_id for r in found})
+        match_ids = [r.match_id for r in found]
+        snippets = dict(
+            connection.execute(sa.select(_MATCH.c.id, _MATCH.c.snippet).where(_MATCH.c.id.in_(match_ids))).all()
+        )
+        stories_by_id = {s.id: s for s in connection.execute(sa.select(_STORY).where(_STORY.c.id.in_(story_ids)))}
+        outlets: dict[int, list[Outlet]] = {}
+        articles = connection.execute(
+            sa.select(_ARTICLE, _FEED.c.name.label("feed_name"))
+            .join(_FEED, _FEED.c.id == _ARTICLE.c.feed_id)
+            .where(_ARTICLE.c.story_id.in_(story_ids), _ARTICLE.c.fetched_at < until)
+            .order_by(_ARTICLE.c.fetched_at, _ARTICLE.c.id)
+        )
+        for a in articles:
+            outlet = Outlet(a.id, a.url, a.title, a.language, a.feed_name, a.published_at)
+            outlets.setdefault(a.story_id, []).append(outlet)
+    return [
+        DigestEntry(
+            topic=r.topic,
+            story_id=r.story_id,
+            title=stories_by_id[r.story_id].title,
+            language=stories_by_id[r.story_id].language,
+            matched_at=r.matched_at,
+            snippet=snippets.get(r.match_id, ""),
+            outlets=tuple(outlets.get(r.story_id, ())),
+        )
+        for r in found
+    ]
 
 
 def renew_leases(engine: Engine, owner: str, held: HeldLeases, until: datetime) -> None:
@@ -801,13 +933,13 @@ def store_backfill(
     article_id: int,
     story_id: int,
     matches: Sequence[TopicMatch],
-    channels: Sequence[str],
+    routes: Routes,
     now: datetime,
 ) -> int:
-    """Store the matches a new topic finds in history, queueing alerts on ``channels`` (none:
-    matches only). Returns the alerts queued."""
+    """Store the matches a new topic finds in history, queueing alerts on their ``routes``
+    (``Routes()``: matches only). Returns the alerts queued."""
     try:
         with writing(engine) as connection:
-            return _add_matches(connection, article_id, story_id, matches, channels, now, backfill=True)
+            return _add_matches(connection, article_id, story_id, matches, routes, now, backfill=True)
     except IntegrityError:
         return 0  # matched already

@@ -84,4 +84,3 @@ def _give_space_back(engine: Engine) -> None:
         # Plain VACUUM: takes no lock that stops reads or writes; empty pages at a table's end are returned.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("VACUUM article, story_key")
-

@@ -6,20 +6,22 @@ class only holds the engine, so the stages above never see one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
 from monitor import stories
 from monitor.errors import StorageError
-from monitor.model import Document, TopicMatch
-from monitor.store import db, repository, retention
+from monitor.model import Document, Routes, TopicMatch
+from monitor.store import db, notices, repository, retention
 from monitor.store.interface import (
     LEASE,
+    DigestEntry,
     DueAlert,
     FeedState,
     HeldLeases,
+    OperatorWatch,
     PollRecord,
     Pruned,
     Stored,
@@ -57,17 +59,23 @@ class SqlStore:
     ) -> list[FeedState]:
         return repository.claim_due_feeds(self.engine, owner, now, lease=lease, names=names)
 
-    def record_polls(self, records: Sequence[PollRecord]) -> None:
-        repository.record_polls(self.engine, records)
+    def record_polls(self, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
+        repository.record_polls(self.engine, records, operator)
 
     def new_entries(self, feed_id: int, entries: Sequence[tuple[str, str]]) -> tuple[set[str], set[str]]:
         return repository.new_entries(self.engine, feed_id, entries)
 
     # --- articles, stories, matches, outbox rows
     def store_articles(
-        self, batch: Sequence[ToStore], channels: Sequence[str], rules: stories.StoryRules, now: datetime
+        self,
+        batch: Sequence[ToStore],
+        routes: Routes,
+        rules: stories.StoryRules,
+        now: datetime,
+        *,
+        updates: Collection[str] = (),
     ) -> list[Stored]:
-        return repository.store_articles(self.engine, batch, channels, rules, now)
+        return repository.store_articles(self.engine, batch, routes, rules, now, updates=updates)
 
     # --- the outbox
     def claim_due_alerts(
@@ -90,8 +98,23 @@ class SqlStore:
     def mark_delivered(self, alert_id: int, now: datetime) -> None:
         repository.mark_delivered(self.engine, alert_id, now)
 
-    def mark_attempt_failed(self, alert_id: int, error: str, retry_at: datetime | None) -> None:
-        repository.mark_attempt_failed(self.engine, alert_id, error, retry_at)
+    def mark_attempt_failed(
+        self, alert_id: int, error: str, retry_at: datetime | None, operator: str | None = None
+    ) -> None:
+        repository.mark_attempt_failed(self.engine, alert_id, error, retry_at, operator)
+
+    # --- digests
+    def digest_entries(self, topics: Sequence[str], since: datetime, until: datetime) -> list[DigestEntry]:
+        return repository.digest_entries(self.engine, topics, since, until)
+
+    def digest_queued(self, name: str, period_start: datetime) -> bool:
+        return notices.digest_queued(self.engine, name, period_start)
+
+    def last_digest(self, name: str) -> str | None:
+        return notices.last_digest(self.engine, name)
+
+    def queue_digest(self, name: str, period_start: datetime, payload: str, channel: str, now: datetime) -> int | None:
+        return notices.queue_digest(self.engine, name, period_start, payload, channel, now)
 
     # --- leases and health
     def renew_leases(self, owner: str, held: HeldLeases, until: datetime) -> None:
@@ -120,9 +143,9 @@ class SqlStore:
         return repository.stored_documents(self.engine, since)
 
     def store_backfill(
-        self, article_id: int, story_id: int, matches: Sequence[TopicMatch], channels: Sequence[str], now: datetime
+        self, article_id: int, story_id: int, matches: Sequence[TopicMatch], routes: Routes, now: datetime
     ) -> int:
-        return repository.store_backfill(self.engine, article_id, story_id, matches, channels, now)
+        return repository.store_backfill(self.engine, article_id, story_id, matches, routes, now)
 
     # --- retention
     def prune(self, before: datetime) -> Pruned:

@@ -152,18 +152,29 @@ class Match(SQLModel, table=True):
 
 
 class Alert(SQLModel, table=True):
-    """The outbox: one row per (topic, story, channel), written with the match."""
+    """The outbox: one row per message to send, under a unique key, written with its cause.
+
+    ``kind`` "match": a topic's first alert for a story (key per topic, story, channel),
+    written with the match; "update": an alerted story gained a language or outlets,
+    written with the article; "digest": one period of a digest; "operator": a feed failing
+    or recovered, an alert given up. What a digest or operator alert says is frozen in
+    ``payload`` when it is queued; the others are read from the story at send time.
+    """
 
     __table_args__ = (
-        UniqueConstraint("topic", "story_id", "channel", name="uq_alert_topic_story_channel"),
+        UniqueConstraint("key", name="uq_alert_key"),
         Index("ix_alert_due", "status", "next_attempt_at"),
+        Index("ix_alert_story", "story_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    topic: str
-    story_id: int = Field(foreign_key="story.id")
-    match_id: int = Field(foreign_key="match.id")
+    key: str  # one row per key, ever: what makes every alert "once" (repository.outbox_key)
+    kind: str = Field(default="match", sa_column_kwargs={"server_default": "match"})
+    topic: str  # the topic; a digest's name; "operator" for operator alerts
+    story_id: int | None = Field(default=None, foreign_key="story.id")
+    match_id: int | None = Field(default=None, foreign_key="match.id")
     channel: str  # "webhook:<name>" or "email"
+    payload: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON, by kind
     status: str = "pending"  # pending → delivered, or failed after alerts.retry_for
     attempts: int = 0
     last_error: str | None = None

@@ -161,7 +161,7 @@ def test_daemon_stopped_mid_cycle_finishes_the_work_after_restart(
         wait_until(lambda: site.hits(slow_page) >= 1, START_SECONDS, "the slow page to be requested")
         time.sleep(1.0)  # the other four articles are stored meanwhile
         code, seconds = busy.stop(signal.SIGTERM)
-        assert "letting the current cycle finish" in busy.output
+        assert "letting the polls in progress finish" in busy.output  # the scheduler of the routing branch
         assert_stopped_cleanly(code, seconds, busy, signal.SIGTERM)
 
     site.route(slow_page, normal_page)

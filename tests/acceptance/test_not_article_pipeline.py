@@ -238,7 +238,7 @@ def test_text_source_and_site_text_come_and_go_with_articles_in_place(database_u
     import sqlalchemy as sa
 
     from monitor import stories
-    from monitor.model import Document, TopicMatch
+    from monitor.model import Document, Routes, TopicMatch
     from monitor.store import repository
     from monitor.store.db import create_engine, downgrade, transaction, upgrade
     from monitor.store.tables import Feed
@@ -266,7 +266,7 @@ def test_text_source_and_site_text_come_and_go_with_articles_in_place(database_u
                 page_hash="0" * 32,
             ),
             [TopicMatch("ferries", 0.5, ("ferry",), snippet="ferry")],
-            [],
+            Routes(),
             stories.StoryRules(),
         )
         assert isinstance(stored, repository.StoredArticle)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import signal
 import socket
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
@@ -33,6 +35,8 @@ from postgres import create_database
 from receivers import WebhookReceiver
 from seedsite import Seed, publish, seeds
 from sqlmodel import col, select
+from synthetic import article as synthetic_article
+from synthetic import hit as digest_hit
 from test_daemon import (
     SEED_ALERTS,
     START_SECONDS,
@@ -42,11 +46,15 @@ from test_daemon import (
     wait_until,
 )
 
+from monitor import digests
+from monitor.alerts.schedule import parse_schedule
 from monitor.config import FeedConfig, load_config
+from monitor.model import Routes
 from monitor.service import is_gone, running, worker_name
-from monitor.store import repository
-from monitor.store.db import create_engine, reading
+from monitor.store import notices, repository
+from monitor.store.db import create_engine, reading, transaction, upgrade
 from monitor.store.tables import Alert, Feed, utcnow
+from monitor.stories import StoryRules
 
 RESUME_TARGET_SECONDS = 30.0  # after kill -9 and restart, polling resumes within this
 TAKEOVER_TARGET_SECONDS = 90.0  # a killed worker's feeds are polled by another within this
@@ -259,6 +267,83 @@ def test_alerts_a_killed_daemon_was_sending_are_sent_at_once_after_restart(
     print(f"\nalerts leased by a killed daemon: all delivered {delivered_after:.1f} s after the restart")
     assert delivered_after < RESUME_TARGET_SECONDS
     assert_each_alert_once(webhook.requests)
+
+
+def test_kill_9_loses_no_update_or_digest_and_queues_no_key_twice(
+    tmp_path: Path, site: HostileServer, webhook: WebhookReceiver
+) -> None:
+    """Story updates on, an hourly digest owed for the hour before: killed -9 while its receiver
+    hangs (alerts, updates and the digest queued, some leased mid-send), restarted with the
+    receiver back: every outbox row is delivered, each key is in the outbox once, and the
+    receiver has every row's message."""
+    publish(site)
+    url = f"sqlite:///{tmp_path / 'monitor.db'}"
+    engine = create_engine(url)
+    upgrade(engine)
+    with transaction(engine) as session:
+        session.add(Feed(id=100, name="archive", url="https://archive.example/feed"))
+    owed = parse_schedule("hourly").last_complete(utcnow() - digests.GRACE)
+    at = owed.start + timedelta(minutes=1)
+    repository.store_article(
+        engine, synthetic_article(1, at, feed_id=100), (digest_hit("ByteDance AI"),), Routes(), StoryRules(), at
+    )
+    engine.dispose()
+    feeds = [{"name": "seeds", "url": site.url("/feed.xml")}]
+    topics = [{**topic, "updates": True} for topic in DEFAULT_TOPICS]
+    hourly = {"name": "hourly", "channel": "webhook:receiver", "topics": ["ByteDance AI"], "schedule": "hourly"}
+    with HangingReceiver() as hanging:
+        alerts = {**webhooks(("receiver", hanging.url)), "digests": [hourly]}
+        config = config_file(tmp_path, url, feeds, topics=topics, alerts=alerts)
+        with daemon(config, tmp_path / "killed.log") as killed:
+            wait_until(lambda: hanging.connections >= 4, START_SECONDS, "alerts being sent to the hanging receiver")
+            kinds = {"match", "update", "digest"}
+            wait_until(lambda: kinds <= set(outbox_keys(url).values()), START_SECONDS, "every kind queued")
+            killed.process.send_signal(signal.SIGKILL)
+            killed.process.wait(10)
+    queued = outbox_keys(url)
+    config = config_file(tmp_path, url, feeds, topics=topics, alerts={**alerts, **webhooks(("receiver", webhook.url))})
+    with daemon(config, tmp_path / "restarted.log") as restarted:
+
+        def all_sent() -> bool:  # the seed articles the killed daemon had not stored yet, too
+            alerts = sum(json.loads(r.body)["type"] == "monitor.alert" for r in webhook.requests)
+            return alerts >= SEED_ALERTS and not undelivered(url)
+
+        wait_until(all_sent, 2 * RESUME_TARGET_SECONDS, "the seven alerts and every outbox row delivered")
+        time.sleep(1.0)
+        assert restarted.stop(signal.SIGTERM)[0] == 0, restarted.output
+    rows = outbox_keys(url)
+    assert set(queued) <= set(rows), "a row queued before the kill is gone"
+    received = Counter(r.headers["idempotency-key"] for r in webhook.requests)
+    assert len(received) == len(rows), "every row's message arrived (each under its own key)"
+    kinds = Counter(json.loads(r.body)["type"] for r in webhook.requests)
+    assert kinds["monitor.alert"] == SEED_ALERTS and kinds["monitor.update"] >= 1
+    digest_keys = [key for key, kind in rows.items() if kind == "digest"]
+    assert notices.digest_key("hourly", owed.start) in digest_keys, "the owed digest"
+    print(
+        f"\nkill -9 with updates and a digest: {len(rows)} outbox rows ({dict(Counter(rows.values()))}), all delivered"
+    )
+
+
+def outbox_keys(url: str) -> dict[str, str]:
+    """Every outbox row's key and kind; a key twice fails here (the database refuses it anyway)."""
+    engine = create_engine(url)
+    try:
+        with reading(engine) as session:
+            rows = session.exec(select(Alert.key, Alert.kind)).all()
+    finally:
+        engine.dispose()
+    keys = Counter(key for key, _ in rows)
+    assert [k for k, n in keys.items() if n > 1] == [], "a key twice in the outbox"
+    return dict(rows)
+
+
+def undelivered(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with reading(engine) as session:
+            return len(session.exec(select(Alert.id).where(col(Alert.status) != "delivered")).all())
+    finally:
+        engine.dispose()
 
 
 def alert_leases(url: str) -> list[str]:

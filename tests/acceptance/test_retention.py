@@ -124,9 +124,7 @@ def test_without_retention_nothing_is_pruned(tmp_path: Path, make_config: Any) -
     assert result.returncode == 0 and "kept forever" in result.stdout
 
 
-def test_backup_copies_a_sqlite_database_in_use(
-    tmp_path: Path, site: HostileServer, make_config: Any
-) -> None:
+def test_backup_copies_a_sqlite_database_in_use(tmp_path: Path, site: HostileServer, make_config: Any) -> None:
     config = make_config(f"sqlite:///{tmp_path / 'm.db'}", [{"name": "seeds", "url": publish(site)}])
     assert monitor("-c", config, "poll", timeout=300).returncode == 0
     engine = db.create_engine(f"sqlite:///{tmp_path / 'm.db'}")

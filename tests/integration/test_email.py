@@ -10,6 +10,7 @@ import pytest
 from receivers import ReceivedMail, SmtpReceiver, closed_port, sample_alert, silent_port
 
 from monitor.alerts.email import SmtpSettings, deliver_email
+from monitor.alerts.render import alert_message
 from monitor.errors import DeliveryError
 from monitor.model import Outlet
 
@@ -31,7 +32,7 @@ def settings(port: int, **overrides: object) -> SmtpSettings:
 
 
 def send(smtp: SmtpSettings, **alert_overrides: object) -> None:
-    asyncio.run(deliver_email(smtp, sample_alert(**alert_overrides)))
+    asyncio.run(deliver_email(smtp, alert_message(sample_alert(**alert_overrides))))
 
 
 def failure(smtp: SmtpSettings) -> str:
@@ -170,4 +171,4 @@ def test_a_line_break_in_the_sender_is_a_clear_error_not_an_injected_header() ->
     with SmtpReceiver() as server:
         message = failure(settings(server.port, sender="m@example.org\r\nBcc: x@example.org"))
         assert server.messages == []
-    assert "cannot build the message" in message and "alerts.email.sender" in message
+    assert "cannot build the message" in message and "sender and recipients" in message

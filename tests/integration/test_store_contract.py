@@ -16,8 +16,17 @@ import pytest
 from conftest import ROOT, new_database
 
 from monitor.analysis import text_identity
-from monitor.model import Document, TopicMatch
-from monitor.store.interface import HeldLeases, NewArticle, PollRecord, SiteBoilerplate, Store, StoredArticle, ToStore
+from monitor.model import Document, Routes, TopicMatch
+from monitor.store.interface import (
+    HeldLeases,
+    NewArticle,
+    OperatorWatch,
+    PollRecord,
+    SiteBoilerplate,
+    Store,
+    StoredArticle,
+    ToStore,
+)
 from monitor.store.memory import MemoryStore
 from monitor.store.sql import SqlStore
 from monitor.stories import StoryRules, story_features
@@ -73,7 +82,7 @@ def article(store: Store, doc: Document, url: str, *, feed: str = "kompas", guid
 
 def store_one(store: Store, new: NewArticle, *topics: str, channels: tuple[str, ...] = CHANNELS) -> object:
     matches = [TopicMatch(topic, 0.5, ("bytedance",), snippet="<mark>ByteDance</mark>") for topic in topics]
-    (outcome,) = store.store_articles([ToStore(new, matches)], channels, RULES, NOW)
+    (outcome,) = store.store_articles([ToStore(new, matches)], Routes(default=channels), RULES, NOW)
     return outcome
 
 
@@ -198,6 +207,73 @@ def test_a_changed_topic_is_backfilled_once(store: Store) -> None:
     ((article_id, story_id, document),) = store.stored_documents(NOW - MINUTE)
     assert (article_id, story_id, document.language) == (stored.article_id, stored.story_id, "id")
     found = [TopicMatch("Ban", 0.4, ("ban",))]
-    assert store.store_backfill(article_id, story_id, found, ["email"], NOW) == 1
-    assert store.store_backfill(article_id, story_id, found, ["email"], NOW) == 0  # matched already
+    assert store.store_backfill(article_id, story_id, found, Routes(default=("email",)), NOW) == 1
+    assert store.store_backfill(article_id, story_id, found, Routes(default=("email",)), NOW) == 0  # matched already
     assert list(store.stored_documents(NOW + MINUTE)) == []
+
+
+# --- the other kinds of outbox row: story updates, operator alerts, digests --------------------
+
+
+def kinds_queued(store: Store) -> list[str]:
+    due = [store.load_alert(i) for i in store.claim_due_alerts("reader", NOW + timedelta(days=100), limit=1000)]
+    store.release_leases("reader")
+    return sorted(d.kind for d in due if d is not None)
+
+
+def test_an_alerted_story_queues_one_update_per_change(store: Store) -> None:
+    store.add_feed("https://tempo.example/feed", "tempo", NOW)
+    original = seed("000")
+
+    def put(doc: Document, url: str, feed: str, *topics: str) -> StoredArticle:
+        matches = [TopicMatch(t, 0.5, ("bytedance",), snippet="<mark>ByteDance</mark>") for t in topics]
+        new = article(store, doc, url, feed=feed)
+        (outcome,) = store.store_articles(
+            [ToStore(new, matches)], Routes(default=("email",)), RULES, NOW, updates={"ByteDance AI"}
+        )
+        assert isinstance(outcome, StoredArticle)
+        return outcome
+
+    def copy(n: int) -> Document:
+        furniture = f"Beranda | Tekno | Edisi {n}\nBaca juga: berita pilihan nomor {n}\n"
+        return replace(original, text=f"{furniture}{original.text}\nIkuti kami {n}")
+
+    first = put(original, "https://kompas.example/1", "kompas", "ByteDance AI", "Doubao")
+    second = put(copy(2), "https://heise.example/2", "heise")
+    third = put(copy(3), "https://tempo.example/3", "tempo")
+    german = put(seed("002"), "https://heise.example/4", "heise")
+    assert first.story_id == second.story_id == third.story_id == german.story_id
+    # Two outlets: nothing; three: one update; German: one more (heise is no new outlet). Doubao has no updates.
+    assert [s.alerts for s in (first, second, third, german)] == [2, 0, 1, 1]
+    assert kinds_queued(store) == ["match", "match", "update", "update"]
+
+
+def test_a_failing_feed_tells_the_operator_once_per_change_of_state(store: Store) -> None:
+    (kompas,) = store.claim_due_feeds("reader", NOW, names=["kompas"])
+    watch = OperatorWatch("email", timedelta(hours=24))
+
+    def poll(hours: int, error: str | None, since_hours: int | None) -> PollRecord:
+        at = NOW + timedelta(hours=hours)
+        since = NOW + timedelta(hours=since_hours) if since_hours is not None else None
+        status = "error" if error else "ok"
+        return PollRecord(kompas.id, at, status, error, at + MINUTE, MINUTE, feed="kompas", failing_since=since)
+
+    for record in (poll(0, "HTTP 503", None), poll(25, "HTTP 503", 0), poll(26, "HTTP 503", 0), poll(27, None, 0)):
+        store.record_polls([record], watch)
+        store.record_polls([record], watch)  # recorded twice (another worker): told once
+    store.record_polls([poll(30, "HTTP 503", None), poll(31, None, 30)], watch)  # too short to tell
+    assert kinds_queued(store) == ["operator", "operator"]
+
+
+def test_a_digest_is_queued_once_per_period_and_lists_the_stories_first_matched_in_its_window(store: Store) -> None:
+    put = [store_one(store, article(store, seed(n), f"https://kompas.example/{n}"), "Doubao") for n in ("001", "004")]
+    assert all(isinstance(p, StoredArticle) for p in put)
+    entries = store.digest_entries(["Doubao", "TikTok ban"], NOW - MINUTE, NOW + MINUTE)
+    assert sorted(e.story_id for e in entries) == sorted(p.story_id for p in put if isinstance(p, StoredArticle))
+    assert {e.topic for e in entries} == {"Doubao"} and all(e.outlets and e.title for e in entries)
+    assert store.digest_entries(["Doubao"], NOW + MINUTE, NOW + 2 * MINUTE) == []  # matched before the window
+    assert not store.digest_queued("morning", NOW)
+    assert store.queue_digest("morning", NOW, '{"n": 1}', "email", NOW) is not None
+    assert store.queue_digest("morning", NOW, '{"n": 2}', "email", NOW) is None  # the period's digest exists
+    assert store.digest_queued("morning", NOW) and store.last_digest("morning") == '{"n": 1}'
+    assert store.last_digest("evening") is None

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from monitor.analysis import text_identity
-from monitor.model import Document, TopicMatch
+from monitor.model import Document, Routes, TopicMatch
 from monitor.store import queries, repository
 from monitor.store.db import create_engine, downgrade, transaction, upgrade
 from monitor.store.tables import Alert, Feed, UTCDateTime, described
@@ -31,7 +31,8 @@ SEEDS = ROOT / "seeds"
 LABELS = yaml.safe_load((SEEDS / "labels.yaml").read_text(encoding="utf-8"))["documents"]
 NOW = datetime(2024, 10, 22, 8, 0, tzinfo=UTC)
 RULES = StoryRules()
-CHANNELS = ["webhook:x", "email"]
+CHANNELS = ("webhook:x", "email")
+ROUTES = Routes(default=CHANNELS)
 
 
 @pytest.fixture
@@ -84,7 +85,7 @@ def store(
     now: datetime = NOW,
     matches: tuple[TopicMatch, ...] = (),
 ) -> repository.StoredArticle | None:
-    return repository.store_article(engine, article, matches, CHANNELS, RULES, now)
+    return repository.store_article(engine, article, matches, ROUTES, RULES, now)
 
 
 def stored(engine: Engine, article: repository.NewArticle, now: datetime = NOW) -> int:
@@ -145,7 +146,7 @@ def test_a_batch_stores_each_article_and_keeps_the_others_when_one_fails(engine:
     outcomes = repository.store_articles(
         engine,
         [repository.ToStore(a, (match("ByteDance AI"),)) for a in (first, broken, translation, again)],
-        CHANNELS,
+        ROUTES,
         RULES,
         NOW,
     )
@@ -227,7 +228,15 @@ def test_one_alert_per_topic_story_and_channel(engine: Engine) -> None:
     with pytest.raises(IntegrityError), transaction(engine) as session:
         match_id = session.get(Alert, 1)
         assert match_id is not None
-        session.add(Alert(topic="Doubao", story_id=first.story_id, match_id=match_id.match_id, channel="email"))
+        session.add(
+            Alert(
+                key=match_id.key,
+                topic=match_id.topic,
+                story_id=first.story_id,
+                match_id=match_id.match_id,
+                channel=match_id.channel,
+            )
+        )
 
 
 def test_migrations_build_the_schema_the_tables_describe(database_url: str) -> None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from receivers import WebhookReceiver, closed_port, sample_alert, silent_port
 
-from monitor.alerts.render import webhook_body
+from monitor.alerts.render import alert_message, webhook_body
 from monitor.alerts.webhook import WebhookDeliveryError, deliver_webhook, verify_signature
 from monitor.errors import DeliveryError
 from monitor.model import AlertContent
@@ -29,7 +29,7 @@ def receiver() -> Iterator[WebhookReceiver]:
 def deliver(url: str, secret: str | None = SECRET, alert: AlertContent | None = None, timeout: float = 5.0) -> None:
     async def go() -> None:
         async with httpx.AsyncClient() as client:
-            await deliver_webhook(client, url, secret, alert or sample_alert(), timeout=timeout)
+            await deliver_webhook(client, url, secret, alert_message(alert or sample_alert()), timeout=timeout)
 
     asyncio.run(go())
 

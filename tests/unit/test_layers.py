@@ -32,7 +32,11 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "monitor.extract",
         "monitor.not_article",
         "monitor.analysis",
+        "monitor.changes",
         "monitor.alerts.render",
+        "monitor.alerts.digest",
+        "monitor.alerts.notices",
+        "monitor.alerts.schedule",
     ),
     # Each wraps one thing outside the process's pure logic: HTTP, the database, SMTP and
     # webhooks, worker processes, timers.
@@ -48,7 +52,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "monitor.systemd",  # its notify socket
     ),
     # Reads the configuration, builds the adapters, runs the stages in order.
-    "composition": ("monitor.config", "monitor.pipeline", "monitor.preview", "monitor.service"),
+    "composition": ("monitor.config", "monitor.pipeline", "monitor.preview", "monitor.digests", "monitor.service"),
     # What a person types and reads, and what programs ask over HTTP.
     "interface": ("monitor.cli", "monitor.output", "monitor.api", "monitor.__main__"),
 }
