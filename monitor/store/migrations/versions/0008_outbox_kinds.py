@@ -9,8 +9,8 @@ operator alerts have no story or match.
 Existing rows get the key today's code gives a topic alert, so a story alerted before
 the upgrade is not alerted again after it.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-05 05:30:00
 """
 
@@ -20,8 +20,8 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
