@@ -32,6 +32,8 @@ class MatchRow(_Shape):
     score: float
     terms: list[str]
     snippet: str
+    snippet_text: str
+    highlights: list[list[int]]
     matched_at: str | None
     backfill: bool
 
@@ -84,8 +86,9 @@ class FeedRow(_Shape):
 
 class AlertRow(_Shape):
     id: int
+    kind: str
     topic: str
-    story_id: int
+    story_id: int | None
     channel: str
     status: str
     attempts: int
