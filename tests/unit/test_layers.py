@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-PACKAGE = Path(__file__).resolve().parent.parent / "monitor"
+PACKAGE = ROOT / "monitor"
 
 # Lowest first. A module belongs to the layer of the longest name below that is its own
 # name or a package it is in.

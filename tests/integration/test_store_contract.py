@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import new_database
+from conftest import ROOT, new_database
 
 from monitor.analysis import text_identity
 from monitor.model import Document, TopicMatch
@@ -23,7 +23,7 @@ from monitor.store.sql import SqlStore
 from monitor.stories import StoryRules, story_features
 from monitor.text import detect_language
 
-SEEDS = Path(__file__).parent.parent / "seeds"
+SEEDS = ROOT / "seeds"
 NOW = datetime(2024, 10, 22, 8, 0, tzinfo=UTC)
 RULES = StoryRules()
 CHANNELS = ("webhook:x", "email")
