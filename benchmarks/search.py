@@ -13,6 +13,8 @@ articles, names with a Zipf popularity, bulk-copied through the real migrations)
 - phrase: two neighbouring words of a stored article, quoted;
 - NEAR: two words within five words of each other in a stored article, ``a NEAR/5 b``;
 - prefix: the first three or four letters of a name, ``kari*`` (no prefix index is kept);
+- not narrowed: ``lang:`` or ``site:`` alone, which the index cannot narrow: the newest
+  articles are examined one by one, up to the scan bound (1,000), the worst case;
 
 and prints p50 and p95 (wall clock), the candidates the matcher examined, and the
 full-text index (``article_fts`` with its shadow tables, and ``search_word``) as a share
@@ -91,7 +93,18 @@ def sample_queries(path: Path, count: int, seed: int = 11) -> dict[str, list[str
     rare = [vocabulary.names[rng.randrange(20_000, len(vocabulary.names))].capitalize() for _ in range(count)]
     common = [rng.choice(WELL_KNOWN[:12] + COMMON_WORDS).capitalize() for _ in range(count)]
     prefixes = [f"{name[: rng.choice((3, 4))]}*" for name in rare]
-    return {"rare term": rare, "common term": common, "phrase": phrases, "NEAR": nears, "prefix": prefixes}
+    scans = [
+        rng.choice([f"lang:{rng.choice(('de', 'fr', 'id'))}", f"site:outlet{rng.randint(1, 500)}.example"])
+        for _ in rare
+    ]
+    return {
+        "rare term": rare,
+        "common term": common,
+        "phrase": phrases,
+        "NEAR": nears,
+        "prefix": prefixes,
+        "not narrowed": scans,
+    }
 
 
 def timed(run: Callable[[], int]) -> tuple[float, int]:
@@ -138,7 +151,8 @@ def main() -> None:
             times = [ms for ms, _ in results]
             scanned = [n for _, n in results]
             p50, p95 = percentile(times, 0.5), percentile(times, 0.95)
-            worst = max(worst, p95)
+            if kind != "not narrowed":  # the target is for searches; a bounded scan is reported beside
+                worst = max(worst, p95)
             print(
                 f"{kind:12} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   max {max(times):7.1f} ms   "
                 f"candidates examined: median {statistics.median(scanned):.0f}, max {max(scanned)}   e.g. {texts[0]}"
