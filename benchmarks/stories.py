@@ -661,8 +661,8 @@ class Timings:
 @contextmanager
 def _timed(owner: Any, name: str, into: list[float], wrap: Callable[[Any], Any] = lambda f: f) -> Iterator[None]:
     """Temporarily replace ``owner.name`` by a version that adds its CPU time to ``into``."""
-    original = vars(owner)[name]  # as stored: a function, or a classmethod object
-    inner = getattr(owner, name)  # as called: bound to the class for a classmethod
+    inner = getattr(owner, name)  # as called: bound to the class for a classmethod; loads a lazy name
+    original = vars(owner).get(name, inner)  # as stored: a function, or a classmethod object
 
     def timed(*args: Any, **kwargs: Any) -> Any:
         start = time.process_time()  # CPU time: other processes on the machine do not inflate it
