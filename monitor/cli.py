@@ -188,8 +188,8 @@ def _feed_line(feed: Any) -> str:
 def run(ctx: click.Context) -> None:
     """Run as a daemon: poll feeds on their schedule and deliver alerts until SIGTERM or Ctrl-C.
 
-    Polls due feeds every `polling.tick` and delivers alerts beside it, one at a time
-    per channel. Status lines go to stderr, among them one when the database stops
+    Polls each feed as it falls due and sends each alert as soon as it is queued, every
+    channel on its own. Status lines go to stderr, among them one when the database stops
     taking writes (polling pauses) and one when it takes them again.
 
     Several `monitor run` processes may share one PostgreSQL database; each claims

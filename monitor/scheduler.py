@@ -77,7 +77,7 @@ async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asy
     await scheduling
     runtime.dispatcher.stop()
     if current:
-        report("stopping: letting the polls in progress finish…")
+        report("stopping: letting the current cycle finish…")
     # Alerts still in flight when the grace ends stay queued and are sent after restart.
     _, pending = await asyncio.wait({*current, delivering}, timeout=SHUTDOWN_GRACE_SECONDS)
     for task in pending:  # unfinished feeds are released at exit and polled again

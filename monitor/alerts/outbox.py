@@ -14,24 +14,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from monitor.alerts.channels import ChannelRegistry
-from monitor.alerts.render import alert_message
+from monitor.alerts.render import AlertContent, alert_message
 from monitor.alerts.webhook import WebhookDeliveryError
 from monitor.config import AlertsConfig
 from monitor.errors import DeliveryError
 from monitor.store import repository
 from monitor.store.db import StorageError, StorageHealth
+from monitor.store.repository import Outcome
 from monitor.store.tables import utcnow
 
 log = logging.getLogger(__name__)
 
-PER_CHANNEL = 4  # alerts in flight at once per channel
+PER_CHANNEL = 16  # alerts in flight at once per channel
+CLAIMS_PER_SLOT = 4  # alerts leased per claim, per slot: fewer, larger transactions
 # Bounds one send whatever the channel: webhooks give up after 10 s, email after 2 x 30 s.
 SEND_DEADLINE = timedelta(seconds=60)
 
@@ -110,42 +114,59 @@ class Dispatcher:
         every: timedelta | None = None,
     ) -> DeliveryStats:
         """Send the due alerts ``per_channel`` at a time: a slot that frees takes the next one at
-        once, so one send that hangs costs the channel one slot, not its whole batch."""
+        once, so one send that hangs costs the channel one slot, not its whole batch. The
+        outcomes of the sends that ended meanwhile are recorded in one transaction."""
         stats = DeliveryStats()
-        sending: set[asyncio.Task[None]] = set()
+        sending: set[asyncio.Task[Outcome]] = set()
+        ended: list[Outcome] = []
+        claimed: deque[tuple[repository.QueuedAlert, AlertContent]] = deque()  # leased, waiting for a slot
         wake = self._wakes.get(channels[0] if channels else "") if due_by is None else None
         try:
             while True:
-                free = 0 if self._stopping else self.per_channel - len(sending)
-                if free:
-                    ids = repository.claim_due_alerts(
-                        self.engine,
-                        self.owner,
-                        due_by or self.clock(),
-                        limit=free,
-                        lease=self.lease,
-                        channels=channels,
-                        other_than=other_than,
-                    )
-                    self.held.alerts.update(ids)
-                    sending.update(asyncio.create_task(self._deliver_one(i, stats)) for i in ids)
+                self._record(ended, stats)
+                ended = []
+                if not claimed and len(sending) < self.per_channel and not self._stopping:
+                    claimed.extend(self._claim(due_by, channels, other_than))
+                while claimed and len(sending) < self.per_channel and not self._stopping:
+                    sending.add(asyncio.create_task(self._send(*claimed.popleft())))
                 if not sending:
                     return stats
                 done, sending = await self._next_free_slot(sending, wake, every)
-                for task in done:
-                    task.result()  # a StorageError ends the round; the alerts in flight stay queued
+                ended = [task.result() for task in done]
         finally:
             for task in sending:
                 task.cancel()
             await asyncio.gather(*sending, return_exceptions=True)
+            # Claimed but not sent (stopping): their leases end at exit or expire.
+            self.held.alerts.difference_update(row.id for row, _ in claimed)
+            # A StorageError here leaves them leased: sent again when the leases expire (at least once).
+            self._record(ended, stats)
+
+    def _claim(
+        self, due_by: datetime | None, channels: list[str] | None, other_than: list[str] | None
+    ) -> list[tuple[repository.QueuedAlert, AlertContent]]:
+        """Lease a batch of due alerts and read what they say: a few statements for many alerts."""
+        ids = repository.claim_due_alerts(
+            self.engine,
+            self.owner,
+            due_by or self.clock(),
+            limit=self.per_channel * CLAIMS_PER_SLOT,
+            lease=self.lease,
+            channels=channels,
+            other_than=other_than,
+        )
+        self.held.alerts.update(ids)
+        loaded = repository.load_alerts(self.engine, ids) if ids else []
+        self.held.alerts.difference_update(set(ids) - {row.id for row, _ in loaded})  # deleted meanwhile
+        return loaded
 
     async def _next_free_slot(
-        self, sending: set[asyncio.Task[None]], wake: asyncio.Event | None, every: timedelta | None
-    ) -> tuple[set[asyncio.Task[None]], set[asyncio.Task[None]]]:
+        self, sending: set[asyncio.Task[Outcome]], wake: asyncio.Event | None, every: timedelta | None
+    ) -> tuple[set[asyncio.Task[Outcome]], set[asyncio.Task[Outcome]]]:
         """Wait until a send ends; with free slots, also until new alerts are queued or ``every`` passes."""
         if wake is None or len(sending) >= self.per_channel:
             return await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
-        woken = asyncio.create_task(_until(wake))
+        woken: asyncio.Task[Any] = asyncio.create_task(_until(wake))
         try:
             timeout = every.total_seconds() if every else None
             done, pending = await asyncio.wait({*sending, woken}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -154,36 +175,37 @@ class Dispatcher:
         wake.clear()
         return done - {woken}, pending - {woken}
 
-    async def _deliver_one(self, alert_id: int, stats: DeliveryStats) -> None:
+    async def _send(self, row: repository.QueuedAlert, content: AlertContent) -> Outcome:
+        """Send one alert; what happened, to be recorded (no database work here)."""
+        configured = row.channel in self.channels
         try:
-            loaded = repository.load_alert(self.engine, alert_id)
-            if loaded is None:
-                return
-            row, content = loaded
-            configured = row.channel in self.channels
             try:
-                try:
-                    async with asyncio.timeout(self.send_deadline.total_seconds()):
-                        await self.channels.deliver(row.channel, alert_message(content))
-                except TimeoutError:
-                    raise DeliveryError(
-                        f"{row.channel}: no answer within {self.send_deadline.total_seconds():g} s; will retry"
-                    ) from None
-            except DeliveryError as exc:
-                hint = exc.retry_after if isinstance(exc, WebhookDeliveryError) else None
-                now = self.clock()
-                when = retry_at(row.attempts + 1, row.created_at or now, now, self.config, hint) if configured else None
-                repository.mark_attempt_failed(self.engine, alert_id, str(exc), when)
-                log.warning("alert %s (%s, %s): %s", alert_id, row.topic, row.channel, exc)
-                if when is None:
-                    stats.failed += 1
-                else:
-                    stats.retrying += 1
-            else:
-                repository.mark_delivered(self.engine, alert_id, self.clock())
+                async with asyncio.timeout(self.send_deadline.total_seconds()):
+                    await self.channels.deliver(row.channel, alert_message(content))
+            except TimeoutError:
+                raise DeliveryError(
+                    f"{row.channel}: no answer within {self.send_deadline.total_seconds():g} s; will retry"
+                ) from None
+        except DeliveryError as exc:
+            hint = exc.retry_after if isinstance(exc, WebhookDeliveryError) else None
+            now = self.clock()
+            when = retry_at(row.attempts + 1, row.created_at, now, self.config, hint) if configured else None
+            log.warning("alert %s (%s, %s): %s", row.id, row.topic, row.channel, exc)
+            return Outcome(row.id, now, str(exc), when)
+        return Outcome(row.id, self.clock())
+
+    def _record(self, outcomes: list[Outcome], stats: DeliveryStats) -> None:
+        if not outcomes:
+            return
+        repository.record_deliveries(self.engine, outcomes)
+        self.held.alerts.difference_update(o.alert_id for o in outcomes)
+        for outcome in outcomes:
+            if outcome.error is None:
                 stats.delivered += 1
-        finally:
-            self.held.alerts.discard(alert_id)
+            elif outcome.retry_at is None:
+                stats.failed += 1
+            else:
+                stats.retrying += 1
 
     # --- the daemon's task ----------------------------------------------------------------
 

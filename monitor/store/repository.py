@@ -732,27 +732,106 @@ def claim_due_alerts(
         return _claim(session, Alert, due, Alert.next_attempt_at, owner, now, lease, limit)
 
 
-def mark_delivered(engine: Engine, alert_id: int, now: datetime) -> None:
-    with transaction(engine) as session:
-        alert = session.get(Alert, alert_id)
-        if alert:
-            alert.status, alert.delivered_at, alert.last_error = "delivered", now, None
-            alert.attempts += 1
-            alert.lease_owner = alert.lease_expires_at = None
+@dataclass(frozen=True)
+class Outcome:
+    """One send's result: delivered (``error`` None), to retry at ``retry_at``, or given up (both set, None)."""
+
+    alert_id: int
+    at: datetime
+    error: str | None = None
+    retry_at: datetime | None = None
 
 
-def mark_attempt_failed(engine: Engine, alert_id: int, error: str, retry_at: datetime | None) -> None:
-    """Record a failed delivery; ``retry_at`` None means give up (status "failed")."""
-    with transaction(engine) as session:
-        alert = session.get(Alert, alert_id)
-        if alert:
-            alert.attempts += 1
-            alert.last_error = error
-            alert.lease_owner = alert.lease_expires_at = None
-            if retry_at is None:
-                alert.status = "failed"
-            else:
-                alert.next_attempt_at = retry_at
+def record_deliveries(engine: Engine, outcomes: Sequence[Outcome]) -> None:
+    """Record what the sends did, all in one transaction; each alert's lease ends."""
+    delivered = [o for o in outcomes if o.error is None]
+    failed = [o for o in outcomes if o.error is not None]
+    released = {"attempts": _ALERT.c.attempts + 1, "lease_owner": None, "lease_expires_at": None}
+    with writing(engine) as connection:
+        if delivered:
+            connection.execute(
+                _ALERT.update()
+                .where(_ALERT.c.id == sa.bindparam("alert_id"))
+                .values(
+                    status="delivered",
+                    delivered_at=sa.bindparam("at", type_=UTCDateTime()),
+                    last_error=None,
+                    **released,
+                ),
+                [{"alert_id": o.alert_id, "at": o.at} for o in delivered],
+            )
+        if failed:
+            connection.execute(
+                _ALERT.update()
+                .where(_ALERT.c.id == sa.bindparam("alert_id"))
+                .values(
+                    status=sa.case((sa.bindparam("give_up", type_=sa.Boolean()), "failed"), else_=_ALERT.c.status),
+                    next_attempt_at=sa.func.coalesce(
+                        sa.bindparam("retry_at", type_=UTCDateTime()), _ALERT.c.next_attempt_at
+                    ),
+                    last_error=sa.bindparam("error"),
+                    **released,
+                ),
+                [
+                    {"alert_id": o.alert_id, "give_up": o.retry_at is None, "retry_at": o.retry_at, "error": o.error}
+                    for o in failed
+                ],
+            )
+
+
+@dataclass(frozen=True)
+class QueuedAlert:
+    """An outbox row as the dispatcher needs it."""
+
+    id: int
+    topic: str
+    channel: str
+    attempts: int
+    created_at: datetime
+
+
+def load_alerts(engine: Engine, ids: Sequence[int]) -> list[tuple[QueuedAlert, AlertContent]]:
+    """The outbox rows ``ids`` and everything their messages say, read at send time, in a few queries."""
+    with reading(engine) as session:
+        alerts = session.exec(select(Alert).where(col(Alert.id).in_(list(ids)))).all()
+        matches = {m.id: m for m in session.exec(select(Match).where(col(Match.id).in_({a.match_id for a in alerts})))}
+        story_ids = {a.story_id for a in alerts}
+        stories_ = {s.id: s for s in session.exec(select(Story).where(col(Story.id).in_(story_ids)))}
+        outlets: dict[int, dict[int, Outlet]] = {}
+        rows = session.exec(
+            select(Article, Feed.name)
+            .join(Feed, col(Feed.id) == col(Article.feed_id))
+            .where(col(Article.story_id).in_(story_ids))
+            .order_by(col(Article.fetched_at), col(Article.id))
+        ).all()
+        for a, feed in rows:
+            outlets.setdefault(a.story_id or 0, {})[a.id or 0] = Outlet(
+                a.id or 0, a.url, a.title, a.language, feed, a.published_at
+            )
+        loaded = []
+        for alert in sorted(alerts, key=lambda a: a.id or 0):
+            match, story = matches.get(alert.match_id), stories_.get(alert.story_id)
+            told = outlets.get(alert.story_id, {})
+            if match is None or story is None or match.article_id not in told:
+                continue
+            created = alert.created_at or utcnow()
+            row = QueuedAlert(alert.id or 0, alert.topic, alert.channel, alert.attempts, created)
+            content = AlertContent(
+                alert_id=row.id,
+                topic=alert.topic,
+                story_id=story.id or 0,
+                story_title=story.title,
+                first_seen=story.first_seen or created,
+                article=told[match.article_id],
+                outlets=tuple(told.values()),
+                score=match.score,
+                terms=tuple(json.loads(match.terms)),
+                snippet=match.snippet,
+                idempotency_key=idempotency_key(alert.topic, story.id or 0, alert.channel),
+                created_at=created,
+            )
+            loaded.append((row, content))
+        return loaded
 
 
 @dataclass(frozen=True)
@@ -781,38 +860,6 @@ def requeue_failed(engine: Engine, ids: Sequence[int] | None, now: datetime) -> 
             queued.append(alert_id or 0)
         missing = tuple(i for i in ids or () if i not in rows)
         return Requeued(tuple(queued), tuple(not_failed), missing)
-
-
-def load_alert(engine: Engine, alert_id: int) -> tuple[Alert, AlertContent] | None:
-    """An outbox row and everything its message says, read at send time."""
-    with transaction(engine) as session:
-        alert = session.get(Alert, alert_id)
-        match = session.get(Match, alert.match_id) if alert else None
-        story = session.get(Story, alert.story_id) if alert else None
-        if alert is None or match is None or story is None:
-            return None
-        rows = session.exec(
-            select(Article, Feed.name)
-            .join(Feed, col(Feed.id) == col(Article.feed_id))
-            .where(Article.story_id == story.id)
-            .order_by(col(Article.fetched_at), col(Article.id))
-        ).all()
-        outlets = {a.id: Outlet(a.id or 0, a.url, a.title, a.language, feed, a.published_at) for a, feed in rows}
-        content = AlertContent(
-            alert_id=alert.id or 0,
-            topic=alert.topic,
-            story_id=story.id or 0,
-            story_title=story.title,
-            first_seen=story.first_seen or utcnow(),
-            article=outlets[match.article_id],
-            outlets=tuple(outlets.values()),
-            score=match.score,
-            terms=tuple(json.loads(match.terms)),
-            snippet=match.snippet,
-            idempotency_key=idempotency_key(alert.topic, story.id or 0, alert.channel),
-            created_at=alert.created_at or utcnow(),
-        )
-        return alert, content
 
 
 def idempotency_key(topic: str, story_id: int, channel: str) -> str:
