@@ -59,6 +59,7 @@ from monitor.alerts.outbox import Dispatcher  # noqa: E402
 from monitor.config import AlertsConfig, WebhookConfig  # noqa: E402
 from monitor.service import channel_registry  # noqa: E402
 from monitor.store.db import create_engine, reading, upgrade, writing  # noqa: E402
+from monitor.store.sql import SqlStore  # noqa: E402
 from monitor.store.tables import Alert, Article, Feed, Match  # noqa: E402
 from monitor.store.tables import Story as StoryRow  # noqa: E402
 
@@ -407,7 +408,8 @@ def drain(count: int, database: str | None, workdir: Path, *, with_slow: bool) -
         async def run() -> tuple[float, float, int]:
             engine = create_engine(url)
             async with httpx.AsyncClient() as client:
-                dispatcher = Dispatcher(engine, channel_registry(alerts, client), alerts, f"bench:{os.getpid()}:1")
+                registry = channel_registry(alerts, client)
+                dispatcher = Dispatcher(SqlStore(engine), registry, alerts, f"bench:{os.getpid()}:1")
                 started, cpu = time.perf_counter(), time.process_time()
                 task = asyncio.create_task(dispatcher.run(timedelta(seconds=30), lambda line: None))
                 async with httpx.AsyncClient() as probe:

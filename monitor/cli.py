@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -22,6 +22,11 @@ from monitor.config import Config, load_config, parse_duration
 from monitor.errors import MonitorError, UsageError
 from monitor.model import Document
 from monitor.store.tables import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from monitor.store.sql import SqlStore
 
 CONFIG_HELP = "Configuration file (default: $MONITOR_CONFIG or config/monitor.yaml)."
 FORMAT_HELP = "A table for people, or JSON or CSV for programs (their shapes are in docs/cli.md)."
@@ -84,10 +89,15 @@ def _config(ctx: click.Context) -> Config:
     return settings.config
 
 
-def _engine(ctx: click.Context) -> Any:
-    from monitor.service import open_database
+def _store(ctx: click.Context) -> SqlStore:
+    """The configured database as a ``Store``, its schema brought up to date."""
+    from monitor.service import open_store
 
-    return open_database(_config(ctx))
+    return open_store(_config(ctx))
+
+
+def _engine(ctx: click.Context) -> Engine:
+    return _store(ctx).engine
 
 
 # --- configuration -----------------------------------------------------------------------
@@ -144,13 +154,12 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
     when the database cannot be written (disk full, read-only).
     """
     from monitor.service import run_loop, running
-    from monitor.store import repository
 
     config = _config(ctx)
 
     async def go() -> None:
         async with running(config) as runtime:
-            known = {name for name, _ in repository.active_feeds(runtime.services.engine)}
+            known = {name for name, _ in runtime.services.store.active_feeds()}
             if unknown := sorted(set(names) - known):
                 raise MonitorError(f"no feed named {', '.join(unknown)}; `monitor feeds` lists them")
             cycle, delivered = await runtime.poll(names)
@@ -184,8 +193,9 @@ def _feed_line(feed: Any) -> str:
 
 
 @cli.command()
+@click.option("--serve", "and_serve", is_flag=True, help="Also serve the HTTP API and feeds (`monitor serve`).")
 @click.pass_context
-def run(ctx: click.Context) -> None:
+def run(ctx: click.Context, and_serve: bool) -> None:
     """Run as a daemon: poll feeds on their schedule and deliver alerts until SIGTERM or Ctrl-C.
 
     Polls each feed as it falls due and sends each alert as soon as it is queued, every
@@ -193,18 +203,75 @@ def run(ctx: click.Context) -> None:
     taking writes (polling pauses) and one when it takes them again.
 
     Several `monitor run` processes may share one PostgreSQL database; each claims
-    due feeds with a lease, so none is polled twice at once.
+    due feeds with a lease, so none is polled twice at once. With --serve the same
+    process answers HTTP on `api.listen` too: one process (or container) polls and serves.
     """
     from monitor.scheduler import run_forever
     from monitor.service import run_loop, running
 
     config = _config(ctx)
+    listener = _listener(config) if and_serve else None
+
+    def report(line: str) -> None:
+        click.echo(line, err=True)
 
     async def go() -> None:
         async with running(config) as runtime:
-            await run_forever(runtime, lambda line: click.echo(line, err=True))
+            if listener is None:
+                await run_forever(runtime, report)
+                return
+            from monitor.api.health import Readiness
+            from monitor.api.server import serve as serve_http
+
+            stop = asyncio.Event()
+            polling = asyncio.create_task(run_forever(runtime, report, stop))
+
+            def workers() -> str | None:
+                return "the poller has stopped" if polling.done() else runtime.services.pool.problem
+
+            try:
+                await serve_http(config, listener, Readiness(runtime.store.engine, workers), stop, report)
+            finally:
+                stop.set()
+                await polling
 
     run_loop(go())
+
+
+@cli.command()
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Serve the HTTP API, its OpenAPI docs and Atom feeds on `api.listen` until SIGTERM or Ctrl-C.
+
+    Polls nothing: run it beside `monitor run` on the same database, or use
+    `monitor run --serve`. The API is under /api/v1 (docs/api.md); /healthz and
+    /readyz answer without a token. Listening beyond loopback needs `api.tokens`.
+    """
+    from monitor.api.health import Readiness
+    from monitor.api.server import serve as serve_http
+    from monitor.api.server import stop_on_signals
+    from monitor.service import run_loop
+
+    config = _config(ctx)
+    listener = _listener(config)
+    engine = _engine(ctx)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await serve_http(config, listener, Readiness(engine), stop, lambda line: click.echo(line, err=True))
+        click.echo("stopped", err=True)
+
+    try:
+        run_loop(go())
+    finally:
+        engine.dispose()
+
+
+def _listener(config: Config) -> Any:
+    from monitor.api.server import open_listener
+
+    return open_listener(config)
 
 
 # --- dry runs ----------------------------------------------------------------------------
@@ -412,6 +479,43 @@ def articles(ctx: click.Context, topic: str | None, since: str | None, limit: in
     _show(rows, fmt, ["id", "published_at", "language", "feed", "story_id", "text_source", "title"])
 
 
+@cli.command()
+@click.argument("query")
+@click.option("--since", metavar="AGE", help="Only articles fetched in the last AGE, e.g. 2d, 12h, 30m.")
+@click.option(
+    "--limit", type=click.IntRange(1, 1000), default=50, show_default=True, metavar="N", help="At most N articles."
+)
+@click.option("--cursor", metavar="CURSOR", help="Continue after the page that printed this cursor.")
+@click.option(
+    "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True, help=FORMAT_HELP
+)
+@click.pass_context
+def search(ctx: click.Context, query: str, since: str | None, limit: int, cursor: str | None, fmt: str) -> None:
+    """Stored articles that QUERY matches, newest first, in the topic query language.
+
+    A full-text index finds the candidates, the topic matcher decides, so QUERY means
+    what it means in a topic (NEAR/n, lang:, title:, site:, prefix*, case-sensitive AI).
+    JSON and CSV rows are those of `monitor articles`, with score, terms and snippet.
+
+    \b
+    monitor search 'TikTok NEAR/10 (ban OR larangan)'
+    monitor search 'title:Doubao OR 豆包' --since 7d --format json
+    """
+    from monitor.store.search import search_articles
+
+    page = search_articles(_engine(ctx), query, since=_since(since), limit=limit, cursor=cursor)
+    _show([item.to_json() for item in page.items], fmt, ["id", "published_at", "language", "feed", "score", "title"])
+    if not page.narrowed:
+        click.echo(
+            "note: nothing in the query narrows a full-text search (only lang:, site:, NOT...): "
+            f"the newest articles were examined one by one ({page.scanned})",
+            err=True,
+        )
+    if page.next_cursor:
+        why = f"stopped after examining {page.scanned} candidates" if page.bounded else "more results"
+        click.echo(f"note: {why}; continue with --cursor {page.next_cursor}", err=True)
+
+
 @cli.group(invoke_without_command=True)
 @_query_options
 @click.option(
@@ -455,11 +559,9 @@ def alerts_retry(ctx: click.Context, ids: tuple[int, ...], every_failed: bool) -
     fails, the usual backoff applies while `alerts.retry_for` since the alert was
     queued allows). Exits 1 when an ID does not exist or was not failed.
     """
-    from monitor.store import repository
-
     if bool(ids) == every_failed:
         raise UsageError("give alert IDs or --failed (not both); `monitor alerts --status failed` lists them")
-    outcome = repository.requeue_failed(_engine(ctx), None if every_failed else ids, utcnow())
+    outcome = _store(ctx).requeue_failed(None if every_failed else ids, utcnow())
     click.echo(f"{len(outcome.queued)} alerts queued again{_ids(outcome.queued)}")
     problems = [f"alert {i} does not exist" for i in outcome.missing]
     problems += [f"alert {i} is {status}, not failed; left as it is" for i, status in outcome.not_failed]
@@ -523,13 +625,10 @@ def feeds(ctx: click.Context, failing: bool, fmt: str, limit: int) -> None:
     """
     if ctx.invoked_subcommand:
         return
-    from monitor.service import open_database
-    from monitor.store import queries, repository
+    from monitor.store import queries
 
-    config = _config(ctx)
-    engine = open_database(config)
-    repository.sync_feeds(engine, config.feeds)
-    rows = queries.feeds(engine, failing=failing, limit=limit)
+    store = _synced_store(ctx)
+    rows = queries.feeds(store.engine, failing=failing, limit=limit)
     _show(
         rows,
         fmt,
@@ -567,7 +666,6 @@ def topics_test(ctx: click.Context, name: str | None, query: str | None, since: 
     Prints how many articles would have matched, per language, and the best matches:
     the way to tune a query before saving it in the configuration.
     """
-    from monitor.store import repository
     from monitor.topics import TopicSet, TopicSpec
 
     config = _config(ctx)
@@ -581,10 +679,9 @@ def topics_test(ctx: click.Context, name: str | None, query: str | None, since: 
     else:
         spec = TopicSpec("query", query or "")
     topic = TopicSet.compile([spec])
-    engine = _engine(ctx)
     start = _since(since) or utcnow()
     scanned, per_language, best = 0, Counter[str](), []
-    for article_id, story_id, document in repository.stored_documents(engine, start):
+    for article_id, story_id, document in _store(ctx).stored_documents(start):
         scanned += 1
         for found in topic.match(document):
             per_language[document.language or "?"] += 1
@@ -661,11 +758,8 @@ def feeds_import(ctx: click.Context, opml_file: str) -> None:
 def feeds_export(ctx: click.Context) -> None:
     """Print every polled feed as OPML, for a feed reader or another monitor."""
     from monitor.opml import FeedRef, render_opml
-    from monitor.store import repository
 
-    engine = _engine(ctx)
-    repository.sync_feeds(engine, _config(ctx).feeds)
-    refs = [FeedRef(url=url, name=name) for name, url in repository.active_feeds(engine)]
+    refs = [FeedRef(url=url, name=name) for name, url in _synced_store(ctx).active_feeds()]
     click.echo(render_opml(refs).decode("utf-8"), nl=False)
 
 
@@ -681,11 +775,14 @@ async def _find_feeds(config: Config, url: str, find: Callable[..., Any]) -> Any
 
 
 def _add_feed(ctx: click.Context, url: str, name: str, *, discovered: bool = False) -> str | None:
-    from monitor.store import repository
+    return _synced_store(ctx).add_feed(url, name, utcnow(), discovered=discovered)
 
-    engine = _engine(ctx)
-    repository.sync_feeds(engine, _config(ctx).feeds)
-    return repository.add_feed(engine, url, name, discovered=discovered)
+
+def _synced_store(ctx: click.Context) -> SqlStore:
+    """The store with the feeds of the config file in it (as `monitor run` would have them)."""
+    store = _store(ctx)
+    store.sync_feeds(_config(ctx).feeds, utcnow())
+    return store
 
 
 # --- database ----------------------------------------------------------------------------
@@ -700,10 +797,7 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Create the schema or migrate it to the newest version (other commands do this too)."""
-    from monitor.service import open_database
-
-    config = _config(ctx)
-    open_database(config)
+    _store(ctx)
     click.echo("database schema is up to date")
 
 

@@ -387,6 +387,53 @@ class BackfillConfig(_Section):
     alert: bool = False  # and its backfilled matches alert too
 
 
+class ApiToken(_Section):
+    name: str = Field(min_length=1)  # who holds it: shown in logs, never the token
+    token: str = Field(min_length=16)  # write ${NAME}: the token comes from the environment
+    scope: Literal["read", "admin"] = "read"  # admin may also retry failed alerts
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``"127.0.0.1:8080"``, ``"[::1]:8080"``, ``"localhost:80"`` → (host, port); ``ValueError`` otherwise."""
+    host, sep, port = str(value).rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{_shown(value)} is not HOST:PORT; write e.g. 127.0.0.1:8080 (ports are 1 to 65535)")
+    if not (_HOST.match(host) or _is_ip(host)):
+        raise ValueError(f"{_shown(value)}: {_shown(host)} is not a host name or IP address")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (a name other than localhost counts as not)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ApiConfig(_Section):
+    listen: str = "127.0.0.1:8080"  # HOST:PORT of `monitor serve` and `monitor run --serve`
+    tokens: list[ApiToken] = []  # required to listen beyond loopback
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, listen: str) -> str:
+        parse_listen(listen)
+        return listen
+
+    @model_validator(mode="after")
+    def _unique(self) -> ApiConfig:
+        names = [t.name for t in self.tokens]
+        if len(set(names)) != len(names):
+            raise ValueError("two tokens share a name; names must be unique")
+        if len({t.token for t in self.tokens}) != len(self.tokens):
+            raise ValueError("two tokens are the same; give each holder its own")
+        return self
+
+
 class Config(_Section):
     database: Annotated[str, AfterValidator(check_database_url)] = "sqlite:///data/monitor.db"
     feeds: list[FeedConfig] = []
@@ -396,6 +443,7 @@ class Config(_Section):
     polling: PollingConfig = PollingConfig()
     stories: StoriesConfig = StoriesConfig()
     backfill: BackfillConfig = BackfillConfig()
+    api: ApiConfig = ApiConfig()
     source: str = Field(default="<defaults>", exclude=True)
 
     def routes(self) -> Routes:

@@ -20,21 +20,21 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy.engine import Engine
-
 from monitor import polling, stories
 from monitor.analysis import SAME_SITE_TEXT, Analysed
-from monitor.errors import FetchError, ParseError
+from monitor.errors import FetchError, ParseError, StorageError
 from monitor.feeds import ParsedFeed, parse_feed
 from monitor.fetch import Fetcher, FetchResult, is_transient
 from monitor.model import Entry, Routes
-from monitor.store import repository
-from monitor.store.db import StorageError, StorageHealth, as_storage_error
-from monitor.store.repository import (
+from monitor.store.db import StorageHealth
+from monitor.store.interface import (
+    LEASE,
     FeedState,
     HeldLeases,
+    NewArticle,
     PollRecord,
     SiteBoilerplate,
+    Store,
     Stored,
     StoredArticle,
     ToStore,
@@ -75,7 +75,7 @@ class DatabaseThread:
 class Services:
     """The adapters and compiled rules one process polls with."""
 
-    engine: Engine
+    store: Store
     fetcher: Fetcher
     pool: WorkerPool  # its workers hold the compiled topics (monitor.workers)
     routes: Routes  # which channels each topic's alerts go to
@@ -83,7 +83,7 @@ class Services:
     poll_policy: polling.PollPolicy
     clock: Callable[[], datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)
-    lease: timedelta = repository.LEASE
+    lease: timedelta = LEASE
     held: HeldLeases = field(default_factory=HeldLeases)  # what the heartbeat renews
     storage: StorageHealth = field(default_factory=StorageHealth)
     alerts_queued: Callable[[], None] = lambda: None  # wakes the dispatcher
@@ -92,7 +92,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self.writer = ArticleWriter(
-            lambda batch: repository.store_articles(self.engine, batch, self.routes, self.story_rules, self.clock()),
+            lambda batch: self.store.store_articles(batch, self.routes, self.story_rules, self.clock()),
             self.database,
         )
 
@@ -210,7 +210,7 @@ async def _process_entries(services: Services, feed: FeedState, parsed: ParsedFe
     report.entries = len(parsed.entries)
     # ``known``: another feed brought these already, so no page fetch (the store would refuse them anyway).
     unseen, known = await services.database.run(
-        repository.new_entries, services.engine, feed.id, [(e.guid, e.url) for e in parsed.entries]
+        services.store.new_entries, feed.id, [(e.guid, e.url) for e in parsed.entries]
     )
     fresh = [e for e in parsed.entries if e.guid in unseen]
     report.new = len(fresh)
@@ -222,7 +222,7 @@ async def _process_entries(services: Services, feed: FeedState, parsed: ParsedFe
             try:
                 await _process_entry(services, feed, entry, parsed.language, report)
             except Exception as exc:  # one bad entry must not cost the others their turn
-                if (storage := as_storage_error(services.engine, exc)) is not None:
+                if (storage := services.store.storage_error(exc)) is not None:
                     services.storage.failed(storage)  # the next entries fetch nothing they cannot store
                     report.status, report.error = "error", str(storage)
                     return
@@ -266,7 +266,7 @@ async def _process_entry(
 def _to_store(feed: FeedState, entry: Entry, article: Analysed) -> ToStore:
     document = article.document
     return ToStore(
-        repository.NewArticle(
+        NewArticle(
             feed_id=feed.id,
             guid=entry.guid,
             url=entry.url,
@@ -356,7 +356,7 @@ async def poll_due(
 async def claim_due(services: Services, owner: str, *, names: Sequence[str] | None = None) -> list[FeedState]:
     """Lease the feeds that are due (or the named ones) to ``owner``; the heartbeat renews them from now on."""
     feeds = await services.database.run(
-        repository.claim_due_feeds, services.engine, owner, services.clock(), names=names, lease=services.lease
+        services.store.claim_due_feeds, owner, services.clock(), names=names, lease=services.lease
     )
     services.held.feeds.update(feed.id for feed in feeds)
     return feeds
@@ -375,7 +375,7 @@ async def poll_claimed(services: Services, feeds: Sequence[FeedState], *, concur
     async def write(records: list[PollRecord]) -> None:
         try:
             if records and not services.storage.failing:
-                await services.database.run(repository.record_polls, services.engine, records)
+                await services.database.run(services.store.record_polls, records)
         except StorageError as exc:
             services.storage.failed(exc)  # the polls are not recorded: their feeds are polled again later
         finally:
@@ -403,12 +403,16 @@ async def poll_claimed(services: Services, feeds: Sequence[FeedState], *, concur
 async def backfill(services: Services, topics: TopicSet, since: datetime, *, alert: bool) -> tuple[int, int]:
     """Match new or changed topics against stored articles; returns (matches, alerts queued)."""
     found = queued = 0
-    for article_id, story_id, document in repository.stored_documents(services.engine, since):
+    routes = services.routes if alert else Routes()
+    stored = services.store.stored_documents(since)
+    # Reads and writes on the database thread, the matching here between them: the daemon's
+    # other work runs on meanwhile.
+    while (next_one := await services.database.run(next, stored, None)) is not None:
+        article_id, story_id, document = next_one
         matches = topics.match(document)
         if matches:
             found += len(matches)
-            queued += repository.store_backfill(
-                services.engine, article_id, story_id, matches, services.routes, alert=alert
+            queued += await services.database.run(
+                services.store.store_backfill, article_id, story_id, matches, routes, services.clock()
             )
-        await asyncio.sleep(0)  # let the daemon's other work run
     return found, queued

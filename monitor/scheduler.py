@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from monitor.service import Runtime
-from monitor.store.repository import FeedState
+from monitor.store.interface import FeedState
 
 log = logging.getLogger(__name__)
 

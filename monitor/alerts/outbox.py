@@ -20,16 +20,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
 from monitor.alerts.channels import ChannelRegistry
-from monitor.alerts.render import AlertContent, alert_message
+from monitor.alerts.render import alert_message
 from monitor.alerts.webhook import WebhookDeliveryError
 from monitor.config import AlertsConfig
-from monitor.errors import DeliveryError
-from monitor.store import repository
-from monitor.store.db import StorageError, StorageHealth
-from monitor.store.repository import Outcome
+from monitor.errors import DeliveryError, StorageError
+from monitor.store.db import StorageHealth
+from monitor.store.interface import LEASE, DueAlert, HeldLeases, Store
 from monitor.store.tables import utcnow
 
 log = logging.getLogger(__name__)
@@ -67,17 +64,27 @@ def retry_at(
     return now + wait
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """One send's result: delivered (``error`` None), to retry at ``retry_at``, or given up (both set, None)."""
+
+    alert_id: int
+    at: datetime
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
 @dataclass
 class Dispatcher:
     """Delivers the outbox of one process: each channel on its own, ``per_channel`` at a time."""
 
-    engine: Engine
+    store: Store
     channels: ChannelRegistry
     config: AlertsConfig
     owner: str
-    held: repository.HeldLeases = field(default_factory=repository.HeldLeases)
+    held: HeldLeases = field(default_factory=HeldLeases)
     storage: StorageHealth = field(default_factory=StorageHealth)
-    lease: timedelta = repository.LEASE
+    lease: timedelta = LEASE
     per_channel: int = PER_CHANNEL
     send_deadline: timedelta = SEND_DEADLINE
     clock: Callable[[], datetime] = utcnow
@@ -119,7 +126,7 @@ class Dispatcher:
         stats = DeliveryStats()
         sending: set[asyncio.Task[Outcome]] = set()
         ended: list[Outcome] = []
-        claimed: deque[tuple[repository.QueuedAlert, AlertContent]] = deque()  # leased, waiting for a slot
+        claimed: deque[DueAlert] = deque()  # leased, waiting for a slot
         wake = self._wakes.get(channels[0] if channels else "") if due_by is None else None
         try:
             while True:
@@ -128,7 +135,7 @@ class Dispatcher:
                 if not claimed and len(sending) < self.per_channel and not self._stopping:
                     claimed.extend(self._claim(due_by, channels, other_than))
                 while claimed and len(sending) < self.per_channel and not self._stopping:
-                    sending.add(asyncio.create_task(self._send(*claimed.popleft())))
+                    sending.add(asyncio.create_task(self._send(claimed.popleft())))
                 if not sending:
                     return stats
                 done, sending = await self._next_free_slot(sending, wake, every)
@@ -138,16 +145,15 @@ class Dispatcher:
                 task.cancel()
             await asyncio.gather(*sending, return_exceptions=True)
             # Claimed but not sent (stopping): their leases end at exit or expire.
-            self.held.alerts.difference_update(row.id for row, _ in claimed)
+            self.held.alerts.difference_update(due.content.alert_id for due in claimed)
             # A StorageError here leaves them leased: sent again when the leases expire (at least once).
             self._record(ended, stats)
 
     def _claim(
         self, due_by: datetime | None, channels: list[str] | None, other_than: list[str] | None
-    ) -> list[tuple[repository.QueuedAlert, AlertContent]]:
-        """Lease a batch of due alerts and read what they say: a few statements for many alerts."""
-        ids = repository.claim_due_alerts(
-            self.engine,
+    ) -> list[DueAlert]:
+        """Lease a batch of due alerts (one statement for many) and read what they say."""
+        ids = self.store.claim_due_alerts(
             self.owner,
             due_by or self.clock(),
             limit=self.per_channel * CLAIMS_PER_SLOT,
@@ -156,8 +162,8 @@ class Dispatcher:
             other_than=other_than,
         )
         self.held.alerts.update(ids)
-        loaded = repository.load_alerts(self.engine, ids) if ids else []
-        self.held.alerts.difference_update(set(ids) - {row.id for row, _ in loaded})  # deleted meanwhile
+        loaded = [due for due in map(self.store.load_alert, ids) if due is not None]
+        self.held.alerts.difference_update(set(ids) - {due.content.alert_id for due in loaded})  # deleted meanwhile
         return loaded
 
     async def _next_free_slot(
@@ -175,29 +181,34 @@ class Dispatcher:
         wake.clear()
         return done - {woken}, pending - {woken}
 
-    async def _send(self, row: repository.QueuedAlert, content: AlertContent) -> Outcome:
+    async def _send(self, due: DueAlert) -> Outcome:
         """Send one alert; what happened, to be recorded (no database work here)."""
-        configured = row.channel in self.channels
+        alert = due.content
         try:
             try:
                 async with asyncio.timeout(self.send_deadline.total_seconds()):
-                    await self.channels.deliver(row.channel, alert_message(content))
+                    await self.channels.deliver(due.channel, alert_message(alert))
             except TimeoutError:
                 raise DeliveryError(
-                    f"{row.channel}: no answer within {self.send_deadline.total_seconds():g} s; will retry"
+                    f"{due.channel}: no answer within {self.send_deadline.total_seconds():g} s; will retry"
                 ) from None
         except DeliveryError as exc:
             hint = exc.retry_after if isinstance(exc, WebhookDeliveryError) else None
             now = self.clock()
-            when = retry_at(row.attempts + 1, row.created_at, now, self.config, hint) if configured else None
-            log.warning("alert %s (%s, %s): %s", row.id, row.topic, row.channel, exc)
-            return Outcome(row.id, now, str(exc), when)
-        return Outcome(row.id, self.clock())
+            configured = due.channel in self.channels  # an alert for a channel removed from the config is given up
+            when = retry_at(due.attempts + 1, alert.created_at, now, self.config, hint) if configured else None
+            log.warning("alert %s (%s, %s): %s", alert.alert_id, alert.topic, due.channel, exc)
+            return Outcome(alert.alert_id, now, str(exc), when)
+        return Outcome(alert.alert_id, self.clock())
 
     def _record(self, outcomes: list[Outcome], stats: DeliveryStats) -> None:
         if not outcomes:
             return
-        repository.record_deliveries(self.engine, outcomes)
+        for outcome in outcomes:
+            if outcome.error is None:
+                self.store.mark_delivered(outcome.alert_id, outcome.at)
+            else:
+                self.store.mark_attempt_failed(outcome.alert_id, outcome.error, outcome.retry_at)
         self.held.alerts.difference_update(o.alert_id for o in outcomes)
         for outcome in outcomes:
             if outcome.error is None:

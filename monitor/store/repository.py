@@ -9,10 +9,8 @@ import functools
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,104 +19,39 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
 from monitor import polling, stories
-from monitor.alerts.render import AlertContent, Outlet
-from monitor.config import FeedConfig
 from monitor.errors import ParseError
-from monitor.model import REJECTED, Document, Routes, TopicMatch
+from monitor.model import REJECTED, AlertContent, Document, Outlet, Routes, TopicMatch
 from monitor.store.db import reading, serialised, transaction, writing
+from monitor.store.interface import (
+    DISCOVERED,
+    LEASE,
+    SITE_TEXT_PAGES,
+    DueAlert,
+    FeedState,
+    HeldLeases,
+    NewArticle,
+    PollRecord,
+    Requeued,
+    SiteBoilerplate,
+    Stored,
+    StoredArticle,
+    ToStore,
+    WantedFeed,
+    free_name,
+    idempotency_key,
+)
+from monitor.store.search import IndexedText, indexed_text, write_index
 from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
-DISCOVERED = "discovered"  # feed.origin of a feed a page announced (a stranger's URL)
 CANDIDATES_PER_ARTICLE = 20  # stored articles handed to stories.assign, best first
 
-# A lease is short and renewed while its work goes on (service: the heartbeat), so a
-# worker that dies leaves its feeds and alerts to the others within about this long.
-LEASE = timedelta(seconds=60)
 
 # Advisory lock keys (PostgreSQL) of the start-up chores that one process at a time runs;
 # 7403110 is the migrations' (store/migrations/env.py).
 SYNC_FEEDS_CHORE = 7403111
 RECORD_TOPICS_CHORE = 7403112
-
-
-@dataclass(frozen=True, slots=True)
-class FeedState:
-    """What polling one feed needs to know about it."""
-
-    id: int
-    name: str
-    url: str
-    etag: str | None
-    last_modified: str | None
-    body_hash: str | None
-    error_count: int
-    failing_since: datetime | None
-    interval_override: timedelta | None
-    rhythm: polling.Rhythm
-    trusted: bool = True  # False for a feed a page announced: fetched under fetch.allow_networks
-
-
-@dataclass(frozen=True, slots=True)
-class PollRecord:
-    """The outcome of polling one feed, as stored on it."""
-
-    feed_id: int
-    checked_at: datetime
-    status: str  # "ok", "not modified", "HTTP 404", "error"
-    error: str | None
-    next_check_at: datetime
-    interval: timedelta
-    etag: str | None = None
-    last_modified: str | None = None
-    body_hash: str | None = None
-    rhythm: polling.Rhythm | None = None  # None: unchanged (the feed was not parsed)
-    dead: bool = False
-    warning: str | None = None  # read anyway, but worth the operator's eye
-
-    @property
-    def failed(self) -> bool:
-        return self.error is not None
-
-
-@dataclass(frozen=True, slots=True)
-class NewArticle:
-    feed_id: int
-    guid: str
-    url: str
-    title: str
-    text: str
-    language: str | None
-    published_at: datetime | None
-    features: stories.StoryFeatures
-    text_hash: str | None  # monitor.analysis.text_identity: None for text too short to identify an item
-    text_source: str = "page"  # "page", "feed" or "rejected: <reason>" (monitor.model.Document)
-    page_hash: str | None = None  # the page's text hash when that text is the article's: the site fingerprint
-
-    @property
-    def site(self) -> str:
-        """The link's host without "www.", which the site fingerprint counts pages of ("" when none)."""
-        host = urlsplit(self.url).hostname or ""
-        return host.removeprefix("www.")
-
-    @property
-    def canonical_url(self) -> str:
-        """The link without tracking noise; an entry without a usable link is known by its GUID."""
-        try:
-            return stories.canonical_url(self.url)
-        except ParseError:
-            return f"guid:{self.feed_id}:{self.guid}"
-
-
-@dataclass(frozen=True, slots=True)
-class StoredArticle:
-    article_id: int
-    story_id: int
-    new_story: bool
-    signal: str
-    matches: int
-    alerts: int
 
 
 # --- feeds -------------------------------------------------------------------------------
@@ -127,7 +60,7 @@ class StoredArticle:
 _FEED = SQLModel.metadata.tables["feed"]
 
 
-def sync_feeds(engine: Engine, feeds: Sequence[FeedConfig], now: datetime | None = None) -> None:
+def sync_feeds(engine: Engine, feeds: Sequence[WantedFeed], now: datetime | None = None) -> None:
     """Make the feed table follow the config file; feeds added by hand are left alone.
 
     A feed removed from the file keeps its history but is no longer polled; a renamed
@@ -153,7 +86,7 @@ def sync_feeds(engine: Engine, feeds: Sequence[FeedConfig], now: datetime | None
             existing = known.get(cfg.url)
             if existing is None:
                 row = Feed(
-                    name=_free_name(cfg.name, taken),
+                    name=free_name(cfg.name, taken),
                     url=cfg.url,
                     next_check_at=now,
                     interval_override_s=_seconds(cfg.interval),
@@ -167,15 +100,6 @@ def sync_feeds(engine: Engine, feeds: Sequence[FeedConfig], now: datetime | None
         if new_rows:
             dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
             session.execute(dialect.insert(_FEED).on_conflict_do_nothing(), new_rows)
-
-
-def _free_name(name: str, taken: set[str]) -> str:
-    chosen, n = name, 1
-    while chosen in taken:
-        n += 1
-        chosen = f"{name}-{n}"
-    taken.add(chosen)
-    return chosen
 
 
 def add_feed(
@@ -196,7 +120,7 @@ def add_feed(
             existing.active, existing.origin = True, origin
             return existing.name
         taken = set(session.exec(select(Feed.name)))
-        chosen = _free_name(name, taken)
+        chosen = free_name(name, taken)
         session.add(Feed(name=chosen, url=url, origin=origin, next_check_at=now or utcnow()))
         return chosen
 
@@ -385,26 +309,6 @@ def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
 # --- articles, stories, matches, outbox ----------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ToStore:
-    """One analysed article and the topics it matched, waiting for ``store_articles``."""
-
-    article: NewArticle
-    matches: Sequence[TopicMatch]
-
-
-@dataclass(frozen=True, slots=True)
-class SiteBoilerplate:
-    """Not stored: the page's text is what its site served for ``pages`` other links too (a
-    consent wall or an interstitial nobody recognised), so it is not this article's text."""
-
-    pages: int
-
-
-SITE_TEXT_PAGES = 2  # other links of one site with the same page text make it the site's text
-Stored = StoredArticle | SiteBoilerplate | None | Exception  # one article's outcome (None: a duplicate)
-
-
 def store_article(
     engine: Engine,
     new: NewArticle,
@@ -442,14 +346,19 @@ def store_articles(
     now = now or utcnow()
     # Pure work first, so the write lock is held only for the statements.
     prepared = [
-        (item, sorted(set(stories.index_keys(item.article.features))), item.article.features.to_json())
+        (
+            item,
+            sorted(set(stories.index_keys(item.article.features))),
+            item.article.features.to_json(),
+            indexed_text(item.article.title, item.article.text, item.article.language, item.article.text_source),
+        )
         for item in batch
     ]
     outcomes: list[Stored] = []
     try:
         with writing(engine) as connection:
-            for item, keys, features in prepared:
-                outcomes.append(_store_one(connection, item, keys, features, routes, rules, now))
+            for item, keys, features, words in prepared:
+                outcomes.append(_store_one(connection, item, keys, features, words, routes, rules, now))
     except Exception as exc:  # begin or commit failed: nothing of the batch was stored
         return [exc] * len(batch)
     return outcomes
@@ -460,6 +369,7 @@ def _store_one(
     item: ToStore,
     keys: Sequence[str],
     features: str,
+    words: IndexedText,
     routes: Routes,
     rules: stories.StoryRules,
     now: datetime,
@@ -508,6 +418,7 @@ def _store_one(
                 _FILE_UNDER_KEYS[connection.dialect.name == "sqlite"],
                 {"keys": json.dumps(keys), "seen_at": now, "article_id": article_id},
             )
+        write_index(connection, article_id, words)
         alerts = _add_matches(connection, article_id, story_id, item.matches, routes, now, backfill=False)
         savepoint.commit()
     except IntegrityError as exc:
@@ -732,115 +643,27 @@ def claim_due_alerts(
         return _claim(session, Alert, due, Alert.next_attempt_at, owner, now, lease, limit)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """One send's result: delivered (``error`` None), to retry at ``retry_at``, or given up (both set, None)."""
-
-    alert_id: int
-    at: datetime
-    error: str | None = None
-    retry_at: datetime | None = None
-
-
-def record_deliveries(engine: Engine, outcomes: Sequence[Outcome]) -> None:
-    """Record what the sends did, all in one transaction; each alert's lease ends."""
-    delivered = [o for o in outcomes if o.error is None]
-    failed = [o for o in outcomes if o.error is not None]
-    released = {"attempts": _ALERT.c.attempts + 1, "lease_owner": None, "lease_expires_at": None}
-    with writing(engine) as connection:
-        if delivered:
-            connection.execute(
-                _ALERT.update()
-                .where(_ALERT.c.id == sa.bindparam("alert_id"))
-                .values(
-                    status="delivered",
-                    delivered_at=sa.bindparam("at", type_=UTCDateTime()),
-                    last_error=None,
-                    **released,
-                ),
-                [{"alert_id": o.alert_id, "at": o.at} for o in delivered],
-            )
-        if failed:
-            connection.execute(
-                _ALERT.update()
-                .where(_ALERT.c.id == sa.bindparam("alert_id"))
-                .values(
-                    status=sa.case((sa.bindparam("give_up", type_=sa.Boolean()), "failed"), else_=_ALERT.c.status),
-                    next_attempt_at=sa.func.coalesce(
-                        sa.bindparam("retry_at", type_=UTCDateTime()), _ALERT.c.next_attempt_at
-                    ),
-                    last_error=sa.bindparam("error"),
-                    **released,
-                ),
-                [
-                    {"alert_id": o.alert_id, "give_up": o.retry_at is None, "retry_at": o.retry_at, "error": o.error}
-                    for o in failed
-                ],
-            )
+def mark_delivered(engine: Engine, alert_id: int, now: datetime) -> None:
+    with transaction(engine) as session:
+        alert = session.get(Alert, alert_id)
+        if alert:
+            alert.status, alert.delivered_at, alert.last_error = "delivered", now, None
+            alert.attempts += 1
+            alert.lease_owner = alert.lease_expires_at = None
 
 
-@dataclass(frozen=True)
-class QueuedAlert:
-    """An outbox row as the dispatcher needs it."""
-
-    id: int
-    topic: str
-    channel: str
-    attempts: int
-    created_at: datetime
-
-
-def load_alerts(engine: Engine, ids: Sequence[int]) -> list[tuple[QueuedAlert, AlertContent]]:
-    """The outbox rows ``ids`` and everything their messages say, read at send time, in a few queries."""
-    with reading(engine) as session:
-        alerts = session.exec(select(Alert).where(col(Alert.id).in_(list(ids)))).all()
-        matches = {m.id: m for m in session.exec(select(Match).where(col(Match.id).in_({a.match_id for a in alerts})))}
-        story_ids = {a.story_id for a in alerts}
-        stories_ = {s.id: s for s in session.exec(select(Story).where(col(Story.id).in_(story_ids)))}
-        outlets: dict[int, dict[int, Outlet]] = {}
-        rows = session.exec(
-            select(Article, Feed.name)
-            .join(Feed, col(Feed.id) == col(Article.feed_id))
-            .where(col(Article.story_id).in_(story_ids))
-            .order_by(col(Article.fetched_at), col(Article.id))
-        ).all()
-        for a, feed in rows:
-            outlets.setdefault(a.story_id or 0, {})[a.id or 0] = Outlet(
-                a.id or 0, a.url, a.title, a.language, feed, a.published_at
-            )
-        loaded = []
-        for alert in sorted(alerts, key=lambda a: a.id or 0):
-            match, story = matches.get(alert.match_id), stories_.get(alert.story_id)
-            told = outlets.get(alert.story_id, {})
-            if match is None or story is None or match.article_id not in told:
-                continue
-            created = alert.created_at or utcnow()
-            row = QueuedAlert(alert.id or 0, alert.topic, alert.channel, alert.attempts, created)
-            content = AlertContent(
-                alert_id=row.id,
-                topic=alert.topic,
-                story_id=story.id or 0,
-                story_title=story.title,
-                first_seen=story.first_seen or created,
-                article=told[match.article_id],
-                outlets=tuple(told.values()),
-                score=match.score,
-                terms=tuple(json.loads(match.terms)),
-                snippet=match.snippet,
-                idempotency_key=idempotency_key(alert.topic, story.id or 0, alert.channel),
-                created_at=created,
-            )
-            loaded.append((row, content))
-        return loaded
-
-
-@dataclass(frozen=True)
-class Requeued:
-    """What ``requeue_failed`` did: the alerts queued again, and those it left as they were."""
-
-    queued: tuple[int, ...]
-    not_failed: tuple[tuple[int, str], ...] = ()  # (id, status): pending or delivered, left alone
-    missing: tuple[int, ...] = ()
+def mark_attempt_failed(engine: Engine, alert_id: int, error: str, retry_at: datetime | None) -> None:
+    """Record a failed delivery; ``retry_at`` None means give up (status "failed")."""
+    with transaction(engine) as session:
+        alert = session.get(Alert, alert_id)
+        if alert:
+            alert.attempts += 1
+            alert.last_error = error
+            alert.lease_owner = alert.lease_expires_at = None
+            if retry_at is None:
+                alert.status = "failed"
+            else:
+                alert.next_attempt_at = retry_at
 
 
 def requeue_failed(engine: Engine, ids: Sequence[int] | None, now: datetime) -> Requeued:
@@ -862,26 +685,36 @@ def requeue_failed(engine: Engine, ids: Sequence[int] | None, now: datetime) -> 
         return Requeued(tuple(queued), tuple(not_failed), missing)
 
 
-def idempotency_key(topic: str, story_id: int, channel: str) -> str:
-    """Stable per (topic, story, channel): a receiver drops a redelivery by it."""
-    slug = "-".join(stories_slug(topic))
-    return f"monitor-{slug}-{story_id}-{channel.replace(':', '-')}"
-
-
-def stories_slug(text: str) -> list[str]:
-    return [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
-
-
-@dataclass
-class HeldLeases:
-    """The feeds and alerts this process is working on now: what its heartbeat renews.
-
-    A row leased but dropped from here (its poll abandoned) is left to expire, so
-    another worker, or this one later, picks it up.
-    """
-
-    feeds: set[int] = field(default_factory=set)
-    alerts: set[int] = field(default_factory=set)
+def load_alert(engine: Engine, alert_id: int) -> DueAlert | None:
+    """An outbox row and everything its message says, read at send time."""
+    with transaction(engine) as session:
+        alert = session.get(Alert, alert_id)
+        match = session.get(Match, alert.match_id) if alert else None
+        story = session.get(Story, alert.story_id) if alert else None
+        if alert is None or match is None or story is None:
+            return None
+        rows = session.exec(
+            select(Article, Feed.name)
+            .join(Feed, col(Feed.id) == col(Article.feed_id))
+            .where(Article.story_id == story.id)
+            .order_by(col(Article.fetched_at), col(Article.id))
+        ).all()
+        outlets = {a.id: Outlet(a.id or 0, a.url, a.title, a.language, feed, a.published_at) for a, feed in rows}
+        content = AlertContent(
+            alert_id=alert.id or 0,
+            topic=alert.topic,
+            story_id=story.id or 0,
+            story_title=story.title,
+            first_seen=story.first_seen or utcnow(),
+            article=outlets[match.article_id],
+            outlets=tuple(outlets.values()),
+            score=match.score,
+            terms=tuple(json.loads(match.terms)),
+            snippet=match.snippet,
+            idempotency_key=idempotency_key(alert.topic, story.id or 0, alert.channel),
+            created_at=alert.created_at or utcnow(),
+        )
+        return DueAlert(alert.channel, alert.attempts, content)
 
 
 def renew_leases(engine: Engine, owner: str, held: HeldLeases, until: datetime) -> None:
@@ -980,20 +813,12 @@ def store_backfill(
     story_id: int,
     matches: Sequence[TopicMatch],
     routes: Routes,
-    *,
-    alert: bool,
+    now: datetime,
 ) -> int:
-    """Store the matches a new topic finds in history; alerts only when asked. Returns alerts queued."""
+    """Store the matches a new topic finds in history, queueing alerts as ``routes`` says (no
+    routes: matches only). Returns the alerts queued."""
     try:
         with writing(engine) as connection:
-            return _add_matches(
-                connection,
-                article_id,
-                story_id,
-                matches,
-                routes if alert else Routes(),
-                utcnow(),
-                backfill=True,
-            )
+            return _add_matches(connection, article_id, story_id, matches, routes, now, backfill=True)
     except IntegrityError:
         return 0  # matched already
