@@ -221,6 +221,7 @@ def time_to_alert(items: int, interval: int, database: str | None, workdir: Path
         stderr=subprocess.PIPE,
         text=True,
     )
+    errors = ""
     try:
         _wait(lambda: len(site.feed_requests) >= 2, 120, "the daemon never polled the feed")
         rng = random.Random(11)
@@ -233,6 +234,8 @@ def time_to_alert(items: int, interval: int, database: str | None, workdir: Path
         _, errors = daemon.communicate(timeout=60)
         site.close()
         receiver.close()
+        if len(site.feed_requests) < 2 or receiver.count() < items:
+            print(errors)
     engine = create_engine(url)
     with reading(engine) as session:
         rows = session.execute(
