@@ -121,8 +121,8 @@ class Dispatcher:
         every: timedelta | None = None,
     ) -> DeliveryStats:
         """Send the due alerts ``per_channel`` at a time: a slot that frees takes the next one at
-        once, so one send that hangs costs the channel one slot, not its whole batch. The
-        outcomes of the sends that ended meanwhile are recorded in one transaction."""
+        once, so one send that hangs costs the channel one slot, not its whole batch. Alerts
+        are leased a batch at a time (one statement) and wait in ``claimed`` for a slot."""
         stats = DeliveryStats()
         sending: set[asyncio.Task[Outcome]] = set()
         ended: list[Outcome] = []
