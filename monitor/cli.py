@@ -210,10 +210,10 @@ def _feed_line(feed: Any) -> str:
 def run(ctx: click.Context, and_serve: bool) -> None:
     """Run as a daemon: poll feeds on their schedule and deliver alerts until SIGTERM or Ctrl-C.
 
-    Polls due feeds every `polling.tick` and delivers alerts beside it, one at a time
-    per channel; queues each digest when its period ends. Status lines go to stderr,
-    among them one when the database stops taking writes (polling pauses) and one
-    when it takes them again.
+    Polls each feed as it falls due and sends each alert as soon as it is queued, every
+    channel on its own; queues each digest when its period ends. Status lines go to stderr,
+    among them one when the database stops taking writes (polling pauses) and one when it
+    takes them again.
 
     Several `monitor run` processes may share one PostgreSQL database; each claims
     due feeds with a lease, so none is polled twice at once. With --serve the same
@@ -584,11 +584,9 @@ def alerts_retry(ctx: click.Context, ids: tuple[int, ...], every_failed: bool) -
     fails, the usual backoff applies while `alerts.retry_for` since the alert was
     queued allows). Exits 1 when an ID does not exist or was not failed.
     """
-    from monitor.store import repository
-
     if bool(ids) == every_failed:
         raise UsageError("give alert IDs or --failed (not both); `monitor alerts --status failed` lists them")
-    outcome = repository.requeue_failed(_engine(ctx), None if every_failed else ids, datetime.now(UTC))
+    outcome = _store(ctx).requeue_failed(None if every_failed else ids, datetime.now(UTC))
     click.echo(f"{len(outcome.queued)} alerts queued again{_ids(outcome.queued)}")
     problems = [f"alert {i} does not exist" for i in outcome.missing]
     problems += [f"alert {i} is {status}, not failed; left as it is" for i, status in outcome.not_failed]

@@ -15,9 +15,11 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from monitor.alerts import digest, notices
 from monitor.alerts.channels import ChannelRegistry
@@ -32,7 +34,8 @@ from monitor.store.tables import utcnow
 
 log = logging.getLogger(__name__)
 
-PER_CHANNEL = 4  # alerts in flight at once per channel
+PER_CHANNEL = 16  # alerts in flight at once per channel
+CLAIMS_PER_SLOT = 4  # alerts leased per claim, per slot: fewer, larger transactions
 # Bounds one send whatever the channel: webhooks give up after 10 s, email after 2 x 30 s.
 SEND_DEADLINE = timedelta(seconds=60)
 
@@ -62,6 +65,16 @@ def retry_at(
     if hint is not None:  # the receiver's Retry-After, if it said one
         wait = max(wait, timedelta(seconds=hint))
     return now + wait
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One send's result: delivered (``error`` None), to retry at ``retry_at``, or given up (both set, None)."""
+
+    alert_id: int
+    at: datetime
+    error: str | None = None
+    retry_at: datetime | None = None
 
 
 @dataclass
@@ -111,41 +124,58 @@ class Dispatcher:
         every: timedelta | None = None,
     ) -> DeliveryStats:
         """Send the due alerts ``per_channel`` at a time: a slot that frees takes the next one at
-        once, so one send that hangs costs the channel one slot, not its whole batch."""
+        once, so one send that hangs costs the channel one slot, not its whole batch. Alerts
+        are leased a batch at a time (one statement) and wait in ``claimed`` for a slot."""
         stats = DeliveryStats()
-        sending: set[asyncio.Task[None]] = set()
+        sending: set[asyncio.Task[Outcome]] = set()
+        ended: list[Outcome] = []
+        claimed: deque[DueAlert] = deque()  # leased, waiting for a slot
         wake = self._wakes.get(channels[0] if channels else "") if due_by is None else None
         try:
             while True:
-                free = 0 if self._stopping else self.per_channel - len(sending)
-                if free:
-                    ids = self.store.claim_due_alerts(
-                        self.owner,
-                        due_by or self.clock(),
-                        limit=free,
-                        lease=self.lease,
-                        channels=channels,
-                        other_than=other_than,
-                    )
-                    self.held.alerts.update(ids)
-                    sending.update(asyncio.create_task(self._deliver_one(i, stats)) for i in ids)
+                self._record(ended, stats)
+                ended = []
+                if not claimed and len(sending) < self.per_channel and not self._stopping:
+                    claimed.extend(self._claim(due_by, channels, other_than))
+                while claimed and len(sending) < self.per_channel and not self._stopping:
+                    sending.add(asyncio.create_task(self._send(claimed.popleft())))
                 if not sending:
                     return stats
                 done, sending = await self._next_free_slot(sending, wake, every)
-                for task in done:
-                    task.result()  # a StorageError ends the round; the alerts in flight stay queued
+                ended = [task.result() for task in done]
         finally:
             for task in sending:
                 task.cancel()
             await asyncio.gather(*sending, return_exceptions=True)
+            # Claimed but not sent (stopping): their leases end at exit or expire.
+            self.held.alerts.difference_update(due.id for due in claimed)
+            # A StorageError here leaves them leased: sent again when the leases expire (at least once).
+            self._record(ended, stats)
+
+    def _claim(
+        self, due_by: datetime | None, channels: list[str] | None, other_than: list[str] | None
+    ) -> list[DueAlert]:
+        """Lease a batch of due alerts (one statement for many) and read what they say."""
+        ids = self.store.claim_due_alerts(
+            self.owner,
+            due_by or self.clock(),
+            limit=self.per_channel * CLAIMS_PER_SLOT,
+            lease=self.lease,
+            channels=channels,
+            other_than=other_than,
+        )
+        self.held.alerts.update(ids)
+        loaded = [due for due in map(self.store.load_alert, ids) if due is not None]
+        self.held.alerts.difference_update(set(ids) - {due.id for due in loaded})  # deleted meanwhile
+        return loaded
 
     async def _next_free_slot(
-        self, sending: set[asyncio.Task[None]], wake: asyncio.Event | None, every: timedelta | None
-    ) -> tuple[set[asyncio.Task[None]], set[asyncio.Task[None]]]:
+        self, sending: set[asyncio.Task[Outcome]], wake: asyncio.Event | None, every: timedelta | None
+    ) -> tuple[set[asyncio.Task[Outcome]], set[asyncio.Task[Outcome]]]:
         """Wait until a send ends; with free slots, also until new alerts are queued or ``every`` passes."""
         if wake is None or len(sending) >= self.per_channel:
             return await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
-        woken = asyncio.create_task(_until(wake))
+        woken: asyncio.Task[Any] = asyncio.create_task(_until(wake))
         try:
             timeout = every.total_seconds() if every else None
             done, pending = await asyncio.wait({*sending, woken}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -154,35 +184,41 @@ class Dispatcher:
         wake.clear()
         return done - {woken}, pending - {woken}
 
-    async def _deliver_one(self, alert_id: int, stats: DeliveryStats) -> None:
+    async def _send(self, due: DueAlert) -> Outcome:
+        """Send one alert; what happened, to be recorded (no database work here)."""
         try:
-            due = self.store.load_alert(alert_id)
-            if due is None:
-                return
-            configured = due.channel in self.channels
             try:
-                try:
-                    async with asyncio.timeout(self.send_deadline.total_seconds()):
-                        await self.channels.deliver(due.channel, message(due))
-                except TimeoutError:
-                    raise DeliveryError(
-                        f"{due.channel}: no answer within {self.send_deadline.total_seconds():g} s; will retry"
-                    ) from None
-            except DeliveryError as exc:
-                hint = exc.retry_after if isinstance(exc, WebhookDeliveryError) else None
-                now = self.clock()
-                when = retry_at(due.attempts + 1, due.created_at or now, now, self.config, hint) if configured else None
-                self.store.mark_attempt_failed(alert_id, str(exc), when, self.config.operator)
-                log.warning("alert %s (%s, %s): %s", alert_id, due.topic, due.channel, exc)
-                if when is None:
-                    stats.failed += 1
-                else:
-                    stats.retrying += 1
+                async with asyncio.timeout(self.send_deadline.total_seconds()):
+                    await self.channels.deliver(due.channel, message(due))
+            except TimeoutError:
+                raise DeliveryError(
+                    f"{due.channel}: no answer within {self.send_deadline.total_seconds():g} s; will retry"
+                ) from None
+        except DeliveryError as exc:
+            hint = exc.retry_after if isinstance(exc, WebhookDeliveryError) else None
+            now = self.clock()
+            configured = due.channel in self.channels  # an alert for a channel removed from the config is given up
+            when = retry_at(due.attempts + 1, due.created_at or now, now, self.config, hint) if configured else None
+            log.warning("alert %s (%s, %s): %s", due.id, due.topic, due.channel, exc)
+            return Outcome(due.id, now, str(exc), when)
+        return Outcome(due.id, self.clock())
+
+    def _record(self, outcomes: list[Outcome], stats: DeliveryStats) -> None:
+        if not outcomes:
+            return
+        for outcome in outcomes:
+            if outcome.error is None:
+                self.store.mark_delivered(outcome.alert_id, outcome.at)
             else:
-                self.store.mark_delivered(alert_id, self.clock())
+                self.store.mark_attempt_failed(outcome.alert_id, outcome.error, outcome.retry_at, self.config.operator)
+        self.held.alerts.difference_update(o.alert_id for o in outcomes)
+        for outcome in outcomes:
+            if outcome.error is None:
                 stats.delivered += 1
-        finally:
-            self.held.alerts.discard(alert_id)
+            elif outcome.retry_at is None:
+                stats.failed += 1
+            else:
+                stats.retrying += 1
 
     # --- the daemon's task ----------------------------------------------------------------
 

@@ -243,6 +243,15 @@ def given_up(
     return FeedChange(outbox_key(OPERATOR, "alert", alert_id, "failed", attempts), event)
 
 
+@dataclass(frozen=True, slots=True)
+class Requeued:
+    """What ``requeue_failed`` did: the alerts queued again, and those it left as they were."""
+
+    queued: tuple[int, ...]
+    not_failed: tuple[tuple[int, str], ...] = ()  # (id, status): pending or delivered, left alone
+    missing: tuple[int, ...] = ()
+
+
 def idempotency_key(topic: str, story_id: int, channel: str) -> str:
     """Stable per (topic, story, channel): a receiver drops a redelivery by it."""
     slug = "-".join(stories_slug(topic))
@@ -292,6 +301,9 @@ class Store(Protocol):
         self, owner: str, now: datetime, *, lease: timedelta = LEASE, names: Iterable[str] | None = None
     ) -> list[FeedState]:
         """Lease the feeds whose time has come; with ``names``, those feeds due or not (empty: all)."""
+
+    def next_feed_due(self) -> datetime | None:
+        """When the next feed falls due (its next check, or its lease's end if later); None: no feed."""
 
     def record_polls(self, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
         """How each poll went and when to poll next; releases the feeds' leases. A feed failing
@@ -350,6 +362,9 @@ class Store(Protocol):
 
     def queue_digest(self, name: str, period_start: datetime, payload: str, channel: str, now: datetime) -> int | None:
         """Queue a period's digest; None when it was queued already."""
+
+    def requeue_failed(self, ids: Sequence[int] | None, now: datetime) -> Requeued:
+        """Failed alerts (``ids``, or all when None) back in the outbox, due ``now``."""
 
     # --- leases and health
     def renew_leases(self, owner: str, held: HeldLeases, until: datetime) -> None: ...

@@ -34,6 +34,7 @@ from monitor.store.interface import (
     OperatorWatch,
     PollRecord,
     Pruned,
+    Requeued,
     SiteBoilerplate,
     Store,
     Stored,
@@ -204,6 +205,14 @@ class MemoryStore:
             )
             for f in sorted(due, key=lambda f: f.name)
         ]
+
+    def next_feed_due(self) -> datetime | None:
+        times = [
+            max(f.next_check_at, f.lease_expires_at) if f.lease_expires_at else f.next_check_at
+            for f in self.feeds.values()
+            if f.active and not f.dead and f.next_check_at is not None
+        ]
+        return min(times, default=None)
 
     def record_polls(self, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
         for r in records:
@@ -454,6 +463,23 @@ class MemoryStore:
     def queue_digest(self, name: str, period_start: datetime, payload: str, channel: str, now: datetime) -> int | None:
         digest = _Alert(next(self._ids), kind="digest", topic=name, channel=channel, payload=payload)
         return digest.id if self._queue(digest, digest_key(name, period_start), now) else None
+
+    def requeue_failed(self, ids: Sequence[int] | None, now: datetime) -> Requeued:
+        chosen = sorted(self.alerts) if ids is None else sorted(set(ids))
+        queued, not_failed = [], []
+        for alert_id in chosen:
+            alert = self.alerts.get(alert_id)
+            if alert is None:
+                continue
+            if alert.status != "failed":
+                if ids is not None:
+                    not_failed.append((alert_id, alert.status))
+                continue
+            alert.status, alert.next_attempt_at = "pending", now
+            alert.lease_owner = alert.lease_expires_at = None
+            queued.append(alert_id)
+        missing = tuple(i for i in ids or () if i not in self.alerts)
+        return Requeued(tuple(queued), tuple(not_failed), missing)
 
     # --- leases and health
     def _leased(self) -> Iterator[_Leased]:

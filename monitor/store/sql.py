@@ -24,6 +24,7 @@ from monitor.store.interface import (
     OperatorWatch,
     PollRecord,
     Pruned,
+    Requeued,
     Stored,
     ToStore,
     WantedFeed,
@@ -61,6 +62,9 @@ class SqlStore:
 
     def record_polls(self, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
         repository.record_polls(self.engine, records, operator)
+
+    def next_feed_due(self) -> datetime | None:
+        return repository.next_feed_due(self.engine)
 
     def new_entries(self, feed_id: int, entries: Sequence[tuple[str, str]]) -> tuple[set[str], set[str]]:
         return repository.new_entries(self.engine, feed_id, entries)
@@ -115,6 +119,9 @@ class SqlStore:
 
     def queue_digest(self, name: str, period_start: datetime, payload: str, channel: str, now: datetime) -> int | None:
         return notices.queue_digest(self.engine, name, period_start, payload, channel, now)
+
+    def requeue_failed(self, ids: Sequence[int] | None, now: datetime) -> Requeued:
+        return repository.requeue_failed(self.engine, ids, now)
 
     # --- leases and health
     def renew_leases(self, owner: str, held: HeldLeases, until: datetime) -> None:

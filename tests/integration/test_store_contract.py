@@ -36,6 +36,7 @@ SEEDS = ROOT / "seeds"
 NOW = datetime(2024, 10, 22, 8, 0, tzinfo=UTC)
 RULES = StoryRules()
 CHANNELS = ("webhook:x", "email")
+EVERY_CHANNEL = Routes(default=CHANNELS)
 MINUTE = timedelta(minutes=1)
 
 
@@ -80,9 +81,9 @@ def article(store: Store, doc: Document, url: str, *, feed: str = "kompas", guid
     )
 
 
-def store_one(store: Store, new: NewArticle, *topics: str, channels: tuple[str, ...] = CHANNELS) -> object:
+def store_one(store: Store, new: NewArticle, *topics: str, routes: Routes = EVERY_CHANNEL) -> object:
     matches = [TopicMatch(topic, 0.5, ("bytedance",), snippet="<mark>ByteDance</mark>") for topic in topics]
-    (outcome,) = store.store_articles([ToStore(new, matches)], Routes(default=channels), RULES, NOW)
+    (outcome,) = store.store_articles([ToStore(new, matches)], routes, RULES, NOW)
     return outcome
 
 
@@ -277,3 +278,40 @@ def test_a_digest_is_queued_once_per_period_and_lists_the_stories_first_matched_
     assert store.queue_digest("morning", NOW, '{"n": 2}', "email", NOW) is None  # the period's digest exists
     assert store.digest_queued("morning", NOW) and store.last_digest("morning") == '{"n": 1}'
     assert store.last_digest("evening") is None
+
+
+def test_each_topic_queues_alerts_on_its_routed_channels_only(store: Store) -> None:
+    routes = Routes(default=CHANNELS, by_topic={"Doubao": ("product",), "TikTok ban": ()})
+    stored = store_one(
+        store,
+        article(store, seed("000"), "https://kompas.example/intern"),
+        "ByteDance AI",
+        "Doubao",
+        "TikTok ban",
+        routes=routes,
+    )
+    assert isinstance(stored, StoredArticle) and stored.alerts == 3  # 2 default channels + 1 routed, 0 for []
+    assert len(store.claim_due_alerts("one", NOW, channels=["product"])) == 1
+    assert len(store.claim_due_alerts("one", NOW, channels=list(CHANNELS))) == 2
+    assert store.claim_due_alerts("one", NOW) == []
+
+
+def test_failed_alerts_are_queued_again_only_when_failed(store: Store) -> None:
+    store_one(store, article(store, seed("000"), "https://kompas.example/intern"), "Doubao")
+    email, hook = sorted(store.claim_due_alerts("one", NOW))
+    store.mark_attempt_failed(email, "down", None)
+    store.mark_delivered(hook, NOW)
+    outcome = store.requeue_failed([email, hook, 999], NOW + MINUTE)
+    assert outcome.queued == (email,) and outcome.not_failed == ((hook, "delivered"),) and outcome.missing == (999,)
+    assert store.claim_due_alerts("two", NOW + MINUTE) == [email]
+    assert store.requeue_failed(None, NOW).queued == ()  # nothing failed any more
+
+
+def test_the_next_feed_due_is_the_earliest_check_or_lease_end(store: Store) -> None:
+    assert store.next_feed_due() == NOW  # both feeds are due from the start
+    claimed = store.claim_due_feeds("one", NOW, names=[])
+    assert store.next_feed_due() == NOW + timedelta(seconds=60)  # leased: not due before the lease ends
+    store.record_polls(
+        [PollRecord(f.id, NOW, "ok", None, NOW + (2 + i) * MINUTE, MINUTE) for i, f in enumerate(claimed)]
+    )
+    assert store.next_feed_due() == NOW + 2 * MINUTE
