@@ -183,13 +183,19 @@ def run(ctx: click.Context) -> None:
     due feeds with a lease, so none is polled twice at once.
     """
     from monitor.scheduler import run_forever
-    from monitor.service import run_loop, running
+    from monitor.service import run_loop, running, serving_metrics
 
     config = _config(ctx)
 
+    def report(line: str) -> None:
+        click.echo(line, err=True)
+
     async def go() -> None:
         async with running(config) as runtime:
-            await run_forever(runtime, lambda line: click.echo(line, err=True))
+            with serving_metrics(config, runtime.services.engine) as url:
+                if url:
+                    report(f"metrics at {url}")
+                await run_forever(runtime, report)
 
     run_loop(go())
 

@@ -129,6 +129,26 @@ def check_http_url(url: str, *, shown: str | None = None) -> SplitResult:
     return parts
 
 
+def parse_listen(value: str) -> tuple[str, int]:
+    """``"127.0.0.1:9464"`` or ``"[::1]:9464"`` → (host, port); ``ValueError`` otherwise."""
+    host, sep, port = value.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{_shown(value)} is not host:port (e.g. 127.0.0.1:9464); ports are 1 to 65535")
+    if not (_HOST.match(host) or _is_ip(host)):
+        raise ValueError(f"{_shown(value)}: {_shown(host)} is not a host name or IP address")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def check_database_url(url: str) -> str:
     """A database URL SQLAlchemy can open with an installed driver; ``ValueError`` otherwise.
     Messages never repeat the URL, which may hold a password from the environment."""
@@ -340,6 +360,23 @@ class BackfillConfig(_Section):
     alert: bool = False  # and its backfilled matches alert too
 
 
+class MetricsConfig(_Section):
+    listen: str | None = None  # host:port where `monitor run` serves /metrics; off when unset
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, listen: str | None) -> str | None:
+        if listen is None:
+            return None
+        host, _ = parse_listen(listen)
+        if not is_loopback(host):
+            raise ValueError(
+                f"{_shown(listen)} is not a loopback address: /metrics asks no password, so it listens on "
+                "127.0.0.1 or [::1] only"
+            )
+        return listen
+
+
 class Config(_Section):
     database: Annotated[str, AfterValidator(check_database_url)] = "sqlite:///data/monitor.db"
     feeds: list[FeedConfig] = []
@@ -349,6 +386,7 @@ class Config(_Section):
     polling: PollingConfig = PollingConfig()
     stories: StoriesConfig = StoriesConfig()
     backfill: BackfillConfig = BackfillConfig()
+    metrics: MetricsConfig = MetricsConfig()
     source: str = Field(default="<defaults>", exclude=True)
 
 

@@ -22,7 +22,7 @@ from typing import ParamSpec, TypeVar
 
 from sqlalchemy.engine import Engine
 
-from monitor import polling, stories
+from monitor import metrics, polling, stories
 from monitor.analysis import SAME_SITE_TEXT, Analysed
 from monitor.errors import FetchError, ParseError
 from monitor.feeds import ParsedFeed, parse_feed
@@ -92,7 +92,12 @@ class Services:
 
     def __post_init__(self) -> None:
         self.writer = ArticleWriter(
-            lambda batch: repository.store_articles(self.engine, batch, self.channels, self.story_rules, self.clock()),
+            metrics.timed_write(
+                "articles",
+                lambda batch: repository.store_articles(
+                    self.engine, batch, self.channels, self.story_rules, self.clock()
+                ),
+            ),
             self.database,
         )
 
@@ -160,6 +165,13 @@ class FeedReport:
     transient: bool = False  # the failure usually passes (DNS, connect, timeout, 5xx): retried soon
     warnings: tuple[str, ...] = ()  # read anyway, but worth the operator's eye
 
+    @property
+    def outcome(self) -> str:
+        """The status as a metric label: ok, not_modified, http_error or error."""
+        if self.status.startswith("HTTP "):
+            return "http_error"
+        return {"ok": "ok", "not modified": "not_modified"}.get(self.status, "error")
+
 
 async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport, PollRecord]:
     """Poll one feed: fetch, parse, store its new entries; and when to poll it next."""
@@ -168,9 +180,10 @@ async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport,
     response: FetchResult | None = None
     rhythm = feed.rhythm
     try:
-        response = await services.fetcher.get(
-            feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=feed.trusted
-        )
+        with metrics.fetch_timer("feed").time():
+            response = await services.fetcher.get(
+                feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=feed.trusted
+            )
         report.warnings, report.transient = response.warnings, response.server_failed
         for warning in response.warnings:
             log.warning("feed %s: %s", feed.name, warning)
@@ -214,7 +227,8 @@ async def _process_entries(services: Services, feed: FeedState, parsed: ParsedFe
     )
     fresh = [e for e in parsed.entries if e.guid in unseen]
     report.new = len(fresh)
-    report.duplicates += sum(1 for e in fresh if e.url in known)
+    report.duplicates += (same := sum(1 for e in fresh if e.url in known))
+    metrics.same_item(same)
     gate = asyncio.Semaphore(ARTICLES_AT_ONCE_PER_FEED)
 
     async def one(entry: Entry) -> None:
@@ -254,8 +268,15 @@ async def _process_entry(
         stored = await services.writer.store(_to_store(feed, entry, article))
     if stored is None:
         report.duplicates += 1
+        metrics.same_item()
         return
     assert not isinstance(stored, SiteBoilerplate)  # the feed's text has no page hash to count
+    metrics.article_stored(
+        new_story=stored.new_story,
+        copy=stored.signal.startswith(stories.COPY_SIGNAL),
+        topics=[found.topic for found in article.matches],
+        alerts=stored.queued_on,
+    )
     report.stored += 1
     report.matches += stored.matches
     report.alerts += stored.alerts
@@ -287,7 +308,8 @@ async def _analyse(services: Services, entry: Entry, feed_language: str | None, 
     """The article from its page; from the feed's own summary when the page fails."""
     if entry.url:
         try:
-            page = await services.fetcher.get(entry.url)
+            with metrics.fetch_timer("page").time():
+                page = await services.fetcher.get(entry.url)
             if page.status >= 400:
                 raise FetchError(f"{entry.url} answered HTTP {page.status}")
             return await services.pool.run(analyse, entry, feed_language, services.clock(), page.body, page.url)
@@ -355,8 +377,10 @@ async def poll_due(
     long poll is never claimed twice. When the database stops taking writes, the feeds
     not started yet are left alone (their leases expire) and nothing more is fetched.
     """
+    claim = metrics.timed_write("claim feeds", repository.claim_due_feeds)
+    record_polls = metrics.timed_write("polls", repository.record_polls)
     feeds = await services.database.run(
-        repository.claim_due_feeds, services.engine, owner, services.clock(), names=names, lease=services.lease
+        claim, services.engine, owner, services.clock(), names=names, lease=services.lease
     )
     services.held.feeds.update(feed.id for feed in feeds)
     gate = asyncio.Semaphore(concurrency)
@@ -365,7 +389,7 @@ async def poll_due(
     async def write(records: list[PollRecord]) -> None:
         try:
             if records and not services.storage.failing:
-                await services.database.run(repository.record_polls, services.engine, records)
+                await services.database.run(record_polls, services.engine, records)
         except StorageError as exc:
             services.storage.failed(exc)  # the polls are not recorded: their feeds are polled again later
         finally:
@@ -377,6 +401,7 @@ async def poll_due(
                 services.held.feeds.discard(feed.id)
                 return None
             report, record = await refresh_feed(services, feed)
+            metrics.feed_polled(report.outcome)
         finished.append(record)
         if len(finished) >= RECORDS_PER_WRITE:
             records, finished[:] = finished[:], []
@@ -397,8 +422,10 @@ async def backfill(services: Services, topics: TopicSet, since: datetime, *, ale
         matches = topics.match(document)
         if matches:
             found += len(matches)
-            queued += repository.store_backfill(
+            queued_on = repository.store_backfill(
                 services.engine, article_id, story_id, matches, services.channels, alert=alert
             )
+            metrics.alerts_queued(queued_on)
+            queued += len(queued_on)
         await asyncio.sleep(0)  # let the daemon's other work run
     return found, queued

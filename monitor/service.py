@@ -7,8 +7,8 @@ import gc
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Coroutine, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -19,13 +19,15 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy.engine import Engine
 
-from monitor import polling, stories, workers
+from monitor import metrics, polling, stories, workers
 from monitor.alerts import outbox
-from monitor.config import Config
+from monitor.config import Config, parse_listen
+from monitor.errors import MonitorError
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.pipeline import CycleReport, Services, backfill, poll_due
-from monitor.store import db, repository
+from monitor.store import db, queries, repository
 from monitor.store.db import StorageError
+from monitor.store.tables import utcnow
 from monitor.topics import TopicSet, TopicSpec
 from monitor.workers import WorkerPool
 
@@ -263,3 +265,34 @@ async def _backfill_changed_topics(runtime: Runtime) -> None:
         services, subset, services.clock() - config.backfill.window, alert=config.backfill.alert
     )
     log.info("backfilled %s: %d matches, %d alerts queued", ", ".join(changed), found, queued)
+
+
+@contextmanager
+def serving_metrics(config: Config, engine: Engine) -> Iterator[str | None]:
+    """Serve /metrics on ``metrics.listen`` (when set) while inside; yields its URL.
+
+    Every scrape also reads the shared backlog (the oldest undelivered alert, the feeds
+    due) from the database, wherever the metrics are served.
+    """
+    metrics.watch_backlog(partial(_backlog, engine))
+    server = None
+    if listen := config.metrics.listen:
+        host, port = parse_listen(listen)
+        try:
+            server = metrics.MetricsServer(host, port).start()
+        except OSError as exc:
+            raise MonitorError(
+                f"metrics.listen {listen}: cannot listen there ({exc.strerror or exc}); "
+                "choose a free port or remove the key"
+            ) from None
+    try:
+        yield f"http://{listen}/metrics" if listen else None
+    finally:
+        if server is not None:
+            server.close()
+        metrics.watch_backlog(None)
+
+
+def _backlog(engine: Engine) -> tuple[float, int]:
+    found = queries.backlog(engine, utcnow())
+    return found.oldest_pending_alert.total_seconds(), found.feeds_due

@@ -28,7 +28,7 @@ from datetime import datetime
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
-from monitor import analysis
+from monitor import analysis, metrics
 from monitor.errors import MonitorError, ParseError
 from monitor.model import Entry
 from monitor.topics import TopicSet
@@ -293,6 +293,7 @@ class WorkerPool:
         except (asyncio.IncompleteReadError, OSError):
             if not worker.retiring and worker in self._workers:  # not closed by us
                 self.rebuilds += 1  # it died, or was killed for a document that took too long
+                metrics.worker_restarted()
         except Exception:
             pass  # could not start: _cannot_start says why to whoever waits for a worker
         finally:

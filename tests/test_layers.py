@@ -43,6 +43,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "monitor.workers",
         "monitor.preload",
         "monitor.scheduler",
+        "monitor.metrics",  # the process's Prometheus counters and their scrape endpoint
     ),
     # Reads the configuration, builds the adapters, runs the stages in order.
     "composition": ("monitor.config", "monitor.pipeline", "monitor.service"),

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy.engine import Engine
 
+from monitor import metrics
 from monitor.alerts.email import SmtpSettings, deliver_email
 from monitor.alerts.render import AlertContent
 from monitor.alerts.webhook import WebhookDeliveryError, deliver_webhook
@@ -33,6 +34,10 @@ from monitor.store.tables import utcnow
 log = logging.getLogger(__name__)
 
 Send = Callable[[AlertContent], Awaitable[None]]
+
+_claim_due_alerts = metrics.timed_write("claim alerts", repository.claim_due_alerts)
+_mark_delivered = metrics.timed_write("alert outcomes", repository.mark_delivered)
+_mark_attempt_failed = metrics.timed_write("alert outcomes", repository.mark_attempt_failed)
 
 PER_CHANNEL = 4  # alerts in flight at once per channel
 # Bounds one send whatever the channel: webhooks give up after 10 s, email after 2 x 30 s.
@@ -151,7 +156,7 @@ class Dispatcher:
             while True:
                 free = 0 if self._stopping else self.per_channel - len(sending)
                 if free:
-                    ids = repository.claim_due_alerts(
+                    ids = _claim_due_alerts(
                         self.engine,
                         self.owner,
                         due_by or self.clock(),
@@ -209,15 +214,19 @@ class Dispatcher:
                 hint = exc.retry_after if isinstance(exc, WebhookDeliveryError) else None
                 now = self.clock()
                 when = retry_at(row.attempts + 1, row.created_at or now, now, self.config, hint) if send else None
-                repository.mark_attempt_failed(self.engine, alert_id, str(exc), when)
+                _mark_attempt_failed(self.engine, alert_id, str(exc), when)
                 log.warning("alert %s (%s, %s): %s", alert_id, row.topic, row.channel, exc)
                 if when is None:
                     stats.failed += 1
                 else:
                     stats.retrying += 1
+                metrics.alert_attempted(row.channel, "failed" if when is None else "retried")
             else:
-                repository.mark_delivered(self.engine, alert_id, self.clock())
+                now = self.clock()
+                _mark_delivered(self.engine, alert_id, now)
                 stats.delivered += 1
+                metrics.alert_attempted(row.channel, "delivered")
+                metrics.alert_delivered(content.article.published_at, content.created_at, now)
         finally:
             self.held.alerts.discard(alert_id)
 

@@ -6,7 +6,8 @@ Each function returns plain dicts whose keys are the public shape in docs/cli.md
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -192,3 +193,21 @@ def alerts(
             }
             for a in session.exec(query)
         ]
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What waits in the shared database: the same figure for every worker."""
+
+    oldest_pending_alert: timedelta  # zero when nothing waits
+    feeds_due: int  # due and held by no worker
+
+
+def backlog(engine: Engine, now: datetime) -> Backlog:
+    """How long the oldest undelivered alert has waited, and how many due feeds no worker holds."""
+    free = sa.or_(col(Feed.lease_expires_at).is_(None), col(Feed.lease_expires_at) < now)
+    due = col(Feed.active) & ~col(Feed.dead) & (col(Feed.next_check_at) <= now) & free
+    with reading(engine) as session:
+        oldest = session.exec(select(sa.func.min(Alert.created_at)).where(Alert.status == "pending")).one()
+        count = session.exec(select(sa.func.count()).select_from(Feed).where(due)).one()
+    return Backlog(max(now - oldest, timedelta(0)) if oldest else timedelta(0), int(count))

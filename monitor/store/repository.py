@@ -118,7 +118,11 @@ class StoredArticle:
     new_story: bool
     signal: str
     matches: int
-    alerts: int
+    queued_on: tuple[str, ...]  # the channel of each alert queued
+
+    @property
+    def alerts(self) -> int:
+        return len(self.queued_on)
 
 
 # --- feeds -------------------------------------------------------------------------------
@@ -497,7 +501,7 @@ def _store_one(
                 _FILE_UNDER_KEYS[connection.dialect.name == "sqlite"],
                 {"keys": json.dumps(keys), "seen_at": now, "article_id": article_id},
             )
-        alerts = _add_matches(connection, article_id, story_id, item.matches, channels, now, backfill=False)
+        queued_on = _add_matches(connection, article_id, story_id, item.matches, channels, now, backfill=False)
         savepoint.commit()
     except IntegrityError as exc:
         savepoint.rollback()
@@ -508,7 +512,7 @@ def _store_one(
         savepoint.rollback()
         return exc
     return StoredArticle(
-        article_id, story_id, not joined, assignment.signal if joined else "first article", len(item.matches), alerts
+        article_id, story_id, not joined, assignment.signal if joined else "first article", len(item.matches), queued_on
     )
 
 
@@ -648,10 +652,10 @@ def _add_matches(
     now: datetime,
     *,
     backfill: bool,
-) -> int:
-    """Insert matches and one outbox row per (topic, story, channel) not alerted yet."""
+) -> tuple[str, ...]:
+    """Insert matches and one outbox row per (topic, story, channel) not alerted yet; the channel of each."""
     if not matches:
-        return 0
+        return ()
     rows = [
         {
             "topic": found.topic,
@@ -669,7 +673,7 @@ def _add_matches(
     # One statement for all of them; RETURNING in the order of ``rows``.
     match_ids = connection.execute(_INSERT_MATCHES, rows).scalars().all()
     if not channels:
-        return 0
+        return ()
     outbox = [
         {
             "topic": found.topic,
@@ -684,7 +688,7 @@ def _add_matches(
         for found, match_id in zip(matches, match_ids, strict=True)
         for channel in channels
     ]
-    return len(_insert_ignoring_duplicates(connection, outbox).all())
+    return tuple(channel for _, channel in _insert_ignoring_duplicates(connection, outbox).all())
 
 
 def _insert_ignoring_duplicates(connection: sa.Connection, rows: list[dict[str, Any]]) -> Any:
@@ -696,7 +700,7 @@ def _insert_ignoring_duplicates(connection: sa.Connection, rows: list[dict[str, 
 _QUEUE_ALERT = {
     is_sqlite: dialect.insert(_ALERT)
     .on_conflict_do_nothing(index_elements=["topic", "story_id", "channel"])
-    .returning(_ALERT.c.id)
+    .returning(_ALERT.c.id, _ALERT.c.channel)
     for is_sqlite, dialect in ((True, sqlite), (False, postgresql))
 }
 
@@ -896,8 +900,9 @@ def store_backfill(
     channels: Sequence[str],
     *,
     alert: bool,
-) -> int:
-    """Store the matches a new topic finds in history; alerts only when asked. Returns alerts queued."""
+) -> tuple[str, ...]:
+    """Store the matches a new topic finds in history; alerts only when asked. Returns the channel of
+    each alert queued."""
     try:
         with writing(engine) as connection:
             return _add_matches(
@@ -910,4 +915,4 @@ def store_backfill(
                 backfill=True,
             )
     except IntegrityError:
-        return 0  # matched already
+        return ()  # matched already

@@ -6,11 +6,12 @@ Level 3, the same event elsewhere: names, numbers, dates and headline n-grams th
 survive translation, plus same-language text similarity. See docs/stories.md.
 """
 
-from .clustering import Assignment, Candidate, StoryRules, assign, index_keys
+from .clustering import COPY_SIGNAL, Assignment, Candidate, StoryRules, assign, index_keys
 from .features import StoryFeatures, story_features
 from .urls import canonical_url, text_hash
 
 __all__ = [
+    "COPY_SIGNAL",
     "Assignment",
     "Candidate",
     "StoryFeatures",
