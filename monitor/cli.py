@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -22,6 +22,11 @@ from monitor.config import Config, load_config, parse_duration
 from monitor.errors import MonitorError, UsageError
 from monitor.model import Document
 from monitor.store.tables import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from monitor.store.sql import SqlStore
 
 CONFIG_HELP = "Configuration file (default: $MONITOR_CONFIG or config/monitor.yaml)."
 FORMAT_HELP = "A table for people, or JSON or CSV for programs (their shapes are in docs/cli.md)."
@@ -84,10 +89,15 @@ def _config(ctx: click.Context) -> Config:
     return settings.config
 
 
-def _engine(ctx: click.Context) -> Any:
-    from monitor.service import open_database
+def _store(ctx: click.Context) -> SqlStore:
+    """The configured database as a ``Store``, its schema brought up to date."""
+    from monitor.service import open_store
 
-    return open_database(_config(ctx))
+    return open_store(_config(ctx))
+
+
+def _engine(ctx: click.Context) -> Engine:
+    return _store(ctx).engine
 
 
 # --- configuration -----------------------------------------------------------------------
@@ -131,13 +141,12 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
     when the database cannot be written (disk full, read-only).
     """
     from monitor.service import run_loop, running
-    from monitor.store import repository
 
     config = _config(ctx)
 
     async def go() -> None:
         async with running(config) as runtime:
-            known = {name for name, _ in repository.active_feeds(runtime.services.engine)}
+            known = {name for name, _ in runtime.services.store.active_feeds()}
             if unknown := sorted(set(names) - known):
                 raise MonitorError(f"no feed named {', '.join(unknown)}; `monitor feeds` lists them")
             cycle, delivered = await runtime.poll(names)
@@ -192,7 +201,7 @@ def run(ctx: click.Context) -> None:
 
     async def go() -> None:
         async with running(config) as runtime:
-            with serving_metrics(config, runtime.services.engine) as url:
+            with serving_metrics(config, runtime.services.store) as url:
                 if url:
                     report(f"metrics at {url}")
                 await run_forever(runtime, report)
@@ -447,13 +456,10 @@ def feeds(ctx: click.Context, failing: bool, fmt: str, limit: int) -> None:
     """
     if ctx.invoked_subcommand:
         return
-    from monitor.service import open_database
-    from monitor.store import queries, repository
+    from monitor.store import queries
 
-    config = _config(ctx)
-    engine = open_database(config)
-    repository.sync_feeds(engine, config.feeds)
-    rows = queries.feeds(engine, failing=failing, limit=limit)
+    store = _synced_store(ctx)
+    rows = queries.feeds(store.engine, failing=failing, limit=limit)
     _show(
         rows,
         fmt,
@@ -491,7 +497,6 @@ def topics_test(ctx: click.Context, name: str | None, query: str | None, since: 
     Prints how many articles would have matched, per language, and the best matches:
     the way to tune a query before saving it in the configuration.
     """
-    from monitor.store import repository
     from monitor.topics import TopicSet, TopicSpec
 
     config = _config(ctx)
@@ -505,10 +510,9 @@ def topics_test(ctx: click.Context, name: str | None, query: str | None, since: 
     else:
         spec = TopicSpec("query", query or "")
     topic = TopicSet.compile([spec])
-    engine = _engine(ctx)
     start = _since(since) or utcnow()
     scanned, per_language, best = 0, Counter[str](), []
-    for article_id, story_id, document in repository.stored_documents(engine, start):
+    for article_id, story_id, document in _store(ctx).stored_documents(start):
         scanned += 1
         for found in topic.match(document):
             per_language[document.language or "?"] += 1
@@ -585,11 +589,8 @@ def feeds_import(ctx: click.Context, opml_file: str) -> None:
 def feeds_export(ctx: click.Context) -> None:
     """Print every polled feed as OPML, for a feed reader or another monitor."""
     from monitor.opml import FeedRef, render_opml
-    from monitor.store import repository
 
-    engine = _engine(ctx)
-    repository.sync_feeds(engine, _config(ctx).feeds)
-    refs = [FeedRef(url=url, name=name) for name, url in repository.active_feeds(engine)]
+    refs = [FeedRef(url=url, name=name) for name, url in _synced_store(ctx).active_feeds()]
     click.echo(render_opml(refs).decode("utf-8"), nl=False)
 
 
@@ -605,11 +606,14 @@ async def _find_feeds(config: Config, url: str, find: Callable[..., Any]) -> Any
 
 
 def _add_feed(ctx: click.Context, url: str, name: str, *, discovered: bool = False) -> str | None:
-    from monitor.store import repository
+    return _synced_store(ctx).add_feed(url, name, utcnow(), discovered=discovered)
 
-    engine = _engine(ctx)
-    repository.sync_feeds(engine, _config(ctx).feeds)
-    return repository.add_feed(engine, url, name, discovered=discovered)
+
+def _synced_store(ctx: click.Context) -> SqlStore:
+    """The store with the feeds of the config file in it (as `monitor run` would have them)."""
+    store = _store(ctx)
+    store.sync_feeds(_config(ctx).feeds, utcnow())
+    return store
 
 
 # --- database ----------------------------------------------------------------------------
@@ -624,10 +628,7 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Create the schema or migrate it to the newest version (other commands do this too)."""
-    from monitor.service import open_database
-
-    config = _config(ctx)
-    open_database(config)
+    _store(ctx)
     click.echo("database schema is up to date")
 
 

@@ -42,3 +42,11 @@ class ParseError(MonitorError):
 
 class DeliveryError(MonitorError):
     """An alert could not be delivered; it stays queued and is retried."""
+
+
+class DatabaseError(MonitorError):
+    """The database cannot be used; check `database` in the config."""
+
+
+class StorageError(DatabaseError):
+    """The database cannot be written now (disk full, read-only, unreachable); nothing was stored."""

@@ -66,3 +66,33 @@ class TopicMatch:
     hits: tuple[Hit, ...] = field(default=())
     clause: str = ""  # the sub-query that decided the match, as text
     snippet: str = ""  # HTML-escaped, hits wrapped in <mark>…</mark>
+
+
+@dataclass(frozen=True)
+class Outlet:
+    """One article of a story, as a reader of the alert sees it."""
+
+    article_id: int
+    url: str
+    title: str
+    language: str | None
+    feed: str
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AlertContent:
+    """Everything an alert says, gathered by the outbox when it sends the alert."""
+
+    alert_id: int
+    topic: str
+    story_id: int
+    story_title: str
+    first_seen: datetime
+    article: Outlet  # the article that triggered the alert
+    outlets: tuple[Outlet, ...]  # every article of the story known at send time
+    score: float
+    terms: tuple[str, ...]
+    snippet: str  # already HTML-escaped, hits wrapped in <mark>…</mark>
+    idempotency_key: str  # stable per (topic, story, channel)
+    created_at: datetime

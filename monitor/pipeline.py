@@ -20,21 +20,21 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy.engine import Engine
-
 from monitor import metrics, polling, stories
 from monitor.analysis import SAME_SITE_TEXT, Analysed
-from monitor.errors import FetchError, ParseError
+from monitor.errors import FetchError, ParseError, StorageError
 from monitor.feeds import ParsedFeed, parse_feed
 from monitor.fetch import Fetcher, FetchResult, is_transient
 from monitor.model import Entry
-from monitor.store import repository
-from monitor.store.db import StorageError, StorageHealth, as_storage_error
-from monitor.store.repository import (
+from monitor.store.db import StorageHealth
+from monitor.store.interface import (
+    LEASE,
     FeedState,
     HeldLeases,
+    NewArticle,
     PollRecord,
     SiteBoilerplate,
+    Store,
     Stored,
     StoredArticle,
     ToStore,
@@ -75,7 +75,7 @@ class DatabaseThread:
 class Services:
     """The adapters and compiled rules one process polls with."""
 
-    engine: Engine
+    store: Store
     fetcher: Fetcher
     pool: WorkerPool  # its workers hold the compiled topics (monitor.workers)
     channels: Sequence[str]
@@ -83,7 +83,7 @@ class Services:
     poll_policy: polling.PollPolicy
     clock: Callable[[], datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)
-    lease: timedelta = repository.LEASE
+    lease: timedelta = LEASE
     held: HeldLeases = field(default_factory=HeldLeases)  # what the heartbeat renews
     storage: StorageHealth = field(default_factory=StorageHealth)
     alerts_queued: Callable[[], None] = lambda: None  # wakes the dispatcher
@@ -94,9 +94,7 @@ class Services:
         self.writer = ArticleWriter(
             metrics.timed_write(
                 "articles",
-                lambda batch: repository.store_articles(
-                    self.engine, batch, self.channels, self.story_rules, self.clock()
-                ),
+                lambda batch: self.store.store_articles(batch, self.channels, self.story_rules, self.clock()),
             ),
             self.database,
         )
@@ -223,7 +221,7 @@ async def _process_entries(services: Services, feed: FeedState, parsed: ParsedFe
     report.entries = len(parsed.entries)
     # ``known``: another feed brought these already, so no page fetch (the store would refuse them anyway).
     unseen, known = await services.database.run(
-        repository.new_entries, services.engine, feed.id, [(e.guid, e.url) for e in parsed.entries]
+        services.store.new_entries, feed.id, [(e.guid, e.url) for e in parsed.entries]
     )
     fresh = [e for e in parsed.entries if e.guid in unseen]
     report.new = len(fresh)
@@ -236,7 +234,7 @@ async def _process_entries(services: Services, feed: FeedState, parsed: ParsedFe
             try:
                 await _process_entry(services, feed, entry, parsed.language, report)
             except Exception as exc:  # one bad entry must not cost the others their turn
-                if (storage := as_storage_error(services.engine, exc)) is not None:
+                if (storage := services.store.storage_error(exc)) is not None:
                     services.storage.failed(storage)  # the next entries fetch nothing they cannot store
                     report.status, report.error = "error", str(storage)
                     return
@@ -287,7 +285,7 @@ async def _process_entry(
 def _to_store(feed: FeedState, entry: Entry, article: Analysed) -> ToStore:
     document = article.document
     return ToStore(
-        repository.NewArticle(
+        NewArticle(
             feed_id=feed.id,
             guid=entry.guid,
             url=entry.url,
@@ -377,11 +375,9 @@ async def poll_due(
     long poll is never claimed twice. When the database stops taking writes, the feeds
     not started yet are left alone (their leases expire) and nothing more is fetched.
     """
-    claim = metrics.timed_write("claim feeds", repository.claim_due_feeds)
-    record_polls = metrics.timed_write("polls", repository.record_polls)
-    feeds = await services.database.run(
-        claim, services.engine, owner, services.clock(), names=names, lease=services.lease
-    )
+    claim = metrics.timed_write("claim feeds", services.store.claim_due_feeds)
+    record_polls = metrics.timed_write("polls", services.store.record_polls)
+    feeds = await services.database.run(claim, owner, services.clock(), names=names, lease=services.lease)
     services.held.feeds.update(feed.id for feed in feeds)
     gate = asyncio.Semaphore(concurrency)
     finished: list[PollRecord] = []  # written in batches: one transaction per feed would be most of a 304's cost
@@ -389,7 +385,7 @@ async def poll_due(
     async def write(records: list[PollRecord]) -> None:
         try:
             if records and not services.storage.failing:
-                await services.database.run(record_polls, services.engine, records)
+                await services.database.run(record_polls, records)
         except StorageError as exc:
             services.storage.failed(exc)  # the polls are not recorded: their feeds are polled again later
         finally:
@@ -418,13 +414,12 @@ async def poll_due(
 async def backfill(services: Services, topics: TopicSet, since: datetime, *, alert: bool) -> tuple[int, int]:
     """Match new or changed topics against stored articles; returns (matches, alerts queued)."""
     found = queued = 0
-    for article_id, story_id, document in repository.stored_documents(services.engine, since):
+    channels = services.channels if alert else ()
+    for article_id, story_id, document in services.store.stored_documents(since):
         matches = topics.match(document)
         if matches:
             found += len(matches)
-            queued_on = repository.store_backfill(
-                services.engine, article_id, story_id, matches, services.channels, alert=alert
-            )
+            queued_on = services.store.store_backfill(article_id, story_id, matches, channels, services.clock())
             metrics.alerts_queued(queued_on)
             queued += len(queued_on)
         await asyncio.sleep(0)  # let the daemon's other work run

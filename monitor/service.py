@@ -17,16 +17,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy.engine import Engine
 
 from monitor import metrics, polling, stories, workers
 from monitor.alerts import outbox
 from monitor.config import Config, parse_listen
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, StorageError
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.pipeline import CycleReport, Services, backfill, poll_due
-from monitor.store import db, queries, repository
-from monitor.store.db import StorageError
+from monitor.store.interface import LEASE, Store
+from monitor.store.sql import SqlStore
 from monitor.store.tables import utcnow
 from monitor.topics import TopicSet, TopicSpec
 from monitor.workers import WorkerPool
@@ -55,11 +54,9 @@ def compile_topics(config: Config) -> TopicSet:
     return TopicSet.compile([TopicSpec(t.name, t.query, t.stem) for t in config.topics])
 
 
-def open_database(config: Config) -> Engine:
-    """An engine on the configured database with the schema brought up to date."""
-    engine = db.create_engine(config.database)
-    db.upgrade(engine)
-    return engine
+def open_store(config: Config) -> SqlStore:
+    """The configured database, its schema brought up to date."""
+    return SqlStore.open(config.database)
 
 
 def worker_name() -> str:
@@ -105,11 +102,11 @@ def is_gone(owner: str, host: str | None = None) -> bool:
     return now is None or (start not in ("", "-", now) and now != "?")
 
 
-def reclaim_dead_workers_leases(engine: Engine, me: str) -> list[str]:
+def reclaim_dead_workers_leases(store: Store, me: str) -> list[str]:
     """Release the leases of this host's workers that are gone (a crash, a kill -9); returns who they were."""
-    gone = sorted(owner for owner in repository.lease_owners(engine) if owner != me and is_gone(owner))
+    gone = sorted(owner for owner in store.lease_owners() if owner != me and is_gone(owner))
     for owner in gone:
-        repository.release_leases(engine, owner)
+        store.release_leases(owner)
         log.info("released the leases of %s, which is no longer running", owner)
     return gone
 
@@ -174,12 +171,13 @@ class Runtime:
         storage = self.services.storage
         if not storage.failing:
             return True
-        if not db.can_write_again(self.services.engine):
+        store = self.services.store
+        if not store.can_write_again():
             return False
         try:
-            repository.probe_write(self.services.engine)
+            store.probe_write()
             # The polls abandoned when writing failed: polled again now, not when their leases expire.
-            repository.release_leases(self.services.engine, self.owner, keep=self.services.held)
+            store.release_leases(self.owner, keep=self.services.held)
         except StorageError as exc:
             storage.failed(exc)
             return False
@@ -188,25 +186,25 @@ class Runtime:
 
 
 @asynccontextmanager
-async def running(config: Config, *, lease: timedelta = repository.LEASE) -> AsyncIterator[Runtime]:
+async def running(config: Config, *, lease: timedelta = LEASE) -> AsyncIterator[Runtime]:
     """Open the database, the HTTP clients and the worker pool; close them all after.
 
     ``lease``: how long a claimed feed or alert stays this process's without a renewal;
     a heartbeat renews the leases of the work in progress every quarter of it.
     """
-    engine = open_database(config)
+    store = open_store(config)
     topics = compile_topics(config)
     gc.freeze()  # the topics live as long as the process: out of every later collection's way
     owner = worker_name()
-    repository.sync_feeds(engine, config.feeds)
-    reclaim_dead_workers_leases(engine, owner)  # a crashed predecessor's feeds are polled now, not in a lease
+    store.sync_feeds(config.feeds, utcnow())
+    reclaim_dead_workers_leases(store, owner)  # a crashed predecessor's feeds are polled now, not in a lease
     fetcher = Fetcher(fetch_limits(config))
     pool = WorkerPool(workers=config.polling.workers, setup=partial(workers.install_topics, topics))
     pool.start()
     alert_client = httpx.AsyncClient(headers={"User-Agent": user_agent(config)}, follow_redirects=False)
     senders = outbox.channels(config.alerts, alert_client)
     services = Services(
-        engine=engine,
+        store=store,
         fetcher=fetcher,
         pool=pool,
         channels=tuple(senders),
@@ -222,7 +220,7 @@ async def running(config: Config, *, lease: timedelta = repository.LEASE) -> Asy
         lease=lease,
     )
     dispatcher = outbox.Dispatcher(
-        engine, senders, config.alerts, owner, held=services.held, storage=services.storage, lease=lease
+        store, senders, config.alerts, owner, held=services.held, storage=services.storage, lease=lease
     )
     services.alerts_queued = dispatcher.wake
     runtime = Runtime(config, services, senders, owner, dispatcher)
@@ -233,13 +231,13 @@ async def running(config: Config, *, lease: timedelta = repository.LEASE) -> Asy
     finally:
         heartbeat.cancel()
         try:
-            repository.release_leases(engine, owner)
+            store.release_leases(owner)
         except StorageError as exc:  # they expire within a lease
             log.info("could not release the leases of %s: %s", owner, exc)
         await alert_client.aclose()
         await fetcher.aclose()
         pool.close()
-        engine.dispose()
+        store.close()
 
 
 async def _renew_leases(services: Services, owner: str) -> None:
@@ -247,7 +245,7 @@ async def _renew_leases(services: Services, owner: str) -> None:
     while True:
         await asyncio.sleep(services.lease.total_seconds() / 4)
         try:
-            repository.renew_leases(services.engine, owner, services.held, services.clock() + services.lease)
+            services.store.renew_leases(owner, services.held, services.clock() + services.lease)
         except StorageError as exc:
             services.storage.failed(exc)
         except Exception:  # a bug must not stop the heartbeat for good: the next beat tries again
@@ -257,7 +255,7 @@ async def _renew_leases(services: Services, owner: str) -> None:
 async def _backfill_changed_topics(runtime: Runtime) -> None:
     """A topic added or changed since the last start is matched against recent history, once."""
     config, services = runtime.config, runtime.services
-    changed = repository.changed_topics(services.engine, {t.name: t.query for t in config.topics})
+    changed = services.store.changed_topics({t.name: t.query for t in config.topics}, services.clock())
     if not changed or not config.backfill.window:
         return
     subset = TopicSet.compile([TopicSpec(t.name, t.query, t.stem) for t in config.topics if t.name in changed])
@@ -268,13 +266,13 @@ async def _backfill_changed_topics(runtime: Runtime) -> None:
 
 
 @contextmanager
-def serving_metrics(config: Config, engine: Engine) -> Iterator[str | None]:
+def serving_metrics(config: Config, store: Store) -> Iterator[str | None]:
     """Serve /metrics on ``metrics.listen`` (when set) while inside; yields its URL.
 
     Every scrape also reads the shared backlog (the oldest undelivered alert, the feeds
     due) from the database, wherever the metrics are served.
     """
-    metrics.watch_backlog(partial(_backlog, engine))
+    metrics.watch_backlog(partial(_backlog, store))
     server = None
     if listen := config.metrics.listen:
         host, port = parse_listen(listen)
@@ -293,6 +291,6 @@ def serving_metrics(config: Config, engine: Engine) -> Iterator[str | None]:
         metrics.watch_backlog(None)
 
 
-def _backlog(engine: Engine) -> tuple[float, int]:
-    found = queries.backlog(engine, utcnow())
+def _backlog(store: Store) -> tuple[float, int]:
+    found = store.backlog(utcnow())
     return found.oldest_pending_alert.total_seconds(), found.feeds_due

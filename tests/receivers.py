@@ -32,7 +32,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from monitor.alerts.render import AlertContent, Outlet
+from monitor.model import AlertContent, Outlet
 
 _WAIT_SECONDS = 5.0
 

@@ -10,8 +10,8 @@ import pytest
 from receivers import ReceivedMail, SmtpReceiver, closed_port, sample_alert, silent_port
 
 from monitor.alerts.email import SmtpSettings, deliver_email
-from monitor.alerts.render import Outlet
 from monitor.errors import DeliveryError
+from monitor.model import Outlet
 
 SENDER = "Monitor <monitor@example.org>"
 ANALYST = "analyst@example.org"

@@ -76,7 +76,7 @@ def poll(config: Path, cycles: int = 1, *, between: Callable[[], None] | None = 
     async def main() -> list[Cycle]:
         done: list[Cycle] = []
         async with running(loaded) as runtime:
-            engine = runtime.services.engine
+            engine = runtime.services.store.engine
             for number in range(cycles):
                 if number and between is not None:
                     between()

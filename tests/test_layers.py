@@ -61,13 +61,9 @@ PACKAGES = ("monitor.alerts", "monitor.store", "monitor.stories", "monitor.topic
 EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
     {
         # Adapters reading the config schema instead of being handed what they need.
-        ("monitor.store.repository", "monitor.config"),  # FeedConfig, for sync_feeds
         ("monitor.alerts.outbox", "monitor.config"),  # AlertsConfig, to build the channels
         # The scheduler is handed the whole Runtime and reads its config.
         ("monitor.scheduler", "monitor.service"),
-        # The store renders alert content while storing, and the outbox reads the store:
-        # a circle between the store and alerts packages.
-        ("monitor.store.repository", "monitor.alerts.render"),
     }
 )
 

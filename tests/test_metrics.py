@@ -25,8 +25,8 @@ from receivers import WebhookReceiver, closed_port
 from seedsite import publish, seeds
 
 from monitor.config import load_config
-from monitor.service import open_database, serving_metrics
-from monitor.store import repository
+from monitor.service import open_store, serving_metrics
+from monitor.store.tables import utcnow
 
 SEED_ALERTS = 7  # ByteDance AI: 3 stories, Doubao: 2, TikTok ban: 2
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -161,16 +161,16 @@ def test_backlog_gauges_show_undelivered_alerts_and_unclaimed_feeds(
             metrics={"listen": f"127.0.0.1:{port}"},
         )
     )
-    engine = open_database(config)
-    repository.sync_feeds(engine, config.feeds)
+    store = open_store(config)
+    store.sync_feeds(config.feeds, utcnow())
     time.sleep(1.1)
     try:
-        with serving_metrics(config, engine) as url:
+        with serving_metrics(config, store) as url:
             assert url == f"http://127.0.0.1:{port}/metrics"
             samples = scrape(url)
             assert httpx.get(url.replace("/metrics", "/"), timeout=10).status_code == 404
     finally:
-        engine.dispose()
+        store.close()
     assert value(samples, "monitor_outbox_oldest_pending_seconds") >= 1
     assert value(samples, "monitor_feeds_due") == 1
     with pytest.raises(httpx.ConnectError):  # closed with the block

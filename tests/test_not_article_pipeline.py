@@ -19,7 +19,7 @@ from conftest import monitor
 from hostile import HostileServer
 
 from monitor.config import load_config
-from monitor.service import open_database
+from monitor.service import open_store
 from monitor.store import queries
 
 GERMAN_CONSENT_WALL = (
@@ -229,7 +229,7 @@ def test_articles_stored_before_the_text_source_are_from_their_page(tmp_path: Pa
         )
     engine.dispose()
     config = load_config(make_config(url, [{"name": "old", "url": "https://old.example/feed"}]))
-    rows = queries.articles(open_database(config))
+    rows = queries.articles(open_store(config).engine)
     assert [(r["title"], r["text_source"]) for r in rows] == [("old article", "page")]
 
 

@@ -13,7 +13,7 @@ from hostile import HostileServer, conditional
 from seedsite import publish, seeds
 
 from monitor.config import load_config
-from monitor.service import open_database, running
+from monitor.service import open_store, running
 from monitor.store import queries, repository
 
 
@@ -50,9 +50,9 @@ def test_an_entry_that_hits_a_bug_is_recorded_and_the_others_are_stored(
 
 
 def _articles(config: Any) -> list[dict[str, Any]]:
-    from monitor.service import open_database
+    from monitor.service import open_store
 
-    return queries.articles(open_database(config), limit=100)
+    return queries.articles(open_store(config).engine, limit=100)
 
 
 def test_a_feeds_own_ttl_still_counts_when_it_answers_304(
@@ -83,7 +83,7 @@ def test_a_feeds_own_ttl_still_counts_when_it_answers_304(
             return statuses
 
     assert asyncio.run(poll_twice()) == ["ok", "not modified"]
-    (feed,) = queries.feeds(open_database(config))
+    (feed,) = queries.feeds(open_store(config).engine)
     assert 0.9 * 15 * 3600 <= feed["interval"] <= 1.1 * 15 * 3600
 
 

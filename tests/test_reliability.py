@@ -162,7 +162,7 @@ def test_a_poll_longer_than_its_lease_is_never_claimed_twice(tmp_path: Path, sit
 
     async def poll_while_another_worker_tries() -> tuple[list[int], list[datetime | None]]:
         async with running(config, lease=timedelta(seconds=1)) as runtime:
-            engine = runtime.services.engine
+            engine = runtime.services.store.engine
             polling = asyncio.create_task(runtime.poll_feeds())
             stolen: list[int] = []
             expiries: list[datetime | None] = []

@@ -12,9 +12,10 @@ import httpx
 import pytest
 from receivers import WebhookReceiver, closed_port, sample_alert, silent_port
 
-from monitor.alerts.render import AlertContent, webhook_body
+from monitor.alerts.render import webhook_body
 from monitor.alerts.webhook import WebhookDeliveryError, deliver_webhook, verify_signature
 from monitor.errors import DeliveryError
+from monitor.model import AlertContent
 
 SECRET = "whsec_0123456789"
 

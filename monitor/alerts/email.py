@@ -16,8 +16,9 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from monitor.alerts.render import AlertContent, email_message
+from monitor.alerts.render import email_message
 from monitor.errors import DeliveryError
+from monitor.model import AlertContent
 
 log = logging.getLogger(__name__)
 

@@ -19,25 +19,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy.engine import Engine
 
 from monitor import metrics
 from monitor.alerts.email import SmtpSettings, deliver_email
-from monitor.alerts.render import AlertContent
 from monitor.alerts.webhook import WebhookDeliveryError, deliver_webhook
 from monitor.config import AlertsConfig
-from monitor.errors import DeliveryError
-from monitor.store import repository
-from monitor.store.db import StorageError, StorageHealth
+from monitor.errors import DeliveryError, StorageError
+from monitor.model import AlertContent
+from monitor.store.db import StorageHealth
+from monitor.store.interface import LEASE, HeldLeases, Store
 from monitor.store.tables import utcnow
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[AlertContent], Awaitable[None]]
 
-_claim_due_alerts = metrics.timed_write("claim alerts", repository.claim_due_alerts)
-_mark_delivered = metrics.timed_write("alert outcomes", repository.mark_delivered)
-_mark_attempt_failed = metrics.timed_write("alert outcomes", repository.mark_attempt_failed)
 
 PER_CHANNEL = 4  # alerts in flight at once per channel
 # Bounds one send whatever the channel: webhooks give up after 10 s, email after 2 x 30 s.
@@ -104,13 +100,13 @@ def retry_at(
 class Dispatcher:
     """Delivers the outbox of one process: each channel on its own, ``per_channel`` at a time."""
 
-    engine: Engine
+    store: Store
     senders: Mapping[str, Send]
     config: AlertsConfig
     owner: str
-    held: repository.HeldLeases = field(default_factory=repository.HeldLeases)
+    held: HeldLeases = field(default_factory=HeldLeases)
     storage: StorageHealth = field(default_factory=StorageHealth)
-    lease: timedelta = repository.LEASE
+    lease: timedelta = LEASE
     per_channel: int = PER_CHANNEL
     send_deadline: timedelta = SEND_DEADLINE
     clock: Callable[[], datetime] = utcnow
@@ -156,8 +152,7 @@ class Dispatcher:
             while True:
                 free = 0 if self._stopping else self.per_channel - len(sending)
                 if free:
-                    ids = _claim_due_alerts(
-                        self.engine,
+                    ids = metrics.timed_write("claim alerts", self.store.claim_due_alerts)(
                         self.owner,
                         due_by or self.clock(),
                         limit=free,
@@ -194,39 +189,38 @@ class Dispatcher:
 
     async def _deliver_one(self, alert_id: int, send: Send | None, stats: DeliveryStats) -> None:
         try:
-            loaded = repository.load_alert(self.engine, alert_id)
-            if loaded is None:
+            due = self.store.load_alert(alert_id)
+            if due is None:
                 return
-            row, content = loaded
             try:
                 if send is None:
                     raise DeliveryError(
-                        f"channel {row.channel} is not in the configuration any more; add it back to deliver"
+                        f"channel {due.channel} is not in the configuration any more; add it back to deliver"
                     )
                 try:
                     async with asyncio.timeout(self.send_deadline.total_seconds()):
-                        await send(content)
+                        await send(due.content)
                 except TimeoutError:
                     raise DeliveryError(
-                        f"{row.channel}: no answer within {self.send_deadline.total_seconds():g} s; will retry"
+                        f"{due.channel}: no answer within {self.send_deadline.total_seconds():g} s; will retry"
                     ) from None
             except DeliveryError as exc:
                 hint = exc.retry_after if isinstance(exc, WebhookDeliveryError) else None
                 now = self.clock()
-                when = retry_at(row.attempts + 1, row.created_at or now, now, self.config, hint) if send else None
-                _mark_attempt_failed(self.engine, alert_id, str(exc), when)
-                log.warning("alert %s (%s, %s): %s", alert_id, row.topic, row.channel, exc)
+                when = retry_at(due.attempts + 1, due.content.created_at, now, self.config, hint) if send else None
+                metrics.timed_write("alert outcomes", self.store.mark_attempt_failed)(alert_id, str(exc), when)
+                log.warning("alert %s (%s, %s): %s", alert_id, due.content.topic, due.channel, exc)
                 if when is None:
                     stats.failed += 1
                 else:
                     stats.retrying += 1
-                metrics.alert_attempted(row.channel, "failed" if when is None else "retried")
+                metrics.alert_attempted(due.channel, "failed" if when is None else "retried")
             else:
                 now = self.clock()
-                _mark_delivered(self.engine, alert_id, now)
+                metrics.timed_write("alert outcomes", self.store.mark_delivered)(alert_id, now)
                 stats.delivered += 1
-                metrics.alert_attempted(row.channel, "delivered")
-                metrics.alert_delivered(content.article.published_at, content.created_at, now)
+                metrics.alert_attempted(due.channel, "delivered")
+                metrics.alert_delivered(due.content.article.published_at, due.content.created_at, now)
         finally:
             self.held.alerts.discard(alert_id)
 

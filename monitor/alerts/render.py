@@ -13,12 +13,13 @@ import html
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
 from urllib.parse import urlsplit
+
+from monitor.model import AlertContent, Outlet
 
 PAYLOAD_TYPE = "monitor.alert"
 PAYLOAD_VERSION = 1
@@ -28,36 +29,6 @@ _SPACE = re.compile(r"\s+")
 _MARK = re.compile(r"(</?mark>)")
 _LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _MESSAGE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-@dataclass(frozen=True)
-class Outlet:
-    """One article of a story, as a reader of the alert sees it."""
-
-    article_id: int
-    url: str
-    title: str
-    language: str | None
-    feed: str
-    published_at: datetime | None
-
-
-@dataclass(frozen=True)
-class AlertContent:
-    """Everything an alert says, gathered by the outbox when it sends the alert."""
-
-    alert_id: int
-    topic: str
-    story_id: int
-    story_title: str
-    first_seen: datetime
-    article: Outlet  # the article that triggered the alert
-    outlets: tuple[Outlet, ...]  # every article of the story known at send time
-    score: float
-    terms: tuple[str, ...]
-    snippet: str  # already HTML-escaped, hits wrapped in <mark>…</mark>
-    idempotency_key: str  # stable per (topic, story, channel)
-    created_at: datetime
 
 
 # --- shared helpers -------------------------------------------------------------------

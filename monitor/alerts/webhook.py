@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from monitor.alerts.render import AlertContent, signature, webhook_body
+from monitor.alerts.render import signature, webhook_body
 from monitor.errors import DeliveryError
+from monitor.model import AlertContent
 
 SIGNATURE_HEADER = "X-Monitor-Signature"
 TIMESTAMP_HEADER = "X-Monitor-Timestamp"

@@ -18,17 +18,9 @@ from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, StatementError
 from sqlmodel import Session
 
-from monitor.errors import MonitorError
+from monitor.errors import DatabaseError, StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-class DatabaseError(MonitorError):
-    """The database cannot be used; check `database` in the config."""
-
-
-class StorageError(DatabaseError):
-    """The database cannot be written now (disk full, read-only, unreachable); nothing was stored."""
 
 
 # A few megabytes free: below that a full disk is still full, however small one probe write is

@@ -6,7 +6,6 @@ Each function returns plain dicts whose keys are the public shape in docs/cli.md
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from monitor.store.db import reading
+from monitor.store.interface import Backlog
 from monitor.store.tables import Alert, Article, Feed, Match, Story
 
 Row = dict[str, Any]
@@ -193,14 +193,6 @@ def alerts(
             }
             for a in session.exec(query)
         ]
-
-
-@dataclass(frozen=True, slots=True)
-class Backlog:
-    """What waits in the shared database: the same figure for every worker."""
-
-    oldest_pending_alert: timedelta  # zero when nothing waits
-    feeds_due: int  # due and held by no worker
 
 
 def backlog(engine: Engine, now: datetime) -> Backlog:

@@ -9,10 +9,8 @@ import functools
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,11 +19,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
 from monitor import polling, stories
-from monitor.alerts.render import AlertContent, Outlet
-from monitor.config import FeedConfig
 from monitor.errors import ParseError
-from monitor.model import REJECTED, Document, TopicMatch
+from monitor.model import REJECTED, AlertContent, Document, Outlet, TopicMatch
 from monitor.store.db import reading, serialised, transaction, writing
+from monitor.store.interface import (
+    LEASE,
+    DueAlert,
+    FeedState,
+    HeldLeases,
+    NewArticle,
+    PollRecord,
+    SiteBoilerplate,
+    Stored,
+    StoredArticle,
+    ToStore,
+    WantedFeed,
+)
 from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -33,96 +42,11 @@ log = logging.getLogger(__name__)
 DISCOVERED = "discovered"  # feed.origin of a feed a page announced (a stranger's URL)
 CANDIDATES_PER_ARTICLE = 20  # stored articles handed to stories.assign, best first
 
-# A lease is short and renewed while its work goes on (service: the heartbeat), so a
-# worker that dies leaves its feeds and alerts to the others within about this long.
-LEASE = timedelta(seconds=60)
 
 # Advisory lock keys (PostgreSQL) of the start-up chores that one process at a time runs;
 # 7403110 is the migrations' (store/migrations/env.py).
 SYNC_FEEDS_CHORE = 7403111
 RECORD_TOPICS_CHORE = 7403112
-
-
-@dataclass(frozen=True, slots=True)
-class FeedState:
-    """What polling one feed needs to know about it."""
-
-    id: int
-    name: str
-    url: str
-    etag: str | None
-    last_modified: str | None
-    body_hash: str | None
-    error_count: int
-    failing_since: datetime | None
-    interval_override: timedelta | None
-    rhythm: polling.Rhythm
-    trusted: bool = True  # False for a feed a page announced: fetched under fetch.allow_networks
-
-
-@dataclass(frozen=True, slots=True)
-class PollRecord:
-    """The outcome of polling one feed, as stored on it."""
-
-    feed_id: int
-    checked_at: datetime
-    status: str  # "ok", "not modified", "HTTP 404", "error"
-    error: str | None
-    next_check_at: datetime
-    interval: timedelta
-    etag: str | None = None
-    last_modified: str | None = None
-    body_hash: str | None = None
-    rhythm: polling.Rhythm | None = None  # None: unchanged (the feed was not parsed)
-    dead: bool = False
-    warning: str | None = None  # read anyway, but worth the operator's eye
-
-    @property
-    def failed(self) -> bool:
-        return self.error is not None
-
-
-@dataclass(frozen=True, slots=True)
-class NewArticle:
-    feed_id: int
-    guid: str
-    url: str
-    title: str
-    text: str
-    language: str | None
-    published_at: datetime | None
-    features: stories.StoryFeatures
-    text_hash: str | None  # monitor.analysis.text_identity: None for text too short to identify an item
-    text_source: str = "page"  # "page", "feed" or "rejected: <reason>" (monitor.model.Document)
-    page_hash: str | None = None  # the page's text hash when that text is the article's: the site fingerprint
-
-    @property
-    def site(self) -> str:
-        """The link's host without "www.", which the site fingerprint counts pages of ("" when none)."""
-        host = urlsplit(self.url).hostname or ""
-        return host.removeprefix("www.")
-
-    @property
-    def canonical_url(self) -> str:
-        """The link without tracking noise; an entry without a usable link is known by its GUID."""
-        try:
-            return stories.canonical_url(self.url)
-        except ParseError:
-            return f"guid:{self.feed_id}:{self.guid}"
-
-
-@dataclass(frozen=True, slots=True)
-class StoredArticle:
-    article_id: int
-    story_id: int
-    new_story: bool
-    signal: str
-    matches: int
-    queued_on: tuple[str, ...]  # the channel of each alert queued
-
-    @property
-    def alerts(self) -> int:
-        return len(self.queued_on)
 
 
 # --- feeds -------------------------------------------------------------------------------
@@ -131,7 +55,7 @@ class StoredArticle:
 _FEED = SQLModel.metadata.tables["feed"]
 
 
-def sync_feeds(engine: Engine, feeds: Sequence[FeedConfig], now: datetime | None = None) -> None:
+def sync_feeds(engine: Engine, feeds: Sequence[WantedFeed], now: datetime | None = None) -> None:
     """Make the feed table follow the config file; feeds added by hand are left alone.
 
     A feed removed from the file keeps its history but is no longer polled; a renamed
@@ -378,24 +302,7 @@ def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
 # --- articles, stories, matches, outbox ----------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ToStore:
-    """One analysed article and the topics it matched, waiting for ``store_articles``."""
-
-    article: NewArticle
-    matches: Sequence[TopicMatch]
-
-
-@dataclass(frozen=True, slots=True)
-class SiteBoilerplate:
-    """Not stored: the page's text is what its site served for ``pages`` other links too (a
-    consent wall or an interstitial nobody recognised), so it is not this article's text."""
-
-    pages: int
-
-
 SITE_TEXT_PAGES = 2  # other links of one site with the same page text make it the site's text
-Stored = StoredArticle | SiteBoilerplate | None | Exception  # one article's outcome (None: a duplicate)
 
 
 def store_article(
@@ -748,7 +655,7 @@ def mark_attempt_failed(engine: Engine, alert_id: int, error: str, retry_at: dat
                 alert.next_attempt_at = retry_at
 
 
-def load_alert(engine: Engine, alert_id: int) -> tuple[Alert, AlertContent] | None:
+def load_alert(engine: Engine, alert_id: int) -> DueAlert | None:
     """An outbox row and everything its message says, read at send time."""
     with transaction(engine) as session:
         alert = session.get(Alert, alert_id)
@@ -777,7 +684,7 @@ def load_alert(engine: Engine, alert_id: int) -> tuple[Alert, AlertContent] | No
             idempotency_key=idempotency_key(alert.topic, story.id or 0, alert.channel),
             created_at=alert.created_at or utcnow(),
         )
-        return alert, content
+        return DueAlert(alert.channel, alert.attempts, content)
 
 
 def idempotency_key(topic: str, story_id: int, channel: str) -> str:
@@ -788,18 +695,6 @@ def idempotency_key(topic: str, story_id: int, channel: str) -> str:
 
 def stories_slug(text: str) -> list[str]:
     return [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
-
-
-@dataclass
-class HeldLeases:
-    """The feeds and alerts this process is working on now: what its heartbeat renews.
-
-    A row leased but dropped from here (its poll abandoned) is left to expire, so
-    another worker, or this one later, picks it up.
-    """
-
-    feeds: set[int] = field(default_factory=set)
-    alerts: set[int] = field(default_factory=set)
 
 
 def renew_leases(engine: Engine, owner: str, held: HeldLeases, until: datetime) -> None:
@@ -898,21 +793,12 @@ def store_backfill(
     story_id: int,
     matches: Sequence[TopicMatch],
     channels: Sequence[str],
-    *,
-    alert: bool,
+    now: datetime,
 ) -> tuple[str, ...]:
-    """Store the matches a new topic finds in history; alerts only when asked. Returns the channel of
-    each alert queued."""
+    """Store the matches a new topic finds in history, queueing alerts on ``channels`` (none:
+    matches only). Returns the channel of each alert queued."""
     try:
         with writing(engine) as connection:
-            return _add_matches(
-                connection,
-                article_id,
-                story_id,
-                matches,
-                channels if alert else (),
-                utcnow(),
-                backfill=True,
-            )
+            return _add_matches(connection, article_id, story_id, matches, channels, now, backfill=True)
     except IntegrityError:
         return ()  # matched already
