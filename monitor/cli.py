@@ -192,7 +192,7 @@ def run(ctx: click.Context) -> None:
     due feeds with a lease, so none is polled twice at once.
     """
     from monitor.scheduler import run_forever
-    from monitor.service import run_loop, running, serving_metrics
+    from monitor.service import DATABASE_WAIT, run_loop, running, serving_metrics
 
     config = _config(ctx)
 
@@ -200,7 +200,7 @@ def run(ctx: click.Context) -> None:
         click.echo(line, err=True)
 
     async def go() -> None:
-        async with running(config) as runtime:
+        async with running(config, wait_for_database=DATABASE_WAIT) as runtime:
             with serving_metrics(config, runtime.services.store) as url:
                 if url:
                     report(f"metrics at {url}")

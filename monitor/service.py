@@ -7,6 +7,7 @@ import gc
 import logging
 import os
 import socket
+import time
 from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import httpx
 from monitor import metrics, polling, stories, workers
 from monitor.alerts import outbox
 from monitor.config import Config, parse_listen
-from monitor.errors import MonitorError, StorageError
+from monitor.errors import DatabaseError, MonitorError, StorageError
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.pipeline import CycleReport, Services, backfill, poll_due
 from monitor.store.interface import LEASE, Store
@@ -32,6 +33,11 @@ from monitor.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# `monitor run` waits this long for a PostgreSQL server that is still starting (compose
+# starts both at once), trying every few seconds.
+DATABASE_WAIT = timedelta(minutes=2)
+DATABASE_RETRY_SECONDS = 3.0
 
 
 def run_loop(main: Coroutine[Any, Any, T]) -> T:
@@ -54,9 +60,23 @@ def compile_topics(config: Config) -> TopicSet:
     return TopicSet.compile([TopicSpec(t.name, t.query, t.stem) for t in config.topics])
 
 
-def open_store(config: Config) -> SqlStore:
-    """The configured database, its schema brought up to date."""
-    return SqlStore.open(config.database)
+def open_store(config: Config, *, wait: timedelta = timedelta(0)) -> SqlStore:
+    """The configured database, its schema brought up to date.
+
+    ``wait``: how long a PostgreSQL server that does not answer yet is tried again (a
+    container started beside its database), one log line per try, before giving up
+    with its error: a bounded wait, not a crash loop.
+    """
+    give_up = time.monotonic() + wait.total_seconds()
+    while True:
+        try:
+            return SqlStore.open(config.database)
+        except DatabaseError as exc:
+            left = give_up - time.monotonic()
+            if left <= 0 or not config.database.startswith("postgresql"):
+                raise
+            log.warning("waiting for the database, %.0f s more: %s", left, exc)
+            time.sleep(min(DATABASE_RETRY_SECONDS, left))
 
 
 def worker_name() -> str:
@@ -186,13 +206,16 @@ class Runtime:
 
 
 @asynccontextmanager
-async def running(config: Config, *, lease: timedelta = LEASE) -> AsyncIterator[Runtime]:
+async def running(
+    config: Config, *, lease: timedelta = LEASE, wait_for_database: timedelta = timedelta(0)
+) -> AsyncIterator[Runtime]:
     """Open the database, the HTTP clients and the worker pool; close them all after.
 
     ``lease``: how long a claimed feed or alert stays this process's without a renewal;
     a heartbeat renews the leases of the work in progress every quarter of it.
+    ``wait_for_database``: see ``open_store``.
     """
-    store = open_store(config)
+    store = open_store(config, wait=wait_for_database)
     topics = compile_topics(config)
     gc.freeze()  # the topics live as long as the process: out of every later collection's way
     owner = worker_name()
