@@ -95,13 +95,14 @@ done < <(mirror_lines | sort -u)
 
 started=$(now)
 say "base image: Debian bookworm with python3, venv, tini (mmdebstrap)"
-mmdebstrap --quiet --variant=minbase --include=python3,python3-venv,ca-certificates,tini \
+mmdebstrap --variant=minbase --include=python3,python3-venv,ca-certificates,tini \
   --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
   --dpkgopt='path-include=/usr/share/locale/locale.alias' --dpkgopt='path-exclude=/usr/share/doc/*' \
   --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/info/*' \
   --aptopt='Acquire::Languages "none"' \
-  bookworm "$WORK/rootfs.tar" "${SOURCES[@]}" || fail "mmdebstrap could not build the base file system"
+  bookworm "$WORK/rootfs.tar" "${SOURCES[@]}" > "$WORK/mmdebstrap.log" 2>&1 \
+  || { tail -30 "$WORK/mmdebstrap.log" >&2; fail "mmdebstrap could not build the base file system"; }
 podman import -q "$WORK/rootfs.tar" localhost/debian:bookworm >/dev/null
 rm -f "$WORK/rootfs.tar"
 # pip inside the build uses the host's index and trusts the host's certificate authorities.
