@@ -87,7 +87,7 @@ def story_corpus_pairs() -> tuple[np.ndarray, np.ndarray]:
 
 def story_corpus_holds(w: np.ndarray, threshold: float) -> bool:
     """Whether, with ``w``, the project's story corpus keeps precision and recall >= 0.9 and the
-    seeds group as labels.yaml says (tests/test_story_corpus.py, tests/test_stories.py)."""
+    seeds group as labels.yaml says (tests/unit/test_story_corpus.py, tests/unit/test_stories.py)."""
     from story_corpus import MemoryStoryIndex, features_of, load_corpus, pairwise_scores
     from test_stories import seed_document
 
@@ -100,7 +100,7 @@ def story_corpus_holds(w: np.ndarray, threshold: float) -> bool:
         index = MemoryStoryIndex(StoryRules(event_threshold=threshold))
         predicted = [index.add(features_of(r), r.published_at).story_id for r in reports]
         precision, recall = pairwise_scores([r.story for r in reports], predicted)
-        # As tests/test_stories.py places them: without times, and the French seed 5 h after the Indonesian.
+        # As tests/unit/test_stories.py places them: without times, and the French seed 5 h after the Indonesian.
         seeds = {name: story_features(seed_document(name), None) for name in ("000", "001", "002", "003", "004")}
         window_index = MemoryStoryIndex(StoryRules(event_threshold=threshold))
         window_index.add(story_features(seed_document("000"), SEEDS_SEEN), SEEDS_SEEN)

@@ -180,8 +180,9 @@ def _feed_line(feed: Any) -> str:
 
 
 @cli.command()
+@click.option("--serve", "and_serve", is_flag=True, help="Also serve the HTTP API and feeds (`monitor serve`).")
 @click.pass_context
-def run(ctx: click.Context) -> None:
+def run(ctx: click.Context, and_serve: bool) -> None:
     """Run as a daemon: poll feeds on their schedule and deliver alerts until SIGTERM or Ctrl-C.
 
     Polls due feeds every `polling.tick` and delivers alerts beside it, one at a time
@@ -189,24 +190,78 @@ def run(ctx: click.Context) -> None:
     taking writes (polling pauses) and one when it takes them again.
 
     Several `monitor run` processes may share one PostgreSQL database; each claims
-    due feeds with a lease, so none is polled twice at once.
+    due feeds with a lease, so none is polled twice at once. With --serve the same
+    process answers HTTP on `api.listen` too: one process (or container) polls and serves.
     """
     from monitor.scheduler import run_forever
     from monitor.service import DATABASE_WAIT, run_loop, running, serving_metrics
 
     config = _config(ctx)
+    listener = _listener(config) if and_serve else None
 
     def report(line: str) -> None:
         click.echo(line, err=True)
 
     async def go() -> None:
         async with running(config, wait_for_database=DATABASE_WAIT) as runtime:
-            with serving_metrics(config, runtime.services.store) as url:
+            with serving_metrics(config, runtime.store) as url:
                 if url:
                     report(f"metrics at {url}")
-                await run_forever(runtime, report)
+                if listener is None:
+                    await run_forever(runtime, report)
+                    return
+                from monitor.api.health import Readiness
+                from monitor.api.server import serve as serve_http
+
+                stop = asyncio.Event()
+                polling = asyncio.create_task(run_forever(runtime, report, stop))
+
+                def workers() -> str | None:
+                    return "the poller has stopped" if polling.done() else runtime.services.pool.problem
+
+                try:
+                    await serve_http(config, listener, Readiness(runtime.store.engine, workers), stop, report)
+                finally:
+                    stop.set()
+                    await polling
 
     run_loop(go())
+
+
+@cli.command()
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Serve the HTTP API, its OpenAPI docs and Atom feeds on `api.listen` until SIGTERM or Ctrl-C.
+
+    Polls nothing: run it beside `monitor run` on the same database, or use
+    `monitor run --serve`. The API is under /api/v1 (docs/api.md); /healthz and
+    /readyz answer without a token. Listening beyond loopback needs `api.tokens`.
+    """
+    from monitor.api.health import Readiness
+    from monitor.api.server import serve as serve_http
+    from monitor.api.server import stop_on_signals
+    from monitor.service import run_loop
+
+    config = _config(ctx)
+    listener = _listener(config)
+    engine = _engine(ctx)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await serve_http(config, listener, Readiness(engine), stop, lambda line: click.echo(line, err=True))
+        click.echo("stopped", err=True)
+
+    try:
+        run_loop(go())
+    finally:
+        engine.dispose()
+
+
+def _listener(config: Config) -> Any:
+    from monitor.api.server import open_listener
+
+    return open_listener(config)
 
 
 # --- dry runs ----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import SplitResult, urlsplit
 
 import yaml
@@ -127,26 +127,6 @@ def check_http_url(url: str, *, shown: str | None = None) -> SplitResult:
     if port == 0:
         raise ValueError(f"{what} has port 0; ports are 1 to 65535")
     return parts
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """``"127.0.0.1:9464"`` or ``"[::1]:9464"`` → (host, port); ``ValueError`` otherwise."""
-    host, sep, port = value.rpartition(":")
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError(f"{_shown(value)} is not host:port (e.g. 127.0.0.1:9464); ports are 1 to 65535")
-    if not (_HOST.match(host) or _is_ip(host)):
-        raise ValueError(f"{_shown(value)}: {_shown(host)} is not a host name or IP address")
-    return host, int(port)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_database_url(url: str) -> str:
@@ -360,20 +340,61 @@ class BackfillConfig(_Section):
     alert: bool = False  # and its backfilled matches alert too
 
 
+class ApiToken(_Section):
+    name: str = Field(min_length=1)  # who holds it: shown in logs, never the token
+    token: str = Field(min_length=16)  # write ${NAME}: the token comes from the environment
+    scope: Literal["read", "admin"] = "read"  # admin may also retry failed alerts
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``"127.0.0.1:8080"``, ``"[::1]:8080"``, ``"localhost:80"`` → (host, port); ``ValueError`` otherwise."""
+    host, sep, port = str(value).rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{_shown(value)} is not HOST:PORT; write e.g. 127.0.0.1:8080 (ports are 1 to 65535)")
+    if not (_HOST.match(host) or _is_ip(host)):
+        raise ValueError(f"{_shown(value)}: {_shown(host)} is not a host name or IP address")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (a name other than localhost counts as not)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ApiConfig(_Section):
+    listen: str = "127.0.0.1:8080"  # HOST:PORT of `monitor serve` and `monitor run --serve`
+    tokens: list[ApiToken] = []  # required to listen beyond loopback
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, listen: str) -> str:
+        parse_listen(listen)
+        return listen
+
+    @model_validator(mode="after")
+    def _unique(self) -> ApiConfig:
+        names = [t.name for t in self.tokens]
+        if len(set(names)) != len(names):
+            raise ValueError("two tokens share a name; names must be unique")
+        if len({t.token for t in self.tokens}) != len(self.tokens):
+            raise ValueError("two tokens are the same; give each holder its own")
+        return self
+
+
 class MetricsConfig(_Section):
     listen: str | None = None  # host:port where `monitor run` serves /metrics; off when unset
 
     @field_validator("listen")
     @classmethod
     def _check_listen(cls, listen: str | None) -> str | None:
-        if listen is None:
-            return None
-        host, _ = parse_listen(listen)
-        if not is_loopback(host):
-            raise ValueError(
-                f"{_shown(listen)} is not a loopback address: /metrics asks no password, so it listens on "
-                "127.0.0.1 or [::1] only"
-            )
+        if listen is not None:
+            parse_listen(listen)
         return listen
 
 
@@ -386,6 +407,7 @@ class Config(_Section):
     polling: PollingConfig = PollingConfig()
     stories: StoriesConfig = StoriesConfig()
     backfill: BackfillConfig = BackfillConfig()
+    api: ApiConfig = ApiConfig()
     metrics: MetricsConfig = MetricsConfig()
     source: str = Field(default="<defaults>", exclude=True)
 

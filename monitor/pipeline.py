@@ -415,12 +415,17 @@ async def backfill(services: Services, topics: TopicSet, since: datetime, *, ale
     """Match new or changed topics against stored articles; returns (matches, alerts queued)."""
     found = queued = 0
     channels = services.channels if alert else ()
-    for article_id, story_id, document in services.store.stored_documents(since):
+    stored = services.store.stored_documents(since)
+    # Reads and writes on the database thread, the matching here between them: the daemon's
+    # other work runs on meanwhile.
+    while (next_one := await services.database.run(next, stored, None)) is not None:
+        article_id, story_id, document = next_one
         matches = topics.match(document)
         if matches:
             found += len(matches)
-            queued_on = services.store.store_backfill(article_id, story_id, matches, channels, services.clock())
+            queued_on = await services.database.run(
+                services.store.store_backfill, article_id, story_id, matches, channels, services.clock()
+            )
             metrics.alerts_queued(queued_on)
             queued += len(queued_on)
-        await asyncio.sleep(0)  # let the daemon's other work run
     return found, queued

@@ -21,8 +21,8 @@ import httpx
 
 from monitor import metrics, polling, stories, workers
 from monitor.alerts import outbox
-from monitor.config import Config, parse_listen
-from monitor.errors import DatabaseError, MonitorError, StorageError
+from monitor.config import Config, is_loopback, parse_listen
+from monitor.errors import ConfigError, DatabaseError, MonitorError, StorageError
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.pipeline import CycleReport, Services, backfill, poll_due
 from monitor.store.interface import LEASE, Store
@@ -157,6 +157,7 @@ class Runtime:
     """Everything one process needs to poll and deliver."""
 
     config: Config
+    store: SqlStore  # the same store as services.store, as what it is: the API reads the database
     services: Services
     senders: dict[str, outbox.Send]
     owner: str
@@ -246,7 +247,7 @@ async def running(
         store, senders, config.alerts, owner, held=services.held, storage=services.storage, lease=lease
     )
     services.alerts_queued = dispatcher.wake
-    runtime = Runtime(config, services, senders, owner, dispatcher)
+    runtime = Runtime(config, store, services, senders, owner, dispatcher)
     heartbeat = asyncio.create_task(_renew_leases(services, owner))
     try:
         await _backfill_changed_topics(runtime)
@@ -268,7 +269,8 @@ async def _renew_leases(services: Services, owner: str) -> None:
     while True:
         await asyncio.sleep(services.lease.total_seconds() / 4)
         try:
-            services.store.renew_leases(owner, services.held, services.clock() + services.lease)
+            until = services.clock() + services.lease
+            await services.database.run(services.store.renew_leases, owner, services.held, until)
         except StorageError as exc:
             services.storage.failed(exc)
         except Exception:  # a bug must not stop the heartbeat for good: the next beat tries again
@@ -292,15 +294,22 @@ async def _backfill_changed_topics(runtime: Runtime) -> None:
 def serving_metrics(config: Config, store: Store) -> Iterator[str | None]:
     """Serve /metrics on ``metrics.listen`` (when set) while inside; yields its URL.
 
-    Every scrape also reads the shared backlog (the oldest undelivered alert, the feeds
-    due) from the database, wherever the metrics are served.
+    Beyond loopback only with ``api.tokens``, whose holders it then asks for one, as the
+    API does. Every scrape also reads the shared backlog (the oldest undelivered alert,
+    the feeds due) from the database, wherever the metrics are served.
     """
     metrics.watch_backlog(partial(_backlog, store))
     server = None
     if listen := config.metrics.listen:
         host, port = parse_listen(listen)
+        tokens = [t.token for t in config.api.tokens]
+        if not is_loopback(host) and not tokens:
+            raise ConfigError(
+                f"metrics.listen {listen} is reachable from other machines but api.tokens is empty: "
+                "add api.tokens (docs/configuration.md) or listen on 127.0.0.1"
+            )
         try:
-            server = metrics.MetricsServer(host, port).start()
+            server = metrics.MetricsServer(host, port, tokens).start()
         except OSError as exc:
             raise MonitorError(
                 f"metrics.listen {listen}: cannot listen there ({exc.strerror or exc}); "

@@ -184,6 +184,11 @@ class WorkerPool:
         self._changed = asyncio.Event()  # a worker became ready, or one ended
         self._cannot_start: str | None = None  # why the last worker died before it was ready
 
+    @property
+    def problem(self) -> str | None:
+        """Why no worker can be started now (the last one died before it was ready), or None."""
+        return self._cannot_start
+
     def start(self) -> None:
         """Start the workers now (they load in the background) rather than at the first document."""
         self._bind()

@@ -1,4 +1,10 @@
-"""Shared fixtures: real servers on 127.0.0.1 and a way to run the real `monitor` command."""
+"""Shared fixtures: real servers on 127.0.0.1 and a way to run the real `monitor` command.
+
+The tests come in tiers, one folder each, marked by it (``pytest -m unit`` runs in seconds):
+``unit`` pure functions and the in-memory store; ``integration`` one part against real
+servers, databases or processes; ``acceptance`` the `monitor` command as a user runs it.
+Tests that use PostgreSQL are marked ``postgres`` too.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,20 @@ from receivers import SmtpReceiver, WebhookReceiver
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TOPICS = yaml.safe_load((ROOT / "config" / "monitor.yaml").read_text(encoding="utf-8"))["topics"]
 HOOK_SECRET = "test-secret-не-угадать"
+
+
+TIERS = ("unit", "integration", "acceptance")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = Path(item.fspath).parent.name
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: put it in tests/unit, tests/integration or tests/acceptance")
+        item.add_marker(tier)
+        params = getattr(item, "callspec", None)
+        if params is not None and "postgresql" in params.params.values():
+            item.add_marker("postgres")
 
 
 @pytest.fixture
@@ -48,7 +68,12 @@ def postgres_admin_url() -> Iterator[str | None]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The same test on the embedded default and on a real PostgreSQL server."""
-    if request.param == "sqlite":
+    return new_database(request.param, request, tmp_path)
+
+
+def new_database(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of ``kind`` ("sqlite" or "postgresql") for one test."""
+    if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'monitor.db'}"
     admin: str | None = request.getfixturevalue("postgres_admin_url")
     if admin is None:

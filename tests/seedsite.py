@@ -100,3 +100,15 @@ def publish(server: HostileServer, path: str = "/feed.xml", items: list[Seed] | 
         ),
     )
     return server.url(path)
+
+
+def article_page(seed: str, lang: str, date: str = "2024-10-21") -> bytes:
+    title, _, body = (SEEDS / seed).read_text(encoding="utf-8").partition("\n")
+    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in body.splitlines() if line)
+    return (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{title} | Site'
+        f'</title><meta property="article:published_time" content="{date}T08:00:00+00:00">'
+        "</head><body><nav><a href='/'>Home</a><a href='/tech'>Tech</a></nav>"
+        f"<article><h1>{html.escape(title)}</h1>{paragraphs}</article>"
+        "<footer>© Site — newsletter — privacy</footer></body></html>"
+    ).encode()

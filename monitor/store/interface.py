@@ -22,6 +22,9 @@ from monitor.model import AlertContent, Document, TopicMatch
 # worker that dies leaves its feeds and alerts to the others within about this long.
 LEASE = timedelta(seconds=60)
 
+DISCOVERED = "discovered"  # the origin of a feed a page announced (a stranger's URL)
+SITE_TEXT_PAGES = 2  # other links of one site with the same page text make it the site's text
+
 
 class WantedFeed(Protocol):
     """A feed the configuration asks for (``monitor.config.FeedConfig`` is one)."""
@@ -156,6 +159,26 @@ class DueAlert:
     content: AlertContent
 
 
+def idempotency_key(topic: str, story_id: int, channel: str) -> str:
+    """Stable per (topic, story, channel): a receiver drops a redelivery by it."""
+    slug = "-".join(stories_slug(topic))
+    return f"monitor-{slug}-{story_id}-{channel.replace(':', '-')}"
+
+
+def stories_slug(text: str) -> list[str]:
+    return [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
+
+
+def free_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name-2``, ``name-3``... when taken; the name chosen is then taken."""
+    chosen, n = name, 1
+    while chosen in taken:
+        n += 1
+        chosen = f"{name}-{n}"
+    taken.add(chosen)
+    return chosen
+
+
 @dataclass(frozen=True, slots=True)
 class Backlog:
     """What waits in the shared database: the same figures for every worker."""
@@ -167,6 +190,9 @@ class Backlog:
 class Store(Protocol):
     """Everything the monitor keeps. Each call is one short transaction with no I/O but the
     database's, safe to run on a thread; records in, records out."""
+
+    def close(self) -> None:
+        """Let go of the database (its connections); the store is not used after."""
 
     # --- feeds
     def sync_feeds(self, feeds: Sequence[WantedFeed], now: datetime) -> None:

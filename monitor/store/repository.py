@@ -23,7 +23,9 @@ from monitor.errors import ParseError
 from monitor.model import REJECTED, AlertContent, Document, Outlet, TopicMatch
 from monitor.store.db import reading, serialised, transaction, writing
 from monitor.store.interface import (
+    DISCOVERED,
     LEASE,
+    SITE_TEXT_PAGES,
     DueAlert,
     FeedState,
     HeldLeases,
@@ -34,12 +36,13 @@ from monitor.store.interface import (
     StoredArticle,
     ToStore,
     WantedFeed,
+    free_name,
+    idempotency_key,
 )
 from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
-DISCOVERED = "discovered"  # feed.origin of a feed a page announced (a stranger's URL)
 CANDIDATES_PER_ARTICLE = 20  # stored articles handed to stories.assign, best first
 
 
@@ -81,7 +84,7 @@ def sync_feeds(engine: Engine, feeds: Sequence[WantedFeed], now: datetime | None
             existing = known.get(cfg.url)
             if existing is None:
                 row = Feed(
-                    name=_free_name(cfg.name, taken),
+                    name=free_name(cfg.name, taken),
                     url=cfg.url,
                     next_check_at=now,
                     interval_override_s=_seconds(cfg.interval),
@@ -95,15 +98,6 @@ def sync_feeds(engine: Engine, feeds: Sequence[WantedFeed], now: datetime | None
         if new_rows:
             dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
             session.execute(dialect.insert(_FEED).on_conflict_do_nothing(), new_rows)
-
-
-def _free_name(name: str, taken: set[str]) -> str:
-    chosen, n = name, 1
-    while chosen in taken:
-        n += 1
-        chosen = f"{name}-{n}"
-    taken.add(chosen)
-    return chosen
 
 
 def add_feed(
@@ -124,7 +118,7 @@ def add_feed(
             existing.active, existing.origin = True, origin
             return existing.name
         taken = set(session.exec(select(Feed.name)))
-        chosen = _free_name(name, taken)
+        chosen = free_name(name, taken)
         session.add(Feed(name=chosen, url=url, origin=origin, next_check_at=now or utcnow()))
         return chosen
 
@@ -300,9 +294,6 @@ def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
 
 
 # --- articles, stories, matches, outbox ----------------------------------------------------
-
-
-SITE_TEXT_PAGES = 2  # other links of one site with the same page text make it the site's text
 
 
 def store_article(
@@ -685,16 +676,6 @@ def load_alert(engine: Engine, alert_id: int) -> DueAlert | None:
             created_at=alert.created_at or utcnow(),
         )
         return DueAlert(alert.channel, alert.attempts, content)
-
-
-def idempotency_key(topic: str, story_id: int, channel: str) -> str:
-    """Stable per (topic, story, channel): a receiver drops a redelivery by it."""
-    slug = "-".join(stories_slug(topic))
-    return f"monitor-{slug}-{story_id}-{channel.replace(':', '-')}"
-
-
-def stories_slug(text: str) -> list[str]:
-    return [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
 
 
 def renew_leases(engine: Engine, owner: str, held: HeldLeases, until: datetime) -> None:

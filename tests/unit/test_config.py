@@ -7,11 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from monitor.config import MAX_CONFIG_BYTES, load_config, parse_config, parse_duration
 from monitor.errors import ConfigError
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_default_config_is_valid_and_multilingual() -> None:

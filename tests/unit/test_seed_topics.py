@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
+from conftest import ROOT
 
 from monitor.model import Document
 from monitor.text import detect_language
 from monitor.topics import TopicSet, TopicSpec
 
-ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 LABELS = yaml.safe_load((SEEDS / "labels.yaml").read_text(encoding="utf-8"))
 

@@ -177,10 +177,54 @@ def test_backlog_gauges_show_undelivered_alerts_and_unclaimed_feeds(
         httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
 
 
-def test_metrics_listen_beyond_loopback_is_refused(tmp_path: Path, make_config: Callable[..., Path]) -> None:
+def test_metrics_listen_beyond_loopback_needs_tokens(tmp_path: Path, make_config: Callable[..., Path]) -> None:
     config = make_config(f"sqlite:///{tmp_path / 'm.db'}", [], metrics={"listen": "0.0.0.0:9464"})
-    line = one_line_error(monitor("--config", config, "check-config"))
-    assert "metrics.listen" in line and "loopback" in line
+    line = one_line_error(monitor("--config", config, "run", timeout=60))
+    assert "metrics.listen 0.0.0.0:9464 is reachable from other machines but api.tokens is empty" in line
+
+
+def test_with_api_tokens_metrics_ask_for_one_on_both_endpoints(
+    tmp_path: Path, make_config: Callable[..., Path]
+) -> None:
+    api, port = free_port(), free_port()
+    token = "metrics-token-0123456789"
+    config = make_config(
+        f"sqlite:///{tmp_path / 'm.db'}",
+        [],
+        api={"listen": f"127.0.0.1:{api}", "tokens": [{"name": "prometheus", "token": token}]},
+        metrics={"listen": f"127.0.0.1:{port}"},
+    )
+    log = tmp_path / "daemon.log"
+    with log.open("wb") as err:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "--config", str(config), "run", "--serve"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+        try:
+            for url in (f"http://127.0.0.1:{api}/metrics", f"http://127.0.0.1:{port}/metrics"):
+                wait_until(lambda url=url: _answers(url), 60, f"{url} to answer")
+                assert httpx.get(url, timeout=10).status_code == 401, url
+                assert (
+                    httpx.get(url, headers={"Authorization": "Bearer wrong-token-0123456789"}, timeout=10).status_code
+                    == 401
+                )
+                shown = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+                assert shown.status_code == 200, url
+                assert 'monitor_feed_polls_total{outcome="ok"} 0.0' in shown.text
+                assert "monitor_outbox_oldest_pending_seconds 0.0" in shown.text
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            assert daemon.wait(timeout=30) == 0, log.read_text()
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=5)
+    except httpx.TransportError:
+        return False
+    return True
 
 
 def test_a_busy_metrics_port_is_one_line(tmp_path: Path, make_config: Callable[..., Path]) -> None:

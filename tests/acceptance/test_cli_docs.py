@@ -11,10 +11,10 @@ from pathlib import Path
 from types import ModuleType
 
 import click
+from conftest import ROOT
 
 from monitor.cli import cli
 
-ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "cli.md"
 TOOL = ROOT / "tools" / "cli_reference.py"
 

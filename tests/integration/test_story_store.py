@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 import yaml
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from conftest import ROOT
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
@@ -27,7 +27,7 @@ from monitor.store.tables import Alert, Feed, UTCDateTime
 from monitor.stories import StoryRules, index_keys, story_features
 from monitor.text import detect_language
 
-SEEDS = Path(__file__).parent.parent / "seeds"
+SEEDS = ROOT / "seeds"
 LABELS = yaml.safe_load((SEEDS / "labels.yaml").read_text(encoding="utf-8"))["documents"]
 NOW = datetime(2024, 10, 22, 8, 0, tzinfo=UTC)
 RULES = StoryRules()

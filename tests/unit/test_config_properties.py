@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 from click.testing import CliRunner
-from conftest import monitor
+from conftest import ROOT, monitor
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +27,6 @@ from monitor.cli import cli
 from monitor.config import parse_config
 from monitor.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
 BASE_TEXT = (ROOT / "config" / "monitor.yaml").read_text(encoding="utf-8")
 BASE: dict[str, Any] = yaml.safe_load(BASE_TEXT)
 TIME_LIMIT = 2.0
@@ -307,8 +306,9 @@ def test_a_sample_through_the_real_command(tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr and result.stdout == ""
         lines = result.stderr.splitlines()
         assert len(lines) == expected_lines and all(line.startswith("error: ") for line in lines), lines
-        # The interpreter and the monitor's imports take most of this.
-        assert elapsed < TIME_LIMIT + 2, f"{elapsed:.2f} s"
+        # A guard against a hang (a bomb expanded), not a benchmark: the interpreter and the
+        # monitor's imports take most of this, several times longer on a loaded machine.
+        assert elapsed < 10 * TIME_LIMIT, f"{elapsed:.2f} s"
 
 
 ANY_VALUE = st.recursive(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from story_corpus import MemoryStoryIndex
 
 from monitor.errors import MonitorError
@@ -21,7 +21,7 @@ from monitor.stories import (
     text_hash,
 )
 
-SEEDS = Path(__file__).parent.parent / "seeds"
+SEEDS = ROOT / "seeds"
 NOW = datetime(2024, 10, 22, 8, 0, tzinfo=UTC)
 
 

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import html
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
+from conftest import ROOT
+from seedsite import article_page
 
 from monitor.analysis import analyse
 from monitor.extract import declared_language, extract_article
 from monitor.model import Entry
 from monitor.topics import TopicSet
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
-
-
-def article_page(seed: str, lang: str, date: str = "2024-10-21") -> bytes:
-    title, _, body = (SEEDS / seed).read_text(encoding="utf-8").partition("\n")
-    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in body.splitlines() if line)
-    return (
-        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{title} | Site'
-        f'</title><meta property="article:published_time" content="{date}T08:00:00+00:00">'
-        "</head><body><nav><a href='/'>Home</a><a href='/tech'>Tech</a></nav>"
-        f"<article><h1>{html.escape(title)}</h1>{paragraphs}</article>"
-        "<footer>© Site — newsletter — privacy</footer></body></html>"
-    ).encode()
+SEEDS = ROOT / "seeds"
 
 
 def test_seed_page_text_title_language_and_date() -> None:

@@ -8,9 +8,9 @@ import re
 from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
+from conftest import ROOT
 from receivers import sample_alert
 
 from monitor.alerts.render import (
@@ -22,7 +22,7 @@ from monitor.alerts.render import (
     webhook_payload,
 )
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "alerts.md"
+DOCS = ROOT / "docs" / "alerts.md"
 SENDER = "Monitor <monitor@example.org>"
 
 

@@ -10,7 +10,7 @@ from functools import partial
 
 import feedparser
 import pytest
-from test_extract import article_page
+from seedsite import article_page
 
 from monitor.errors import ParseError
 from monitor.extract import extract_article

@@ -9,18 +9,18 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from monitor.analysis import analyse, choose_text
 from monitor.model import Entry
 from monitor.not_article import why_not_article
 from monitor.topics import TopicSet, TopicSpec
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "stories"
+SHARED = ROOT.parent / "shared" / "corpora" / "stories"
 CORPUS = SHARED / "semeval2022-task8-tune.csv"
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+SEEDS = ROOT / "seeds"
 
 # A real article paragraph, about 120 words, to embed one line of boilerplate in.
 PROSE = (

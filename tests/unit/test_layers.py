@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-PACKAGE = Path(__file__).resolve().parent.parent / "monitor"
+PACKAGE = ROOT / "monitor"
 
 # Lowest first. A module belongs to the layer of the longest name below that is its own
 # name or a package it is in.
@@ -47,8 +48,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     ),
     # Reads the configuration, builds the adapters, runs the stages in order.
     "composition": ("monitor.config", "monitor.pipeline", "monitor.service"),
-    # What a person types and reads.
-    "interface": ("monitor.cli", "monitor.output", "monitor.__main__"),
+    # What a person types and reads, and what programs ask over HTTP.
+    "interface": ("monitor.cli", "monitor.output", "monitor.api", "monitor.__main__"),
 }
 
 # Packages whose modules count as one unit when looking for circles between parts of

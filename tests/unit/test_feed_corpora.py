@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from monitor.errors import ParseError
 from monitor.feeds import parse_feed
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "feeds"
+CORPORA = ROOT.parent / "shared" / "corpora" / "feeds"
 NOT_FEEDS = {"LICENSE", "SOURCE", "README"}
 
 if not CORPORA.is_dir():

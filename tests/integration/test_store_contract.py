@@ -1,0 +1,223 @@
+"""One contract, three stores: the in-memory fake keeps every promise the SQL store keeps.
+
+Each test runs on ``MemoryStore``, on SQLite and on PostgreSQL through the ``Store``
+interface alone, so a test of what lies above the store can use the fake and mean the
+real thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, new_database
+
+from monitor.analysis import text_identity
+from monitor.model import Document, TopicMatch
+from monitor.store.interface import (
+    Backlog,
+    HeldLeases,
+    NewArticle,
+    PollRecord,
+    SiteBoilerplate,
+    Store,
+    StoredArticle,
+    ToStore,
+)
+from monitor.store.memory import MemoryStore
+from monitor.store.sql import SqlStore
+from monitor.stories import StoryRules, story_features
+from monitor.text import detect_language
+
+SEEDS = ROOT / "seeds"
+NOW = datetime(2024, 10, 22, 8, 0, tzinfo=UTC)
+RULES = StoryRules()
+CHANNELS = ("webhook:x", "email")
+MINUTE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    url: str
+    name: str
+    interval: timedelta | None = None
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    kind = request.param
+    opened: Store = MemoryStore() if kind == "memory" else SqlStore.open(new_database(kind, request, tmp_path))
+    opened.sync_feeds(
+        [Wanted("https://kompas.example/feed", "kompas"), Wanted("https://heise.example/feed", "heise")], NOW
+    )
+    yield opened
+    opened.close()
+
+
+def seed(prefix: str) -> Document:
+    text = next(SEEDS.glob(f"{prefix}_*.txt")).read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if any(c.isalpha() for c in line)]
+    title, body = lines[0], "\n".join(lines[1:])
+    return Document(title=title, text=body, language=detect_language(f"{title}\n{body}"))
+
+
+def article(store: Store, doc: Document, url: str, *, feed: str = "kompas", guid: str | None = None) -> NewArticle:
+    feed_id = next(state.id for state in store.claim_due_feeds("reader", NOW, names=[feed]))
+    store.release_leases("reader")
+    return NewArticle(
+        feed_id=feed_id,
+        guid=guid or url,
+        url=url,
+        title=doc.title,
+        text=doc.text,
+        language=doc.language,
+        published_at=NOW,
+        features=story_features(doc, NOW),
+        text_hash=text_identity(doc.text),
+    )
+
+
+def store_one(store: Store, new: NewArticle, *topics: str, channels: tuple[str, ...] = CHANNELS) -> object:
+    matches = [TopicMatch(topic, 0.5, ("bytedance",), snippet="<mark>ByteDance</mark>") for topic in topics]
+    (outcome,) = store.store_articles([ToStore(new, matches)], channels, RULES, NOW)
+    return outcome
+
+
+def test_an_item_is_stored_once_by_guid_link_or_text(store: Store) -> None:
+    first = store_one(store, article(store, seed("000"), "https://kompas.example/a/1"))
+    assert isinstance(first, StoredArticle) and first.new_story
+    same_guid = article(store, seed("001"), "https://kompas.example/other", guid="https://kompas.example/a/1")
+    tracked_link = article(store, seed("001"), "https://kompas.example/a/1?utm_source=rss", feed="heise")
+    same_text = article(store, seed("000"), "https://mirror.example/copy", feed="heise")
+    assert [store_one(store, new) for new in (same_guid, tracked_link, same_text)] == [None, None, None]
+
+
+def test_the_three_language_story_is_one_story_with_one_alert_per_topic_and_channel(store: Store) -> None:
+    stored = [
+        store_one(store, article(store, seed("000"), "https://kompas.example/intern"), "ByteDance AI"),
+        store_one(store, article(store, seed("002"), "https://heise.example/intern", feed="heise"), "ByteDance AI"),
+        store_one(store, article(store, seed("003"), "https://lemonde.example/stagiaire"), "ByteDance AI", "Doubao"),
+        store_one(store, article(store, seed("001"), "https://kompas.example/openai"), "ByteDance AI"),
+    ]
+    assert all(isinstance(s, StoredArticle) for s in stored)
+    intern, heise, french, other = (s for s in stored if isinstance(s, StoredArticle))
+    assert intern.story_id == heise.story_id == french.story_id != other.story_id
+    assert not heise.new_story and heise.signal.startswith(("same event", "near-copy"))
+    # One alert per (topic, story, channel): the story's first ByteDance AI match alerts, the others don't.
+    assert [s.alerts for s in (intern, heise, french, other)] == [2, 0, 2, 2]
+
+
+def test_due_alerts_are_leased_loaded_retried_and_given_up(store: Store) -> None:
+    store_one(store, article(store, seed("000"), "https://kompas.example/intern"), "Doubao")
+    store_one(store, article(store, seed("002"), "https://heise.example/intern", feed="heise"), "Doubao")
+    ids = store.claim_due_alerts("one", NOW, channels=["email"])
+    assert len(ids) == 1
+    assert store.claim_due_alerts("two", NOW, channels=["email"]) == []  # leased to "one"
+    due = store.load_alert(ids[0])
+    assert due is not None and due.channel == "email" and due.attempts == 0
+    assert due.content.topic == "Doubao" and due.content.snippet == "<mark>ByteDance</mark>"
+    assert [o.feed for o in due.content.outlets] == ["kompas", "heise"]  # the story as known at send time
+    assert due.content.idempotency_key.startswith("monitor-doubao-")
+
+    store.mark_attempt_failed(ids[0], "receiver down", NOW + 10 * MINUTE)
+    assert store.claim_due_alerts("two", NOW + MINUTE, channels=["email"]) == []  # not before its retry time
+    assert store.claim_due_alerts("two", NOW + 10 * MINUTE, channels=["email"]) == ids
+    store.mark_attempt_failed(ids[0], "still down", None)  # given up
+    assert store.claim_due_alerts("two", NOW + 100 * MINUTE, channels=["email"]) == []  # never again
+    assert len(store.claim_due_alerts("three", NOW, other_than=["email"])) == 1  # the webhook's alert
+    loaded = store.load_alert(ids[0])
+    assert loaded is not None and loaded.attempts == 2
+
+
+def test_feeds_are_claimed_once_until_polled_or_their_lease_expires(store: Store) -> None:
+    claimed = store.claim_due_feeds("one", NOW)
+    assert sorted(f.name for f in claimed) == ["heise", "kompas"]
+    assert store.claim_due_feeds("two", NOW) == []
+    assert store.lease_owners() == {"one"}
+    kompas = next(f for f in claimed if f.name == "kompas")
+    store.record_polls(
+        [PollRecord(kompas.id, NOW, "ok", None, NOW + 30 * MINUTE, 30 * MINUTE, etag='"v1"', body_hash="h")]
+    )
+    # heise's lease runs out; kompas is not due before its next check.
+    assert [f.name for f in store.claim_due_feeds("two", NOW + 2 * MINUTE)] == ["heise"]
+    (again,) = store.claim_due_feeds("two", NOW + 31 * MINUTE, names=["kompas"])
+    assert (again.name, again.etag, again.body_hash, again.error_count) == ("kompas", '"v1"', "h", 0)
+    store.record_polls([PollRecord(again.id, NOW, "error", "HTTP 500", NOW + 40 * MINUTE, 9 * MINUTE)])
+    (failing,) = store.claim_due_feeds("two", NOW + 41 * MINUTE, names=["kompas"])
+    assert (failing.etag, failing.error_count, failing.failing_since) == (
+        '"v1"',
+        1,
+        NOW,
+    )  # a failure keeps the validators
+
+
+def test_leases_are_renewed_and_released_but_what_is_kept(store: Store) -> None:
+    claimed = store.claim_due_feeds("one", NOW, lease=MINUTE)
+    held = HeldLeases(feeds={claimed[0].id})
+    store.renew_leases("one", held, NOW + 10 * MINUTE)
+    assert [f.id for f in store.claim_due_feeds("two", NOW + 2 * MINUTE)] == [claimed[1].id]
+    store.release_leases("two")
+    store.release_leases("one", keep=held)
+    # Two gave its feed back; one kept the feed whose lease it renewed.
+    assert [f.id for f in store.claim_due_feeds("three", NOW + 3 * MINUTE)] == [claimed[1].id]
+    assert store.claim_due_feeds("four", NOW + 3 * MINUTE, names=[]) == []
+    assert store.lease_owners() == {"one", "three"}
+
+
+def test_new_entries_are_the_unseen_guids_and_links_another_feed_brought(store: Store) -> None:
+    store_one(store, article(store, seed("000"), "https://kompas.example/a/1"))
+    kompas, heise = (next(f.id for f in store.claim_due_feeds("r", NOW, names=[n])) for n in ("kompas", "heise"))
+    entries = [("https://kompas.example/a/1", "https://kompas.example/a/1"), ("g2", "https://kompas.example/a/2")]
+    assert store.new_entries(kompas, entries) == ({"g2"}, set())
+    from_heise = [("h1", "https://kompas.example/a/1?utm_medium=feed"), ("h2", "https://heise.example/x")]
+    assert store.new_entries(heise, from_heise) == ({"h1", "h2"}, {"https://kompas.example/a/1?utm_medium=feed"})
+
+
+def test_feeds_follow_the_config_and_hand_added_ones_stay(store: Store) -> None:
+    assert store.add_feed("https://found.example/rss", "kompas", NOW, discovered=True) == "kompas-2"
+    assert store.add_feed("https://found.example/rss", "again", NOW) is None  # polled already
+    store.sync_feeds([Wanted("https://heise.example/feed", "heise-online")], NOW)
+    assert store.active_feeds() == [
+        ("heise-online", "https://heise.example/feed"),
+        ("kompas-2", "https://found.example/rss"),
+    ]
+    (found,) = store.claim_due_feeds("r", NOW, names=["kompas-2"])
+    assert not found.trusted  # a page announced it: fetched under fetch.allow_networks
+
+
+def test_a_page_text_served_for_many_links_of_a_site_is_the_sites(store: Store) -> None:
+    wall = seed("001")
+    outcomes = []
+    for n in range(4):
+        new = replace(article(store, seed(f"00{n}"), f"https://kompas.example/p/{n}"), page_hash="wall")
+        outcomes.append(store_one(store, replace(new, text=wall.text, text_hash=text_identity(wall.text))))
+    first, second, *rest = outcomes
+    assert isinstance(first, StoredArticle) and isinstance(second, StoredArticle)  # two copies of one text
+    assert all(isinstance(o, SiteBoilerplate) for o in rest)
+
+
+def test_a_changed_topic_is_backfilled_once(store: Store) -> None:
+    assert store.changed_topics({"Doubao": "doubao"}, NOW) == ["Doubao"]
+    assert store.changed_topics({"Doubao": "doubao", "Ban": "ban"}, NOW) == ["Ban"]
+    stored = store_one(store, article(store, seed("000"), "https://kompas.example/intern"))
+    assert isinstance(stored, StoredArticle)
+    ((article_id, story_id, document),) = store.stored_documents(NOW - MINUTE)
+    assert (article_id, story_id, document.language) == (stored.article_id, stored.story_id, "id")
+    found = [TopicMatch("Ban", 0.4, ("ban",))]
+    assert store.store_backfill(article_id, story_id, found, ["email"], NOW) == ("email",)
+    assert store.store_backfill(article_id, story_id, found, ["email"], NOW) == ()  # matched already
+    assert list(store.stored_documents(NOW + MINUTE)) == []
+
+
+def test_the_backlog_is_the_oldest_undelivered_alert_and_the_unclaimed_due_feeds(store: Store) -> None:
+    assert store.backlog(NOW) == Backlog(timedelta(0), 2)  # both feeds due since they were added
+    stored = store_one(store, article(store, seed("000"), "https://kompas.example/intern"), "Doubao")
+    assert isinstance(stored, StoredArticle) and stored.queued_on == CHANNELS
+    store.claim_due_feeds("worker", NOW, names=["heise"])
+    assert store.backlog(NOW + MINUTE) == Backlog(MINUTE, 1)  # heise is held; kompas is due and free
+    for alert_id in store.claim_due_alerts("worker", NOW + MINUTE):
+        store.mark_delivered(alert_id, NOW + MINUTE)
+    assert store.backlog(NOW + MINUTE).oldest_pending_alert == timedelta(0)
