@@ -470,6 +470,43 @@ def articles(ctx: click.Context, topic: str | None, since: str | None, limit: in
 
 
 @cli.command()
+@click.argument("query")
+@click.option("--since", metavar="AGE", help="Only articles fetched in the last AGE, e.g. 2d, 12h, 30m.")
+@click.option(
+    "--limit", type=click.IntRange(1, 1000), default=50, show_default=True, metavar="N", help="At most N articles."
+)
+@click.option("--cursor", metavar="CURSOR", help="Continue after the page that printed this cursor.")
+@click.option(
+    "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True, help=FORMAT_HELP
+)
+@click.pass_context
+def search(ctx: click.Context, query: str, since: str | None, limit: int, cursor: str | None, fmt: str) -> None:
+    """Stored articles that QUERY matches, newest first, in the topic query language.
+
+    A full-text index finds the candidates, the topic matcher decides, so QUERY means
+    what it means in a topic (NEAR/n, lang:, title:, site:, prefix*, case-sensitive AI).
+    JSON and CSV rows are those of `monitor articles`, with score, terms and snippet.
+
+    \b
+    monitor search 'TikTok NEAR/10 (ban OR larangan)'
+    monitor search 'title:Doubao OR 豆包' --since 7d --format json
+    """
+    from monitor.store.search import search_articles
+
+    page = search_articles(_engine(ctx), query, since=_since(since), limit=limit, cursor=cursor)
+    _show([item.to_json() for item in page.items], fmt, ["id", "published_at", "language", "feed", "score", "title"])
+    if not page.narrowed:
+        click.echo(
+            "note: nothing in the query narrows a full-text search (only lang:, site:, NOT...): "
+            f"the newest articles were examined one by one ({page.scanned})",
+            err=True,
+        )
+    if page.next_cursor:
+        why = f"stopped after examining {page.scanned} candidates" if page.bounded else "more results"
+        click.echo(f"note: {why}; continue with --cursor {page.next_cursor}", err=True)
+
+
+@cli.command()
 @_query_options
 @click.option(
     "--status",

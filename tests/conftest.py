@@ -28,6 +28,9 @@ HOOK_SECRET = "test-secret-не-угадать"
 
 
 TIERS = ("unit", "integration", "acceptance")
+# A test module may borrow cases from one of another tier (the search tests re-run the query
+# language's table): every tier's folder is importable, whichever pytest collects first.
+sys.path[:0] = [str(Path(__file__).parent / tier) for tier in TIERS]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

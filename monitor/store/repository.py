@@ -39,6 +39,7 @@ from monitor.store.interface import (
     free_name,
     idempotency_key,
 )
+from monitor.store.search import IndexedText, indexed_text, write_index
 from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -333,14 +334,19 @@ def store_articles(
     now = now or utcnow()
     # Pure work first, so the write lock is held only for the statements.
     prepared = [
-        (item, sorted(set(stories.index_keys(item.article.features))), item.article.features.to_json())
+        (
+            item,
+            sorted(set(stories.index_keys(item.article.features))),
+            item.article.features.to_json(),
+            indexed_text(item.article.title, item.article.text, item.article.language, item.article.text_source),
+        )
         for item in batch
     ]
     outcomes: list[Stored] = []
     try:
         with writing(engine) as connection:
-            for item, keys, features in prepared:
-                outcomes.append(_store_one(connection, item, keys, features, channels, rules, now))
+            for item, keys, features, words in prepared:
+                outcomes.append(_store_one(connection, item, keys, features, words, channels, rules, now))
     except Exception as exc:  # begin or commit failed: nothing of the batch was stored
         return [exc] * len(batch)
     return outcomes
@@ -351,6 +357,7 @@ def _store_one(
     item: ToStore,
     keys: Sequence[str],
     features: str,
+    words: IndexedText,
     channels: Sequence[str],
     rules: stories.StoryRules,
     now: datetime,
@@ -399,6 +406,7 @@ def _store_one(
                 _FILE_UNDER_KEYS[connection.dialect.name == "sqlite"],
                 {"keys": json.dumps(keys), "seen_at": now, "article_id": article_id},
             )
+        write_index(connection, article_id, words)
         queued_on = _add_matches(connection, article_id, story_id, item.matches, channels, now, backfill=False)
         savepoint.commit()
     except IntegrityError as exc:

@@ -179,3 +179,24 @@ class Topic(SQLModel, table=True):
     name: str = Field(primary_key=True)
     query: str
     updated_at: datetime | None = _when()
+
+
+class SearchWord(SQLModel, table=True):
+    """A long word of a compounding-language article (German, Dutch, Swedish, Danish,
+    Norwegian), where a search term may match inside it: ``Verbot`` in *TikTokverbot*.
+    Search looks up the words holding a term here (see monitor.store.search)."""
+
+    __tablename__ = "search_word"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    word: str = Field(primary_key=True)
+
+
+# The full-text index, made by migration 0006 in each database's own kind (an FTS5 virtual
+# table and its shadow tables on SQLite, a tsvector table on PostgreSQL): no model describes it.
+FULL_TEXT_TABLES = ("article_fts", "article_search")
+
+
+def described(name: str | None, type_: str, _parents: object) -> bool:
+    """For Alembic's comparisons: everything but the full-text index has a model above."""
+    return not (type_ == "table" and name is not None and name.startswith(FULL_TEXT_TABLES))

@@ -23,7 +23,7 @@ from monitor.analysis import text_identity
 from monitor.model import Document, TopicMatch
 from monitor.store import queries, repository
 from monitor.store.db import create_engine, downgrade, transaction, upgrade
-from monitor.store.tables import Alert, Feed, UTCDateTime
+from monitor.store.tables import Alert, Feed, UTCDateTime, described
 from monitor.stories import StoryRules, index_keys, story_features
 from monitor.text import detect_language
 
@@ -235,7 +235,9 @@ def test_migrations_build_the_schema_the_tables_describe(database_url: str) -> N
     try:
         upgrade(engine)
         with engine.connect() as connection:
-            differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+            differences = compare_metadata(
+                MigrationContext.configure(connection, opts={"include_name": described}), SQLModel.metadata
+            )
         assert differences == []
     finally:
         engine.dispose()

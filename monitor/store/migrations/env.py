@@ -3,13 +3,14 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import monitor.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from monitor.store.tables import described  # (the import registers the tables on SQLModel.metadata)
 
 engine = context.config.attributes["engine"]
 with engine.connect() as connection:
     context.configure(
         connection=connection,
         target_metadata=SQLModel.metadata,
+        include_name=described,  # the full-text index is the migration's, not a model's
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite ALTERs need batch mode
         # Alembic commits after each migration on SQLite, as if its DDL could not roll
         # back; it can, once pysqlite no longer manages transactions (store.db). One
