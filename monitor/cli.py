@@ -223,7 +223,7 @@ def run(ctx: click.Context, and_serve: bool) -> None:
     ready and stopping, and pings the watchdog (WatchdogSec) every half timeout.
     """
     from monitor.scheduler import run_forever
-    from monitor.service import run_loop, running
+    from monitor.service import DATABASE_WAIT, run_loop, running, serving_metrics
     from monitor.systemd import supervised
 
     config = _config(ctx)
@@ -233,23 +233,26 @@ def run(ctx: click.Context, and_serve: bool) -> None:
 
     async def go() -> None:
         stop = asyncio.Event()
-        async with running(config) as runtime, supervised(stop):
-            if listener is None:
-                await run_forever(runtime, report, stop)
-                return
-            from monitor.api.health import Readiness
-            from monitor.api.server import serve as serve_http
+        async with running(config, wait_for_database=DATABASE_WAIT) as runtime, supervised(stop):
+            with serving_metrics(config, runtime.store) as url:
+                if url:
+                    report(f"metrics at {url}")
+                if listener is None:
+                    await run_forever(runtime, report, stop)
+                    return
+                from monitor.api.health import Readiness
+                from monitor.api.server import serve as serve_http
 
-            polling = asyncio.create_task(run_forever(runtime, report, stop))
+                polling = asyncio.create_task(run_forever(runtime, report, stop))
 
-            def workers() -> str | None:
-                return "the poller has stopped" if polling.done() else runtime.services.pool.problem
+                def workers() -> str | None:
+                    return "the poller has stopped" if polling.done() else runtime.services.pool.problem
 
-            try:
-                await serve_http(config, listener, Readiness(runtime.store.engine, workers), stop, report)
-            finally:
-                stop.set()
-                await polling
+                try:
+                    await serve_http(config, listener, Readiness(runtime.store.engine, workers), stop, report)
+                finally:
+                    stop.set()
+                    await polling
 
     run_loop(go())
 

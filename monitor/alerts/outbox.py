@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from monitor import metrics
 from monitor.alerts import digest, notices
 from monitor.alerts.channels import ChannelRegistry
 from monitor.alerts.render import Message, alert_message
@@ -71,10 +72,14 @@ def retry_at(
 class Outcome:
     """One send's result: delivered (``error`` None), to retry at ``retry_at``, or given up (both set, None)."""
 
-    alert_id: int
+    due: DueAlert
     at: datetime
     error: str | None = None
     retry_at: datetime | None = None
+
+    @property
+    def alert_id(self) -> int:
+        return self.due.id
 
 
 @dataclass
@@ -156,7 +161,7 @@ class Dispatcher:
         self, due_by: datetime | None, channels: list[str] | None, other_than: list[str] | None
     ) -> list[DueAlert]:
         """Lease a batch of due alerts (one statement for many) and read what they say."""
-        ids = self.store.claim_due_alerts(
+        ids = metrics.timed_write("claim alerts", self.store.claim_due_alerts)(
             self.owner,
             due_by or self.clock(),
             limit=self.per_channel * CLAIMS_PER_SLOT,
@@ -200,25 +205,34 @@ class Dispatcher:
             configured = due.channel in self.channels  # an alert for a channel removed from the config is given up
             when = retry_at(due.attempts + 1, due.created_at or now, now, self.config, hint) if configured else None
             log.warning("alert %s (%s, %s): %s", due.id, due.topic, due.channel, exc)
-            return Outcome(due.id, now, str(exc), when)
-        return Outcome(due.id, self.clock())
+            return Outcome(due, now, str(exc), when)
+        return Outcome(due, self.clock())
 
     def _record(self, outcomes: list[Outcome], stats: DeliveryStats) -> None:
         if not outcomes:
             return
+        mark_delivered = metrics.timed_write("alert outcomes", self.store.mark_delivered)
+        mark_failed = metrics.timed_write("alert outcomes", self.store.mark_attempt_failed)
         for outcome in outcomes:
             if outcome.error is None:
-                self.store.mark_delivered(outcome.alert_id, outcome.at)
+                mark_delivered(outcome.alert_id, outcome.at)
             else:
-                self.store.mark_attempt_failed(outcome.alert_id, outcome.error, outcome.retry_at, self.config.operator)
+                mark_failed(outcome.alert_id, outcome.error, outcome.retry_at, self.config.operator)
         self.held.alerts.difference_update(o.alert_id for o in outcomes)
         for outcome in outcomes:
+            channel = outcome.due.channel
             if outcome.error is None:
                 stats.delivered += 1
+                metrics.alert_attempted(channel, "delivered")
+                if outcome.due.kind == "match" and outcome.due.content is not None:
+                    published, seen = outcome.due.content.article.published_at, outcome.due.content.created_at
+                    metrics.alert_delivered(published, seen, outcome.at)
             elif outcome.retry_at is None:
                 stats.failed += 1
+                metrics.alert_attempted(channel, "failed")
             else:
                 stats.retrying += 1
+                metrics.alert_attempted(channel, "retried")
 
     # --- the daemon's task ----------------------------------------------------------------
 

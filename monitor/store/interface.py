@@ -116,7 +116,11 @@ class StoredArticle:
     new_story: bool
     signal: str
     matches: int
-    alerts: int
+    queued_on: tuple[str, ...]  # the channel of each alert queued
+
+    @property
+    def alerts(self) -> int:
+        return len(self.queued_on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +284,14 @@ class Pruned:
     story_keys: int
 
 
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What waits in the shared database: the same figures for every worker."""
+
+    oldest_pending_alert: timedelta  # zero when nothing waits
+    feeds_due: int  # due and held by no worker
+
+
 class Store(Protocol):
     """Everything the monitor keeps. Each call is one short transaction with no I/O but the
     database's, safe to run on a thread; records in, records out."""
@@ -393,10 +405,15 @@ class Store(Protocol):
 
     def store_backfill(
         self, article_id: int, story_id: int, matches: Sequence[TopicMatch], routes: Routes, now: datetime
-    ) -> int:
-        """The matches a new topic finds in history, with outbox rows on their routes; alerts queued."""
+    ) -> tuple[str, ...]:
+        """The matches a new topic finds in history, with outbox rows on their routes; the channel
+        of each alert queued."""
 
     def prune(self, before: datetime) -> Pruned:
         """Retention: empty the text and story features of the articles fetched before
         ``before`` and forget their story keys; rows, matches, alerts and stories stay.
         The caller keeps ``before`` at least a story window in the past."""
+
+    # --- operations
+    def backlog(self, now: datetime) -> Backlog:
+        """How long the oldest undelivered alert has waited, and how many due feeds no worker holds."""

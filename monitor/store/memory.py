@@ -25,6 +25,7 @@ from monitor.store.interface import (
     LEASE,
     OPERATOR,
     SITE_TEXT_PAGES,
+    Backlog,
     DigestEntry,
     DueAlert,
     FeedChange,
@@ -299,16 +300,17 @@ class MemoryStore:
 
     def _add_matches(
         self, article: _Article, matches: Sequence[TopicMatch], routes: Routes, now: datetime, backfill: bool = False
-    ) -> int:
-        queued = 0
+    ) -> tuple[str, ...]:
+        queued: list[str] = []
         for found in matches:
             self.matches[(found.topic, article.id)] = found
             self.matched[(found.topic, article.id)] = (now, backfill)
             for channel in routes.of(found.topic):
                 alert = _Alert(next(self._ids), topic=found.topic, story_id=article.story_id, match=found)
                 alert.article_id, alert.channel = article.id, channel
-                queued += self._queue(alert, match_key(found.topic, article.story_id, channel), now)
-        return queued
+                if self._queue(alert, match_key(found.topic, article.story_id, channel), now):
+                    queued.append(channel)
+        return tuple(queued)
 
     def _queue(self, alert: _Alert, key: str, now: datetime) -> int:
         """Add the row unless its key is queued already (one alert per key); 1 when added."""
@@ -321,7 +323,9 @@ class MemoryStore:
     def _queued(self, key: str) -> bool:
         return any(a.key == key for a in self.alerts.values())
 
-    def _queue_updates(self, before: list[_Article], article: _Article, updates: Collection[str], now: datetime) -> int:
+    def _queue_updates(
+        self, before: list[_Article], article: _Article, updates: Collection[str], now: datetime
+    ) -> tuple[str, ...]:
         alerted = [
             a
             for a in self.alerts.values()
@@ -329,14 +333,15 @@ class MemoryStore:
         ]
         feeds = {a.new.feed_id for a in before}
         languages = {a.new.language for a in before if a.new.language}
-        queued = 0
+        queued: list[str] = []
         for change in story_changes(feeds, languages, article.new.feed_id, article.new.language):
             for first in alerted:
                 update = _Alert(next(self._ids), kind="update", topic=first.topic, story_id=first.story_id)
                 update.match, update.article_id, update.channel = first.match, first.article_id, first.channel
                 update.payload = json.dumps({"change": change.to_json(), "article_id": article.id})
-                queued += self._queue(update, update_key(first.topic, first.story_id, change, first.channel), now)
-        return queued
+                if self._queue(update, update_key(first.topic, first.story_id, change, first.channel), now):
+                    queued.append(first.channel)
+        return tuple(queued)
 
     def _queue_operator(self, change: FeedChange, channel: str, now: datetime) -> None:
         notice = _Alert(next(self._ids), kind=OPERATOR, topic=OPERATOR, channel=channel)
@@ -527,9 +532,9 @@ class MemoryStore:
 
     def store_backfill(
         self, article_id: int, story_id: int, matches: Sequence[TopicMatch], routes: Routes, now: datetime
-    ) -> int:
+    ) -> tuple[str, ...]:
         if any((found.topic, article_id) in self.matches for found in matches):
-            return 0  # matched already
+            return ()  # matched already
         return self._add_matches(self.articles[article_id], matches, routes, now, backfill=True)
 
     # --- retention
@@ -542,6 +547,16 @@ class MemoryStore:
                 article.keys = []
                 article.new = replace(article.new, text="")
         return Pruned(articles=articles, story_keys=keys)
+
+    # --- operations
+    def backlog(self, now: datetime) -> Backlog:
+        pending = [a.created_at for a in self.alerts.values() if a.status == "pending" and a.created_at]
+        due = sum(
+            1
+            for f in self.feeds.values()
+            if f.active and not f.dead and f.next_check_at is not None and f.next_check_at <= now and f.free(now)
+        )
+        return Backlog(max(now - min(pending), timedelta(0)) if pending else timedelta(0), due)
 
 
 if TYPE_CHECKING:

@@ -28,6 +28,7 @@ from monitor.store.interface import (
     LEASE,
     OPERATOR,
     SITE_TEXT_PAGES,
+    Backlog,
     DigestEntry,
     DueAlert,
     FeedState,
@@ -211,6 +212,19 @@ def next_feed_due(engine: Engine) -> datetime | None:
     with reading(engine) as session:
         due: datetime | None = session.execute(query).scalar()
         return due
+
+
+def backlog(engine: Engine, now: datetime) -> Backlog:
+    """How long the oldest undelivered alert has waited, and how many due feeds no worker holds."""
+    free = sa.or_(col(Feed.lease_expires_at).is_(None), col(Feed.lease_expires_at) < now)
+    due = col(Feed.active) & ~col(Feed.dead) & (col(Feed.next_check_at) <= now) & free
+    oldest_query = sa.select(sa.type_coerce(sa.func.min(Alert.created_at), UTCDateTime())).where(
+        col(Alert.status) == "pending"
+    )
+    with reading(engine) as session:
+        oldest: datetime | None = session.execute(oldest_query).scalar()
+        count = session.exec(select(sa.func.count()).select_from(Feed).where(due)).one()
+    return Backlog(max(now - oldest, timedelta(0)) if oldest else timedelta(0), int(count))
 
 
 def _rhythm(feed: Feed) -> polling.Rhythm:
@@ -437,9 +451,9 @@ def _store_one(
                 {"keys": json.dumps(keys), "seen_at": now, "article_id": article_id},
             )
         write_index(connection, article_id, words)
-        alerts = _add_matches(connection, article_id, story_id, item.matches, routes, now, backfill=False)
+        queued_on = _add_matches(connection, article_id, story_id, item.matches, routes, now, backfill=False)
         if before is not None:
-            alerts += notices.queue_updates(connection, before, story_id, article_id, new.feed_id, new.language, now)
+            queued_on += notices.queue_updates(connection, before, story_id, article_id, new.feed_id, new.language, now)
         savepoint.commit()
     except IntegrityError as exc:
         savepoint.rollback()
@@ -450,7 +464,7 @@ def _store_one(
         savepoint.rollback()
         return exc
     return StoredArticle(
-        article_id, story_id, not joined, assignment.signal if joined else "first article", len(item.matches), alerts
+        article_id, story_id, not joined, assignment.signal if joined else "first article", len(item.matches), queued_on
     )
 
 
@@ -591,10 +605,11 @@ def _add_matches(
     now: datetime,
     *,
     backfill: bool,
-) -> int:
-    """Insert matches and one outbox row per (topic, story, routed channel) not alerted yet."""
+) -> tuple[str, ...]:
+    """Insert matches and one outbox row per (topic, story, routed channel) not alerted yet;
+    the channel of each row queued."""
     if not matches:
-        return 0
+        return ()
     rows = [
         {
             "topic": found.topic,
@@ -625,7 +640,7 @@ def _add_matches(
         for found, match_id in zip(matches, match_ids, strict=True)
         for channel in routes.of(found.topic)
     ]
-    return len(notices.queue(connection, outbox))
+    return tuple(channel for _, channel in notices.queue(connection, outbox))
 
 
 def claim_due_alerts(
@@ -926,11 +941,11 @@ def store_backfill(
     matches: Sequence[TopicMatch],
     routes: Routes,
     now: datetime,
-) -> int:
+) -> tuple[str, ...]:
     """Store the matches a new topic finds in history, queueing alerts on their ``routes``
-    (``Routes()``: matches only). Returns the alerts queued."""
+    (``Routes()``: matches only). Returns the channel of each alert queued."""
     try:
         with writing(engine) as connection:
             return _add_matches(connection, article_id, story_id, matches, routes, now, backfill=True)
     except IntegrityError:
-        return 0  # matched already
+        return ()  # matched already

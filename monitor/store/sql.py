@@ -17,6 +17,7 @@ from monitor.model import Document, Routes, TopicMatch
 from monitor.store import db, notices, repository, retention
 from monitor.store.interface import (
     LEASE,
+    Backlog,
     DigestEntry,
     DueAlert,
     FeedState,
@@ -151,9 +152,13 @@ class SqlStore:
 
     def store_backfill(
         self, article_id: int, story_id: int, matches: Sequence[TopicMatch], routes: Routes, now: datetime
-    ) -> int:
+    ) -> tuple[str, ...]:
         return repository.store_backfill(self.engine, article_id, story_id, matches, routes, now)
 
     # --- retention
     def prune(self, before: datetime) -> Pruned:
         return retention.prune(self.engine, before)
+
+    # --- operations
+    def backlog(self, now: datetime) -> Backlog:
+        return repository.backlog(self.engine, now)

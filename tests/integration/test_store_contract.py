@@ -18,6 +18,7 @@ from conftest import ROOT, new_database
 from monitor.analysis import text_identity
 from monitor.model import Document, Routes, TopicMatch
 from monitor.store.interface import (
+    Backlog,
     HeldLeases,
     NewArticle,
     OperatorWatch,
@@ -208,8 +209,8 @@ def test_a_changed_topic_is_backfilled_once(store: Store) -> None:
     ((article_id, story_id, document),) = store.stored_documents(NOW - MINUTE)
     assert (article_id, story_id, document.language) == (stored.article_id, stored.story_id, "id")
     found = [TopicMatch("Ban", 0.4, ("ban",))]
-    assert store.store_backfill(article_id, story_id, found, Routes(default=("email",)), NOW) == 1
-    assert store.store_backfill(article_id, story_id, found, Routes(default=("email",)), NOW) == 0  # matched already
+    assert store.store_backfill(article_id, story_id, found, Routes(default=("email",)), NOW) == ("email",)
+    assert store.store_backfill(article_id, story_id, found, Routes(default=("email",)), NOW) == ()  # matched already
     assert list(store.stored_documents(NOW + MINUTE)) == []
 
 
@@ -315,3 +316,14 @@ def test_the_next_feed_due_is_the_earliest_check_or_lease_end(store: Store) -> N
         [PollRecord(f.id, NOW, "ok", None, NOW + (2 + i) * MINUTE, MINUTE) for i, f in enumerate(claimed)]
     )
     assert store.next_feed_due() == NOW + 2 * MINUTE
+
+
+def test_the_backlog_is_the_oldest_undelivered_alert_and_the_unclaimed_due_feeds(store: Store) -> None:
+    assert store.backlog(NOW) == Backlog(timedelta(0), 2)  # both feeds due since they were added
+    stored = store_one(store, article(store, seed("000"), "https://kompas.example/intern"), "Doubao")
+    assert isinstance(stored, StoredArticle) and stored.queued_on == CHANNELS
+    store.claim_due_feeds("worker", NOW, names=["heise"])
+    assert store.backlog(NOW + MINUTE) == Backlog(MINUTE, 1)  # heise is held; kompas is due and free
+    for alert_id in store.claim_due_alerts("worker", NOW + MINUTE):
+        store.mark_delivered(alert_id, NOW + MINUTE)
+    assert store.backlog(NOW + MINUTE).oldest_pending_alert == timedelta(0)

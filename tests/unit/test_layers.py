@@ -50,6 +50,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "monitor.scheduler",
         "monitor.logs",  # stderr, as lines or JSON events
         "monitor.systemd",  # its notify socket
+        "monitor.metrics",  # the process's Prometheus counters and their scrape endpoint
     ),
     # Reads the configuration, builds the adapters, runs the stages in order.
     "composition": ("monitor.config", "monitor.pipeline", "monitor.preview", "monitor.digests", "monitor.service"),
