@@ -1,7 +1,7 @@
 """Benchmark: how soon an alert arrives, and how fast the outbox drains.
 
     .venv/bin/python benchmarks/alerts.py [latency|drain|both] [--items 12] [--interval 3]
-        [--alerts 10000] [--database postgresql+psycopg://user@127.0.0.1:5432/postgres]
+        [--alerts 10000] [--database sqlite|postgresql|postgresql+psycopg://user@127.0.0.1:5432/postgres]
 
 (a) **Time to alert.** A local site (a thread in this process) publishes ``--items``
 news articles at random moments, one every 1-5 s, each a page built like a news
@@ -19,6 +19,10 @@ one (1 s per request), both in a separate process; the dispatcher of one process
 (``Dispatcher.run``, as in the daemon) sends them. Reports the fast channel's alerts per
 second with the slow one beside it and alone. Target ≥ 500 alerts/s, the slow receiver
 not slowing the fast one.
+
+``--database``: ``sqlite`` (a file, the default), ``postgresql`` (a throwaway server
+started from the machine's binaries, as the tests do: tests/postgres.py), or the URL of
+a PostgreSQL database whose monitor tables may be emptied.
 """
 
 from __future__ import annotations
@@ -52,13 +56,16 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from _pages import Story, news_page  # noqa: E402
+from postgres import postgres_server  # noqa: E402
 
 from monitor.alerts.outbox import Dispatcher  # noqa: E402
 from monitor.config import AlertsConfig, WebhookConfig  # noqa: E402
-from monitor.service import channel_registry  # noqa: E402
+from monitor.service import channel_registry, run_loop  # noqa: E402
 from monitor.store.db import create_engine, reading, upgrade, writing  # noqa: E402
+from monitor.store.interface import match_key  # noqa: E402
 from monitor.store.sql import SqlStore  # noqa: E402
 from monitor.store.tables import Alert, Article, Feed, Match  # noqa: E402
 from monitor.store.tables import Story as StoryRow  # noqa: E402
@@ -384,6 +391,7 @@ def queue_alerts(url: str, count: int, channels: list[str]) -> None:
                 sa.insert(Alert),
                 [
                     {
+                        "key": match_key("Zebrafish", n, channel),
                         "topic": "Zebrafish",
                         "story_id": n,
                         "match_id": n,
@@ -428,7 +436,7 @@ def drain(count: int, database: str | None, workdir: Path, *, with_slow: bool) -
             engine.dispose()
             return seconds, cpu, counts["/slow"]
 
-        return asyncio.run(run())
+        return run_loop(run())  # the daemon's loop (uvloop where installed)
 
 
 def drain_report(count: int, database: str | None, workdir: Path) -> None:
@@ -454,13 +462,29 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=12)
     parser.add_argument("--interval", type=int, default=3, help="seconds between polls of the feed")
     parser.add_argument("--alerts", type=int, default=10_000)
-    parser.add_argument("--database", help="a PostgreSQL URL (default: a SQLite file)")
+    parser.add_argument(
+        "--database", default="sqlite", help="sqlite (a file), postgresql (a throwaway server) or a PostgreSQL URL"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
+    with tempfile.TemporaryDirectory() as directory, _database(args.database) as database:
         if args.part in ("latency", "both"):
-            time_to_alert(args.items, args.interval, args.database, Path(directory))
+            time_to_alert(args.items, args.interval, database, Path(directory))
         if args.part in ("drain", "both"):
-            drain_report(args.alerts, args.database, Path(directory))
+            drain_report(args.alerts, database, Path(directory))
+
+
+@contextmanager
+def _database(choice: str) -> Iterator[str | None]:
+    """None for a SQLite file in the work directory; else a PostgreSQL URL."""
+    if choice == "sqlite":
+        yield None
+    elif choice == "postgresql":
+        with postgres_server() as admin:
+            if admin is None:
+                raise SystemExit("benchmark failed: PostgreSQL is not installed (pg_ctl not found)")
+            yield admin
+    else:
+        yield choice
 
 
 if __name__ == "__main__":

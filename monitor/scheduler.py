@@ -94,7 +94,7 @@ async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asy
     runtime.dispatcher.stop()
     digesting.cancel()  # a digest is queued in one transaction: cancelled between, nothing is half done
     if current:
-        report("stopping: letting the current cycle finish…")
+        report("stopping: letting the polls in progress finish…")
     # Alerts still in flight when the grace ends stay queued and are sent after restart.
     _, pending = await asyncio.wait({*current, delivering}, timeout=SHUTDOWN_GRACE_SECONDS)
     for task in pending:  # unfinished feeds are released at exit and polled again

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,13 +31,17 @@ from monitor.changes import OperatorEvent, StoryChange
 from monitor.config import AlertsConfig
 from monitor.errors import DeliveryError, StorageError
 from monitor.store.db import StorageHealth
-from monitor.store.interface import LEASE, DueAlert, HeldLeases, Store
+from monitor.store.interface import LEASE, Delivery, DueAlert, HeldLeases, Store
 from monitor.store.tables import utcnow
 
 log = logging.getLogger(__name__)
 
 PER_CHANNEL = 16  # alerts in flight at once per channel
 CLAIMS_PER_SLOT = 4  # alerts leased per claim, per slot: fewer, larger transactions
+# Outcomes are recorded per_channel at a time, or this long (seconds) after the first of them
+# ended: fewer transactions, while a sent alert stays unrecorded (and would be sent again
+# after a crash) only briefly.
+RECORD_WITHIN = 0.2
 # Bounds one send whatever the channel: webhooks give up after 10 s, email after 2 x 30 s.
 SEND_DEADLINE = timedelta(seconds=60)
 
@@ -70,16 +75,10 @@ def retry_at(
 
 @dataclass(frozen=True)
 class Outcome:
-    """One send's result: delivered (``error`` None), to retry at ``retry_at``, or given up (both set, None)."""
+    """One send's result, recorded with the others that ended meanwhile: the alert, what happened."""
 
     due: DueAlert
-    at: datetime
-    error: str | None = None
-    retry_at: datetime | None = None
-
-    @property
-    def alert_id(self) -> int:
-        return self.due.id
+    delivery: Delivery
 
 
 @dataclass
@@ -133,21 +132,27 @@ class Dispatcher:
         are leased a batch at a time (one statement) and wait in ``claimed`` for a slot."""
         stats = DeliveryStats()
         sending: set[asyncio.Task[Outcome]] = set()
-        ended: list[Outcome] = []
+        ended: list[Outcome] = []  # sent, recorded together: one transaction for several
+        since = 0.0  # when the oldest of ``ended`` ended
         claimed: deque[DueAlert] = deque()  # leased, waiting for a slot
         wake = self._wakes.get(channels[0] if channels else "") if due_by is None else None
         try:
             while True:
-                self._record(ended, stats)
-                ended = []
+                waited = time.monotonic() - since
+                if ended and (len(ended) >= self.per_channel or not claimed or waited >= RECORD_WITHIN):
+                    self._record(ended, stats)
+                    ended = []
                 if not claimed and len(sending) < self.per_channel and not self._stopping:
                     claimed.extend(self._claim(due_by, channels, other_than))
                 while claimed and len(sending) < self.per_channel and not self._stopping:
                     sending.add(asyncio.create_task(self._send(claimed.popleft())))
                 if not sending:
                     return stats
-                done, sending = await self._next_free_slot(sending, wake, every)
-                ended = [task.result() for task in done]
+                record_within = RECORD_WITHIN - waited if ended else None
+                done, sending = await self._next_free_slot(sending, wake, every, record_within)
+                if done and not ended:
+                    since = time.monotonic()
+                ended += [task.result() for task in done]
         finally:
             for task in sending:
                 task.cancel()
@@ -170,19 +175,25 @@ class Dispatcher:
             other_than=other_than,
         )
         self.held.alerts.update(ids)
-        loaded = [due for due in map(self.store.load_alert, ids) if due is not None]
+        loaded = self.store.load_alerts(ids)
         self.held.alerts.difference_update(set(ids) - {due.id for due in loaded})  # deleted meanwhile
         return loaded
 
     async def _next_free_slot(
-        self, sending: set[asyncio.Task[Outcome]], wake: asyncio.Event | None, every: timedelta | None
+        self,
+        sending: set[asyncio.Task[Outcome]],
+        wake: asyncio.Event | None,
+        every: timedelta | None,
+        record_within: float | None,
     ) -> tuple[set[asyncio.Task[Outcome]], set[asyncio.Task[Outcome]]]:
-        """Wait until a send ends; with free slots, also until new alerts are queued or ``every`` passes."""
+        """Wait until a send ends; with free slots, also until new alerts are queued or ``every``
+        passes; and no longer than ``record_within``, when outcomes wait to be recorded."""
         if wake is None or len(sending) >= self.per_channel:
-            return await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+            return await asyncio.wait(sending, timeout=record_within, return_when=asyncio.FIRST_COMPLETED)
         woken: asyncio.Task[Any] = asyncio.create_task(_until(wake))
         try:
-            timeout = every.total_seconds() if every else None
+            waits = [t for t in (every.total_seconds() if every else None, record_within) if t is not None]
+            timeout = min(waits, default=None)
             done, pending = await asyncio.wait({*sending, woken}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             woken.cancel()
@@ -205,29 +216,24 @@ class Dispatcher:
             configured = due.channel in self.channels  # an alert for a channel removed from the config is given up
             when = retry_at(due.attempts + 1, due.created_at or now, now, self.config, hint) if configured else None
             log.warning("alert %s (%s, %s): %s", due.id, due.topic, due.channel, exc)
-            return Outcome(due, now, str(exc), when)
-        return Outcome(due, self.clock())
+            return Outcome(due, Delivery(due.id, now, str(exc), when))
+        return Outcome(due, Delivery(due.id, self.clock()))
 
     def _record(self, outcomes: list[Outcome], stats: DeliveryStats) -> None:
         if not outcomes:
             return
-        mark_delivered = metrics.timed_write("alert outcomes", self.store.mark_delivered)
-        mark_failed = metrics.timed_write("alert outcomes", self.store.mark_attempt_failed)
+        deliveries = [o.delivery for o in outcomes]
+        metrics.timed_write("alert outcomes", self.store.record_deliveries)(deliveries, self.config.operator)
+        self.held.alerts.difference_update(d.alert_id for d in deliveries)
         for outcome in outcomes:
-            if outcome.error is None:
-                mark_delivered(outcome.alert_id, outcome.at)
-            else:
-                mark_failed(outcome.alert_id, outcome.error, outcome.retry_at, self.config.operator)
-        self.held.alerts.difference_update(o.alert_id for o in outcomes)
-        for outcome in outcomes:
-            channel = outcome.due.channel
-            if outcome.error is None:
+            channel, delivery = outcome.due.channel, outcome.delivery
+            if delivery.error is None:
                 stats.delivered += 1
                 metrics.alert_attempted(channel, "delivered")
                 if outcome.due.kind == "match" and outcome.due.content is not None:
                     published, seen = outcome.due.content.article.published_at, outcome.due.content.created_at
-                    metrics.alert_delivered(published, seen, outcome.at)
-            elif outcome.retry_at is None:
+                    metrics.alert_delivered(published, seen, delivery.at)
+            elif delivery.retry_at is None:
                 stats.failed += 1
                 metrics.alert_attempted(channel, "failed")
             else:

@@ -169,6 +169,17 @@ class DueAlert:
 
 
 @dataclass(frozen=True, slots=True)
+class Delivery:
+    """What one send did: delivered (``error`` None), to retry at ``retry_at``, or given up
+    (an ``error`` and no ``retry_at``)."""
+
+    alert_id: int
+    at: datetime
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OperatorWatch:
     """Where operator alerts go (``alerts.operator``) and how long a feed fails before one."""
 
@@ -352,15 +363,12 @@ class Store(Protocol):
     ) -> list[int]:
         """Lease due alerts of ``channels`` (all when None), or of every channel but ``other_than``."""
 
-    def load_alert(self, alert_id: int) -> DueAlert | None:
-        """An outbox row and everything its message says, read at send time."""
+    def load_alerts(self, ids: Sequence[int]) -> list[DueAlert]:
+        """The outbox rows ``ids`` that still exist and everything their messages say, read at send time."""
 
-    def mark_delivered(self, alert_id: int, now: datetime) -> None: ...
-
-    def mark_attempt_failed(
-        self, alert_id: int, error: str, retry_at: datetime | None, operator: str | None = None
-    ) -> None:
-        """A failed delivery; ``retry_at`` None gives up (status "failed") and tells ``operator``."""
+    def record_deliveries(self, deliveries: Sequence[Delivery], operator: str | None = None) -> None:
+        """What the sends did, in one transaction; each alert's lease ends. A failure without
+        ``retry_at`` gives the alert up (status "failed") and tells ``operator``."""
 
     # --- digests
     def digest_entries(self, topics: Sequence[str], since: datetime, until: datetime) -> list[DigestEntry]:

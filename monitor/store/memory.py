@@ -13,7 +13,7 @@ import itertools
 import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from monitor import polling, stories
@@ -26,6 +26,7 @@ from monitor.store.interface import (
     OPERATOR,
     SITE_TEXT_PAGES,
     Backlog,
+    Delivery,
     DigestEntry,
     DueAlert,
     FeedChange,
@@ -374,7 +375,10 @@ class MemoryStore:
             alert.lease_owner, alert.lease_expires_at = owner, now + lease
         return [a.id for a in due]
 
-    def load_alert(self, alert_id: int) -> DueAlert | None:
+    def load_alerts(self, ids: Sequence[int]) -> list[DueAlert]:
+        return [due for due in map(self._load_alert, sorted(ids)) if due is not None]
+
+    def _load_alert(self, alert_id: int) -> DueAlert | None:
         alert = self.alerts.get(alert_id)
         if alert is None:
             return None
@@ -410,25 +414,21 @@ class MemoryStore:
     def _feed_name(self, article: _Article) -> str:
         return self.feeds[article.new.feed_id].name
 
-    def mark_delivered(self, alert_id: int, now: datetime) -> None:
-        if (alert := self.alerts.get(alert_id)) is not None:
-            alert.status, alert.last_error, alert.attempts = "delivered", None, alert.attempts + 1
+    def record_deliveries(self, deliveries: Sequence[Delivery], operator: str | None = None) -> None:
+        for d in deliveries:
+            if (alert := self.alerts.get(d.alert_id)) is None:
+                continue
+            alert.attempts, alert.last_error = alert.attempts + 1, d.error
             alert.lease_owner = alert.lease_expires_at = None
-
-    def mark_attempt_failed(
-        self, alert_id: int, error: str, retry_at: datetime | None, operator: str | None = None
-    ) -> None:
-        if (alert := self.alerts.get(alert_id)) is not None:
-            alert.attempts, alert.last_error = alert.attempts + 1, error
-            alert.lease_owner = alert.lease_expires_at = None
-            if retry_at is None:
+            if d.error is None:
+                alert.status = "delivered"
+            elif d.retry_at is not None:
+                alert.next_attempt_at = d.retry_at
+            else:
                 alert.status = "failed"
                 if operator is not None and alert.kind != OPERATOR:
-                    now = alert.created_at or datetime.now(UTC)
-                    change = given_up(alert.id, alert.kind, alert.topic, alert.channel, alert.attempts, error, now)
-                    self._queue_operator(change, operator, now)
-            else:
-                alert.next_attempt_at = retry_at
+                    change = given_up(alert.id, alert.kind, alert.topic, alert.channel, alert.attempts, d.error, d.at)
+                    self._queue_operator(change, operator, d.at)
 
     # --- digests
     def digest_entries(self, topics: Sequence[str], since: datetime, until: datetime) -> list[DigestEntry]:

@@ -18,6 +18,7 @@ from monitor.store import db, notices, repository, retention
 from monitor.store.interface import (
     LEASE,
     Backlog,
+    Delivery,
     DigestEntry,
     DueAlert,
     FeedState,
@@ -97,16 +98,11 @@ class SqlStore:
             self.engine, owner, now, limit=limit, lease=lease, channels=channels, other_than=other_than
         )
 
-    def load_alert(self, alert_id: int) -> DueAlert | None:
-        return repository.load_alert(self.engine, alert_id)
+    def load_alerts(self, ids: Sequence[int]) -> list[DueAlert]:
+        return repository.load_alerts(self.engine, ids)
 
-    def mark_delivered(self, alert_id: int, now: datetime) -> None:
-        repository.mark_delivered(self.engine, alert_id, now)
-
-    def mark_attempt_failed(
-        self, alert_id: int, error: str, retry_at: datetime | None, operator: str | None = None
-    ) -> None:
-        repository.mark_attempt_failed(self.engine, alert_id, error, retry_at, operator)
+    def record_deliveries(self, deliveries: Sequence[Delivery], operator: str | None = None) -> None:
+        repository.record_deliveries(self.engine, deliveries, operator)
 
     # --- digests
     def digest_entries(self, topics: Sequence[str], since: datetime, until: datetime) -> list[DigestEntry]:

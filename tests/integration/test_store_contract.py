@@ -19,6 +19,7 @@ from monitor.analysis import text_identity
 from monitor.model import Document, Routes, TopicMatch
 from monitor.store.interface import (
     Backlog,
+    Delivery,
     HeldLeases,
     NewArticle,
     OperatorWatch,
@@ -118,20 +119,46 @@ def test_due_alerts_are_leased_loaded_retried_and_given_up(store: Store) -> None
     ids = store.claim_due_alerts("one", NOW, channels=["email"])
     assert len(ids) == 1
     assert store.claim_due_alerts("two", NOW, channels=["email"]) == []  # leased to "one"
-    due = store.load_alert(ids[0])
-    assert due is not None and due.channel == "email" and due.attempts == 0
+    (due,) = store.load_alerts(ids)
+    assert due.channel == "email" and due.attempts == 0
     assert due.content.topic == "Doubao" and due.content.snippet == "<mark>ByteDance</mark>"
     assert [o.feed for o in due.content.outlets] == ["kompas", "heise"]  # the story as known at send time
     assert due.content.idempotency_key.startswith("monitor-doubao-")
 
-    store.mark_attempt_failed(ids[0], "receiver down", NOW + 10 * MINUTE)
+    store.record_deliveries([Delivery(ids[0], NOW, "receiver down", NOW + 10 * MINUTE)])
     assert store.claim_due_alerts("two", NOW + MINUTE, channels=["email"]) == []  # not before its retry time
     assert store.claim_due_alerts("two", NOW + 10 * MINUTE, channels=["email"]) == ids
-    store.mark_attempt_failed(ids[0], "still down", None)  # given up
+    store.record_deliveries([Delivery(ids[0], NOW, "still down")])  # given up
     assert store.claim_due_alerts("two", NOW + 100 * MINUTE, channels=["email"]) == []  # never again
     assert len(store.claim_due_alerts("three", NOW, other_than=["email"])) == 1  # the webhook's alert
-    loaded = store.load_alert(ids[0])
-    assert loaded is not None and loaded.attempts == 2
+    (loaded,) = store.load_alerts(ids)
+    assert loaded.attempts == 2
+    assert store.load_alerts([999]) == []  # no such alert: nothing to send
+
+
+def test_the_outcomes_of_many_sends_are_recorded_at_once_and_a_given_up_alert_tells_the_operator(
+    store: Store,
+) -> None:
+    for n, url in enumerate(("https://kompas.example/intern", "https://kompas.example/openai")):
+        store_one(store, article(store, seed(("000", "001")[n]), url), "Doubao")
+    ids = sorted(store.claim_due_alerts("one", NOW))
+    assert len(ids) == 4
+    delivered, retried, abandoned, unknown = ids[0], ids[1], ids[2], 999
+    store.record_deliveries(
+        [
+            Delivery(delivered, NOW),
+            Delivery(retried, NOW, "HTTP 503", NOW + MINUTE),
+            Delivery(abandoned, NOW, "HTTP 410"),
+            Delivery(unknown, NOW),
+        ],
+        operator="email",
+    )
+    # Now: only the operator's notice of the alert given up (the fourth is still leased, the retry not due).
+    (notice,) = store.load_alerts(store.claim_due_alerts("two", NOW))
+    assert (notice.kind, notice.channel) == ("operator", "email") and "HTTP 410" in (notice.payload or "")
+    store.release_leases("one")
+    due = store.load_alerts(store.claim_due_alerts("two", NOW + MINUTE))
+    assert sorted((d.id, d.attempts) for d in due) == [(retried, 1), (ids[3], 0)]  # delivered and given up: gone
 
 
 def test_feeds_are_claimed_once_until_polled_or_their_lease_expires(store: Store) -> None:
@@ -218,9 +245,9 @@ def test_a_changed_topic_is_backfilled_once(store: Store) -> None:
 
 
 def kinds_queued(store: Store) -> list[str]:
-    due = [store.load_alert(i) for i in store.claim_due_alerts("reader", NOW + timedelta(days=100), limit=1000)]
+    due = store.load_alerts(store.claim_due_alerts("reader", NOW + timedelta(days=100), limit=1000))
     store.release_leases("reader")
-    return sorted(d.kind for d in due if d is not None)
+    return sorted(d.kind for d in due)
 
 
 def test_an_alerted_story_queues_one_update_per_change(store: Store) -> None:
@@ -300,8 +327,7 @@ def test_each_topic_queues_alerts_on_its_routed_channels_only(store: Store) -> N
 def test_failed_alerts_are_queued_again_only_when_failed(store: Store) -> None:
     store_one(store, article(store, seed("000"), "https://kompas.example/intern"), "Doubao")
     email, hook = sorted(store.claim_due_alerts("one", NOW))
-    store.mark_attempt_failed(email, "down", None)
-    store.mark_delivered(hook, NOW)
+    store.record_deliveries([Delivery(email, NOW, "down"), Delivery(hook, NOW)])
     outcome = store.requeue_failed([email, hook, 999], NOW + MINUTE)
     assert outcome.queued == (email,) and outcome.not_failed == ((hook, "delivered"),) and outcome.missing == (999,)
     assert store.claim_due_alerts("two", NOW + MINUTE) == [email]
@@ -324,6 +350,5 @@ def test_the_backlog_is_the_oldest_undelivered_alert_and_the_unclaimed_due_feeds
     assert isinstance(stored, StoredArticle) and stored.queued_on == CHANNELS
     store.claim_due_feeds("worker", NOW, names=["heise"])
     assert store.backlog(NOW + MINUTE) == Backlog(MINUTE, 1)  # heise is held; kompas is due and free
-    for alert_id in store.claim_due_alerts("worker", NOW + MINUTE):
-        store.mark_delivered(alert_id, NOW + MINUTE)
+    store.record_deliveries([Delivery(i, NOW + MINUTE) for i in store.claim_due_alerts("worker", NOW + MINUTE)])
     assert store.backlog(NOW + MINUTE).oldest_pending_alert == timedelta(0)
