@@ -13,7 +13,7 @@ import itertools
 import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from monitor import polling, stories
@@ -427,8 +427,9 @@ class MemoryStore:
             else:
                 alert.status = "failed"
                 if operator is not None and alert.kind != OPERATOR:
-                    change = given_up(alert.id, alert.kind, alert.topic, alert.channel, alert.attempts, d.error, d.at)
-                    self._queue_operator(change, operator, d.at)
+                    now = datetime.now(UTC)  # the notice is new now, whatever clock the sender keeps
+                    change = given_up(alert.id, alert.kind, alert.topic, alert.channel, alert.attempts, d.error, now)
+                    self._queue_operator(change, operator, now)
 
     # --- digests
     def digest_entries(self, topics: Sequence[str], since: datetime, until: datetime) -> list[DigestEntry]:

@@ -695,7 +695,7 @@ def record_deliveries(engine: Engine, deliveries: Sequence[Delivery], operator: 
         for d in deliveries
         if d.error is not None
     ]
-    abandoned = {d.alert_id: d.at for d in deliveries if d.error is not None and d.retry_at is None}
+    abandoned = [d.alert_id for d in deliveries if d.error is not None and d.retry_at is None]
     with writing(engine) as connection:
         if delivered:
             connection.execute(_DELIVERED, delivered)
@@ -707,11 +707,11 @@ def record_deliveries(engine: Engine, deliveries: Sequence[Delivery], operator: 
             sa.select(
                 _ALERT.c.id, _ALERT.c.kind, _ALERT.c.topic, _ALERT.c.channel, _ALERT.c.attempts, _ALERT.c.last_error
             )
-            .where(_ALERT.c.id.in_(list(abandoned)), _ALERT.c.kind != OPERATOR)
+            .where(_ALERT.c.id.in_(abandoned), _ALERT.c.kind != OPERATOR)
             .order_by(_ALERT.c.id)
         ).all()
         for alert_id, kind, topic, channel, attempts, error in told:
-            at = abandoned[alert_id]
+            at = utcnow()  # the notice is new now, whatever clock the sender keeps
             notices.queue_alert_given_up(
                 connection, given_up(alert_id, kind, topic, channel, attempts, error, at), operator, at
             )
