@@ -46,10 +46,12 @@ class _Site:
         self.build, self.port = build, port
         self.table = build(0, port)
         self.served: Counter[int] = Counter()
+        self.hits: Counter[str] = Counter()  # requests per path since the last round or reset
 
     def answer(self, path: str, headers: Mapping[str, str]) -> bytes:
         if path.startswith(CONTROL):
             return self._control(path.removeprefix(CONTROL))
+        self.hits[path] += 1
         found = self.table.get(path)
         if found is None:
             return self._simple(404, "Not Found", b"not found")
@@ -81,10 +83,14 @@ class _Site:
         if command.startswith("round/"):
             self.table = self.build(int(command.removeprefix("round/")), self.port)
             self.served.clear()
+            self.hits.clear()
             body = b"ok"
         elif command == "reset":
             self.served.clear()
+            self.hits.clear()
             body = b"ok"
+        elif command == "repeats":  # the paths requested more than once
+            body = json.dumps({path: n for path, n in self.hits.items() if n > 1}).encode()
         else:  # "stats"
             body = json.dumps({str(k): v for k, v in self.served.items()}).encode()
         return _head(200, "OK", {"content-type": "application/json", "content-length": str(len(body))}) + body
@@ -172,6 +178,11 @@ class BenchSite:
 
     def reset_stats(self) -> None:
         self.control("reset")
+
+    def repeats(self) -> dict[str, int]:
+        """Paths requested more than once since the last round or reset, with their counts."""
+        counts: dict[str, int] = json.loads(self.control("repeats"))
+        return counts
 
     def stats(self) -> dict[str, int]:
         counts: dict[str, int] = json.loads(self.control("stats"))

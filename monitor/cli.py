@@ -210,10 +210,10 @@ def _feed_line(feed: Any) -> str:
 def run(ctx: click.Context, and_serve: bool) -> None:
     """Run as a daemon: poll feeds on their schedule and deliver alerts until SIGTERM or Ctrl-C.
 
-    Polls due feeds every `polling.tick` and delivers alerts beside it, one at a time
-    per channel; queues each digest when its period ends. Status lines go to stderr,
-    among them one when the database stops taking writes (polling pauses) and one
-    when it takes them again.
+    Polls each feed as it falls due and sends each alert as soon as it is queued, every
+    channel on its own; queues each digest when its period ends. Status lines go to stderr,
+    among them one when the database stops taking writes (polling pauses) and one when it
+    takes them again.
 
     Several `monitor run` processes may share one PostgreSQL database; each claims
     due feeds with a lease, so none is polled twice at once. With --serve the same
@@ -223,7 +223,7 @@ def run(ctx: click.Context, and_serve: bool) -> None:
     ready and stopping, and pings the watchdog (WatchdogSec) every half timeout.
     """
     from monitor.scheduler import run_forever
-    from monitor.service import run_loop, running
+    from monitor.service import DATABASE_WAIT, run_loop, running, serving_metrics
     from monitor.systemd import supervised
 
     config = _config(ctx)
@@ -233,23 +233,26 @@ def run(ctx: click.Context, and_serve: bool) -> None:
 
     async def go() -> None:
         stop = asyncio.Event()
-        async with running(config) as runtime, supervised(stop):
-            if listener is None:
-                await run_forever(runtime, report, stop)
-                return
-            from monitor.api.health import Readiness
-            from monitor.api.server import serve as serve_http
+        async with running(config, wait_for_database=DATABASE_WAIT) as runtime, supervised(stop):
+            with serving_metrics(config, runtime.store) as url:
+                if url:
+                    report(f"metrics at {url}")
+                if listener is None:
+                    await run_forever(runtime, report, stop)
+                    return
+                from monitor.api.health import Readiness
+                from monitor.api.server import serve as serve_http
 
-            polling = asyncio.create_task(run_forever(runtime, report, stop))
+                polling = asyncio.create_task(run_forever(runtime, report, stop))
 
-            def workers() -> str | None:
-                return "the poller has stopped" if polling.done() else runtime.services.pool.problem
+                def workers() -> str | None:
+                    return "the poller has stopped" if polling.done() else runtime.services.pool.problem
 
-            try:
-                await serve_http(config, listener, Readiness(runtime.store.engine, workers), stop, report)
-            finally:
-                stop.set()
-                await polling
+                try:
+                    await serve_http(config, listener, Readiness(runtime.store.engine, workers), stop, report)
+                finally:
+                    stop.set()
+                    await polling
 
     run_loop(go())
 
@@ -584,11 +587,9 @@ def alerts_retry(ctx: click.Context, ids: tuple[int, ...], every_failed: bool) -
     fails, the usual backoff applies while `alerts.retry_for` since the alert was
     queued allows). Exits 1 when an ID does not exist or was not failed.
     """
-    from monitor.store import repository
-
     if bool(ids) == every_failed:
         raise UsageError("give alert IDs or --failed (not both); `monitor alerts --status failed` lists them")
-    outcome = repository.requeue_failed(_engine(ctx), None if every_failed else ids, datetime.now(UTC))
+    outcome = _store(ctx).requeue_failed(None if every_failed else ids, datetime.now(UTC))
     click.echo(f"{len(outcome.queued)} alerts queued again{_ids(outcome.queued)}")
     problems = [f"alert {i} does not exist" for i in outcome.missing]
     problems += [f"alert {i} is {status}, not failed; left as it is" for i, status in outcome.not_failed]

@@ -462,6 +462,17 @@ class ApiConfig(_Section):
         return self
 
 
+class MetricsConfig(_Section):
+    listen: str | None = None  # host:port where `monitor run` serves /metrics; off when unset
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, listen: str | None) -> str | None:
+        if listen is not None:
+            parse_listen(listen)
+        return listen
+
+
 class Config(_Section):
     database: Annotated[str, AfterValidator(check_database_url)] = "sqlite:///data/monitor.db"
     feeds: list[FeedConfig] = []
@@ -473,6 +484,7 @@ class Config(_Section):
     backfill: BackfillConfig = BackfillConfig()
     api: ApiConfig = ApiConfig()
     retention: RetentionConfig = RetentionConfig()
+    metrics: MetricsConfig = MetricsConfig()
     source: str = Field(default="<defaults>", exclude=True)
 
     def secrets(self) -> list[str]:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from monitor import metrics
 from monitor.alerts.digest import Digest, DigestStory, DigestTopic, from_payload, newest_first
 from monitor.alerts.schedule import Period
 from monitor.config import DigestConfig
@@ -78,7 +79,10 @@ def queue(store: Store, digest: Digest, channel: str, now: datetime) -> int | No
     Queued before its period ends (`monitor digest send`), it is the period's one digest,
     and the next period's starts where it ended: nothing is listed twice or lost.
     """
-    return store.queue_digest(digest.name, digest.period_start, digest.to_payload(), channel, now)
+    queued = store.queue_digest(digest.name, digest.period_start, digest.to_payload(), channel, now)
+    if queued is not None:
+        metrics.alerts_queued([channel])
+    return queued
 
 
 def next_look(digests: Sequence[DigestConfig], now: datetime) -> timedelta:

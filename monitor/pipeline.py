@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from monitor import logs, polling, stories
+from monitor import logs, metrics, polling, stories
 from monitor.errors import FetchError, ParseError, StorageError
 from monitor.feeds import ParsedFeed, parse_feed
 from monitor.fetch import Fetcher, FetchResult, is_transient
@@ -97,8 +97,11 @@ class Services:
 
     def __post_init__(self) -> None:
         self.writer = ArticleWriter(
-            lambda batch: self.store.store_articles(
-                batch, self.routes, self.story_rules, self.clock(), updates=self.updates
+            metrics.timed_write(
+                "articles",
+                lambda batch: self.store.store_articles(
+                    batch, self.routes, self.story_rules, self.clock(), updates=self.updates
+                ),
             ),
             self.database,
         )
@@ -167,6 +170,13 @@ class FeedReport:
     transient: bool = False  # the failure usually passes (DNS, connect, timeout, 5xx): retried soon
     warnings: tuple[str, ...] = ()  # read anyway, but worth the operator's eye
 
+    @property
+    def outcome(self) -> str:
+        """The status as a metric label: ok, not_modified, http_error or error."""
+        if self.status.startswith("HTTP "):
+            return "http_error"
+        return {"ok": "ok", "not modified": "not_modified"}.get(self.status, "error")
+
 
 async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport, PollRecord]:
     """Poll one feed: fetch, parse, store its new entries; and when to poll it next."""
@@ -175,9 +185,10 @@ async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport,
     response: FetchResult | None = None
     rhythm = feed.rhythm
     try:
-        response = await services.fetcher.get(
-            feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=feed.trusted
-        )
+        with metrics.fetch_timer("feed").time():
+            response = await services.fetcher.get(
+                feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=feed.trusted
+            )
         report.warnings, report.transient = response.warnings, response.server_failed
         for warning in response.warnings:
             log.warning("feed %s: %s", feed.name, warning)
@@ -221,7 +232,8 @@ async def _process_entries(services: Services, feed: FeedState, parsed: ParsedFe
     )
     fresh = [e for e in parsed.entries if e.guid in unseen]
     report.new = len(fresh)
-    report.duplicates += sum(1 for e in fresh if e.url in known)
+    report.duplicates += (same := sum(1 for e in fresh if e.url in known))
+    metrics.same_item(same)
     gate = asyncio.Semaphore(ARTICLES_AT_ONCE_PER_FEED)
 
     async def one(entry: Entry) -> None:
@@ -261,8 +273,15 @@ async def _process_entry(
         stored = await services.writer.store(_to_store(feed, entry, article))
     if stored is None:
         report.duplicates += 1
+        metrics.same_item()
         return
     assert not isinstance(stored, SiteBoilerplate)  # the feed's text has no page hash to count
+    metrics.article_stored(
+        new_story=stored.new_story,
+        copy=stored.signal.startswith(stories.COPY_SIGNAL),
+        topics=[found.topic for found in article.matches],
+        alerts=stored.queued_on,
+    )
     report.stored += 1
     report.matches += stored.matches
     report.alerts += stored.alerts
@@ -294,7 +313,8 @@ async def _analyse(services: Services, entry: Entry, feed_language: str | None, 
     """The article from its page; from the feed's own summary when the page fails."""
     if entry.url:
         try:
-            page = await services.fetcher.get(entry.url)
+            with metrics.fetch_timer("page").time():
+                page = await services.fetcher.get(entry.url)
             if page.status >= 400:
                 raise FetchError(f"{entry.url} answered HTTP {page.status}")
             return await services.pool.run(analyse, entry, feed_language, services.clock(), page.body, page.url)
@@ -365,9 +385,8 @@ async def poll_due(
 
 async def claim_due(services: Services, owner: str, *, names: Sequence[str] | None = None) -> list[FeedState]:
     """Lease the feeds that are due (or the named ones) to ``owner``; the heartbeat renews them from now on."""
-    feeds = await services.database.run(
-        services.store.claim_due_feeds, owner, services.clock(), names=names, lease=services.lease
-    )
+    claim = metrics.timed_write("claim feeds", services.store.claim_due_feeds)
+    feeds = await services.database.run(claim, owner, services.clock(), names=names, lease=services.lease)
     services.held.feeds.update(feed.id for feed in feeds)
     return feeds
 
@@ -379,13 +398,14 @@ async def poll_claimed(services: Services, feeds: Sequence[FeedState], *, concur
     long poll is never claimed twice. When the database stops taking writes, the feeds
     not started yet are left alone (their leases expire) and nothing more is fetched.
     """
+    record_polls = metrics.timed_write("polls", services.store.record_polls)
     gate = asyncio.Semaphore(concurrency)
     finished: list[PollRecord] = []  # written in batches: one transaction per feed would be most of a 304's cost
 
     async def write(records: list[PollRecord]) -> None:
         try:
             if records and not services.storage.failing:
-                await services.database.run(services.store.record_polls, records, services.operator)
+                await services.database.run(record_polls, records, services.operator)
         except StorageError as exc:
             services.storage.failed(exc)  # the polls are not recorded: their feeds are polled again later
         finally:
@@ -398,6 +418,7 @@ async def poll_claimed(services: Services, feeds: Sequence[FeedState], *, concur
                 return None
             report, record = await refresh_feed(services, feed)
         _log_poll(report)
+        metrics.feed_polled(report.outcome)
         finished.append(record)
         if len(finished) >= RECORDS_PER_WRITE:
             records, finished[:] = finished[:], []
@@ -441,7 +462,9 @@ async def backfill(services: Services, topics: TopicSet, since: datetime, *, ale
         matches = topics.match(document)
         if matches:
             found += len(matches)
-            queued += await services.database.run(
+            queued_on = await services.database.run(
                 services.store.store_backfill, article_id, story_id, matches, routes, services.clock()
             )
+            metrics.alerts_queued(queued_on)
+            queued += len(queued_on)
     return found, queued

@@ -7,8 +7,9 @@ import gc
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Coroutine, Sequence
-from contextlib import asynccontextmanager
+import time
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -18,15 +19,14 @@ from typing import Any, TypeVar
 
 import httpx
 
-from monitor import digests, logs, polling, stories, workers
+from monitor import digests, logs, metrics, polling, stories, workers
 from monitor.alerts import outbox
 from monitor.alerts.channels import ChannelRegistry, apprise_channel, email_channel, webhook_channel
 from monitor.alerts.email import SmtpSettings
-from monitor.config import AlertsConfig, AppriseChannel, Config, WebhookChannel
-from monitor.errors import StorageError
+from monitor.config import AlertsConfig, AppriseChannel, Config, WebhookChannel, is_loopback, parse_listen
+from monitor.errors import ConfigError, DatabaseError, MonitorError, StorageError
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.pipeline import CycleReport, Services, backfill, claim_due, poll_claimed, poll_due
-from monitor.store import repository
 from monitor.store.interface import LEASE, FeedState, OperatorWatch, Pruned, Store
 from monitor.store.sql import SqlStore
 from monitor.store.tables import utcnow
@@ -35,6 +35,11 @@ from monitor.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# `monitor run` waits this long for a PostgreSQL server that is still starting (compose
+# starts both at once), trying every few seconds.
+DATABASE_WAIT = timedelta(minutes=2)
+DATABASE_RETRY_SECONDS = 3.0
 
 
 def run_loop(main: Coroutine[Any, Any, T]) -> T:
@@ -61,9 +66,23 @@ def compile_topics(config: Config) -> TopicSet:
     return TopicSet.compile([TopicSpec(t.name, t.query, t.stem) for t in config.topics])
 
 
-def open_store(config: Config) -> SqlStore:
-    """The configured database, its schema brought up to date."""
-    return SqlStore.open(config.database)
+def open_store(config: Config, *, wait: timedelta = timedelta(0)) -> SqlStore:
+    """The configured database, its schema brought up to date.
+
+    ``wait``: how long a PostgreSQL server that does not answer yet is tried again (a
+    container started beside its database), one log line per try, before giving up
+    with its error: a bounded wait, not a crash loop.
+    """
+    give_up = time.monotonic() + wait.total_seconds()
+    while True:
+        try:
+            return SqlStore.open(config.database)
+        except DatabaseError as exc:
+            left = give_up - time.monotonic()
+            if left <= 0 or not config.database.startswith("postgresql"):
+                raise
+            log.warning("waiting for the database, %.0f s more: %s", left, exc)
+            time.sleep(min(DATABASE_RETRY_SECONDS, left))
 
 
 def worker_name() -> str:
@@ -257,7 +276,7 @@ class Runtime:
     async def next_feed_due(self) -> datetime | None:
         """When the next feed falls due (None: no feed, or the database cannot say)."""
         try:
-            return await self.services.database.run(repository.next_feed_due, self.store.engine)
+            return await self.services.database.run(self.store.next_feed_due)
         except StorageError as exc:
             self.services.storage.failed(exc)
             return None
@@ -311,13 +330,16 @@ async def deliver_channel(config: Config, store: Store, channel: str) -> outbox.
 
 
 @asynccontextmanager
-async def running(config: Config, *, lease: timedelta = LEASE) -> AsyncIterator[Runtime]:
+async def running(
+    config: Config, *, lease: timedelta = LEASE, wait_for_database: timedelta = timedelta(0)
+) -> AsyncIterator[Runtime]:
     """Open the database, the HTTP clients and the worker pool; close them all after.
 
     ``lease``: how long a claimed feed or alert stays this process's without a renewal;
     a heartbeat renews the leases of the work in progress every quarter of it.
+    ``wait_for_database``: see ``open_store``.
     """
-    store = open_store(config)
+    store = open_store(config, wait=wait_for_database)
     topics = compile_topics(config)
     gc.freeze()  # the topics live as long as the process: out of every later collection's way
     owner = worker_name()
@@ -394,3 +416,41 @@ async def _backfill_changed_topics(runtime: Runtime) -> None:
         services, subset, services.clock() - config.backfill.window, alert=config.backfill.alert
     )
     log.info("backfilled %s: %d matches, %d alerts queued", ", ".join(changed), found, queued)
+
+
+@contextmanager
+def serving_metrics(config: Config, store: Store) -> Iterator[str | None]:
+    """Serve /metrics on ``metrics.listen`` (when set) while inside; yields its URL.
+
+    Beyond loopback only with ``api.tokens``, whose holders it then asks for one, as the
+    API does. Every scrape also reads the shared backlog (the oldest undelivered alert,
+    the feeds due) from the database, wherever the metrics are served.
+    """
+    metrics.watch_backlog(partial(_backlog, store))
+    server = None
+    if listen := config.metrics.listen:
+        host, port = parse_listen(listen)
+        tokens = [t.token for t in config.api.tokens]
+        if not is_loopback(host) and not tokens:
+            raise ConfigError(
+                f"metrics.listen {listen} is reachable from other machines but api.tokens is empty: "
+                "add api.tokens (docs/configuration.md) or listen on 127.0.0.1"
+            )
+        try:
+            server = metrics.MetricsServer(host, port, tokens).start()
+        except OSError as exc:
+            raise MonitorError(
+                f"metrics.listen {listen}: cannot listen there ({exc.strerror or exc}); "
+                "choose a free port or remove the key"
+            ) from None
+    try:
+        yield f"http://{listen}/metrics" if listen else None
+    finally:
+        if server is not None:
+            server.close()
+        metrics.watch_backlog(None)
+
+
+def _backlog(store: Store) -> tuple[float, int]:
+    found = store.backlog(utcnow())
+    return found.oldest_pending_alert.total_seconds(), found.feeds_due

@@ -28,6 +28,7 @@ from datetime import datetime
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from monitor import metrics
 from monitor.errors import MonitorError, ParseError
 
 if TYPE_CHECKING:  # loaded where the work runs, in the workers: the parent only names them
@@ -301,6 +302,7 @@ class WorkerPool:
         except (asyncio.IncompleteReadError, OSError):
             if not worker.retiring and worker in self._workers:  # not closed by us
                 self.rebuilds += 1  # it died, or was killed for a document that took too long
+                metrics.worker_restarted()
         except Exception:
             pass  # could not start: _cannot_start says why to whoever waits for a worker
         finally:

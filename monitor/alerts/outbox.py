@@ -15,10 +15,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from monitor import metrics
 from monitor.alerts import digest, notices
 from monitor.alerts.channels import ChannelRegistry
 from monitor.alerts.render import Message, alert_message
@@ -27,12 +31,17 @@ from monitor.changes import OperatorEvent, StoryChange
 from monitor.config import AlertsConfig
 from monitor.errors import DeliveryError, StorageError
 from monitor.store.db import StorageHealth
-from monitor.store.interface import LEASE, DueAlert, HeldLeases, Store
+from monitor.store.interface import LEASE, Delivery, DueAlert, HeldLeases, Store
 from monitor.store.tables import utcnow
 
 log = logging.getLogger(__name__)
 
-PER_CHANNEL = 4  # alerts in flight at once per channel
+PER_CHANNEL = 16  # alerts in flight at once per channel
+CLAIMS_PER_SLOT = 4  # alerts leased per claim, per slot: fewer, larger transactions
+# Outcomes are recorded per_channel at a time, or this long (seconds) after the first of them
+# ended: fewer transactions, while a sent alert stays unrecorded (and would be sent again
+# after a crash) only briefly.
+RECORD_WITHIN = 0.2
 # Bounds one send whatever the channel: webhooks give up after 10 s, email after 2 x 30 s.
 SEND_DEADLINE = timedelta(seconds=60)
 
@@ -62,6 +71,14 @@ def retry_at(
     if hint is not None:  # the receiver's Retry-After, if it said one
         wait = max(wait, timedelta(seconds=hint))
     return now + wait
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One send's result, recorded with the others that ended meanwhile: the alert, what happened."""
+
+    due: DueAlert
+    delivery: Delivery
 
 
 @dataclass
@@ -111,78 +128,117 @@ class Dispatcher:
         every: timedelta | None = None,
     ) -> DeliveryStats:
         """Send the due alerts ``per_channel`` at a time: a slot that frees takes the next one at
-        once, so one send that hangs costs the channel one slot, not its whole batch."""
+        once, so one send that hangs costs the channel one slot, not its whole batch. Alerts
+        are leased a batch at a time (one statement) and wait in ``claimed`` for a slot."""
         stats = DeliveryStats()
-        sending: set[asyncio.Task[None]] = set()
+        sending: set[asyncio.Task[Outcome]] = set()
+        ended: list[Outcome] = []  # sent, recorded together: one transaction for several
+        since = 0.0  # when the oldest of ``ended`` ended
+        claimed: deque[DueAlert] = deque()  # leased, waiting for a slot
         wake = self._wakes.get(channels[0] if channels else "") if due_by is None else None
         try:
             while True:
-                free = 0 if self._stopping else self.per_channel - len(sending)
-                if free:
-                    ids = self.store.claim_due_alerts(
-                        self.owner,
-                        due_by or self.clock(),
-                        limit=free,
-                        lease=self.lease,
-                        channels=channels,
-                        other_than=other_than,
-                    )
-                    self.held.alerts.update(ids)
-                    sending.update(asyncio.create_task(self._deliver_one(i, stats)) for i in ids)
+                waited = time.monotonic() - since
+                if ended and (len(ended) >= self.per_channel or not claimed or waited >= RECORD_WITHIN):
+                    self._record(ended, stats)
+                    ended = []
+                if not claimed and len(sending) < self.per_channel and not self._stopping:
+                    claimed.extend(self._claim(due_by, channels, other_than))
+                while claimed and len(sending) < self.per_channel and not self._stopping:
+                    sending.add(asyncio.create_task(self._send(claimed.popleft())))
                 if not sending:
                     return stats
-                done, sending = await self._next_free_slot(sending, wake, every)
-                for task in done:
-                    task.result()  # a StorageError ends the round; the alerts in flight stay queued
+                record_within = RECORD_WITHIN - waited if ended else None
+                done, sending = await self._next_free_slot(sending, wake, every, record_within)
+                if done and not ended:
+                    since = time.monotonic()
+                ended += [task.result() for task in done]
         finally:
             for task in sending:
                 task.cancel()
             await asyncio.gather(*sending, return_exceptions=True)
+            # Claimed but not sent (stopping): their leases end at exit or expire.
+            self.held.alerts.difference_update(due.id for due in claimed)
+            # A StorageError here leaves them leased: sent again when the leases expire (at least once).
+            self._record(ended, stats)
+
+    def _claim(
+        self, due_by: datetime | None, channels: list[str] | None, other_than: list[str] | None
+    ) -> list[DueAlert]:
+        """Lease a batch of due alerts (one statement for many) and read what they say."""
+        ids = metrics.timed_write("claim alerts", self.store.claim_due_alerts)(
+            self.owner,
+            due_by or self.clock(),
+            limit=self.per_channel * CLAIMS_PER_SLOT,
+            lease=self.lease,
+            channels=channels,
+            other_than=other_than,
+        )
+        self.held.alerts.update(ids)
+        loaded = self.store.load_alerts(ids)
+        self.held.alerts.difference_update(set(ids) - {due.id for due in loaded})  # deleted meanwhile
+        return loaded
 
     async def _next_free_slot(
-        self, sending: set[asyncio.Task[None]], wake: asyncio.Event | None, every: timedelta | None
-    ) -> tuple[set[asyncio.Task[None]], set[asyncio.Task[None]]]:
-        """Wait until a send ends; with free slots, also until new alerts are queued or ``every`` passes."""
+        self,
+        sending: set[asyncio.Task[Outcome]],
+        wake: asyncio.Event | None,
+        every: timedelta | None,
+        record_within: float | None,
+    ) -> tuple[set[asyncio.Task[Outcome]], set[asyncio.Task[Outcome]]]:
+        """Wait until a send ends; with free slots, also until new alerts are queued or ``every``
+        passes; and no longer than ``record_within``, when outcomes wait to be recorded."""
         if wake is None or len(sending) >= self.per_channel:
-            return await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
-        woken = asyncio.create_task(_until(wake))
+            return await asyncio.wait(sending, timeout=record_within, return_when=asyncio.FIRST_COMPLETED)
+        woken: asyncio.Task[Any] = asyncio.create_task(_until(wake))
         try:
-            timeout = every.total_seconds() if every else None
+            waits = [t for t in (every.total_seconds() if every else None, record_within) if t is not None]
+            timeout = min(waits, default=None)
             done, pending = await asyncio.wait({*sending, woken}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             woken.cancel()
         wake.clear()
         return done - {woken}, pending - {woken}
 
-    async def _deliver_one(self, alert_id: int, stats: DeliveryStats) -> None:
+    async def _send(self, due: DueAlert) -> Outcome:
+        """Send one alert; what happened, to be recorded (no database work here)."""
         try:
-            due = self.store.load_alert(alert_id)
-            if due is None:
-                return
-            configured = due.channel in self.channels
             try:
-                try:
-                    async with asyncio.timeout(self.send_deadline.total_seconds()):
-                        await self.channels.deliver(due.channel, message(due))
-                except TimeoutError:
-                    raise DeliveryError(
-                        f"{due.channel}: no answer within {self.send_deadline.total_seconds():g} s; will retry"
-                    ) from None
-            except DeliveryError as exc:
-                hint = exc.retry_after if isinstance(exc, WebhookDeliveryError) else None
-                now = self.clock()
-                when = retry_at(due.attempts + 1, due.created_at or now, now, self.config, hint) if configured else None
-                self.store.mark_attempt_failed(alert_id, str(exc), when, self.config.operator)
-                log.warning("alert %s (%s, %s): %s", alert_id, due.topic, due.channel, exc)
-                if when is None:
-                    stats.failed += 1
-                else:
-                    stats.retrying += 1
-            else:
-                self.store.mark_delivered(alert_id, self.clock())
+                async with asyncio.timeout(self.send_deadline.total_seconds()):
+                    await self.channels.deliver(due.channel, message(due))
+            except TimeoutError:
+                raise DeliveryError(
+                    f"{due.channel}: no answer within {self.send_deadline.total_seconds():g} s; will retry"
+                ) from None
+        except DeliveryError as exc:
+            hint = exc.retry_after if isinstance(exc, WebhookDeliveryError) else None
+            now = self.clock()
+            configured = due.channel in self.channels  # an alert for a channel removed from the config is given up
+            when = retry_at(due.attempts + 1, due.created_at or now, now, self.config, hint) if configured else None
+            log.warning("alert %s (%s, %s): %s", due.id, due.topic, due.channel, exc)
+            return Outcome(due, Delivery(due.id, now, str(exc), when))
+        return Outcome(due, Delivery(due.id, self.clock()))
+
+    def _record(self, outcomes: list[Outcome], stats: DeliveryStats) -> None:
+        if not outcomes:
+            return
+        deliveries = [o.delivery for o in outcomes]
+        metrics.timed_write("alert outcomes", self.store.record_deliveries)(deliveries, self.config.operator)
+        self.held.alerts.difference_update(d.alert_id for d in deliveries)
+        for outcome in outcomes:
+            channel, delivery = outcome.due.channel, outcome.delivery
+            if delivery.error is None:
                 stats.delivered += 1
-        finally:
-            self.held.alerts.discard(alert_id)
+                metrics.alert_attempted(channel, "delivered")
+                if outcome.due.kind == "match" and outcome.due.content is not None:
+                    published, seen = outcome.due.content.article.published_at, outcome.due.content.created_at
+                    metrics.alert_delivered(published, seen, delivery.at)
+            elif delivery.retry_at is None:
+                stats.failed += 1
+                metrics.alert_attempted(channel, "failed")
+            else:
+                stats.retrying += 1
+                metrics.alert_attempted(channel, "retried")
 
     # --- the daemon's task ----------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from monitor.errors import DeliveryError
 SIGNATURE_HEADER = "X-Monitor-Signature"
 TIMESTAMP_HEADER = "X-Monitor-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_ANSWER_BYTES = 64 * 1024  # of a receiver's answer, read and dropped to keep its connection
 
 
 class WebhookDeliveryError(DeliveryError):
@@ -108,8 +109,7 @@ async def deliver_webhook(
             request = client.build_request("POST", url, content=body, headers=headers, timeout=timeout)
             # Redirects are not followed: a POST that moved is a configuration to fix.
             response = await client.send(request, stream=True, follow_redirects=False)
-            # The body is never read: a receiver cannot make us buffer anything.
-            await response.aclose()
+            await _discard_body(response)
     except TimeoutError:
         raise WebhookDeliveryError(f"{where} timed out after {timeout:g}s; will retry") from None
     except httpx.TimeoutException:
@@ -129,6 +129,19 @@ async def deliver_webhook(
     if retry_after is not None:
         detail += f", retry after {retry_after:g}s"
     raise WebhookDeliveryError(f"{where} {detail}; will retry", status=response.status_code, retry_after=retry_after)
+
+
+async def _discard_body(response: httpx.Response) -> None:
+    """Read and drop a short answer, so its connection serves the next alert; a long one is
+    cut off with its connection: a receiver cannot make us read or buffer much."""
+    seen = 0
+    try:
+        async for chunk in response.aiter_raw():
+            seen += len(chunk)
+            if seen > MAX_ANSWER_BYTES:
+                break
+    finally:
+        await response.aclose()
 
 
 def _reason(error: Exception) -> str:

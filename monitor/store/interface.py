@@ -116,7 +116,11 @@ class StoredArticle:
     new_story: bool
     signal: str
     matches: int
-    alerts: int
+    queued_on: tuple[str, ...]  # the channel of each alert queued
+
+    @property
+    def alerts(self) -> int:
+        return len(self.queued_on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +166,17 @@ class DueAlert:
     topic: str = ""
     created_at: datetime | None = None
     payload: str | None = None  # JSON, by kind: an update's change, a digest, an operator event
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What one send did: delivered (``error`` None), to retry at ``retry_at``, or given up
+    (an ``error`` and no ``retry_at``)."""
+
+    alert_id: int
+    at: datetime
+    error: str | None = None
+    retry_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +258,15 @@ def given_up(
     return FeedChange(outbox_key(OPERATOR, "alert", alert_id, "failed", attempts), event)
 
 
+@dataclass(frozen=True, slots=True)
+class Requeued:
+    """What ``requeue_failed`` did: the alerts queued again, and those it left as they were."""
+
+    queued: tuple[int, ...]
+    not_failed: tuple[tuple[int, str], ...] = ()  # (id, status): pending or delivered, left alone
+    missing: tuple[int, ...] = ()
+
+
 def idempotency_key(topic: str, story_id: int, channel: str) -> str:
     """Stable per (topic, story, channel): a receiver drops a redelivery by it."""
     slug = "-".join(stories_slug(topic))
@@ -271,6 +295,14 @@ class Pruned:
     story_keys: int
 
 
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What waits in the shared database: the same figures for every worker."""
+
+    oldest_pending_alert: timedelta  # zero when nothing waits
+    feeds_due: int  # due and held by no worker
+
+
 class Store(Protocol):
     """Everything the monitor keeps. Each call is one short transaction with no I/O but the
     database's, safe to run on a thread; records in, records out."""
@@ -292,6 +324,9 @@ class Store(Protocol):
         self, owner: str, now: datetime, *, lease: timedelta = LEASE, names: Iterable[str] | None = None
     ) -> list[FeedState]:
         """Lease the feeds whose time has come; with ``names``, those feeds due or not (empty: all)."""
+
+    def next_feed_due(self) -> datetime | None:
+        """When the next feed falls due (its next check, or its lease's end if later); None: no feed."""
 
     def record_polls(self, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
         """How each poll went and when to poll next; releases the feeds' leases. A feed failing
@@ -328,15 +363,12 @@ class Store(Protocol):
     ) -> list[int]:
         """Lease due alerts of ``channels`` (all when None), or of every channel but ``other_than``."""
 
-    def load_alert(self, alert_id: int) -> DueAlert | None:
-        """An outbox row and everything its message says, read at send time."""
+    def load_alerts(self, ids: Sequence[int]) -> list[DueAlert]:
+        """The outbox rows ``ids`` that still exist and everything their messages say, read at send time."""
 
-    def mark_delivered(self, alert_id: int, now: datetime) -> None: ...
-
-    def mark_attempt_failed(
-        self, alert_id: int, error: str, retry_at: datetime | None, operator: str | None = None
-    ) -> None:
-        """A failed delivery; ``retry_at`` None gives up (status "failed") and tells ``operator``."""
+    def record_deliveries(self, deliveries: Sequence[Delivery], operator: str | None = None) -> None:
+        """What the sends did, in one transaction; each alert's lease ends. A failure without
+        ``retry_at`` gives the alert up (status "failed") and tells ``operator``."""
 
     # --- digests
     def digest_entries(self, topics: Sequence[str], since: datetime, until: datetime) -> list[DigestEntry]:
@@ -350,6 +382,9 @@ class Store(Protocol):
 
     def queue_digest(self, name: str, period_start: datetime, payload: str, channel: str, now: datetime) -> int | None:
         """Queue a period's digest; None when it was queued already."""
+
+    def requeue_failed(self, ids: Sequence[int] | None, now: datetime) -> Requeued:
+        """Failed alerts (``ids``, or all when None) back in the outbox, due ``now``."""
 
     # --- leases and health
     def renew_leases(self, owner: str, held: HeldLeases, until: datetime) -> None: ...
@@ -378,10 +413,15 @@ class Store(Protocol):
 
     def store_backfill(
         self, article_id: int, story_id: int, matches: Sequence[TopicMatch], routes: Routes, now: datetime
-    ) -> int:
-        """The matches a new topic finds in history, with outbox rows on their routes; alerts queued."""
+    ) -> tuple[str, ...]:
+        """The matches a new topic finds in history, with outbox rows on their routes; the channel
+        of each alert queued."""
 
     def prune(self, before: datetime) -> Pruned:
         """Retention: empty the text and story features of the articles fetched before
         ``before`` and forget their story keys; rows, matches, alerts and stories stay.
         The caller keeps ``before`` at least a story window in the past."""
+
+    # --- operations
+    def backlog(self, now: datetime) -> Backlog:
+        """How long the oldest undelivered alert has waited, and how many due feeds no worker holds."""

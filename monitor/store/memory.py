@@ -25,6 +25,8 @@ from monitor.store.interface import (
     LEASE,
     OPERATOR,
     SITE_TEXT_PAGES,
+    Backlog,
+    Delivery,
     DigestEntry,
     DueAlert,
     FeedChange,
@@ -34,6 +36,7 @@ from monitor.store.interface import (
     OperatorWatch,
     PollRecord,
     Pruned,
+    Requeued,
     SiteBoilerplate,
     Store,
     Stored,
@@ -205,6 +208,14 @@ class MemoryStore:
             for f in sorted(due, key=lambda f: f.name)
         ]
 
+    def next_feed_due(self) -> datetime | None:
+        times = [
+            max(f.next_check_at, f.lease_expires_at) if f.lease_expires_at else f.next_check_at
+            for f in self.feeds.values()
+            if f.active and not f.dead and f.next_check_at is not None
+        ]
+        return min(times, default=None)
+
     def record_polls(self, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
         for r in records:
             change = feed_change(r, operator.alert_after) if operator is not None else None
@@ -290,16 +301,17 @@ class MemoryStore:
 
     def _add_matches(
         self, article: _Article, matches: Sequence[TopicMatch], routes: Routes, now: datetime, backfill: bool = False
-    ) -> int:
-        queued = 0
+    ) -> tuple[str, ...]:
+        queued: list[str] = []
         for found in matches:
             self.matches[(found.topic, article.id)] = found
             self.matched[(found.topic, article.id)] = (now, backfill)
             for channel in routes.of(found.topic):
                 alert = _Alert(next(self._ids), topic=found.topic, story_id=article.story_id, match=found)
                 alert.article_id, alert.channel = article.id, channel
-                queued += self._queue(alert, match_key(found.topic, article.story_id, channel), now)
-        return queued
+                if self._queue(alert, match_key(found.topic, article.story_id, channel), now):
+                    queued.append(channel)
+        return tuple(queued)
 
     def _queue(self, alert: _Alert, key: str, now: datetime) -> int:
         """Add the row unless its key is queued already (one alert per key); 1 when added."""
@@ -312,7 +324,9 @@ class MemoryStore:
     def _queued(self, key: str) -> bool:
         return any(a.key == key for a in self.alerts.values())
 
-    def _queue_updates(self, before: list[_Article], article: _Article, updates: Collection[str], now: datetime) -> int:
+    def _queue_updates(
+        self, before: list[_Article], article: _Article, updates: Collection[str], now: datetime
+    ) -> tuple[str, ...]:
         alerted = [
             a
             for a in self.alerts.values()
@@ -320,14 +334,15 @@ class MemoryStore:
         ]
         feeds = {a.new.feed_id for a in before}
         languages = {a.new.language for a in before if a.new.language}
-        queued = 0
+        queued: list[str] = []
         for change in story_changes(feeds, languages, article.new.feed_id, article.new.language):
             for first in alerted:
                 update = _Alert(next(self._ids), kind="update", topic=first.topic, story_id=first.story_id)
                 update.match, update.article_id, update.channel = first.match, first.article_id, first.channel
                 update.payload = json.dumps({"change": change.to_json(), "article_id": article.id})
-                queued += self._queue(update, update_key(first.topic, first.story_id, change, first.channel), now)
-        return queued
+                if self._queue(update, update_key(first.topic, first.story_id, change, first.channel), now):
+                    queued.append(first.channel)
+        return tuple(queued)
 
     def _queue_operator(self, change: FeedChange, channel: str, now: datetime) -> None:
         notice = _Alert(next(self._ids), kind=OPERATOR, topic=OPERATOR, channel=channel)
@@ -360,7 +375,10 @@ class MemoryStore:
             alert.lease_owner, alert.lease_expires_at = owner, now + lease
         return [a.id for a in due]
 
-    def load_alert(self, alert_id: int) -> DueAlert | None:
+    def load_alerts(self, ids: Sequence[int]) -> list[DueAlert]:
+        return [due for due in map(self._load_alert, sorted(ids)) if due is not None]
+
+    def _load_alert(self, alert_id: int) -> DueAlert | None:
         alert = self.alerts.get(alert_id)
         if alert is None:
             return None
@@ -396,25 +414,22 @@ class MemoryStore:
     def _feed_name(self, article: _Article) -> str:
         return self.feeds[article.new.feed_id].name
 
-    def mark_delivered(self, alert_id: int, now: datetime) -> None:
-        if (alert := self.alerts.get(alert_id)) is not None:
-            alert.status, alert.last_error, alert.attempts = "delivered", None, alert.attempts + 1
+    def record_deliveries(self, deliveries: Sequence[Delivery], operator: str | None = None) -> None:
+        for d in deliveries:
+            if (alert := self.alerts.get(d.alert_id)) is None:
+                continue
+            alert.attempts, alert.last_error = alert.attempts + 1, d.error
             alert.lease_owner = alert.lease_expires_at = None
-
-    def mark_attempt_failed(
-        self, alert_id: int, error: str, retry_at: datetime | None, operator: str | None = None
-    ) -> None:
-        if (alert := self.alerts.get(alert_id)) is not None:
-            alert.attempts, alert.last_error = alert.attempts + 1, error
-            alert.lease_owner = alert.lease_expires_at = None
-            if retry_at is None:
+            if d.error is None:
+                alert.status = "delivered"
+            elif d.retry_at is not None:
+                alert.next_attempt_at = d.retry_at
+            else:
                 alert.status = "failed"
                 if operator is not None and alert.kind != OPERATOR:
-                    now = alert.created_at or datetime.now(UTC)
-                    change = given_up(alert.id, alert.kind, alert.topic, alert.channel, alert.attempts, error, now)
+                    now = datetime.now(UTC)  # the notice is new now, whatever clock the sender keeps
+                    change = given_up(alert.id, alert.kind, alert.topic, alert.channel, alert.attempts, d.error, now)
                     self._queue_operator(change, operator, now)
-            else:
-                alert.next_attempt_at = retry_at
 
     # --- digests
     def digest_entries(self, topics: Sequence[str], since: datetime, until: datetime) -> list[DigestEntry]:
@@ -454,6 +469,23 @@ class MemoryStore:
     def queue_digest(self, name: str, period_start: datetime, payload: str, channel: str, now: datetime) -> int | None:
         digest = _Alert(next(self._ids), kind="digest", topic=name, channel=channel, payload=payload)
         return digest.id if self._queue(digest, digest_key(name, period_start), now) else None
+
+    def requeue_failed(self, ids: Sequence[int] | None, now: datetime) -> Requeued:
+        chosen = sorted(self.alerts) if ids is None else sorted(set(ids))
+        queued, not_failed = [], []
+        for alert_id in chosen:
+            alert = self.alerts.get(alert_id)
+            if alert is None:
+                continue
+            if alert.status != "failed":
+                if ids is not None:
+                    not_failed.append((alert_id, alert.status))
+                continue
+            alert.status, alert.next_attempt_at = "pending", now
+            alert.lease_owner = alert.lease_expires_at = None
+            queued.append(alert_id)
+        missing = tuple(i for i in ids or () if i not in self.alerts)
+        return Requeued(tuple(queued), tuple(not_failed), missing)
 
     # --- leases and health
     def _leased(self) -> Iterator[_Leased]:
@@ -501,9 +533,9 @@ class MemoryStore:
 
     def store_backfill(
         self, article_id: int, story_id: int, matches: Sequence[TopicMatch], routes: Routes, now: datetime
-    ) -> int:
+    ) -> tuple[str, ...]:
         if any((found.topic, article_id) in self.matches for found in matches):
-            return 0  # matched already
+            return ()  # matched already
         return self._add_matches(self.articles[article_id], matches, routes, now, backfill=True)
 
     # --- retention
@@ -516,6 +548,16 @@ class MemoryStore:
                 article.keys = []
                 article.new = replace(article.new, text="")
         return Pruned(articles=articles, story_keys=keys)
+
+    # --- operations
+    def backlog(self, now: datetime) -> Backlog:
+        pending = [a.created_at for a in self.alerts.values() if a.status == "pending" and a.created_at]
+        due = sum(
+            1
+            for f in self.feeds.values()
+            if f.active and not f.dead and f.next_check_at is not None and f.next_check_at <= now and f.free(now)
+        )
+        return Backlog(max(now - min(pending), timedelta(0)) if pending else timedelta(0), due)
 
 
 if TYPE_CHECKING:

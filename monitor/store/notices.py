@@ -35,15 +35,18 @@ _ALERT = SQLModel.metadata.tables[str(Alert.__tablename__)]
 _ARTICLE = SQLModel.metadata.tables[str(Article.__tablename__)]
 
 
-def queue(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert outbox rows whose key is new; the ids of those inserted."""
+def queue(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[tuple[int, str]]:
+    """Insert outbox rows whose key is new; the (id, channel) of those inserted."""
     if not rows:
         return []
-    return list(connection.execute(_QUEUE[connection.dialect.name == "sqlite"], list(rows)).scalars())
+    inserted = connection.execute(_QUEUE[connection.dialect.name == "sqlite"], list(rows))
+    return [(alert_id, channel) for alert_id, channel in inserted]
 
 
 _QUEUE = {
-    is_sqlite: dialect.insert(_ALERT).on_conflict_do_nothing(index_elements=["key"]).returning(_ALERT.c.id)
+    is_sqlite: dialect.insert(_ALERT)
+    .on_conflict_do_nothing(index_elements=["key"])
+    .returning(_ALERT.c.id, _ALERT.c.channel)
     for is_sqlite, dialect in ((True, sqlite), (False, postgresql))
 }
 
@@ -106,8 +109,9 @@ def queue_updates(
     feed_id: int,
     language: str | None,
     now: datetime,
-) -> int:
-    """One update per change the new article makes, per (topic, channel) the story was alerted on."""
+) -> tuple[str, ...]:
+    """One update per change the new article makes, per (topic, channel) the story was alerted on;
+    the channel of each update queued."""
     changes = story_changes(before.feeds, before.languages, feed_id, language)
     rows = [
         row(
@@ -123,7 +127,7 @@ def queue_updates(
         for change in changes
         for topic, channel, match_id in before.alerted
     ]
-    return len(queue(connection, rows))
+    return tuple(channel for _, channel in queue(connection, rows))
 
 
 def update_change(payload: str) -> tuple[StoryChange, int]:
@@ -162,7 +166,7 @@ def queue_digest(
     key = digest_key(name, period_start)
     with writing(engine) as connection:
         ids = queue(connection, [row(key, "digest", name, channel, now, payload=payload)])
-    return ids[0] if ids else None
+    return ids[0][0] if ids else None
 
 
 # --- operator alerts ----------------------------------------------------------------------

@@ -9,7 +9,6 @@ import functools
 import json
 import logging
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +28,8 @@ from monitor.store.interface import (
     LEASE,
     OPERATOR,
     SITE_TEXT_PAGES,
+    Backlog,
+    Delivery,
     DigestEntry,
     DueAlert,
     FeedState,
@@ -36,6 +37,7 @@ from monitor.store.interface import (
     NewArticle,
     OperatorWatch,
     PollRecord,
+    Requeued,
     SiteBoilerplate,
     Stored,
     StoredArticle,
@@ -211,6 +213,19 @@ def next_feed_due(engine: Engine) -> datetime | None:
     with reading(engine) as session:
         due: datetime | None = session.execute(query).scalar()
         return due
+
+
+def backlog(engine: Engine, now: datetime) -> Backlog:
+    """How long the oldest undelivered alert has waited, and how many due feeds no worker holds."""
+    free = sa.or_(col(Feed.lease_expires_at).is_(None), col(Feed.lease_expires_at) < now)
+    due = col(Feed.active) & ~col(Feed.dead) & (col(Feed.next_check_at) <= now) & free
+    oldest_query = sa.select(sa.type_coerce(sa.func.min(Alert.created_at), UTCDateTime())).where(
+        col(Alert.status) == "pending"
+    )
+    with reading(engine) as session:
+        oldest: datetime | None = session.execute(oldest_query).scalar()
+        count = session.exec(select(sa.func.count()).select_from(Feed).where(due)).one()
+    return Backlog(max(now - oldest, timedelta(0)) if oldest else timedelta(0), int(count))
 
 
 def _rhythm(feed: Feed) -> polling.Rhythm:
@@ -437,9 +452,9 @@ def _store_one(
                 {"keys": json.dumps(keys), "seen_at": now, "article_id": article_id},
             )
         write_index(connection, article_id, words)
-        alerts = _add_matches(connection, article_id, story_id, item.matches, routes, now, backfill=False)
+        queued_on = _add_matches(connection, article_id, story_id, item.matches, routes, now, backfill=False)
         if before is not None:
-            alerts += notices.queue_updates(connection, before, story_id, article_id, new.feed_id, new.language, now)
+            queued_on += notices.queue_updates(connection, before, story_id, article_id, new.feed_id, new.language, now)
         savepoint.commit()
     except IntegrityError as exc:
         savepoint.rollback()
@@ -450,7 +465,7 @@ def _store_one(
         savepoint.rollback()
         return exc
     return StoredArticle(
-        article_id, story_id, not joined, assignment.signal if joined else "first article", len(item.matches), alerts
+        article_id, story_id, not joined, assignment.signal if joined else "first article", len(item.matches), queued_on
     )
 
 
@@ -591,10 +606,11 @@ def _add_matches(
     now: datetime,
     *,
     backfill: bool,
-) -> int:
-    """Insert matches and one outbox row per (topic, story, routed channel) not alerted yet."""
+) -> tuple[str, ...]:
+    """Insert matches and one outbox row per (topic, story, routed channel) not alerted yet;
+    the channel of each row queued."""
     if not matches:
-        return 0
+        return ()
     rows = [
         {
             "topic": found.topic,
@@ -625,7 +641,7 @@ def _add_matches(
         for found, match_id in zip(matches, match_ids, strict=True)
         for channel in routes.of(found.topic)
     ]
-    return len(notices.queue(connection, outbox))
+    return tuple(channel for _, channel in notices.queue(connection, outbox))
 
 
 def claim_due_alerts(
@@ -648,34 +664,57 @@ def claim_due_alerts(
         return _claim(session, Alert, due, Alert.next_attempt_at, owner, now, lease, limit)
 
 
-def mark_delivered(engine: Engine, alert_id: int, now: datetime) -> None:
-    with transaction(engine) as session:
-        alert = session.get(Alert, alert_id)
-        if alert:
-            alert.status, alert.delivered_at, alert.last_error = "delivered", now, None
-            alert.attempts += 1
-            alert.lease_owner = alert.lease_expires_at = None
+_ALERT = SQLModel.metadata.tables["alert"]
+_RELEASED = {"attempts": _ALERT.c.attempts + 1, "lease_owner": None, "lease_expires_at": None}
+_DELIVERED = (
+    _ALERT.update()
+    .where(_ALERT.c.id == sa.bindparam("alert_id"))
+    .values(status="delivered", delivered_at=sa.bindparam("at", type_=UTCDateTime()), last_error=None, **_RELEASED)
+)
+_FAILED = (
+    _ALERT.update()
+    .where(_ALERT.c.id == sa.bindparam("alert_id"))
+    .values(
+        status=sa.case((sa.bindparam("give_up", type_=sa.Boolean()), "failed"), else_=_ALERT.c.status),
+        next_attempt_at=sa.func.coalesce(sa.bindparam("retry_at", type_=UTCDateTime()), _ALERT.c.next_attempt_at),
+        last_error=sa.bindparam("error"),
+        **_RELEASED,
+    )
+)
 
 
-def mark_attempt_failed(
-    engine: Engine, alert_id: int, error: str, retry_at: datetime | None, operator: str | None = None
-) -> None:
-    """Record a failed delivery; ``retry_at`` None means give up (status "failed"), and then
-    tell the ``operator`` channel, in the same transaction (not for an operator alert itself)."""
-    with transaction(engine) as session:
-        alert = session.get(Alert, alert_id)
-        if alert:
-            alert.attempts += 1
-            alert.last_error = error
-            alert.lease_owner = alert.lease_expires_at = None
-            if retry_at is None:
-                alert.status = "failed"
-                if operator is not None and alert.kind != OPERATOR:
-                    now = utcnow()
-                    change = given_up(alert_id, alert.kind, alert.topic, alert.channel, alert.attempts, error, now)
-                    notices.queue_alert_given_up(session.connection(), change, operator, now)
-            else:
-                alert.next_attempt_at = retry_at
+def record_deliveries(engine: Engine, deliveries: Sequence[Delivery], operator: str | None = None) -> None:
+    """What the sends did, in one transaction (two statements for any number); each alert's
+    lease ends. An alert given up tells the ``operator`` channel in the same transaction
+    (not an operator alert itself)."""
+    if not deliveries:
+        return
+    delivered = [{"alert_id": d.alert_id, "at": d.at} for d in deliveries if d.error is None]
+    failed = [
+        {"alert_id": d.alert_id, "error": d.error, "retry_at": d.retry_at, "give_up": d.retry_at is None}
+        for d in deliveries
+        if d.error is not None
+    ]
+    abandoned = [d.alert_id for d in deliveries if d.error is not None and d.retry_at is None]
+    with writing(engine) as connection:
+        if delivered:
+            connection.execute(_DELIVERED, delivered)
+        if failed:
+            connection.execute(_FAILED, failed)
+        if operator is None or not abandoned:
+            return
+        told = connection.execute(
+            sa.select(
+                _ALERT.c.id, _ALERT.c.kind, _ALERT.c.topic, _ALERT.c.channel, _ALERT.c.attempts, _ALERT.c.last_error
+            )
+            .where(_ALERT.c.id.in_(abandoned), _ALERT.c.kind != OPERATOR)
+            .order_by(_ALERT.c.id)
+        ).all()
+        for alert_id, kind, topic, channel, attempts, error in told:
+            at = utcnow()  # the notice is new now, whatever clock the sender keeps
+            notices.queue_alert_given_up(
+                connection, given_up(alert_id, kind, topic, channel, attempts, error, at), operator, at
+            )
 
 
 def retry_failed_alert(engine: Engine, alert_id: int, now: datetime) -> str | None:
@@ -694,15 +733,6 @@ def retry_failed_alert(engine: Engine, alert_id: int, now: datetime) -> str | No
             alert.lease_owner = alert.lease_expires_at = None
             return "failed"
         return alert.status
-
-
-@dataclass(frozen=True)
-class Requeued:
-    """What ``requeue_failed`` did: the alerts queued again, and those it left as they were."""
-
-    queued: tuple[int, ...]
-    not_failed: tuple[tuple[int, str], ...] = ()  # (id, status): pending or delivered, left alone
-    missing: tuple[int, ...] = ()
 
 
 def requeue_failed(engine: Engine, ids: Sequence[int] | None, now: datetime) -> Requeued:
@@ -724,43 +754,60 @@ def requeue_failed(engine: Engine, ids: Sequence[int] | None, now: datetime) -> 
         return Requeued(tuple(queued), tuple(not_failed), missing)
 
 
-def load_alert(engine: Engine, alert_id: int) -> DueAlert | None:
-    """An outbox row and, for a topic alert or a story update, its story as it is at send time.
-
-    A digest or an operator alert says what its payload froze when it was queued.
-    """
-    with transaction(engine) as session:
-        alert = session.get(Alert, alert_id)
-        if alert is None:
-            return None
-        if alert.match_id is None or alert.story_id is None:
-            return _due(alert, None)
-        match = session.get(Match, alert.match_id)
-        story = session.get(Story, alert.story_id)
-        if match is None or story is None:
-            return None
-        rows = session.exec(
-            select(Article, Feed.name)
-            .join(Feed, col(Feed.id) == col(Article.feed_id))
-            .where(Article.story_id == story.id)
-            .order_by(col(Article.fetched_at), col(Article.id))
+def load_alerts(engine: Engine, ids: Sequence[int]) -> list[DueAlert]:
+    """The outbox rows ``ids`` that still exist, in a few queries whatever their number: a
+    topic alert or a story update with its story as it is at send time; a digest or an
+    operator alert with what its payload froze when it was queued."""
+    if not ids:
+        return []
+    with reading(engine) as session:
+        alerts = session.exec(select(Alert).where(col(Alert.id).in_(list(ids))).order_by(col(Alert.id))).all()
+        match_ids = {a.match_id for a in alerts if a.match_id is not None}
+        story_ids = {a.story_id for a in alerts if a.story_id is not None}
+        matches = {m.id: m for m in session.exec(select(Match).where(col(Match.id).in_(match_ids)))}
+        stories_ = {s.id: s for s in session.exec(select(Story).where(col(Story.id).in_(story_ids)))}
+        members = session.execute(  # the outlets' columns only, not their text and features
+            sa.select(
+                _ARTICLE.c.id,
+                _ARTICLE.c.story_id,
+                _ARTICLE.c.url,
+                _ARTICLE.c.title,
+                _ARTICLE.c.language,
+                _FEED.c.name,
+                _ARTICLE.c.published_at,
+            )
+            .join(_FEED, _FEED.c.id == _ARTICLE.c.feed_id)
+            .where(_ARTICLE.c.story_id.in_(story_ids))
+            .order_by(_ARTICLE.c.fetched_at, _ARTICLE.c.id)
         ).all()
-        outlets = {a.id: Outlet(a.id or 0, a.url, a.title, a.language, feed, a.published_at) for a, feed in rows}
+    outlets: dict[int, dict[int, Outlet]] = {}
+    for article_id, story_id, url, title, language, feed, published_at in members:
+        outlets.setdefault(story_id, {})[article_id] = Outlet(article_id, url, title, language, feed, published_at)
+    loaded = []
+    for alert in alerts:
+        if alert.match_id is None or alert.story_id is None:
+            loaded.append(_due(alert, None))
+            continue
+        match, story = matches.get(alert.match_id), stories_.get(alert.story_id)
+        told = outlets.get(alert.story_id, {})
+        if match is None or story is None or match.article_id not in told:
+            continue
         content = AlertContent(
-            alert_id=alert_id,
+            alert_id=alert.id or 0,
             topic=alert.topic,
             story_id=story.id or 0,
             story_title=story.title,
             first_seen=story.first_seen or utcnow(),
-            article=outlets[match.article_id],
-            outlets=tuple(outlets.values()),
+            article=told[match.article_id],
+            outlets=tuple(told.values()),
             score=match.score,
             terms=tuple(json.loads(match.terms)),
             snippet=match.snippet,
             idempotency_key=idempotency_key(alert.topic, story.id or 0, alert.channel),
             created_at=alert.created_at or utcnow(),
         )
-        return _due(alert, content)
+        loaded.append(_due(alert, content))
+    return loaded
 
 
 def _due(alert: Alert, content: AlertContent | None) -> DueAlert:
@@ -935,11 +982,11 @@ def store_backfill(
     matches: Sequence[TopicMatch],
     routes: Routes,
     now: datetime,
-) -> int:
+) -> tuple[str, ...]:
     """Store the matches a new topic finds in history, queueing alerts on their ``routes``
-    (``Routes()``: matches only). Returns the alerts queued."""
+    (``Routes()``: matches only). Returns the channel of each alert queued."""
     try:
         with writing(engine) as connection:
             return _add_matches(connection, article_id, story_id, matches, routes, now, backfill=True)
     except IntegrityError:
-        return 0  # matched already
+        return ()  # matched already

@@ -17,6 +17,8 @@ from monitor.model import Document, Routes, TopicMatch
 from monitor.store import db, notices, repository, retention
 from monitor.store.interface import (
     LEASE,
+    Backlog,
+    Delivery,
     DigestEntry,
     DueAlert,
     FeedState,
@@ -24,6 +26,7 @@ from monitor.store.interface import (
     OperatorWatch,
     PollRecord,
     Pruned,
+    Requeued,
     Stored,
     ToStore,
     WantedFeed,
@@ -62,6 +65,9 @@ class SqlStore:
     def record_polls(self, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
         repository.record_polls(self.engine, records, operator)
 
+    def next_feed_due(self) -> datetime | None:
+        return repository.next_feed_due(self.engine)
+
     def new_entries(self, feed_id: int, entries: Sequence[tuple[str, str]]) -> tuple[set[str], set[str]]:
         return repository.new_entries(self.engine, feed_id, entries)
 
@@ -92,16 +98,11 @@ class SqlStore:
             self.engine, owner, now, limit=limit, lease=lease, channels=channels, other_than=other_than
         )
 
-    def load_alert(self, alert_id: int) -> DueAlert | None:
-        return repository.load_alert(self.engine, alert_id)
+    def load_alerts(self, ids: Sequence[int]) -> list[DueAlert]:
+        return repository.load_alerts(self.engine, ids)
 
-    def mark_delivered(self, alert_id: int, now: datetime) -> None:
-        repository.mark_delivered(self.engine, alert_id, now)
-
-    def mark_attempt_failed(
-        self, alert_id: int, error: str, retry_at: datetime | None, operator: str | None = None
-    ) -> None:
-        repository.mark_attempt_failed(self.engine, alert_id, error, retry_at, operator)
+    def record_deliveries(self, deliveries: Sequence[Delivery], operator: str | None = None) -> None:
+        repository.record_deliveries(self.engine, deliveries, operator)
 
     # --- digests
     def digest_entries(self, topics: Sequence[str], since: datetime, until: datetime) -> list[DigestEntry]:
@@ -115,6 +116,9 @@ class SqlStore:
 
     def queue_digest(self, name: str, period_start: datetime, payload: str, channel: str, now: datetime) -> int | None:
         return notices.queue_digest(self.engine, name, period_start, payload, channel, now)
+
+    def requeue_failed(self, ids: Sequence[int] | None, now: datetime) -> Requeued:
+        return repository.requeue_failed(self.engine, ids, now)
 
     # --- leases and health
     def renew_leases(self, owner: str, held: HeldLeases, until: datetime) -> None:
@@ -144,9 +148,13 @@ class SqlStore:
 
     def store_backfill(
         self, article_id: int, story_id: int, matches: Sequence[TopicMatch], routes: Routes, now: datetime
-    ) -> int:
+    ) -> tuple[str, ...]:
         return repository.store_backfill(self.engine, article_id, story_id, matches, routes, now)
 
     # --- retention
     def prune(self, before: datetime) -> Pruned:
         return retention.prune(self.engine, before)
+
+    # --- operations
+    def backlog(self, now: datetime) -> Backlog:
+        return repository.backlog(self.engine, now)

@@ -15,12 +15,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .clustering import Assignment, Candidate, assign, index_keys
+    from .clustering import COPY_SIGNAL, Assignment, Candidate, assign, index_keys
     from .features import StoryFeatures, story_features
     from .rules import StoryRules
     from .urls import canonical_url, text_hash
 
 _HOME = {
+    "COPY_SIGNAL": "clustering",
     "Assignment": "clustering",
     "Candidate": "clustering",
     "StoryRules": "rules",
@@ -42,6 +43,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "COPY_SIGNAL",
     "Assignment",
     "Candidate",
     "StoryFeatures",

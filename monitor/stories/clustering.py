@@ -23,6 +23,7 @@ from . import decision
 from .features import NUM_PERM, StoryFeatures
 from .rules import StoryRules
 
+COPY_SIGNAL = "near-copy"  # how an assignment's signal starts when the article is a copy (level 2)
 LSH_BANDS = 16
 LSH_ROWS = NUM_PERM // LSH_BANDS
 KEY_NAMES = 6  # pairs of an article's six leading names are keys
@@ -274,7 +275,7 @@ def assign(features: StoryFeatures, candidates: Sequence[Candidate], rules: Stor
         if similarity >= rules.copy_threshold and (best_copy is None or similarity > best_copy[0]):
             best_copy = (similarity, candidate)
     if best_copy is not None:
-        return Assignment(best_copy[1].story_id, best_copy[0], f"near-copy {best_copy[0]:.2f}")
+        return Assignment(best_copy[1].story_id, best_copy[0], f"{COPY_SIGNAL} {best_copy[0]:.2f}")
     best: tuple[float, Candidate, Signals] | None = None
     for candidate in in_window:
         found = signals(features, candidate.features, at_least=rules.event_threshold)

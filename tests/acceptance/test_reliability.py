@@ -705,7 +705,7 @@ def test_daemon_on_a_full_disk_pauses_in_one_line_resumes_in_one_line_and_stops_
             assert_stopped_cleanly(*running.stop(signal.SIGTERM), running, signal.SIGTERM)
             output = running.output
     print("\n" + "\n".join(line for line in output.splitlines() if "storage" in line))
-    assert "tick failed" not in output, output
+    assert "poll failed" not in output and "scheduling failed" not in output, output
     assert output.count("storage failing") == 2 and output.count("storage writable again") == 1, output
     assert_each_alert_once(webhook.requests)
 

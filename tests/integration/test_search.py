@@ -21,7 +21,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from test_query_language import CASES
-from test_story_store import CHANNELS, RULES, new_article
+from test_story_store import ROUTES, RULES, new_article
 from test_topics_properties import SETTINGS, VOCAB, _queries
 
 from monitor.cli import cli
@@ -66,7 +66,7 @@ def store_documents(engine: Engine, documents: list[Document]) -> list[int]:
         )
         for index, doc in enumerate(documents)
     ]
-    outcomes = repository.store_articles(engine, articles, CHANNELS, RULES, NOW)
+    outcomes = repository.store_articles(engine, articles, ROUTES, RULES, NOW)
     ids = []
     for outcome in outcomes:
         assert isinstance(outcome, repository.StoredArticle), outcome
@@ -222,7 +222,7 @@ def test_pages_follow_the_cursor_newest_first_while_articles_arrive(engine: Engi
 
     def add(text: str = "Doubao grows") -> int:
         (outcome,) = repository.store_articles(
-            engine, [repository.ToStore(_article(Document("", text, "en"), next(urls)), ())], CHANNELS, RULES, NOW
+            engine, [repository.ToStore(_article(Document("", text, "en"), next(urls)), ())], ROUTES, RULES, NOW
         )
         assert isinstance(outcome, repository.StoredArticle)
         return outcome.article_id
@@ -268,7 +268,7 @@ def store_documents_after_feed(engine: Engine, documents: list[Document]) -> lis
     outcomes = repository.store_articles(
         engine,
         [repository.ToStore(_article(doc, f"https://n.example/{i}"), ()) for i, doc in enumerate(documents)],
-        CHANNELS,
+        ROUTES,
         RULES,
         NOW,
     )
@@ -281,14 +281,14 @@ def test_since_keeps_to_recent_articles(engine: Engine) -> None:
     old = repository.store_articles(
         engine,
         [repository.ToStore(_article(Document("", "Doubao old", "en"), "https://o.example/1"), ())],
-        CHANNELS,
+        ROUTES,
         RULES,
         NOW - timedelta(days=3),
     )
     new = repository.store_articles(
         engine,
         [repository.ToStore(_article(Document("", "Doubao new", "en"), "https://o.example/2"), ())],
-        CHANNELS,
+        ROUTES,
         RULES,
         NOW,
     )

@@ -18,6 +18,8 @@ from conftest import ROOT, new_database
 from monitor.analysis import text_identity
 from monitor.model import Document, Routes, TopicMatch
 from monitor.store.interface import (
+    Backlog,
+    Delivery,
     HeldLeases,
     NewArticle,
     OperatorWatch,
@@ -36,6 +38,7 @@ SEEDS = ROOT / "seeds"
 NOW = datetime(2024, 10, 22, 8, 0, tzinfo=UTC)
 RULES = StoryRules()
 CHANNELS = ("webhook:x", "email")
+EVERY_CHANNEL = Routes(default=CHANNELS)
 MINUTE = timedelta(minutes=1)
 
 
@@ -80,9 +83,9 @@ def article(store: Store, doc: Document, url: str, *, feed: str = "kompas", guid
     )
 
 
-def store_one(store: Store, new: NewArticle, *topics: str, channels: tuple[str, ...] = CHANNELS) -> object:
+def store_one(store: Store, new: NewArticle, *topics: str, routes: Routes = EVERY_CHANNEL) -> object:
     matches = [TopicMatch(topic, 0.5, ("bytedance",), snippet="<mark>ByteDance</mark>") for topic in topics]
-    (outcome,) = store.store_articles([ToStore(new, matches)], Routes(default=channels), RULES, NOW)
+    (outcome,) = store.store_articles([ToStore(new, matches)], routes, RULES, NOW)
     return outcome
 
 
@@ -116,20 +119,45 @@ def test_due_alerts_are_leased_loaded_retried_and_given_up(store: Store) -> None
     ids = store.claim_due_alerts("one", NOW, channels=["email"])
     assert len(ids) == 1
     assert store.claim_due_alerts("two", NOW, channels=["email"]) == []  # leased to "one"
-    due = store.load_alert(ids[0])
-    assert due is not None and due.channel == "email" and due.attempts == 0
+    (due,) = store.load_alerts(ids)
+    assert due.channel == "email" and due.attempts == 0
     assert due.content.topic == "Doubao" and due.content.snippet == "<mark>ByteDance</mark>"
     assert [o.feed for o in due.content.outlets] == ["kompas", "heise"]  # the story as known at send time
     assert due.content.idempotency_key.startswith("monitor-doubao-")
 
-    store.mark_attempt_failed(ids[0], "receiver down", NOW + 10 * MINUTE)
+    store.record_deliveries([Delivery(ids[0], NOW, "receiver down", NOW + 10 * MINUTE)])
     assert store.claim_due_alerts("two", NOW + MINUTE, channels=["email"]) == []  # not before its retry time
     assert store.claim_due_alerts("two", NOW + 10 * MINUTE, channels=["email"]) == ids
-    store.mark_attempt_failed(ids[0], "still down", None)  # given up
+    store.record_deliveries([Delivery(ids[0], NOW, "still down")])  # given up
     assert store.claim_due_alerts("two", NOW + 100 * MINUTE, channels=["email"]) == []  # never again
     assert len(store.claim_due_alerts("three", NOW, other_than=["email"])) == 1  # the webhook's alert
-    loaded = store.load_alert(ids[0])
-    assert loaded is not None and loaded.attempts == 2
+    (loaded,) = store.load_alerts(ids)
+    assert loaded.attempts == 2
+    assert store.load_alerts([999]) == []  # no such alert: nothing to send
+
+
+def test_the_outcomes_of_many_sends_are_recorded_at_once_and_a_given_up_alert_tells_the_operator(
+    store: Store,
+) -> None:
+    for n, url in enumerate(("https://kompas.example/intern", "https://kompas.example/openai")):
+        store_one(store, article(store, seed(("000", "001")[n]), url), "Doubao")
+    ids = sorted(store.claim_due_alerts("one", NOW))
+    assert len(ids) == 4
+    delivered, retried, abandoned, unknown = ids[0], ids[1], ids[2], 999
+    store.record_deliveries(
+        [
+            Delivery(delivered, NOW),
+            Delivery(retried, NOW, "HTTP 503", NOW + MINUTE),
+            Delivery(abandoned, NOW, "HTTP 410"),
+            Delivery(unknown, NOW),
+        ],
+        operator="email",
+    )
+    store.release_leases("one")
+    due = store.load_alerts(store.claim_due_alerts("two", datetime.now(UTC) + timedelta(days=1)))
+    assert sorted((d.id, d.attempts) for d in due if d.kind == "match") == [(retried, 1), (ids[3], 0)]
+    (notice,) = [d for d in due if d.kind == "operator"]  # delivered and given up: gone; the operator told
+    assert notice.channel == "email" and "HTTP 410" in (notice.payload or "")
 
 
 def test_feeds_are_claimed_once_until_polled_or_their_lease_expires(store: Store) -> None:
@@ -207,8 +235,8 @@ def test_a_changed_topic_is_backfilled_once(store: Store) -> None:
     ((article_id, story_id, document),) = store.stored_documents(NOW - MINUTE)
     assert (article_id, story_id, document.language) == (stored.article_id, stored.story_id, "id")
     found = [TopicMatch("Ban", 0.4, ("ban",))]
-    assert store.store_backfill(article_id, story_id, found, Routes(default=("email",)), NOW) == 1
-    assert store.store_backfill(article_id, story_id, found, Routes(default=("email",)), NOW) == 0  # matched already
+    assert store.store_backfill(article_id, story_id, found, Routes(default=("email",)), NOW) == ("email",)
+    assert store.store_backfill(article_id, story_id, found, Routes(default=("email",)), NOW) == ()  # matched already
     assert list(store.stored_documents(NOW + MINUTE)) == []
 
 
@@ -216,9 +244,9 @@ def test_a_changed_topic_is_backfilled_once(store: Store) -> None:
 
 
 def kinds_queued(store: Store) -> list[str]:
-    due = [store.load_alert(i) for i in store.claim_due_alerts("reader", NOW + timedelta(days=100), limit=1000)]
+    due = store.load_alerts(store.claim_due_alerts("reader", NOW + timedelta(days=100), limit=1000))
     store.release_leases("reader")
-    return sorted(d.kind for d in due if d is not None)
+    return sorted(d.kind for d in due)
 
 
 def test_an_alerted_story_queues_one_update_per_change(store: Store) -> None:
@@ -277,3 +305,49 @@ def test_a_digest_is_queued_once_per_period_and_lists_the_stories_first_matched_
     assert store.queue_digest("morning", NOW, '{"n": 2}', "email", NOW) is None  # the period's digest exists
     assert store.digest_queued("morning", NOW) and store.last_digest("morning") == '{"n": 1}'
     assert store.last_digest("evening") is None
+
+
+def test_each_topic_queues_alerts_on_its_routed_channels_only(store: Store) -> None:
+    routes = Routes(default=CHANNELS, by_topic={"Doubao": ("product",), "TikTok ban": ()})
+    stored = store_one(
+        store,
+        article(store, seed("000"), "https://kompas.example/intern"),
+        "ByteDance AI",
+        "Doubao",
+        "TikTok ban",
+        routes=routes,
+    )
+    assert isinstance(stored, StoredArticle) and stored.alerts == 3  # 2 default channels + 1 routed, 0 for []
+    assert len(store.claim_due_alerts("one", NOW, channels=["product"])) == 1
+    assert len(store.claim_due_alerts("one", NOW, channels=list(CHANNELS))) == 2
+    assert store.claim_due_alerts("one", NOW) == []
+
+
+def test_failed_alerts_are_queued_again_only_when_failed(store: Store) -> None:
+    store_one(store, article(store, seed("000"), "https://kompas.example/intern"), "Doubao")
+    email, hook = sorted(store.claim_due_alerts("one", NOW))
+    store.record_deliveries([Delivery(email, NOW, "down"), Delivery(hook, NOW)])
+    outcome = store.requeue_failed([email, hook, 999], NOW + MINUTE)
+    assert outcome.queued == (email,) and outcome.not_failed == ((hook, "delivered"),) and outcome.missing == (999,)
+    assert store.claim_due_alerts("two", NOW + MINUTE) == [email]
+    assert store.requeue_failed(None, NOW).queued == ()  # nothing failed any more
+
+
+def test_the_next_feed_due_is_the_earliest_check_or_lease_end(store: Store) -> None:
+    assert store.next_feed_due() == NOW  # both feeds are due from the start
+    claimed = store.claim_due_feeds("one", NOW, names=[])
+    assert store.next_feed_due() == NOW + timedelta(seconds=60)  # leased: not due before the lease ends
+    store.record_polls(
+        [PollRecord(f.id, NOW, "ok", None, NOW + (2 + i) * MINUTE, MINUTE) for i, f in enumerate(claimed)]
+    )
+    assert store.next_feed_due() == NOW + 2 * MINUTE
+
+
+def test_the_backlog_is_the_oldest_undelivered_alert_and_the_unclaimed_due_feeds(store: Store) -> None:
+    assert store.backlog(NOW) == Backlog(timedelta(0), 2)  # both feeds due since they were added
+    stored = store_one(store, article(store, seed("000"), "https://kompas.example/intern"), "Doubao")
+    assert isinstance(stored, StoredArticle) and stored.queued_on == CHANNELS
+    store.claim_due_feeds("worker", NOW, names=["heise"])
+    assert store.backlog(NOW + MINUTE) == Backlog(MINUTE, 1)  # heise is held; kompas is due and free
+    store.record_deliveries([Delivery(i, NOW + MINUTE) for i in store.claim_due_alerts("worker", NOW + MINUTE)])
+    assert store.backlog(NOW + MINUTE).oldest_pending_alert == timedelta(0)

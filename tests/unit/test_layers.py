@@ -50,6 +50,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "monitor.scheduler",
         "monitor.logs",  # stderr, as lines or JSON events
         "monitor.systemd",  # its notify socket
+        "monitor.metrics",  # the process's Prometheus counters and their scrape endpoint
     ),
     # Reads the configuration, builds the adapters, runs the stages in order.
     "composition": ("monitor.config", "monitor.pipeline", "monitor.preview", "monitor.digests", "monitor.service"),
@@ -67,7 +68,7 @@ PACKAGES = ("monitor.alerts", "monitor.store", "monitor.stories", "monitor.topic
 EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
     {
         # Adapters reading the config schema instead of being handed what they need.
-        ("monitor.alerts.outbox", "monitor.config"),  # AlertsConfig, to build the channels
+        ("monitor.alerts.outbox", "monitor.config"),  # AlertsConfig, for the retry settings
         # The scheduler is handed the whole Runtime and reads its config.
         ("monitor.scheduler", "monitor.service"),
     }
