@@ -18,6 +18,18 @@ from monitor import polling, stories
 from monitor.changes import ALERT_FAILED, FEED_FAILING, FEED_RECOVERED, OperatorEvent, StoryChange, iso
 from monitor.errors import ParseError, StorageError
 from monitor.model import AlertContent, Document, Outlet, Routes, TopicMatch
+from monitor.store.records import (
+    AlertRow,
+    ArticleRow,
+    FeedRow,
+    Filters,
+    MatchRow,
+    Requeued,
+    SearchPage,
+    StoryEntry,
+    StoryRow,
+    TopicActivity,
+)
 
 # A lease is short and renewed while its work goes on (service: the heartbeat), so a
 # worker that dies leaves its feeds and alerts to the others within about this long.
@@ -273,7 +285,13 @@ class Pruned:
 
 class Store(Protocol):
     """Everything the monitor keeps. Each call is one short transaction with no I/O but the
-    database's, safe to run on a thread; records in, records out."""
+    database's, safe to run on a thread; records in, records out.
+
+    The query side (what the CLI and the API show) reads records of ``monitor.store.records``;
+    lists are newest first and ``after`` continues one after the key of the last row seen
+    (an id; a feed's name). ``search`` needs a full-text index: ``MemoryStore`` has none
+    and raises ``NotImplementedError`` naming itself.
+    """
 
     def close(self) -> None:
         """Let go of the database (its connections); the store is not used after."""
@@ -381,6 +399,65 @@ class Store(Protocol):
     ) -> int:
         """The matches a new topic finds in history, with outbox rows on their routes; alerts queued."""
 
+    # --- what people and programs ask (the CLI's query commands, the API)
+    def matches(self, filters: Filters, *, limit: int = 50, after: int | None = None) -> list[MatchRow]:
+        """Stored matches by when they matched."""
+
+    def stories(self, filters: Filters, *, limit: int = 50, after: int | None = None) -> list[StoryRow]:
+        """Stories by first sight, each with its articles and the topics it matched."""
+
+    def story(self, story_id: int) -> StoryRow | None: ...
+
+    def articles(
+        self, filters: Filters, *, limit: int = 50, after: int | None = None, with_text: bool = True
+    ) -> list[ArticleRow]:
+        """Stored articles by arrival; without ``with_text`` their texts are not read."""
+
+    def article(self, article_id: int) -> ArticleRow | None: ...
+
+    def feeds(self, *, failing: bool = False, limit: int = 1000, after: str | None = None) -> list[FeedRow]:
+        """Polled feeds by name; ``failing``: those failing or dead."""
+
+    def alerts(
+        self,
+        *,
+        topic: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        after: int | None = None,
+    ) -> list[AlertRow]:
+        """The outbox by when each row was queued."""
+
+    def alert(self, alert_id: int) -> AlertRow | None: ...
+
+    def topic_activity(self) -> dict[str, TopicActivity]:
+        """Per topic with a stored match: how much it matched, and when last."""
+
+    def story_entries(self, *, topic: str | None = None, limit: int = 50) -> list[StoryEntry]:
+        """The stories of the newest matches (of ``topic``, or of any), the most recently grown first."""
+
+    def search(
+        self,
+        query: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> SearchPage:
+        """Stored articles (fetched in [since, until)) ``query`` matches, in the topic language,
+        newest first; raises ``QueryError`` for a bad query and ``UsageError`` for a cursor no
+        search gave."""
+
+    def retry_failed_alert(self, alert_id: int, now: datetime) -> str | None:
+        """Queue a failed alert again, due ``now``: the status it had (None: no such alert)."""
+
+    def requeue_failed(self, ids: Sequence[int] | None, now: datetime) -> Requeued:
+        """Queue the failed alerts of ``ids`` (every failed one when None) again, due ``now``."""
+
+    # --- retention
     def prune(self, before: datetime) -> Pruned:
         """Retention: empty the text and story features of the articles fetched before
         ``before`` and forget their story keys; rows, matches, alerts and stories stay.

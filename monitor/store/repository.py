@@ -9,7 +9,6 @@ import functools
 import json
 import logging
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,6 +45,7 @@ from monitor.store.interface import (
     idempotency_key,
     match_key,
 )
+from monitor.store.records import Requeued
 from monitor.store.search import IndexedText, indexed_text, write_index
 from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCDateTime, utcnow
 
@@ -694,15 +694,6 @@ def retry_failed_alert(engine: Engine, alert_id: int, now: datetime) -> str | No
             alert.lease_owner = alert.lease_expires_at = None
             return "failed"
         return alert.status
-
-
-@dataclass(frozen=True)
-class Requeued:
-    """What ``requeue_failed`` did: the alerts queued again, and those it left as they were."""
-
-    queued: tuple[int, ...]
-    not_failed: tuple[tuple[int, str], ...] = ()  # (id, status): pending or delivered, left alone
-    missing: tuple[int, ...] = ()
 
 
 def requeue_failed(engine: Engine, ids: Sequence[int] | None, now: datetime) -> Requeued:
