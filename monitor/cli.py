@@ -247,7 +247,7 @@ def run(ctx: click.Context, and_serve: bool) -> None:
                 return "the poller has stopped" if polling.done() else runtime.services.pool.problem
 
             try:
-                await serve_http(config, listener, Readiness(runtime.store.engine, workers), stop, report)
+                await serve_http(config, listener, Readiness(runtime.store, workers), stop, report)
             finally:
                 stop.set()
                 await polling
@@ -271,18 +271,18 @@ def serve(ctx: click.Context) -> None:
 
     config = _config(ctx)
     listener = _listener(config)
-    engine = _engine(ctx)
+    store = _store(ctx)
 
     async def go() -> None:
         stop = asyncio.Event()
         stop_on_signals(stop)
-        await serve_http(config, listener, Readiness(engine), stop, lambda line: click.echo(line, err=True))
+        await serve_http(config, listener, Readiness(store), stop, lambda line: click.echo(line, err=True))
         click.echo("stopped", err=True)
 
     try:
         run_loop(go())
     finally:
-        engine.dispose()
+        store.close()
 
 
 def _listener(config: Config) -> Any:

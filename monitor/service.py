@@ -26,7 +26,6 @@ from monitor.config import AlertsConfig, AppriseChannel, Config, WebhookChannel
 from monitor.errors import StorageError
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.pipeline import CycleReport, Services, backfill, claim_due, poll_claimed, poll_due
-from monitor.store import repository
 from monitor.store.interface import LEASE, FeedState, OperatorWatch, Pruned, Store
 from monitor.store.sql import SqlStore
 from monitor.store.tables import utcnow
@@ -205,7 +204,7 @@ class Runtime:
     """Everything one process needs to poll and deliver."""
 
     config: Config
-    store: SqlStore  # the same store as services.store, as what it is: the API reads the database
+    store: Store  # the same store as services.store: what the API of `monitor run --serve` reads
     services: Services
     channels: ChannelRegistry
     owner: str
@@ -257,7 +256,7 @@ class Runtime:
     async def next_feed_due(self) -> datetime | None:
         """When the next feed falls due (None: no feed, or the database cannot say)."""
         try:
-            return await self.services.database.run(repository.next_feed_due, self.store.engine)
+            return await self.services.database.run(self.store.next_feed_due)
         except StorageError as exc:
             self.services.storage.failed(exc)
             return None

@@ -22,15 +22,10 @@ from monitor.api.health import Readiness
 from monitor.api.v1 import API_PREFIX
 from monitor.config import Config
 from monitor.errors import QueryError
-from monitor.store.interface import Store
-from monitor.store.sql import SqlStore
 
 
-def create_app(
-    config: Config, readiness: Readiness, routers: Sequence[APIRouter] = (), store: Store | None = None
-) -> FastAPI:
-    """The monitor's HTTP application over ``store`` (by default the SQL store of
-    ``readiness.engine``, the database /readyz checks).
+def create_app(config: Config, readiness: Readiness, routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """The monitor's HTTP application over ``readiness.store``: every answer comes from it.
 
     ``routers`` are mounted after the built-in ones: further pages (search, the web
     page) plug in here without touching the rest.
@@ -45,8 +40,7 @@ def create_app(
     )
     app.state.config = config
     app.state.readiness = readiness
-    app.state.engine = readiness.engine
-    app.state.store = store or SqlStore(readiness.engine)
+    app.state.store = readiness.store
     for router in (health.router, v1.router, atom.router, *routers):
         app.include_router(router)
     app.add_exception_handler(HTTPException, _http_error)

@@ -311,6 +311,10 @@ class Store(Protocol):
     ) -> list[FeedState]:
         """Lease the feeds whose time has come; with ``names``, those feeds due or not (empty: all)."""
 
+    def next_feed_due(self) -> datetime | None:
+        """When the next feed falls due: its next check, or its lease's end if that is later
+        (a feed being polled, here or by another worker, is not due before). None: no feed."""
+
     def record_polls(self, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
         """How each poll went and when to poll next; releases the feeds' leases. A feed failing
         for ``operator.alert_after``, or recovered after that, queues an operator alert with it."""
@@ -377,6 +381,9 @@ class Store(Protocol):
 
     def release_leases(self, owner: str, keep: HeldLeases | None = None) -> None:
         """Give back what ``owner`` holds, but the work in ``keep``."""
+
+    def schema_is_current(self) -> bool:
+        """Whether the database's schema is this version's (False: `monitor db upgrade` is due)."""
 
     def probe_write(self) -> None:
         """A write that changes nothing: raises StorageError while writes are refused."""

@@ -253,6 +253,14 @@ class MemoryStore:
             for f in sorted(due, key=lambda f: f.name)
         ]
 
+    def next_feed_due(self) -> datetime | None:
+        due = [
+            max(f.next_check_at, f.lease_expires_at) if f.lease_expires_at else f.next_check_at
+            for f in self._feeds.values()
+            if f.active and not f.dead and f.next_check_at is not None
+        ]
+        return min(due, default=None)
+
     def record_polls(self, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
         for r in records:
             change = feed_change(r, operator.alert_after) if operator is not None else None
@@ -529,6 +537,9 @@ class MemoryStore:
             for row in rows.values():
                 if row.lease_owner == owner and row.id not in ids:
                     row.lease_owner = row.lease_expires_at = None
+
+    def schema_is_current(self) -> bool:
+        return True  # it has none: what it keeps is the code's own
 
     def probe_write(self) -> None:
         pass

@@ -75,6 +75,9 @@ class SqlStore:
     ) -> list[FeedState]:
         return repository.claim_due_feeds(self.engine, owner, now, lease=lease, names=names)
 
+    def next_feed_due(self) -> datetime | None:
+        return repository.next_feed_due(self.engine)
+
     def record_polls(self, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
         repository.record_polls(self.engine, records, operator)
 
@@ -141,6 +144,9 @@ class SqlStore:
 
     def release_leases(self, owner: str, keep: HeldLeases | None = None) -> None:
         repository.release_leases(self.engine, owner, keep)
+
+    def schema_is_current(self) -> bool:
+        return db.schema_is_current(self.engine)
 
     def probe_write(self) -> None:
         repository.probe_write(self.engine)

@@ -18,6 +18,7 @@ from conftest import ROOT, new_database
 from monitor.analysis import text_identity
 from monitor.model import Document, Routes, TopicMatch
 from monitor.store.interface import (
+    LEASE,
     HeldLeases,
     NewArticle,
     OperatorWatch,
@@ -444,3 +445,12 @@ def test_search_finds_articles_in_the_sql_stores_and_the_memory_store_says_it_ca
         return
     page = store.search("Praktikanten OR Magang")
     assert [a.id for a in page.items] == [german.article_id, intern.article_id]
+
+
+def test_the_next_feed_falls_due_at_its_check_or_when_its_lease_ends(store: Store) -> None:
+    assert store.next_feed_due() == NOW  # both feeds are due from the start
+    store.claim_due_feeds("one", NOW)  # both leased: not due before their leases end
+    assert store.next_feed_due() == NOW + LEASE
+    (kompas,) = store.claim_due_feeds("two", NOW + 2 * LEASE, names=["kompas"])
+    store.record_polls([PollRecord(kompas.id, NOW, "ok", None, NOW + 10 * LEASE, 10 * LEASE)])
+    assert store.next_feed_due() == NOW + LEASE  # heise's lease, then kompas's next check
