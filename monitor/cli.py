@@ -236,12 +236,12 @@ def run(ctx: click.Context, and_serve: bool) -> None:
         stop = asyncio.Event()
         async with running(config) as runtime, supervised(stop):
             if listener is None:
-                await run_forever(runtime, report, stop)
+                await run_forever(runtime.jobs(report), report, stop)
                 return
             from monitor.api.health import Readiness
             from monitor.api.server import serve as serve_http
 
-            polling = asyncio.create_task(run_forever(runtime, report, stop))
+            polling = asyncio.create_task(run_forever(runtime.jobs(report), report, stop))
 
             def workers() -> str | None:
                 return "the poller has stopped" if polling.done() else runtime.services.pool.problem
