@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from monitor.config import Config
     from monitor.model import Document
+    from monitor.store.records import Filters
     from monitor.store.sql import SqlStore
 
 CONFIG_HELP = "Configuration file (default: $MONITOR_CONFIG or config/monitor.yaml)."
@@ -238,18 +239,18 @@ def run(ctx: click.Context, and_serve: bool) -> None:
                 if url:
                     report(f"metrics at {url}")
                 if listener is None:
-                    await run_forever(runtime, report, stop)
+                    await run_forever(runtime.jobs(report), report, stop)
                     return
                 from monitor.api.health import Readiness
                 from monitor.api.server import serve as serve_http
 
-                polling = asyncio.create_task(run_forever(runtime, report, stop))
+                polling = asyncio.create_task(run_forever(runtime.jobs(report), report, stop))
 
                 def workers() -> str | None:
                     return "the poller has stopped" if polling.done() else runtime.services.pool.problem
 
                 try:
-                    await serve_http(config, listener, Readiness(runtime.store.engine, workers), stop, report)
+                    await serve_http(config, listener, Readiness(runtime.store, workers), stop, report)
                 finally:
                     stop.set()
                     await polling
@@ -273,18 +274,18 @@ def serve(ctx: click.Context) -> None:
 
     config = _config(ctx)
     listener = _listener(config)
-    engine = _engine(ctx)
+    store = _store(ctx)
 
     async def go() -> None:
         stop = asyncio.Event()
         stop_on_signals(stop)
-        await serve_http(config, listener, Readiness(engine), stop, lambda line: click.echo(line, err=True))
+        await serve_http(config, listener, Readiness(store), stop, lambda line: click.echo(line, err=True))
         click.echo("stopped", err=True)
 
     try:
         run_loop(go())
     finally:
-        engine.dispose()
+        store.close()
 
 
 def _listener(config: Config) -> Any:
@@ -443,13 +444,26 @@ def _source_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--lang", metavar="CODE", help="Only in this language, e.g. de.")(fn)
 
 
-def _filters(since: str | None, until: str | None, **others: str | None) -> dict[str, Any]:
-    """The query options as the store's keyword arguments."""
-    return {"since": _since(since), "until": _since(until, "--until"), **others}
+def _filters(
+    topic: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    lang: str | None = None,
+    feed: str | None = None,
+) -> Filters:
+    """The query options as the store's filters."""
+    from monitor.store.records import Filters
+
+    return Filters(topic, _since(since), _since(until, "--until"), lang, feed)
 
 
 def _show(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str]) -> None:
     click.echo(output.render(rows, fmt, columns))
+
+
+def _json(records: Sequence[Any]) -> list[dict[str, Any]]:
+    """Query records as their JSON rows (monitor.store.records): what every format shows."""
+    return [record.to_json() for record in records]
 
 
 @cli.command()
@@ -458,9 +472,7 @@ def _show(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str]) -> N
 @click.pass_context
 def matches(ctx: click.Context, /, limit: int, fmt: str, **filters: Any) -> None:
     """Stored matches, newest first: topic, article, score and the terms that fired."""
-    from monitor.store import queries
-
-    rows = queries.matches(_engine(ctx), limit=limit, **_filters(**filters))
+    rows = _json(_store(ctx).matches(_filters(**filters), limit=limit))
     _show(rows, fmt, ["matched_at", "topic", "score", "language", "story_id", "title", "terms"])
 
 
@@ -481,9 +493,12 @@ def stories(ctx: click.Context, /, limit: int, fmt: str, story_id: int | None, *
     --since keeps the stories still growing then; --lang and --feed those with an
     article in that language or from that feed.
     """
-    from monitor.store import queries
-
-    rows = queries.stories(_engine(ctx), limit=limit, story_id=story_id, **_filters(**filters))
+    store = _store(ctx)
+    if story_id is not None:
+        one = store.story(story_id)
+        rows = [one.to_json()] if one is not None else []
+    else:
+        rows = _json(store.stories(_filters(**filters), limit=limit))
     if story_id is not None and fmt == "table":
         if not rows:
             raise MonitorError(f"no story {story_id}; `monitor stories` lists them")
@@ -508,9 +523,7 @@ def articles(ctx: click.Context, /, limit: int, fmt: str, **filters: Any) -> Non
     TEXT_SOURCE says where the text came from: the page, the feed (the page was no
     article, e.g. a consent wall), or "rejected: <reason>" (neither was).
     """
-    from monitor.store import queries
-
-    rows = queries.articles(_engine(ctx), limit=limit, with_text=fmt != "table", **_filters(**filters))
+    rows = _json(_store(ctx).articles(_filters(**filters), limit=limit, with_text=fmt != "table"))
     _show(rows, fmt, ["id", "published_at", "language", "feed", "story_id", "text_source", "title"])
 
 
@@ -536,10 +549,8 @@ def search(ctx: click.Context, query: str, since: str | None, limit: int, cursor
     monitor search 'TikTok NEAR/10 (ban OR larangan)'
     monitor search 'title:Doubao OR 豆包' --since 7d --format json
     """
-    from monitor.store.search import search_articles
-
-    page = search_articles(_engine(ctx), query, since=_since(since), limit=limit, cursor=cursor)
-    _show([item.to_json() for item in page.items], fmt, ["id", "published_at", "language", "feed", "score", "title"])
+    page = _store(ctx).search(query, since=_since(since), limit=limit, cursor=cursor)
+    _show(_json(page.items), fmt, ["id", "published_at", "language", "feed", "score", "title"])
     if not page.narrowed:
         click.echo(
             "note: nothing in the query narrows a full-text search (only lang:, site:, NOT...): "
@@ -566,9 +577,10 @@ def alerts(ctx: click.Context, /, limit: int, fmt: str, status: str | None, **fi
     """
     if ctx.invoked_subcommand:
         return
-    from monitor.store import queries
-
-    rows = queries.alerts(_engine(ctx), limit=limit, status=status, **_filters(**filters))
+    where = _filters(**filters)
+    rows = _json(
+        _store(ctx).alerts(topic=where.topic, status=status, since=where.since, until=where.until, limit=limit)
+    )
     _show(
         rows,
         fmt,
@@ -653,10 +665,7 @@ def feeds(ctx: click.Context, failing: bool, fmt: str, limit: int) -> None:
     """
     if ctx.invoked_subcommand:
         return
-    from monitor.store import queries
-
-    store = _synced_store(ctx)
-    rows = queries.feeds(store.engine, failing=failing, limit=limit)
+    rows = _json(_synced_store(ctx).feeds(failing=failing, limit=limit))
     _show(
         rows,
         fmt,

@@ -33,7 +33,6 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 MIB = 1024 * 1024
-DEFAULT_USER_AGENT = "monitor/0.1 (news monitor; +https://github.com/monitor/monitor)"
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _TRUSTED = "monitor.trusted"  # request extension: this hop may reach any address
 
@@ -42,12 +41,12 @@ _TRUSTED = "monitor.trusted"  # request extension: this hop may reach any addres
 class FetchLimits:
     """Safety limits of every request; each maps to a `fetch.*` setting of the config."""
 
+    user_agent: str  # the composition root's (monitor.service.user_agent): one for every request monitor makes
     max_bytes: int = 10 * MIB  # body cap, on the wire and after decompression
     deadline: float = 30.0  # seconds for the whole request, redirects included (fetch.timeout)
     connect_timeout: float = 10.0
     max_redirects: int = 5
     allow_networks: tuple[IPNetwork, ...] = ()
-    user_agent: str = DEFAULT_USER_AGENT
     max_connections: int = 20  # requests in flight, all hosts together
     max_per_host: int = 2
 

@@ -14,12 +14,13 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor.service import Runtime
 from monitor.store.interface import FeedState
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,28 @@ RETENTION_FIRST_RUN = timedelta(hours=1)
 # When a feed is due but none could be claimed (another worker is claiming it this instant),
 # look again after this, not in a busy loop.
 CLAIM_RETRY = timedelta(seconds=1)
+RETENTION_EVERY = timedelta(days=1)
 
 
-async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asyncio.Event | None = None) -> None:
+@dataclass(frozen=True)
+class Jobs:
+    """What the daemon runs and how often, handed over by the composition root
+    (``monitor.service.Runtime.jobs``): the scheduler reads no configuration."""
+
+    poll: Callable[[list[FeedState]], Awaitable[str | None]]  # poll claimed feeds: a line to report, if any
+    claim_due: Callable[[], Awaitable[list[FeedState]]]  # lease the feeds due now
+    next_due: Callable[[], Awaitable[datetime | None]]  # when the next feed falls due
+    storage_ready: Callable[[], bool]  # False while the database refuses writes: fetch nothing then
+    deliver: Callable[[], Coroutine[Any, Any, None]]  # delivers alerts until ``stop_delivering``
+    stop_delivering: Callable[[], None]
+    queue_digests: Callable[[], Coroutine[Any, Any, None]]  # queues each digest when its period ends, forever
+    prune: Callable[[], Awaitable[object]]  # the retention chore
+    clock: Callable[[], datetime]
+    tick: timedelta  # look again at least this often (polling.tick): another worker may have changed things
+    started: str  # the line that says the daemon runs
+
+
+async def run_forever(jobs: Jobs, report: Callable[[str], None], stop: asyncio.Event | None = None) -> None:
     """Poll feeds as they fall due until SIGTERM/SIGINT (or ``stop``); let the polls in progress
     finish for a few seconds.
 
@@ -45,17 +65,11 @@ async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asy
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     current: set[asyncio.Task[None]] = set()
-    runtime.services.storage.notify = report
 
     async def poll(feeds: list[FeedState]) -> None:
         try:
-            cycle = await runtime.poll_claimed(feeds)
-            if any(f.stored or f.error for f in cycle.feeds):  # a line per poll that found something
-                report(
-                    f"{datetime.now(UTC):%H:%M:%S} polled {len(cycle.feeds)} feeds "
-                    f"({len(cycle.failed)} failed), {sum(f.stored for f in cycle.feeds)} new articles, "
-                    f"{sum(f.alerts for f in cycle.feeds)} alerts queued"
-                )
+            if (line := await jobs.poll(feeds)) is not None:
+                report(line)
         except asyncio.CancelledError:  # stopping: unfinished feeds are polled again after restart
             report("stopping: the current cycle was interrupted; its unfinished feeds are polled after restart")
         except Exception:  # a failing poll must not kill the daemon; the feeds are due again later
@@ -69,29 +83,26 @@ async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asy
         task.add_done_callback(current.discard)
 
     woken = asyncio.Event()
-    scheduling = asyncio.create_task(_schedule(runtime, start, woken, stop))
-    delivering = asyncio.create_task(runtime.dispatcher.run(runtime.config.polling.tick, report))
-    digesting = asyncio.create_task(runtime.keep_queueing_digests())
+    scheduling = asyncio.create_task(_schedule(jobs, start, woken, stop))
+    delivering = asyncio.create_task(jobs.deliver())
+    digesting = asyncio.create_task(jobs.queue_digests())
     # The chores on a calendar: retention (retention.articles) daily, the first an hour after start.
     chores = AsyncIOScheduler(timezone=UTC)
     chores.add_job(
-        runtime.prune,
+        jobs.prune,
         "interval",
-        days=1,
+        seconds=RETENTION_EVERY.total_seconds(),
         next_run_time=datetime.now(UTC) + RETENTION_FIRST_RUN,
         coalesce=True,
         max_instances=1,
     )
     chores.start()
-    report(
-        f"monitor running: {len(runtime.config.feeds)} feeds, {len(runtime.config.topics)} topics, "
-        f"{len(runtime.channels)} alert channels; Ctrl-C or SIGTERM stops"
-    )
+    report(jobs.started)
     await stop.wait()
     chores.shutdown(wait=False)
     woken.set()
     await scheduling
-    runtime.dispatcher.stop()
+    jobs.stop_delivering()
     digesting.cancel()  # a digest is queued in one transaction: cancelled between, nothing is half done
     if current:
         report("stopping: letting the polls in progress finish…")
@@ -104,23 +115,22 @@ async def run_forever(runtime: Runtime, report: Callable[[str], None], stop: asy
 
 
 async def _schedule(
-    runtime: Runtime,
+    jobs: Jobs,
     start: Callable[[list[FeedState]], None],
     woken: asyncio.Event,
     stop: asyncio.Event,
 ) -> None:
     """Until ``stop``: claim the feeds that are due and start polling them, then sleep until
     the next due time, a finished poll, or ``polling.tick``, whichever comes first."""
-    recheck = runtime.config.polling.tick
-    clock = runtime.services.clock
+    recheck, clock = jobs.tick, jobs.clock
     while not stop.is_set():
         woken.clear()
         wait = recheck
         try:
-            if runtime.storage_ready():  # fetch nothing that could not be stored
-                due = await runtime.next_feed_due()
+            if jobs.storage_ready():  # fetch nothing that could not be stored
+                due = await jobs.next_due()
                 if due is not None and due <= clock():
-                    feeds = await runtime.claim_due_feeds()
+                    feeds = await jobs.claim_due()
                     if feeds:
                         start(feeds)
                         continue  # more may be due (a claim takes at most 500)

@@ -8,10 +8,10 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib import metadata
 from pathlib import Path
@@ -27,6 +27,7 @@ from monitor.config import AlertsConfig, AppriseChannel, Config, WebhookChannel,
 from monitor.errors import ConfigError, DatabaseError, MonitorError, StorageError
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.pipeline import CycleReport, Services, backfill, claim_due, poll_claimed, poll_due
+from monitor.scheduler import Jobs
 from monitor.store.interface import LEASE, FeedState, OperatorWatch, Pruned, Store
 from monitor.store.sql import SqlStore
 from monitor.store.tables import utcnow
@@ -224,7 +225,7 @@ class Runtime:
     """Everything one process needs to poll and deliver."""
 
     config: Config
-    store: SqlStore  # the same store as services.store, as what it is: the API reads the database
+    store: Store  # the same store as services.store: what the API of `monitor run --serve` reads
     services: Services
     channels: ChannelRegistry
     owner: str
@@ -302,6 +303,40 @@ class Runtime:
             return None
         log_pruned(pruned, cutoff)
         return pruned
+
+    def jobs(self, report: Callable[[str], None]) -> Jobs:
+        """What the daemon's scheduler runs (monitor.scheduler), with the intervals of the config."""
+        self.services.storage.notify = report  # the database refusing writes, and recovering: one line each
+
+        async def poll(feeds: list[FeedState]) -> str | None:
+            cycle = await self.poll_claimed(feeds)
+            if not any(f.stored or f.error for f in cycle.feeds):
+                return None  # a line per poll that found something
+            return (
+                f"{datetime.now(UTC):%H:%M:%S} polled {len(cycle.feeds)} feeds "
+                f"({len(cycle.failed)} failed), {sum(f.stored for f in cycle.feeds)} new articles, "
+                f"{sum(f.alerts for f in cycle.feeds)} alerts queued"
+            )
+
+        async def deliver() -> None:
+            await self.dispatcher.run(self.config.polling.tick, report)
+
+        return Jobs(
+            poll=poll,
+            claim_due=self.claim_due_feeds,
+            next_due=self.next_feed_due,
+            storage_ready=self.storage_ready,
+            deliver=deliver,
+            stop_delivering=self.dispatcher.stop,
+            queue_digests=self.keep_queueing_digests,
+            prune=self.prune,
+            clock=self.services.clock,
+            tick=self.config.polling.tick,
+            started=(
+                f"monitor running: {len(self.config.feeds)} feeds, {len(self.config.topics)} topics, "
+                f"{len(self.channels)} alert channels; Ctrl-C or SIGTERM stops"
+            ),
+        )
 
     def storage_ready(self) -> bool:
         """Whether the database takes writes; after a failure, tried again with a real write."""

@@ -24,6 +24,7 @@ from receivers import SmtpReceiver, WebhookReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TOPICS = yaml.safe_load((ROOT / "config" / "monitor.yaml").read_text(encoding="utf-8"))["topics"]
+AGENT = "monitor/test (+https://example.org/monitor)"  # the User-Agent tests give the fetcher
 HOOK_SECRET = "test-secret-не-угадать"
 
 

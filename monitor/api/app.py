@@ -25,7 +25,7 @@ from monitor.errors import QueryError
 
 
 def create_app(config: Config, readiness: Readiness, routers: Sequence[APIRouter] = ()) -> FastAPI:
-    """The monitor's HTTP application over ``readiness.engine``.
+    """The monitor's HTTP application over ``readiness.store``: every answer comes from it.
 
     ``routers`` are mounted after the built-in ones: further pages (search, the web
     page) plug in here without touching the rest.
@@ -40,7 +40,7 @@ def create_app(config: Config, readiness: Readiness, routers: Sequence[APIRouter
     )
     app.state.config = config
     app.state.readiness = readiness
-    app.state.engine = readiness.engine
+    app.state.store = readiness.store
     for router in (health.router, metrics.router, v1.router, atom.router, *routers):
         app.include_router(router)
     app.add_exception_handler(HTTPException, _http_error)

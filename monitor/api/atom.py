@@ -20,8 +20,8 @@ from fastapi.responses import Response
 
 from monitor.api.slug import topic_slug
 from monitor.config import Config
-from monitor.store import queries
-from monitor.store.queries import StoryEntry
+from monitor.store.interface import Store
+from monitor.store.records import StoryEntry
 
 ATOM = "http://www.w3.org/2005/Atom"
 MEDIA_TYPE = "application/atom+xml; charset=utf-8"
@@ -35,7 +35,8 @@ ET.register_namespace("", ATOM)
 @router.get("/all.atom", response_class=Response, responses={200: {"content": {"application/atom+xml": {}}}})
 def all_stories(request: Request) -> Response:
     """Every matched story, of any topic."""
-    entries = queries.story_entries(request.app.state.engine, limit=ENTRIES)
+    store: Store = request.app.state.store
+    entries = store.story_entries(limit=ENTRIES)
     return _answer(request, "all", "monitor: every topic", "Stories matching any watched topic", entries)
 
 
@@ -51,7 +52,8 @@ def topic_stories(request: Request, slug: str) -> Response:
     if topic is None:
         slugs = ", ".join(topic_slug(t.name) for t in config.topics) or "none"
         raise HTTPException(404, f"no topic has the slug {slug!r}; the topics' slugs are: {slugs}")
-    entries = queries.story_entries(request.app.state.engine, topic=topic.name, limit=ENTRIES)
+    store: Store = request.app.state.store
+    entries = store.story_entries(topic=topic.name, limit=ENTRIES)
     return _answer(request, f"topics/{slug}", f"monitor: {topic.name}", f"Stories matching {topic.query}", entries)
 
 

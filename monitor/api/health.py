@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.engine import Engine
 
-from monitor.store import db
+from monitor.store.interface import Store
 
 
 @dataclass(frozen=True)
@@ -17,7 +16,7 @@ class Readiness:
     """What /readyz checks. ``workers``: why the process's workers are not doing their
     work, or None while they are (None too when this process runs none: `monitor serve`)."""
 
-    engine: Engine
+    store: Store  # what the API reads, and the database /readyz checks
     workers: Callable[[], str | None] = lambda: None
 
 
@@ -35,7 +34,7 @@ def readyz(request: Request) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
         checks["database"] = "ok"
-        checks["schema"] = "ok" if db.schema_is_current(readiness.engine) else "behind: run `monitor db upgrade`"
+        checks["schema"] = "ok" if readiness.store.schema_is_current() else "behind: run `monitor db upgrade`"
     except Exception as exc:  # any failure to reach the database is the answer, not a crash
         checks["database"] = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300] or type(exc).__name__
         checks["schema"] = "unknown"

@@ -2,7 +2,7 @@
 
 Lists answer ``{"items": [...], "next_cursor": ...}``; the cursor is the key of the
 last row shown (keyset paging, monitor/store/queries.py), so pages stay exact while
-new rows arrive. Every handler reads through monitor.store; none holds SQL.
+new rows arrive. Every handler asks the app's ``Store`` (monitor.store.interface); none holds SQL.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.engine import Engine
 
 from monitor.api.auth import require_admin
 from monitor.api.schemas import (
@@ -37,7 +36,8 @@ from monitor.api.slug import topic_slug
 from monitor.config import Config, parse_duration
 from monitor.errors import MonitorError, QueryError
 from monitor.preview import chosen_topic, preview_topic
-from monitor.store import queries, repository
+from monitor.store.interface import Store as Queried
+from monitor.store.records import NO_ACTIVITY, Filters
 from monitor.store.tables import utcnow
 
 API_PREFIX = "/api/v1"
@@ -73,9 +73,9 @@ router = APIRouter(
 )
 
 
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
+def _store(request: Request) -> Queried:
+    store: Queried = request.app.state.store
+    return store
 
 
 def _config(request: Request) -> Config:
@@ -83,7 +83,7 @@ def _config(request: Request) -> Config:
     return config
 
 
-Store = Annotated[Engine, Depends(_engine)]
+Store = Annotated[Queried, Depends(_store)]
 Settings = Annotated[Config, Depends(_config)]
 
 _ISO_HINT = "a duration (2d, 12h, 30m) before now, or a time such as 2024-10-22T08:00:00Z"
@@ -120,6 +120,10 @@ def _decode(kind: str, cursor: str | None, key_type: type[K]) -> K | None:
     return key
 
 
+def _json(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    return [row.to_json() for row in rows]
+
+
 def _page(kind: str, fetch: Callable[[int], Sequence[Any]], limit: int, key: Callable[[Any], int | str]) -> Page[Any]:
     """One page: ``limit`` rows asked one more than shown, to know whether a next page exists."""
     rows = fetch(limit + 1)
@@ -152,9 +156,7 @@ def matches(
     after = _decode("matches", cursor, int)
     return _page(
         "matches",
-        lambda n: queries.matches(
-            store, topic=topic, lang=lang, feed=feed, limit=n, after=after, since=start, until=end
-        ),
+        lambda n: _json(store.matches(Filters(topic, start, end, lang, feed), limit=n, after=after)),
         limit,
         lambda row: row["id"],
     )
@@ -179,9 +181,7 @@ def stories(
     after = _decode("stories", cursor, int)
     return _page(
         "stories",
-        lambda n: queries.stories(
-            store, topic=topic, lang=lang, feed=feed, limit=n, after=after, since=start, until=end
-        ),
+        lambda n: _json(store.stories(Filters(topic, start, end, lang, feed), limit=n, after=after)),
         limit,
         lambda row: row["id"],
     )
@@ -190,10 +190,10 @@ def stories(
 @router.get("/stories/{story_id}", response_model=StoryRow, responses={404: {"model": ErrorBody}})
 def story(store: Store, story_id: int) -> Any:
     """One story with each article's outlet, language, similarity and the signal that joined it."""
-    found = queries.stories(store, story_id=story_id, limit=1)
-    if not found:
+    found = store.story(story_id)
+    if found is None:
         raise HTTPException(404, f"no story {story_id}; GET {API_PREFIX}/stories lists them")
-    return found[0]
+    return found.to_json()
 
 
 @router.get("/articles", response_model=Page[ArticleRow])
@@ -212,9 +212,7 @@ def articles(
     after = _decode("articles", cursor, int)
     return _page(
         "articles",
-        lambda n: queries.articles(
-            store, topic=topic, lang=lang, feed=feed, limit=n, after=after, since=start, until=end
-        ),
+        lambda n: _json(store.articles(Filters(topic, start, end, lang, feed), limit=n, after=after)),
         limit,
         lambda row: row["id"],
     )
@@ -223,10 +221,10 @@ def articles(
 @router.get("/articles/{article_id}", response_model=ArticleRow, responses={404: {"model": ErrorBody}})
 def article(store: Store, article_id: int) -> Any:
     """One article with its text."""
-    found = queries.articles(store, article_id=article_id, limit=1)
-    if not found:
+    found = store.article(article_id)
+    if found is None:
         raise HTTPException(404, f"no article {article_id}; GET {API_PREFIX}/articles lists them")
-    return found[0]
+    return found.to_json()
 
 
 @router.get("/feeds", response_model=Page[FeedRow])
@@ -240,7 +238,7 @@ def feeds(
     after = _decode("feeds", cursor, str)
     return _page(
         "feeds",
-        lambda n: queries.feeds(store, failing=failing, limit=n, after=after),
+        lambda n: _json(store.feeds(failing=failing, limit=n, after=after)),
         limit,
         lambda row: row["name"],
     )
@@ -261,7 +259,7 @@ def alerts(
     after = _decode("alerts", cursor, int)
     return _page(
         "alerts",
-        lambda n: queries.alerts(store, topic=topic, status=status, limit=n, after=after, since=start, until=end),
+        lambda n: _json(store.alerts(topic=topic, status=status, limit=n, after=after, since=start, until=end)),
         limit,
         lambda row: row["id"],
     )
@@ -277,20 +275,22 @@ def retry_alert(store: Store, alert_id: int) -> Any:
     """Put a failed alert back into the outbox for one more delivery attempt (admin scope).
 
     The daemon sends it at its next check (`polling.tick`)."""
-    had = repository.retry_failed_alert(store, alert_id, utcnow())
+    had = store.retry_failed_alert(alert_id, utcnow())
     if had is None:
         raise HTTPException(404, f"no alert {alert_id}; GET {API_PREFIX}/alerts?status=failed lists the failed ones")
     if had != "failed":
         raise HTTPException(409, f"alert {alert_id} is {had}; only a failed alert can be retried")
-    return queries.alerts(store, alert_id=alert_id, limit=1)[0]
+    retried = store.alert(alert_id)
+    if retried is None:  # gone since (a restore, a hand-edited database)
+        raise HTTPException(404, f"no alert {alert_id}")
+    return retried.to_json()
 
 
 @router.get("/topics", response_model=Page[TopicRow])
 def topics(store: Store, config: Settings, limit: Limit = 50, cursor: Cursor = None) -> Page[Any]:
     """The configured topics by name: query, Atom feed, and what each has matched so far."""
     after = _decode("topics", cursor, str)
-    activity = queries.topic_activity(store)
-    none = queries.TopicActivity(0, 0, None)
+    activity = store.topic_activity()
 
     def rows(n: int) -> list[TopicRow]:
         chosen = sorted((t for t in config.topics if after is None or t.name > after), key=lambda t: t.name)[:n]
@@ -301,7 +301,7 @@ def topics(store: Store, config: Settings, limit: Limit = 50, cursor: Cursor = N
                 stem=t.stem,
                 slug=topic_slug(t.name),
                 feed_url=f"/feeds/topics/{topic_slug(t.name)}.atom",
-                matches=(seen := activity.get(t.name, none)).matches,
+                matches=(seen := activity.get(t.name, NO_ACTIVITY)).matches,
                 stories=seen.stories,
                 last_matched_at=_iso(seen.last_matched_at),
             )
@@ -323,7 +323,7 @@ def topics_test(store: Store, config: Settings, body: TopicTestRequest) -> Any:
         raise BadParameter("since", str(exc)) from None
     try:
         spec = chosen_topic(config.topics, body.name, body.query)
-        found = preview_topic(spec, repository.stored_documents(store, since), body.limit)
+        found = preview_topic(spec, store.stored_documents(since), body.limit)
     except QueryError:
         raise
     except MonitorError as exc:

@@ -18,6 +18,18 @@ from monitor import polling, stories
 from monitor.changes import ALERT_FAILED, FEED_FAILING, FEED_RECOVERED, OperatorEvent, StoryChange, iso
 from monitor.errors import ParseError, StorageError
 from monitor.model import AlertContent, Document, Outlet, Routes, TopicMatch
+from monitor.store.records import (
+    AlertRow,
+    ArticleRow,
+    FeedRow,
+    Filters,
+    MatchRow,
+    Requeued,
+    SearchPage,
+    StoryEntry,
+    StoryRow,
+    TopicActivity,
+)
 
 # A lease is short and renewed while its work goes on (service: the heartbeat), so a
 # worker that dies leaves its feeds and alerts to the others within about this long.
@@ -258,15 +270,6 @@ def given_up(
     return FeedChange(outbox_key(OPERATOR, "alert", alert_id, "failed", attempts), event)
 
 
-@dataclass(frozen=True, slots=True)
-class Requeued:
-    """What ``requeue_failed`` did: the alerts queued again, and those it left as they were."""
-
-    queued: tuple[int, ...]
-    not_failed: tuple[tuple[int, str], ...] = ()  # (id, status): pending or delivered, left alone
-    missing: tuple[int, ...] = ()
-
-
 def idempotency_key(topic: str, story_id: int, channel: str) -> str:
     """Stable per (topic, story, channel): a receiver drops a redelivery by it."""
     slug = "-".join(stories_slug(topic))
@@ -305,7 +308,13 @@ class Backlog:
 
 class Store(Protocol):
     """Everything the monitor keeps. Each call is one short transaction with no I/O but the
-    database's, safe to run on a thread; records in, records out."""
+    database's, safe to run on a thread; records in, records out.
+
+    The query side (what the CLI and the API show) reads records of ``monitor.store.records``;
+    lists are newest first and ``after`` continues one after the key of the last row seen
+    (an id; a feed's name). ``search`` needs a full-text index: ``MemoryStore`` has none
+    and raises ``NotImplementedError`` naming itself.
+    """
 
     def close(self) -> None:
         """Let go of the database (its connections); the store is not used after."""
@@ -326,7 +335,8 @@ class Store(Protocol):
         """Lease the feeds whose time has come; with ``names``, those feeds due or not (empty: all)."""
 
     def next_feed_due(self) -> datetime | None:
-        """When the next feed falls due (its next check, or its lease's end if later); None: no feed."""
+        """When the next feed falls due: its next check, or its lease's end if that is later
+        (a feed being polled, here or by another worker, is not due before). None: no feed."""
 
     def record_polls(self, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
         """How each poll went and when to poll next; releases the feeds' leases. A feed failing
@@ -383,9 +393,6 @@ class Store(Protocol):
     def queue_digest(self, name: str, period_start: datetime, payload: str, channel: str, now: datetime) -> int | None:
         """Queue a period's digest; None when it was queued already."""
 
-    def requeue_failed(self, ids: Sequence[int] | None, now: datetime) -> Requeued:
-        """Failed alerts (``ids``, or all when None) back in the outbox, due ``now``."""
-
     # --- leases and health
     def renew_leases(self, owner: str, held: HeldLeases, until: datetime) -> None: ...
 
@@ -394,6 +401,9 @@ class Store(Protocol):
 
     def release_leases(self, owner: str, keep: HeldLeases | None = None) -> None:
         """Give back what ``owner`` holds, but the work in ``keep``."""
+
+    def schema_is_current(self) -> bool:
+        """Whether the database's schema is this version's (False: `monitor db upgrade` is due)."""
 
     def probe_write(self) -> None:
         """A write that changes nothing: raises StorageError while writes are refused."""
@@ -417,6 +427,65 @@ class Store(Protocol):
         """The matches a new topic finds in history, with outbox rows on their routes; the channel
         of each alert queued."""
 
+    # --- what people and programs ask (the CLI's query commands, the API)
+    def matches(self, filters: Filters, *, limit: int = 50, after: int | None = None) -> list[MatchRow]:
+        """Stored matches by when they matched."""
+
+    def stories(self, filters: Filters, *, limit: int = 50, after: int | None = None) -> list[StoryRow]:
+        """Stories by first sight, each with its articles and the topics it matched."""
+
+    def story(self, story_id: int) -> StoryRow | None: ...
+
+    def articles(
+        self, filters: Filters, *, limit: int = 50, after: int | None = None, with_text: bool = True
+    ) -> list[ArticleRow]:
+        """Stored articles by arrival; without ``with_text`` their texts are not read."""
+
+    def article(self, article_id: int) -> ArticleRow | None: ...
+
+    def feeds(self, *, failing: bool = False, limit: int = 1000, after: str | None = None) -> list[FeedRow]:
+        """Polled feeds by name; ``failing``: those failing or dead."""
+
+    def alerts(
+        self,
+        *,
+        topic: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        after: int | None = None,
+    ) -> list[AlertRow]:
+        """The outbox by when each row was queued."""
+
+    def alert(self, alert_id: int) -> AlertRow | None: ...
+
+    def topic_activity(self) -> dict[str, TopicActivity]:
+        """Per topic with a stored match: how much it matched, and when last."""
+
+    def story_entries(self, *, topic: str | None = None, limit: int = 50) -> list[StoryEntry]:
+        """The stories of the newest matches (of ``topic``, or of any), the most recently grown first."""
+
+    def search(
+        self,
+        query: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> SearchPage:
+        """Stored articles (fetched in [since, until)) ``query`` matches, in the topic language,
+        newest first; raises ``QueryError`` for a bad query and ``UsageError`` for a cursor no
+        search gave."""
+
+    def retry_failed_alert(self, alert_id: int, now: datetime) -> str | None:
+        """Queue a failed alert again, due ``now``: the status it had (None: no such alert)."""
+
+    def requeue_failed(self, ids: Sequence[int] | None, now: datetime) -> Requeued:
+        """Queue the failed alerts of ``ids`` (every failed one when None) again, due ``now``."""
+
+    # --- retention
     def prune(self, before: datetime) -> Pruned:
         """Retention: empty the text and story features of the articles fetched before
         ``before`` and forget their story keys; rows, matches, alerts and stories stay.

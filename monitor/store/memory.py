@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from monitor import polling, stories
 from monitor.changes import story_changes
@@ -36,7 +36,6 @@ from monitor.store.interface import (
     OperatorWatch,
     PollRecord,
     Pruned,
-    Requeued,
     SiteBoilerplate,
     Store,
     Stored,
@@ -51,8 +50,46 @@ from monitor.store.interface import (
     match_key,
     update_key,
 )
+from monitor.store.records import (
+    AlertRow,
+    ArticleRow,
+    EntryOutlet,
+    FeedRow,
+    Filters,
+    MatchRow,
+    Requeued,
+    SearchPage,
+    StoryEntry,
+    StoryMember,
+    StoryRow,
+    TopicActivity,
+)
 
 CANDIDATES_PER_ARTICLE = 20  # as the SQL store: the stored articles sharing the most keys
+MATCHES_PER_ENTRY = 4  # as the SQL store: newest matches read per story entry wanted
+
+R = TypeVar("R")
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+def _newest_first(
+    rows: Iterable[R], stamp: Callable[[R], datetime | None], key: Callable[[R], int], after: int | None, limit: int
+) -> list[R]:
+    """As the SQL store pages: by (stamp, id) descending, from after the row ``after`` on."""
+    ordered = sorted(rows, key=lambda r: (stamp(r) or _EARLIEST, key(r)), reverse=True)
+    if after is not None:
+        pivot = next((r for r in ordered if key(r) == after), None)
+        if pivot is None:
+            return []  # as in SQL: no such row, nothing after it
+        start = (stamp(pivot) or _EARLIEST, after)
+        ordered = [r for r in ordered if (stamp(r) or _EARLIEST, key(r)) < start]
+    return ordered[:limit]
+
+
+def _within(moment: datetime | None, since: datetime | None, until: datetime | None) -> bool:
+    if moment is None:
+        return since is None and until is None
+    return (since is None or moment >= since) and (until is None or moment < until)
 
 
 @dataclass
@@ -80,6 +117,11 @@ class _Feed(_Leased):
     error_count: int = 0
     failing_since: datetime | None = None
     rhythm: polling.Rhythm = field(default_factory=polling.Rhythm)
+    last_status: str | None = None
+    last_error: str | None = None
+    last_warning: str | None = None
+    last_checked_at: datetime | None = None
+    interval: timedelta | None = None
 
 
 @dataclass
@@ -91,12 +133,15 @@ class _Article:
     story_id: int
     keys: list[str]
     fetched_at: datetime
+    similarity: float = 1.0  # to the closest article of its story when it joined
+    signal: str = "first article"
 
 
 @dataclass
 class _Story:
     id: int
     title: str
+    language: str | None
     first_seen: datetime
     last_seen: datetime
     article_count: int = 1
@@ -117,19 +162,21 @@ class _Alert(_Leased):
     created_at: datetime | None = None
     next_attempt_at: datetime | None = None
     last_error: str | None = None
+    delivered_at: datetime | None = None
 
 
 class MemoryStore:
     def __init__(self) -> None:
         self._ids = itertools.count(1)
-        self.feeds: dict[int, _Feed] = {}
-        self.articles: dict[int, _Article] = {}
-        self.stories: dict[int, _Story] = {}
-        self.matches: dict[tuple[str, int], TopicMatch] = {}  # (topic, article id): one match each
-        self.matched: dict[tuple[str, int], tuple[datetime, bool]] = {}  # when, and whether by a backfill
-        self.alerts: dict[int, _Alert] = {}
-        self.site_pages: dict[tuple[str, str], int] = {}  # (site, page text hash) -> links seen
-        self.topics: dict[str, str] = {}
+        self._feeds: dict[int, _Feed] = {}
+        self._articles: dict[int, _Article] = {}
+        self._stories: dict[int, _Story] = {}
+        self._matches: dict[tuple[str, int], TopicMatch] = {}  # (topic, article id): one match each
+        self._matched: dict[tuple[str, int], tuple[datetime, bool]] = {}  # when, and whether by a backfill
+        self._alerts: dict[int, _Alert] = {}
+        self._site_pages: dict[tuple[str, str], int] = {}  # (site, page text hash) -> links seen
+        self._topics: dict[str, str] = {}
+        self._match_ids: dict[tuple[str, int], int] = {}
 
     def close(self) -> None:
         pass
@@ -137,19 +184,19 @@ class MemoryStore:
     # --- feeds
     def sync_feeds(self, feeds: Sequence[WantedFeed], now: datetime) -> None:
         wanted = {f.url: f for f in feeds}
-        by_url = {f.url: f for f in self.feeds.values()}
+        by_url = {f.url: f for f in self._feeds.values()}
         for feed in by_url.values():
             if (cfg := wanted.get(feed.url)) is not None:
                 feed.origin, feed.active, feed.interval_override = "config", True, cfg.interval
             elif feed.origin == "config":
                 feed.active = False
-        taken = {f.name for f in self.feeds.values()}
+        taken = {f.name for f in self._feeds.values()}
         for cfg in feeds:
             existing = by_url.get(cfg.url)
             if existing is None:
                 new = _Feed(next(self._ids), name=free_name(cfg.name, taken), url=cfg.url)
                 new.next_check_at, new.interval_override = now, cfg.interval
-                self.feeds[new.id] = new
+                self._feeds[new.id] = new
             elif existing.name != cfg.name and cfg.name not in taken:
                 taken.discard(existing.name)
                 existing.name = cfg.name
@@ -157,19 +204,19 @@ class MemoryStore:
 
     def add_feed(self, url: str, name: str, now: datetime, *, discovered: bool = False) -> str | None:
         origin = DISCOVERED if discovered else "cli"
-        for feed in self.feeds.values():
+        for feed in self._feeds.values():
             if feed.url == url:
                 if feed.active:
                     return None
                 feed.active, feed.origin = True, origin
                 return feed.name
-        new = _Feed(next(self._ids), name=free_name(name, {f.name for f in self.feeds.values()}), url=url)
+        new = _Feed(next(self._ids), name=free_name(name, {f.name for f in self._feeds.values()}), url=url)
         new.origin, new.next_check_at = origin, now
-        self.feeds[new.id] = new
+        self._feeds[new.id] = new
         return new.name
 
     def active_feeds(self) -> list[tuple[str, str]]:
-        return sorted((f.name, f.url) for f in self.feeds.values() if f.active)
+        return sorted((f.name, f.url) for f in self._feeds.values() if f.active)
 
     def claim_due_feeds(
         self, owner: str, now: datetime, *, lease: timedelta = LEASE, names: Iterable[str] | None = None
@@ -177,7 +224,7 @@ class MemoryStore:
         chosen = set(names) if names is not None else None
         due = [
             f
-            for f in self.feeds.values()
+            for f in self._feeds.values()
             if f.active
             and not f.dead
             and f.free(now)
@@ -209,20 +256,22 @@ class MemoryStore:
         ]
 
     def next_feed_due(self) -> datetime | None:
-        times = [
+        due = [
             max(f.next_check_at, f.lease_expires_at) if f.lease_expires_at else f.next_check_at
-            for f in self.feeds.values()
+            for f in self._feeds.values()
             if f.active and not f.dead and f.next_check_at is not None
         ]
-        return min(times, default=None)
+        return min(due, default=None)
 
     def record_polls(self, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
         for r in records:
             change = feed_change(r, operator.alert_after) if operator is not None else None
             if operator is not None and change is not None and (change.needs is None or self._queued(change.needs)):
                 self._queue_operator(change, operator.channel, r.checked_at)
-            feed = self.feeds[r.feed_id]
+            feed = self._feeds[r.feed_id]
             feed.next_check_at, feed.dead = r.next_check_at, r.dead
+            feed.last_status, feed.last_error, feed.last_warning = r.status, r.error, r.warning
+            feed.last_checked_at, feed.interval = r.checked_at, r.interval
             feed.lease_owner = feed.lease_expires_at = None
             feed.error_count = feed.error_count + 1 if r.failed else 0
             feed.failing_since = (feed.failing_since or r.checked_at) if r.failed else None
@@ -231,8 +280,8 @@ class MemoryStore:
                 feed.rhythm = r.rhythm or feed.rhythm
 
     def new_entries(self, feed_id: int, entries: Sequence[tuple[str, str]]) -> tuple[set[str], set[str]]:
-        seen = {a.new.guid for a in self.articles.values() if a.new.feed_id == feed_id}
-        stored = {a.canonical_url for a in self.articles.values()}
+        seen = {a.new.guid for a in self._articles.values() if a.new.feed_id == feed_id}
+        stored = {a.canonical_url for a in self._articles.values()}
         known = set()
         for guid, url in entries:
             if url and guid not in seen:
@@ -260,29 +309,30 @@ class MemoryStore:
     ) -> Stored:
         new = item.article
         page = (new.site, new.page_hash) if new.page_hash and new.site else None
-        site_pages = self.site_pages.get(page, 0) if page else 0
+        site_pages = self._site_pages.get(page, 0) if page else 0
         text_hash = None if site_pages else new.text_hash
         if self._is_duplicate(new, new.canonical_url, text_hash):
             return None  # a link counted once
         if page:
-            self.site_pages[page] = site_pages + 1
+            self._site_pages[page] = site_pages + 1
         if site_pages >= SITE_TEXT_PAGES:
             return SiteBoilerplate(site_pages)
         keys = sorted(set(stories.index_keys(new.features)))
         assignment = stories.assign(new.features, self._candidates(keys, now - rules.window), rules)
-        story = self.stories.get(assignment.story_id) if assignment.story_id is not None else None
+        story = self._stories.get(assignment.story_id) if assignment.story_id is not None else None
         joined = story is not None
         if story is None:
-            story = _Story(next(self._ids), new.title, now, now, 0)
-            self.stories[story.id] = story
+            story = _Story(next(self._ids), new.title, new.language, now, now, 0)
+            self._stories[story.id] = story
         story.last_seen, story.article_count = now, story.article_count + 1
-        before = [a for a in self.articles.values() if a.story_id == story.id] if joined and updates else []
-        article = _Article(next(self._ids), new, new.canonical_url, text_hash, story.id, keys, now)
-        self.articles[article.id] = article
+        before = [a for a in self._articles.values() if a.story_id == story.id] if joined and updates else []
+        signal = assignment.signal if joined else "first article"
+        similarity = assignment.similarity if joined else 1.0
+        article = _Article(next(self._ids), new, new.canonical_url, text_hash, story.id, keys, now, similarity, signal)
+        self._articles[article.id] = article
         alerts = self._add_matches(article, item.matches, routes, now)
         if before:
             alerts += self._queue_updates(before, article, updates, now)
-        signal = assignment.signal if joined else "first article"
         return StoredArticle(article.id, story.id, not joined, signal, len(item.matches), alerts)
 
     def _is_duplicate(self, new: NewArticle, canonical_url: str, text_hash: str | None) -> bool:
@@ -290,12 +340,12 @@ class MemoryStore:
             (a.new.feed_id == new.feed_id and a.new.guid == new.guid)
             or a.canonical_url == canonical_url
             or (text_hash is not None and a.text_hash == text_hash)
-            for a in self.articles.values()
+            for a in self._articles.values()
         )
 
     def _candidates(self, keys: Sequence[str], since: datetime) -> list[stories.Candidate]:
         wanted = set(keys)
-        shared = [(len(wanted.intersection(a.keys)), a) for a in self.articles.values() if a.fetched_at >= since]
+        shared = [(len(wanted.intersection(a.keys)), a) for a in self._articles.values() if a.fetched_at >= since]
         best = sorted((pair for pair in shared if pair[0]), key=lambda pair: (-pair[0], -pair[1].id))
         return [stories.Candidate(a.id, a.story_id, a.new.features) for _, a in best[:CANDIDATES_PER_ARTICLE]]
 
@@ -304,8 +354,9 @@ class MemoryStore:
     ) -> tuple[str, ...]:
         queued: list[str] = []
         for found in matches:
-            self.matches[(found.topic, article.id)] = found
-            self.matched[(found.topic, article.id)] = (now, backfill)
+            self._matches[(found.topic, article.id)] = found
+            self._matched[(found.topic, article.id)] = (now, backfill)
+            self._match_ids[(found.topic, article.id)] = next(self._ids)
             for channel in routes.of(found.topic):
                 alert = _Alert(next(self._ids), topic=found.topic, story_id=article.story_id, match=found)
                 alert.article_id, alert.channel = article.id, channel
@@ -318,18 +369,18 @@ class MemoryStore:
         if self._queued(key):
             return 0
         alert.key, alert.created_at, alert.next_attempt_at = key, now, now
-        self.alerts[alert.id] = alert
+        self._alerts[alert.id] = alert
         return 1
 
     def _queued(self, key: str) -> bool:
-        return any(a.key == key for a in self.alerts.values())
+        return any(a.key == key for a in self._alerts.values())
 
     def _queue_updates(
         self, before: list[_Article], article: _Article, updates: Collection[str], now: datetime
     ) -> tuple[str, ...]:
         alerted = [
             a
-            for a in self.alerts.values()
+            for a in self._alerts.values()
             if a.kind == "match" and a.story_id == article.story_id and a.topic in updates
         ]
         feeds = {a.new.feed_id for a in before}
@@ -362,7 +413,7 @@ class MemoryStore:
     ) -> list[int]:
         due = [
             a
-            for a in self.alerts.values()
+            for a in self._alerts.values()
             if a.status == "pending"
             and a.next_attempt_at is not None
             and a.next_attempt_at <= now
@@ -379,19 +430,19 @@ class MemoryStore:
         return [due for due in map(self._load_alert, sorted(ids)) if due is not None]
 
     def _load_alert(self, alert_id: int) -> DueAlert | None:
-        alert = self.alerts.get(alert_id)
+        alert = self._alerts.get(alert_id)
         if alert is None:
             return None
         row = (alert.channel, alert.attempts)
         if alert.kind in ("digest", OPERATOR):
             return DueAlert(*row, None, alert.id, alert.kind, alert.topic, alert.created_at, alert.payload)
-        if alert.match is None or alert.story_id not in self.stories:
+        if alert.match is None or alert.story_id not in self._stories:
             return None
-        story = self.stories[alert.story_id]
-        members = sorted((a for a in self.articles.values() if a.story_id == story.id), key=lambda a: a.id)
+        story = self._stories[alert.story_id]
+        members = sorted((a for a in self._articles.values() if a.story_id == story.id), key=lambda a: a.id)
         outlets = {
             a.id: Outlet(
-                a.id, a.new.url, a.new.title, a.new.language, self.feeds[a.new.feed_id].name, a.new.published_at
+                a.id, a.new.url, a.new.title, a.new.language, self._feeds[a.new.feed_id].name, a.new.published_at
             )
             for a in members
         }
@@ -412,16 +463,16 @@ class MemoryStore:
         return DueAlert(*row, content, alert.id, alert.kind, alert.topic, alert.created_at, alert.payload)
 
     def _feed_name(self, article: _Article) -> str:
-        return self.feeds[article.new.feed_id].name
+        return self._feeds[article.new.feed_id].name
 
     def record_deliveries(self, deliveries: Sequence[Delivery], operator: str | None = None) -> None:
         for d in deliveries:
-            if (alert := self.alerts.get(d.alert_id)) is None:
+            if (alert := self._alerts.get(d.alert_id)) is None:
                 continue
             alert.attempts, alert.last_error = alert.attempts + 1, d.error
             alert.lease_owner = alert.lease_expires_at = None
             if d.error is None:
-                alert.status = "delivered"
+                alert.status, alert.delivered_at = "delivered", d.at
             elif d.retry_at is not None:
                 alert.next_attempt_at = d.retry_at
             else:
@@ -434,8 +485,8 @@ class MemoryStore:
     # --- digests
     def digest_entries(self, topics: Sequence[str], since: datetime, until: datetime) -> list[DigestEntry]:
         first: dict[tuple[str, int], tuple[datetime, int]] = {}  # (topic, story) -> when, article
-        for (topic, article_id), (when, backfill) in self.matched.items():
-            story_id = self.articles[article_id].story_id
+        for (topic, article_id), (when, backfill) in self._matched.items():
+            story_id = self._articles[article_id].story_id
             if (
                 topic in topics
                 and not backfill
@@ -445,17 +496,17 @@ class MemoryStore:
         entries = []
         for (topic, story_id), (when, article_id) in sorted(first.items(), key=lambda item: item[1]):
             if since <= when < until:
-                story = self.stories[story_id]
+                story = self._stories[story_id]
                 members = sorted(
-                    (a for a in self.articles.values() if a.story_id == story_id and a.fetched_at < until),
+                    (a for a in self._articles.values() if a.story_id == story_id and a.fetched_at < until),
                     key=lambda a: (a.fetched_at, a.id),
                 )
                 outlets = tuple(
                     Outlet(a.id, a.new.url, a.new.title, a.new.language, self._feed_name(a), a.new.published_at)
                     for a in members
                 )
-                language = self.articles[min(a.id for a in members)].new.language if members else None
-                snippet = self.matches[(topic, article_id)].snippet
+                language = self._articles[min(a.id for a in members)].new.language if members else None
+                snippet = self._matches[(topic, article_id)].snippet
                 entries.append(DigestEntry(topic, story_id, story.title, language, when, snippet, outlets))
         return entries
 
@@ -463,37 +514,20 @@ class MemoryStore:
         return self._queued(digest_key(name, period_start))
 
     def last_digest(self, name: str) -> str | None:
-        digests = [a for a in self.alerts.values() if a.kind == "digest" and a.topic == name]
+        digests = [a for a in self._alerts.values() if a.kind == "digest" and a.topic == name]
         return max(digests, key=lambda a: a.id).payload if digests else None
 
     def queue_digest(self, name: str, period_start: datetime, payload: str, channel: str, now: datetime) -> int | None:
         digest = _Alert(next(self._ids), kind="digest", topic=name, channel=channel, payload=payload)
         return digest.id if self._queue(digest, digest_key(name, period_start), now) else None
 
-    def requeue_failed(self, ids: Sequence[int] | None, now: datetime) -> Requeued:
-        chosen = sorted(self.alerts) if ids is None else sorted(set(ids))
-        queued, not_failed = [], []
-        for alert_id in chosen:
-            alert = self.alerts.get(alert_id)
-            if alert is None:
-                continue
-            if alert.status != "failed":
-                if ids is not None:
-                    not_failed.append((alert_id, alert.status))
-                continue
-            alert.status, alert.next_attempt_at = "pending", now
-            alert.lease_owner = alert.lease_expires_at = None
-            queued.append(alert_id)
-        missing = tuple(i for i in ids or () if i not in self.alerts)
-        return Requeued(tuple(queued), tuple(not_failed), missing)
-
     # --- leases and health
     def _leased(self) -> Iterator[_Leased]:
-        yield from self.feeds.values()
-        yield from self.alerts.values()
+        yield from self._feeds.values()
+        yield from self._alerts.values()
 
     def renew_leases(self, owner: str, held: HeldLeases, until: datetime) -> None:
-        for rows, ids in ((self.feeds, held.feeds), (self.alerts, held.alerts)):
+        for rows, ids in ((self._feeds, held.feeds), (self._alerts, held.alerts)):
             for i in ids:
                 row = rows.get(i)
                 if row is not None and row.lease_owner == owner:
@@ -504,10 +538,13 @@ class MemoryStore:
 
     def release_leases(self, owner: str, keep: HeldLeases | None = None) -> None:
         kept = keep or HeldLeases()
-        for rows, ids in ((self.feeds, kept.feeds), (self.alerts, kept.alerts)):
+        for rows, ids in ((self._feeds, kept.feeds), (self._alerts, kept.alerts)):
             for row in rows.values():
                 if row.lease_owner == owner and row.id not in ids:
                     row.lease_owner = row.lease_expires_at = None
+
+    def schema_is_current(self) -> bool:
+        return True  # it has none: what it keeps is the code's own
 
     def probe_write(self) -> None:
         pass
@@ -520,12 +557,12 @@ class MemoryStore:
 
     # --- topics
     def changed_topics(self, queries: dict[str, str], now: datetime) -> list[str]:
-        changed = [name for name, query in queries.items() if self.topics.get(name) != query]
-        self.topics.update(queries)
+        changed = [name for name, query in queries.items() if self._topics.get(name) != query]
+        self._topics.update(queries)
         return changed
 
     def stored_documents(self, since: datetime) -> Iterator[tuple[int, int, Document]]:
-        for a in sorted(self.articles.values(), key=lambda a: a.id):
+        for a in sorted(self._articles.values(), key=lambda a: a.id):
             if a.fetched_at >= since:
                 text = "" if a.new.text_source.startswith(REJECTED) else a.new.text
                 document = Document(a.new.title, text, a.new.language, a.new.url, a.new.text_source)
@@ -534,14 +571,264 @@ class MemoryStore:
     def store_backfill(
         self, article_id: int, story_id: int, matches: Sequence[TopicMatch], routes: Routes, now: datetime
     ) -> tuple[str, ...]:
-        if any((found.topic, article_id) in self.matches for found in matches):
+        if any((found.topic, article_id) in self._matches for found in matches):
             return ()  # matched already
-        return self._add_matches(self.articles[article_id], matches, routes, now, backfill=True)
+        return self._add_matches(self._articles[article_id], matches, routes, now, backfill=True)
+
+    # --- what people and programs ask
+    def matches(self, filters: Filters, *, limit: int = 50, after: int | None = None) -> list[MatchRow]:
+        rows = []
+        for (topic, article_id), found in self._matches.items():
+            article = self._articles[article_id]
+            when, backfill = self._matched[(topic, article_id)]
+            if (
+                (filters.topic and topic != filters.topic)
+                or (filters.lang and article.new.language != filters.lang)
+                or (filters.feed and self._feed_name(article) != filters.feed)
+                or not _within(when, filters.since, filters.until)
+            ):
+                continue
+            new = article.new
+            rows.append(
+                MatchRow(
+                    self._match_ids[(topic, article_id)],
+                    topic,
+                    article_id,
+                    new.url,
+                    new.title,
+                    new.language,
+                    new.published_at,
+                    article.story_id,
+                    found.score,
+                    found.terms,
+                    found.snippet,
+                    when,
+                    backfill,
+                )
+            )
+        return _newest_first(rows, lambda m: m.matched_at, lambda m: m.id, after, limit)
+
+    def stories(self, filters: Filters, *, limit: int = 50, after: int | None = None) -> list[StoryRow]:
+        chosen = []
+        for story in self._stories.values():
+            members = self._members(story.id)
+            if (
+                (filters.topic and not any(t == filters.topic for t, a in self._matches if a in members))
+                or (filters.lang and not any(a.new.language == filters.lang for a in members.values()))
+                or (filters.feed and not any(self._feed_name(a) == filters.feed for a in members.values()))
+                or (filters.since and story.last_seen < filters.since)
+                or (filters.until and story.first_seen >= filters.until)
+            ):
+                continue
+            chosen.append(story)
+        found = _newest_first(chosen, lambda s: s.first_seen, lambda s: s.id, after, limit)
+        return [self._story_row(story) for story in found]
+
+    def _members(self, story_id: int) -> dict[int, _Article]:
+        return {a.id: a for a in self._articles.values() if a.story_id == story_id}
+
+    def _story_row(self, story: _Story) -> StoryRow:
+        members = sorted(self._members(story.id).values(), key=lambda a: (a.fetched_at, a.id))
+        topics = sorted(
+            {topic for topic, article_id in self._matches if self._articles[article_id].story_id == story.id}
+        )
+        return StoryRow(
+            story.id,
+            story.title,
+            story.language,
+            story.first_seen,
+            tuple(topics),
+            tuple(
+                StoryMember(a.id, a.new.url, a.new.title, a.new.language, self._feed_name(a), a.similarity, a.signal)
+                for a in members
+            ),
+        )
+
+    def story(self, story_id: int) -> StoryRow | None:
+        story = self._stories.get(story_id)
+        return None if story is None else self._story_row(story)
+
+    def articles(
+        self, filters: Filters, *, limit: int = 50, after: int | None = None, with_text: bool = True
+    ) -> list[ArticleRow]:
+        chosen = [
+            a
+            for a in self._articles.values()
+            if not (filters.topic and (filters.topic, a.id) not in self._matches)
+            and not (filters.lang and a.new.language != filters.lang)
+            and not (filters.feed and self._feed_name(a) != filters.feed)
+            and _within(a.fetched_at, filters.since, filters.until)
+        ]
+        found = _newest_first(chosen, lambda a: a.fetched_at, lambda a: a.id, after, limit)
+        return [self._article_row(a, with_text) for a in found]
+
+    def _article_row(self, a: _Article, with_text: bool) -> ArticleRow:
+        new = a.new
+        return ArticleRow(
+            a.id,
+            new.url,
+            a.canonical_url,
+            new.title,
+            new.language,
+            new.published_at,
+            self._feed_name(a),
+            a.story_id,
+            new.text_source,
+            new.text if with_text else None,
+        )
+
+    def article(self, article_id: int) -> ArticleRow | None:
+        found = self._articles.get(article_id)
+        return None if found is None else self._article_row(found, True)
+
+    def feeds(self, *, failing: bool = False, limit: int = 1000, after: str | None = None) -> list[FeedRow]:
+        chosen = sorted(
+            (
+                f
+                for f in self._feeds.values()
+                if f.active and (not failing or f.error_count > 0 or f.dead) and (after is None or f.name > after)
+            ),
+            key=lambda f: f.name,
+        )
+        return [
+            FeedRow(
+                f.name,
+                f.url,
+                "dead" if f.dead else f.last_status,
+                f.last_error,
+                f.last_warning,
+                f.error_count,
+                f.last_checked_at,
+                None if f.dead else f.next_check_at,
+                None if f.interval is None else int(f.interval.total_seconds()),
+                f.failing_since,
+            )
+            for f in chosen[:limit]
+        ]
+
+    def alerts(
+        self,
+        *,
+        topic: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        after: int | None = None,
+    ) -> list[AlertRow]:
+        chosen = [
+            a
+            for a in self._alerts.values()
+            if (topic is None or a.topic == topic)
+            and (status is None or a.status == status)
+            and _within(a.created_at, since, until)
+        ]
+        found = _newest_first(chosen, lambda a: a.created_at, lambda a: a.id, after, limit)
+        return [self._alert_row(a) for a in found]
+
+    def _alert_row(self, a: _Alert) -> AlertRow:
+        story_id = a.story_id if a.kind in ("match", "update") else None
+        return AlertRow(
+            a.id,
+            a.kind,
+            a.topic,
+            story_id,
+            a.channel,
+            a.status,
+            a.attempts,
+            a.last_error,
+            a.created_at,
+            a.delivered_at,
+        )
+
+    def alert(self, alert_id: int) -> AlertRow | None:
+        found = self._alerts.get(alert_id)
+        return None if found is None else self._alert_row(found)
+
+    def topic_activity(self) -> dict[str, TopicActivity]:
+        activity: dict[str, TopicActivity] = {}
+        for topic in {t for t, _ in self._matches}:
+            keys = [k for k in self._matches if k[0] == topic]
+            stories_of = {self._articles[article_id].story_id for _, article_id in keys}
+            last = max(self._matched[k][0] for k in keys)
+            activity[topic] = TopicActivity(len(keys), len(stories_of), last)
+        return activity
+
+    def story_entries(self, *, topic: str | None = None, limit: int = 50) -> list[StoryEntry]:
+        by_age = sorted(
+            ((self._matched[k][0], self._match_ids[k], k) for k in self._matches if topic is None or k[0] == topic),
+            reverse=True,
+        )[: MATCHES_PER_ENTRY * limit]
+        candidates = {self._articles[article_id].story_id for _, _, (_, article_id) in by_age}
+        found = sorted((self._stories[i] for i in candidates), key=lambda s: (s.last_seen, s.id), reverse=True)[:limit]
+        entries = []
+        for story in found:
+            members = sorted(self._members(story.id).values(), key=lambda a: (a.fetched_at, a.id))
+            story_matches = sorted(
+                (self._matched[k][0], self._match_ids[k], k)
+                for k in self._matches
+                if self._articles[k[1]].story_id == story.id
+            )
+            snippets = [self._matches[k].snippet for _, _, k in story_matches if topic is None or k[0] == topic]
+            entries.append(
+                StoryEntry(
+                    story.id,
+                    story.title,
+                    story.language,
+                    story.first_seen,
+                    story.last_seen,
+                    tuple(sorted({k[0] for _, _, k in story_matches})),
+                    snippets[-1] if snippets else "",
+                    tuple(
+                        EntryOutlet(a.id, a.new.title, a.new.url, self._feed_name(a), a.new.language, a.fetched_at)
+                        for a in members
+                    ),
+                )
+            )
+        return entries
+
+    def search(
+        self,
+        query: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> SearchPage:
+        raise NotImplementedError(
+            "MemoryStore cannot search: full-text search needs the SQL store's index (SQLite FTS5 or PostgreSQL)"
+        )
+
+    def retry_failed_alert(self, alert_id: int, now: datetime) -> str | None:
+        alert = self._alerts.get(alert_id)
+        if alert is None:
+            return None
+        had = alert.status
+        if had == "failed":
+            self._requeue(alert, now)
+        return had
+
+    def _requeue(self, alert: _Alert, now: datetime) -> None:
+        alert.status, alert.next_attempt_at = "pending", now
+        alert.lease_owner = alert.lease_expires_at = None
+
+    def requeue_failed(self, ids: Sequence[int] | None, now: datetime) -> Requeued:
+        chosen = [a for a in self._alerts.values() if (a.status == "failed" if ids is None else a.id in ids)]
+        queued, not_failed = [], []
+        for alert in sorted(chosen, key=lambda a: a.id):
+            if alert.status != "failed":
+                not_failed.append((alert.id, alert.status))
+                continue
+            self._requeue(alert, now)
+            queued.append(alert.id)
+        missing = tuple(i for i in ids or () if i not in self._alerts)
+        return Requeued(tuple(queued), tuple(not_failed), missing)
 
     # --- retention
     def prune(self, before: datetime) -> Pruned:
         articles = keys = 0
-        for article in self.articles.values():
+        for article in self._articles.values():
             if article.fetched_at < before and (article.keys or article.new.text):
                 keys += len(article.keys)
                 articles += 1
@@ -551,10 +838,10 @@ class MemoryStore:
 
     # --- operations
     def backlog(self, now: datetime) -> Backlog:
-        pending = [a.created_at for a in self.alerts.values() if a.status == "pending" and a.created_at]
+        pending = [a.created_at for a in self._alerts.values() if a.status == "pending" and a.created_at]
         due = sum(
             1
-            for f in self.feeds.values()
+            for f in self._feeds.values()
             if f.active and not f.dead and f.next_check_at is not None and f.next_check_at <= now and f.free(now)
         )
         return Backlog(max(now - min(pending), timedelta(0)) if pending else timedelta(0), due)

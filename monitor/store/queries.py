@@ -1,7 +1,7 @@
 """What people and programs ask of the stored data, in the documented JSON shapes.
 
-The row functions return plain dicts whose keys are the public shape in docs/cli.md
-and docs/api.md; the newer ones return frozen records. Lists are newest first, and
+Each returns the frozen records of ``monitor.store.records`` (their ``to_json`` is the
+public shape in docs/cli.md and docs/api.md); ``SqlStore`` serves them. Lists are newest first, and
 ``after`` continues one (keyset paging): pass the key of the last row seen (the ``id``,
 a feed's ``name``) and the rows after it come, however many arrived in between, with
 no offset to scan.
@@ -10,7 +10,6 @@ no offset to scan.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,14 +20,19 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, func, select
 
 from monitor.store.db import reading
+from monitor.store.records import (
+    AlertRow,
+    ArticleRow,
+    EntryOutlet,
+    FeedRow,
+    Filters,
+    MatchRow,
+    StoryEntry,
+    StoryMember,
+    StoryRow,
+    TopicActivity,
+)
 from monitor.store.tables import Alert, Article, Feed, Match, Story, utcnow
-from monitor.topics.snippet import snippet_offsets
-
-Row = dict[str, Any]
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
 
 
 def _newest_first(query: Any, table: Any, stamp: Any, after: int | None) -> Any:
@@ -68,17 +72,8 @@ _MEMBER = (
 )
 
 
-def matches(
-    engine: Engine,
-    *,
-    topic: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    lang: str | None = None,
-    feed: str | None = None,
-    limit: int = 50,
-    after: int | None = None,
-) -> list[Row]:
+def matches(engine: Engine, filters: Filters, *, limit: int = 50, after: int | None = None) -> list[MatchRow]:
+    topic, lang, feed = filters.topic, filters.lang, filters.feed
     # The article's columns shown, not its text and features: a page reads kilobytes, not megabytes.
     shown = (col(Article.url), col(Article.title), col(Article.language), col(Article.published_at))
     query = sa.select(Match, *shown).join(Article, col(Article.id) == col(Match.article_id))
@@ -88,44 +83,35 @@ def matches(
         query = query.where(col(Article.language) == lang)
     if feed:
         query = query.where(col(Article.feed_id) == _feed_id(feed))
-    query = _window(query, col(Match.matched_at), since, until)
+    query = _window(query, col(Match.matched_at), filters.since, filters.until)
     query = _newest_first(query, Match, col(Match.matched_at), after).limit(limit)
     with reading(engine) as session:
         return [
-            {
-                "id": m.id,
-                "topic": m.topic,
-                "article_id": m.article_id,
-                "url": url,
-                "title": title,
-                "language": language,
-                "published_at": _iso(published_at),
-                "story_id": m.story_id,
-                "score": round(m.score, 3),
-                "terms": json.loads(m.terms),
-                "snippet": m.snippet,
-                **snippet_offsets(m.snippet),
-                "matched_at": _iso(m.matched_at),
-                "backfill": m.backfill,
-            }
+            MatchRow(
+                id=m.id,
+                topic=m.topic,
+                article_id=m.article_id,
+                url=url,
+                title=title,
+                language=language,
+                published_at=published_at,
+                story_id=m.story_id,
+                score=m.score,
+                terms=tuple(json.loads(m.terms)),
+                snippet=m.snippet,
+                matched_at=m.matched_at,
+                backfill=m.backfill,
+            )
             for m, url, title, language, published_at in session.execute(query)
         ]
 
 
 def stories(
-    engine: Engine,
-    *,
-    topic: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    lang: str | None = None,
-    feed: str | None = None,
-    limit: int = 50,
-    story_id: int | None = None,
-    after: int | None = None,
-) -> list[Row]:
+    engine: Engine, filters: Filters, *, limit: int = 50, story_id: int | None = None, after: int | None = None
+) -> list[StoryRow]:
     """Stories by first sight; ``since`` keeps those still growing then (by their last article),
     ``until`` those first seen before; ``lang`` and ``feed``: those with an article in it."""
+    topic, since, until, lang, feed = filters.topic, filters.since, filters.until, filters.lang, filters.feed
     query = select(Story)
     if story_id is not None:
         query = query.where(Story.id == story_id)
@@ -151,49 +137,37 @@ def stories(
         topics = session.exec(
             select(Match.story_id, Match.topic).where(col(Match.story_id).in_([s.id for s in found])).distinct()
         ).all()
-    by_story: dict[int, list[Row]] = {}
+    by_story: dict[int, list[StoryMember]] = {}
     for article_id, story, url, title, language, similarity, signal, feed_name in members:
         by_story.setdefault(story or 0, []).append(
-            {
-                "id": article_id,
-                "url": url,
-                "title": title,
-                "language": language,
-                "feed": feed_name,
-                "similarity": round(similarity, 3),
-                "signal": signal,
-            }
+            StoryMember(article_id or 0, url, title, language, feed_name, similarity, signal)
         )
     topics_of: dict[int, list[str]] = {}
     for sid, name in topics:
         topics_of.setdefault(sid, []).append(name)
     return [
-        {
-            "id": s.id,
-            "title": s.title,
-            "language": s.language,
-            "first_seen": _iso(s.first_seen),
-            "topics": sorted(topics_of.get(s.id or 0, [])),
-            "languages": sorted({a["language"] for a in by_story.get(s.id or 0, []) if a["language"]}),
-            "articles": by_story.get(s.id or 0, []),
-        }
+        StoryRow(
+            id=s.id or 0,
+            title=s.title,
+            language=s.language,
+            first_seen=s.first_seen,
+            topics=tuple(sorted(topics_of.get(s.id or 0, []))),
+            articles=tuple(by_story.get(s.id or 0, [])),
+        )
         for s in found
     ]
 
 
 def articles(
     engine: Engine,
+    filters: Filters,
     *,
-    topic: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    lang: str | None = None,
-    feed: str | None = None,
     limit: int = 50,
     with_text: bool = True,
     article_id: int | None = None,
     after: int | None = None,
-) -> list[Row]:
+) -> list[ArticleRow]:
+    topic, lang, feed = filters.topic, filters.lang, filters.feed
     query = (
         select(Article, Feed.name)
         .join(Feed, col(Feed.id) == col(Article.feed_id))
@@ -207,27 +181,27 @@ def articles(
         query = query.where(Article.language == lang)
     if feed:
         query = query.where(Feed.name == feed)
-    query = _window(query, col(Article.fetched_at), since, until)
+    query = _window(query, col(Article.fetched_at), filters.since, filters.until)
     query = _newest_first(query, Article, col(Article.fetched_at), after).limit(limit)
     with reading(engine) as session:
         return [
-            {
-                "id": a.id,
-                "url": a.url,
-                "canonical_url": a.canonical_url,
-                "title": a.title,
-                "language": a.language,
-                "published_at": _iso(a.published_at),
-                "feed": feed_name,
-                "story_id": a.story_id,
-                "text_source": a.text_source,
-                **({"text": a.text} if with_text else {}),
-            }
+            ArticleRow(
+                id=a.id or 0,
+                url=a.url,
+                canonical_url=a.canonical_url,
+                title=a.title,
+                language=a.language,
+                published_at=a.published_at,
+                feed=feed_name,
+                story_id=a.story_id,
+                text_source=a.text_source,
+                text=a.text if with_text else None,
+            )
             for a, feed_name in session.exec(query)
         ]
 
 
-def feeds(engine: Engine, *, failing: bool = False, limit: int = 1000, after: str | None = None) -> list[Row]:
+def feeds(engine: Engine, *, failing: bool = False, limit: int = 1000, after: str | None = None) -> list[FeedRow]:
     """Active feeds by name; ``after``: the name of the last feed seen."""
     query = select(Feed).where(Feed.active)
     if failing:
@@ -236,18 +210,18 @@ def feeds(engine: Engine, *, failing: bool = False, limit: int = 1000, after: st
         query = query.where(col(Feed.name) > after)
     with reading(engine) as session:
         return [
-            {
-                "name": f.name,
-                "url": f.url,
-                "last_status": "dead" if f.dead else f.last_status,
-                "last_error": f.last_error,
-                "last_warning": f.last_warning,
-                "error_count": f.error_count,
-                "last_checked_at": _iso(f.last_checked_at),
-                "next_check_at": None if f.dead else _iso(f.next_check_at),
-                "interval": f.interval_s,
-                "failing_since": _iso(f.failing_since),
-            }
+            FeedRow(
+                name=f.name,
+                url=f.url,
+                last_status="dead" if f.dead else f.last_status,
+                last_error=f.last_error,
+                last_warning=f.last_warning,
+                error_count=f.error_count,
+                last_checked_at=f.last_checked_at,
+                next_check_at=None if f.dead else f.next_check_at,
+                interval=f.interval_s,
+                failing_since=f.failing_since,
+            )
             for f in session.exec(query.order_by(col(Feed.name)).limit(limit))
         ]
 
@@ -262,7 +236,7 @@ def alerts(
     status: str | None = None,
     alert_id: int | None = None,
     after: int | None = None,
-) -> list[Row]:
+) -> list[AlertRow]:
     query = select(Alert)
     if alert_id is not None:
         query = query.where(Alert.id == alert_id)
@@ -274,29 +248,20 @@ def alerts(
     query = _newest_first(query, Alert, col(Alert.created_at), after).limit(limit)
     with reading(engine) as session:
         return [
-            {
-                "id": a.id,
-                "kind": a.kind,
-                "topic": a.topic,
-                "story_id": a.story_id,
-                "channel": a.channel,
-                "status": a.status,
-                "attempts": a.attempts,
-                "last_error": a.last_error,
-                "created_at": _iso(a.created_at),
-                "delivered_at": _iso(a.delivered_at),
-            }
+            AlertRow(
+                id=a.id or 0,
+                kind=a.kind,
+                topic=a.topic,
+                story_id=a.story_id,
+                channel=a.channel,
+                status=a.status,
+                attempts=a.attempts,
+                last_error=a.last_error,
+                created_at=a.created_at,
+                delivered_at=a.delivered_at,
+            )
             for a in session.exec(query)
         ]
-
-
-@dataclass(frozen=True)
-class TopicActivity:
-    """What one topic has matched so far."""
-
-    matches: int
-    stories: int
-    last_matched_at: datetime | None
 
 
 def topic_activity(engine: Engine) -> dict[str, TopicActivity]:
@@ -306,32 +271,6 @@ def topic_activity(engine: Engine) -> dict[str, TopicActivity]:
     ).group_by(Match.topic)
     with reading(engine) as session:
         return {name: TopicActivity(n, stories_n, last) for name, n, stories_n, last in session.exec(query)}
-
-
-@dataclass(frozen=True)
-class Outlet:
-    """One copy of a story: who carried it, in which language."""
-
-    article_id: int
-    title: str
-    url: str
-    feed: str
-    language: str | None
-    fetched_at: datetime | None
-
-
-@dataclass(frozen=True)
-class StoryEntry:
-    """A story as a feed entry: one per story however many copies, updated when it grows."""
-
-    story_id: int
-    title: str
-    language: str | None
-    first_seen: datetime
-    updated: datetime  # its newest article's arrival
-    topics: tuple[str, ...]
-    snippet: str  # the newest match's (of the feed's topic, when it has one)
-    outlets: tuple[Outlet, ...]  # oldest first
 
 
 MATCHES_PER_ENTRY = 4  # newest matches read per entry wanted: a story has several (copies, topics)
@@ -374,9 +313,11 @@ def story_entries(engine: Engine, *, topic: str | None = None, limit: int = 50) 
             .where(col(Match.story_id).in_(ids))
             .order_by(col(Match.matched_at), col(Match.id))
         ).all()
-    outlets: dict[int, list[Outlet]] = {}
+    outlets: dict[int, list[EntryOutlet]] = {}
     for article_id, story, title, url, feed_name, language, fetched_at in members:
-        outlets.setdefault(story or 0, []).append(Outlet(article_id or 0, title, url, feed_name, language, fetched_at))
+        outlets.setdefault(story or 0, []).append(
+            EntryOutlet(article_id or 0, title, url, feed_name, language, fetched_at)
+        )
     topics: dict[int, set[str]] = {}
     snippets: dict[int, str] = {}
     for sid, name, snippet in story_matches:  # oldest first: the last one written wins

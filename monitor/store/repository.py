@@ -37,7 +37,6 @@ from monitor.store.interface import (
     NewArticle,
     OperatorWatch,
     PollRecord,
-    Requeued,
     SiteBoilerplate,
     Stored,
     StoredArticle,
@@ -48,6 +47,7 @@ from monitor.store.interface import (
     idempotency_key,
     match_key,
 )
+from monitor.store.records import Requeued
 from monitor.store.search import IndexedText, indexed_text, write_index
 from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCDateTime, utcnow
 

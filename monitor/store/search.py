@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 from monitor.errors import UsageError
 from monitor.model import REJECTED, Document, TopicMatch
 from monitor.store.db import reading
+from monitor.store.records import FoundArticle, SearchPage
 from monitor.store.tables import UTCDateTime
 from monitor.text import COMPOUNDING_LANGUAGES, is_nospace_token, language_code, words
 from monitor.topics import TopicSet, TopicSpec, parse
@@ -107,60 +108,6 @@ def index_stored_articles(connection: sa.Connection, most: int | None = None, ba
         last = rows[-1].id
         done += len(rows)
     return done
-
-
-@dataclass(frozen=True, slots=True)
-class FoundArticle:
-    """An article the query matched: the article row of `monitor articles`, and why."""
-
-    id: int
-    url: str
-    canonical_url: str
-    title: str
-    language: str | None
-    published_at: datetime | None
-    feed: str
-    story_id: int | None
-    text_source: str
-    text: str
-    score: float
-    terms: tuple[str, ...]
-    snippet: str
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON shape of `monitor articles --format json`, with score, terms and snippet."""
-        return {
-            "id": self.id,
-            "url": self.url,
-            "canonical_url": self.canonical_url,
-            "title": self.title,
-            "language": self.language,
-            "published_at": _iso(self.published_at),
-            "feed": self.feed,
-            "story_id": self.story_id,
-            "text_source": self.text_source,
-            "text": self.text,
-            "score": round(self.score, 3),
-            "terms": list(self.terms),
-            "snippet": self.snippet,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class SearchPage:
-    """One page of results, newest stored first.
-
-    ``next_cursor`` continues after this page (None: nothing is left). ``bounded`` says the
-    page stopped at the scan bound before it was full: fewer items (even none) while more
-    may follow ``next_cursor``. ``narrowed`` is False when the query gave the full-text
-    index nothing to narrow on (only ``lang:``, ``site:``...): every article was a candidate.
-    """
-
-    items: tuple[FoundArticle, ...]
-    next_cursor: str | None
-    scanned: int
-    narrowed: bool
-    bounded: bool
 
 
 def search_articles(
@@ -364,10 +311,6 @@ def _found(row: Any, match: TopicMatch) -> FoundArticle:
         terms=match.terms,
         snippet=match.snippet,
     )
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
 
 
 CURSOR_PREFIX = "a"

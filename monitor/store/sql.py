@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
 from monitor import stories
 from monitor.errors import StorageError
 from monitor.model import Document, Routes, TopicMatch
-from monitor.store import db, notices, repository, retention
+from monitor.store import db, notices, queries, repository, retention
 from monitor.store.interface import (
     LEASE,
     Backlog,
@@ -26,14 +27,28 @@ from monitor.store.interface import (
     OperatorWatch,
     PollRecord,
     Pruned,
-    Requeued,
+    Store,
     Stored,
     ToStore,
     WantedFeed,
 )
+from monitor.store.records import (
+    AlertRow,
+    ArticleRow,
+    FeedRow,
+    Filters,
+    MatchRow,
+    Requeued,
+    SearchPage,
+    StoryEntry,
+    StoryRow,
+    TopicActivity,
+)
 
 
 class SqlStore:
+    """``Store`` in SQLite or PostgreSQL (``monitor.store.interface.Store``)."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
@@ -117,9 +132,6 @@ class SqlStore:
     def queue_digest(self, name: str, period_start: datetime, payload: str, channel: str, now: datetime) -> int | None:
         return notices.queue_digest(self.engine, name, period_start, payload, channel, now)
 
-    def requeue_failed(self, ids: Sequence[int] | None, now: datetime) -> Requeued:
-        return repository.requeue_failed(self.engine, ids, now)
-
     # --- leases and health
     def renew_leases(self, owner: str, held: HeldLeases, until: datetime) -> None:
         repository.renew_leases(self.engine, owner, held, until)
@@ -129,6 +141,9 @@ class SqlStore:
 
     def release_leases(self, owner: str, keep: HeldLeases | None = None) -> None:
         repository.release_leases(self.engine, owner, keep)
+
+    def schema_is_current(self) -> bool:
+        return db.schema_is_current(self.engine)
 
     def probe_write(self) -> None:
         repository.probe_write(self.engine)
@@ -151,6 +166,69 @@ class SqlStore:
     ) -> tuple[str, ...]:
         return repository.store_backfill(self.engine, article_id, story_id, matches, routes, now)
 
+    # --- what people and programs ask
+    def matches(self, filters: Filters, *, limit: int = 50, after: int | None = None) -> list[MatchRow]:
+        return queries.matches(self.engine, filters, limit=limit, after=after)
+
+    def stories(self, filters: Filters, *, limit: int = 50, after: int | None = None) -> list[StoryRow]:
+        return queries.stories(self.engine, filters, limit=limit, after=after)
+
+    def story(self, story_id: int) -> StoryRow | None:
+        return next(iter(queries.stories(self.engine, Filters(), story_id=story_id, limit=1)), None)
+
+    def articles(
+        self, filters: Filters, *, limit: int = 50, after: int | None = None, with_text: bool = True
+    ) -> list[ArticleRow]:
+        return queries.articles(self.engine, filters, limit=limit, after=after, with_text=with_text)
+
+    def article(self, article_id: int) -> ArticleRow | None:
+        return next(iter(queries.articles(self.engine, Filters(), article_id=article_id, limit=1)), None)
+
+    def feeds(self, *, failing: bool = False, limit: int = 1000, after: str | None = None) -> list[FeedRow]:
+        return queries.feeds(self.engine, failing=failing, limit=limit, after=after)
+
+    def alerts(
+        self,
+        *,
+        topic: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        after: int | None = None,
+    ) -> list[AlertRow]:
+        return queries.alerts(
+            self.engine, topic=topic, status=status, since=since, until=until, limit=limit, after=after
+        )
+
+    def alert(self, alert_id: int) -> AlertRow | None:
+        return next(iter(queries.alerts(self.engine, alert_id=alert_id, limit=1)), None)
+
+    def topic_activity(self) -> dict[str, TopicActivity]:
+        return queries.topic_activity(self.engine)
+
+    def story_entries(self, *, topic: str | None = None, limit: int = 50) -> list[StoryEntry]:
+        return queries.story_entries(self.engine, topic=topic, limit=limit)
+
+    def search(
+        self,
+        query: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> SearchPage:
+        from monitor.store.search import search_articles  # the query parser: only when searching
+
+        return search_articles(self.engine, query, since=since, until=until, limit=limit, cursor=cursor)
+
+    def retry_failed_alert(self, alert_id: int, now: datetime) -> str | None:
+        return repository.retry_failed_alert(self.engine, alert_id, now)
+
+    def requeue_failed(self, ids: Sequence[int] | None, now: datetime) -> Requeued:
+        return repository.requeue_failed(self.engine, ids, now)
+
     # --- retention
     def prune(self, before: datetime) -> Pruned:
         return retention.prune(self.engine, before)
@@ -158,3 +236,7 @@ class SqlStore:
     # --- operations
     def backlog(self, now: datetime) -> Backlog:
         return repository.backlog(self.engine, now)
+
+
+if TYPE_CHECKING:
+    _conforms: Store = SqlStore(db.create_engine("sqlite://"))  # mypy holds the SQL store to the protocol

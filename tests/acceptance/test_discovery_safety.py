@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import monitor, one_line_error, write_config
+from conftest import AGENT, monitor, one_line_error, write_config
 from hostile import HostileServer
 
 from monitor.errors import FetchError
@@ -54,7 +54,7 @@ def resolver(table: dict[str, list[str]], asked: list[str]) -> Callable[[str, in
 
 
 def find(url: str, names: dict[str, list[str]], allow: list[str], *, discover: bool = False) -> list[FeedRef]:
-    limits = FetchLimits(allow_networks=tuple(ipaddress.ip_network(n) for n in allow))
+    limits = FetchLimits(AGENT, allow_networks=tuple(ipaddress.ip_network(n) for n in allow))
     asked: list[str] = []
 
     async def main() -> list[FeedRef]:

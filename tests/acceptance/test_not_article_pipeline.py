@@ -20,7 +20,7 @@ from hostile import HostileServer
 
 from monitor.config import load_config
 from monitor.service import open_store
-from monitor.store import queries
+from monitor.store.records import Filters
 
 GERMAN_CONSENT_WALL = (
     "Wir setzen auf unserer Website Cookies und andere Technologien ein, um Ihnen den vollen "
@@ -229,8 +229,8 @@ def test_articles_stored_before_the_text_source_are_from_their_page(tmp_path: Pa
         )
     engine.dispose()
     config = load_config(make_config(url, [{"name": "old", "url": "https://old.example/feed"}]))
-    rows = queries.articles(open_store(config).engine)
-    assert [(r["title"], r["text_source"]) for r in rows] == [("old article", "page")]
+    rows = open_store(config).articles(Filters())
+    assert [(r.title, r.text_source) for r in rows] == [("old article", "page")]
 
 
 def test_text_source_and_site_text_come_and_go_with_articles_in_place(database_url: str) -> None:

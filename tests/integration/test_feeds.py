@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import AGENT
 from hostile import HostileServer
 
 from monitor.errors import ParseError
@@ -32,7 +33,7 @@ def served(server: HostileServer, body: bytes, headers: Mapping[str, str] | None
     server.serve(path, body, headers=headers or {"content-type": "application/rss+xml"})
 
     async def main() -> ParsedFeed:
-        limits = FetchLimits(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),))
+        limits = FetchLimits(AGENT, allow_networks=(ipaddress.ip_network("127.0.0.0/8"),))
         fetcher = Fetcher(limits)
         try:
             result = await fetcher.get(server.url(path), trusted=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from conftest import AGENT
 from hostile import (
     Handler,
     HostileServer,
@@ -65,7 +66,7 @@ def fetch(
     transport: GuardedTransport | None = None,
 ) -> FetchResult:
     async def main() -> FetchResult:
-        fetcher = Fetcher(limits or FetchLimits(allow_networks=LOOPBACK), transport)
+        fetcher = Fetcher(limits or FetchLimits(AGENT, allow_networks=LOOPBACK), transport)
         try:
             return await fetcher.get(url, trusted=trusted, etag=etag)
         finally:
@@ -105,7 +106,7 @@ def test_conditional_get_returns_304_with_empty_body(server: HostileServer) -> N
     second = fetch(server.url("/feed"), trusted=True, etag=first.etag)
     assert (second.status, second.body) == (304, b"")
     assert server.requests[-1][1].get("if-none-match") == '"v1"'
-    assert "monitor" in server.requests[-1][1]["user-agent"]
+    assert server.requests[-1][1]["user-agent"] == AGENT  # the one the composition root gives
 
 
 @pytest.mark.parametrize("encodings", [["gzip"], ["deflate"], ["gzip", "gzip"], ["gzip", "deflate"]])
@@ -143,7 +144,7 @@ def test_a_kept_alive_connection_the_server_closed_is_not_reused(server: Hostile
     server.route("/once*", once_then_close)
 
     async def main() -> list[bytes]:
-        fetcher = Fetcher(FetchLimits(allow_networks=LOOPBACK))
+        fetcher = Fetcher(FetchLimits(AGENT, allow_networks=LOOPBACK))
         try:
             first = await fetcher.get(server.url("/once1"))
             await asyncio.sleep(0.2)  # the server has closed its end by now
@@ -166,7 +167,7 @@ def test_kept_alive_connections_are_reused(server: HostileServer) -> None:
     server.route("/alive*", ok)
 
     async def main() -> None:
-        fetcher = Fetcher(FetchLimits(allow_networks=LOOPBACK))
+        fetcher = Fetcher(FetchLimits(AGENT, allow_networks=LOOPBACK))
         try:
             for n in range(3):
                 await fetcher.get(server.url(f"/alive{n}"))
@@ -192,7 +193,7 @@ def test_per_host_cap_limits_concurrent_requests(server: HostileServer) -> None:
     server.route("/slow*", slow)
 
     async def main() -> list[FetchResult]:
-        fetcher = Fetcher(FetchLimits(allow_networks=LOOPBACK, max_per_host=2))
+        fetcher = Fetcher(FetchLimits(AGENT, allow_networks=LOOPBACK, max_per_host=2))
         try:
             urls = [server.url(f"/slow{i}") for i in range(6)]
             return await asyncio.gather(*(fetcher.get(u) for u in urls))
@@ -219,7 +220,7 @@ def test_unreachable_server_and_bad_urls_give_one_line(server: HostileServer) ->
 @pytest.mark.parametrize("declare_length", [True, False])
 def test_body_over_the_cap_is_refused(server: HostileServer, declare_length: bool) -> None:
     server.route("/big", oversized(20 * MIB, declare_length=declare_length))
-    limits = FetchLimits(allow_networks=LOOPBACK, max_bytes=MIB)
+    limits = FetchLimits(AGENT, allow_networks=LOOPBACK, max_bytes=MIB)
     message = failure(lambda: fetch(server.url("/big"), limits))
     assert message == (f"{server.url('/big')}: body larger than 1 MiB; raise fetch.max_bytes to accept it")
 
@@ -233,7 +234,7 @@ def test_decompression_bombs_stop_at_the_cap_in_bounded_memory(server: HostileSe
     assert len(bomb) < MIB  # small on the wire: only the decompressed size is over the cap
     header = ", ".join(encodings)
     server.serve("/bomb", bomb, headers={"content-encoding": header})
-    limits = FetchLimits(allow_networks=LOOPBACK, max_bytes=2 * MIB)
+    limits = FetchLimits(AGENT, allow_networks=LOOPBACK, max_bytes=2 * MIB)
     tracemalloc.start()
     try:
         message = failure(lambda: fetch(server.url("/bomb"), limits))
@@ -260,7 +261,7 @@ def test_body_labelled_gzip_but_not_compressed_is_read_with_a_warning(server: Ho
 def test_uncompressed_body_labelled_gzip_is_still_capped(server: HostileServer) -> None:
     server.route("/big", oversized(4 * MIB, declare_length=False))
     server.routes["/big"] = _labelled_gzip(server.routes["/big"])
-    limits = FetchLimits(allow_networks=LOOPBACK, max_bytes=MIB)
+    limits = FetchLimits(AGENT, allow_networks=LOOPBACK, max_bytes=MIB)
     assert "body larger than 1 MiB" in failure(lambda: fetch(server.url("/big"), limits))
 
 
@@ -291,14 +292,14 @@ def test_body_that_is_corrupt_in_the_declared_encoding_is_an_error(server: Hosti
 
 def test_dripping_server_hits_the_overall_deadline(server: HostileServer) -> None:
     server.route("/drip", drip(FEED, interval=0.3))  # each read is quick; the whole is not
-    limits = FetchLimits(allow_networks=LOOPBACK, deadline=1.5)
+    limits = FetchLimits(AGENT, allow_networks=LOOPBACK, deadline=1.5)
     message = failure(lambda: fetch(server.url("/drip"), limits), within=5)
     assert "no complete answer within 1.5 s" in message and "fetch.timeout" in message
 
 
 def test_server_stalling_after_headers_hits_the_deadline(server: HostileServer) -> None:
     server.route("/stall", stall_after_headers())
-    limits = FetchLimits(allow_networks=LOOPBACK, deadline=1.0)
+    limits = FetchLimits(AGENT, allow_networks=LOOPBACK, deadline=1.0)
     assert "within 1 s" in failure(lambda: fetch(server.url("/stall"), limits), within=5)
 
 
@@ -322,7 +323,7 @@ def test_long_redirect_chain_is_cut(server: HostileServer) -> None:
 
 
 def strict() -> FetchLimits:
-    return FetchLimits()  # no allow_networks: what an article link gets in production
+    return FetchLimits(AGENT)  # no allow_networks: what an article link gets in production
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
@@ -357,13 +358,13 @@ def test_redirect_to_internal_addresses_is_refused_even_from_a_trusted_feed(
 ) -> None:
     server.route("/go", redirect(target))
     # The server itself is reachable (allowed), the place it sends us to is not.
-    message = failure(lambda: fetch(server.url("/go"), FetchLimits(), trusted=True))
+    message = failure(lambda: fetch(server.url("/go"), FetchLimits(AGENT), trusted=True))
     assert reason in message
 
 
 def test_allow_networks_opens_an_internal_network(server: HostileServer) -> None:
     server.serve("/intranet", b"ok")
-    assert fetch(server.url("/intranet", host="localhost"), FetchLimits(allow_networks=LOOPBACK))
+    assert fetch(server.url("/intranet", host="localhost"), FetchLimits(AGENT, allow_networks=LOOPBACK))
 
 
 def resolver(table: dict[str, list[str]]) -> Callable[[str, int], Awaitable[list[str]]]:
@@ -385,7 +386,9 @@ def test_public_looking_name_resolving_to_loopback_is_refused(server: HostileSer
 
 def test_connection_goes_to_the_address_that_was_checked(server: HostileServer) -> None:
     server.serve("/page", b"reached")
-    transport = GuardedTransport(FetchLimits(allow_networks=LOOPBACK), resolve=resolver({"feed.test": ["127.0.0.1"]}))
+    transport = GuardedTransport(
+        FetchLimits(AGENT, allow_networks=LOOPBACK), resolve=resolver({"feed.test": ["127.0.0.1"]})
+    )
     result = fetch(server.url("/page", host="feed.test"), transport=transport)
     assert result.body == b"reached"
     assert server.requests[-1][1]["host"] == f"feed.test:{server.port}"
@@ -408,13 +411,13 @@ def test_https_page_is_fetched_from_the_checked_address_and_its_certificate_veri
     server, trusting = https
     server.serve("/feed", FEED)
     for host in ("localhost", "127.0.0.1"):
-        transport = GuardedTransport(FetchLimits(allow_networks=LOOPBACK), tls=trusting)
+        transport = GuardedTransport(FetchLimits(AGENT, allow_networks=LOOPBACK), tls=trusting)
         assert fetch(server.url("/feed", host=host), transport=transport).body == FEED
     # The connection goes to the address that was resolved and checked, but the
     # certificate must still name the host of the URL: feed.test resolves here, and
     # the server's certificate is not feed.test's.
     transport = GuardedTransport(
-        FetchLimits(allow_networks=LOOPBACK), resolve=resolver({"feed.test": ["127.0.0.1"]}), tls=trusting
+        FetchLimits(AGENT, allow_networks=LOOPBACK), resolve=resolver({"feed.test": ["127.0.0.1"]}), tls=trusting
     )
     assert "certificate" in failure(lambda: fetch(server.url("/feed", host="feed.test"), transport=transport))
     assert server.hits("/feed") == 2
@@ -436,7 +439,7 @@ def test_the_system_authorities_are_read_at_the_first_handshake_not_before(
     # The system's authorities, as OpenSSL finds them: here, only the test server's certificate.
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
     context = tls_context()
-    transport = GuardedTransport(FetchLimits(allow_networks=LOOPBACK), tls=context)
+    transport = GuardedTransport(FetchLimits(AGENT, allow_networks=LOOPBACK), tls=context)
     assert context.cert_store_stats()["x509_ca"] == 0  # nothing read yet: a plain-HTTP process never pays for it
     assert fetch(server.url("/feed", host="localhost"), transport=transport).body == FEED
     assert context.cert_store_stats()["x509_ca"] >= 1
@@ -501,7 +504,7 @@ METADATA_NAMES = {
 @pytest.mark.parametrize("name", METADATA_NAMES)
 def test_operator_feed_resolving_to_cloud_metadata_is_refused(name: str) -> None:
     # Trusted (an operator's feed) and loopback allowed: metadata stays out of reach.
-    transport = GuardedTransport(FetchLimits(allow_networks=LOOPBACK), resolve=resolver(METADATA_NAMES))
+    transport = GuardedTransport(FetchLimits(AGENT, allow_networks=LOOPBACK), resolve=resolver(METADATA_NAMES))
     message = failure(lambda: fetch(f"http://{name}/latest/meta-data/", trusted=True, transport=transport))
     address = METADATA_NAMES[name][0]
     assert f"refused to connect to {address} (" in message and "metadata" in message, message
@@ -511,7 +514,7 @@ def test_operator_feed_resolving_to_cloud_metadata_is_refused(name: str) -> None
 def test_a_name_with_a_metadata_address_beside_a_reachable_one_is_never_requested(server: HostileServer) -> None:
     server.serve("/feed", FEED)
     names = {"feed.test": ["127.0.0.1", "169.254.169.254"]}
-    transport = GuardedTransport(FetchLimits(allow_networks=LOOPBACK), resolve=resolver(names))
+    transport = GuardedTransport(FetchLimits(AGENT, allow_networks=LOOPBACK), resolve=resolver(names))
     message = failure(lambda: fetch(server.url("/feed", host="feed.test"), trusted=True, transport=transport))
     assert "169.254.169.254 (link-local" in message
     assert server.hits("/feed") == 0  # the loopback address was reachable, and not asked either
@@ -560,7 +563,7 @@ def test_unreachable_and_slow_servers_are_transient_failures(server: HostileServ
     with pytest.raises(Unreachable) as refused_connection:
         fetch(closed, trusted=True)
     with pytest.raises(Unreachable) as too_slow:
-        fetch(server.url("/stall"), FetchLimits(allow_networks=LOOPBACK, deadline=0.5))
+        fetch(server.url("/stall"), FetchLimits(AGENT, allow_networks=LOOPBACK, deadline=0.5))
     assert is_transient(refused_connection.value) and is_transient(too_slow.value)
     assert fetch(server.url("/down")).server_failed
 
@@ -570,7 +573,7 @@ def test_refusals_and_broken_bodies_are_not_transient(server: HostileServer) -> 
     with pytest.raises(FetchError) as refused:
         fetch(server.url("/feed"), strict())
     with pytest.raises(FetchError) as too_big:
-        fetch(server.url("/big"), FetchLimits(allow_networks=LOOPBACK, max_bytes=MIB))
+        fetch(server.url("/big"), FetchLimits(AGENT, allow_networks=LOOPBACK, max_bytes=MIB))
     assert not is_transient(refused.value) and not is_transient(too_big.value)
     assert not fetch(server.url("/missing")).server_failed
 

@@ -41,7 +41,8 @@ from monitor.config import load_config
 from monitor.fetch import MIB
 from monitor.pipeline import FeedReport
 from monitor.service import running
-from monitor.store import queries
+from monitor.store.records import Filters
+from monitor.store.sql import SqlStore
 
 TIMEOUT = 2.0  # fetch.timeout of every test: a slow server costs about this much
 CYCLE_BOUND = 15.0  # seconds for a whole cycle: generous, yet far below what each case costs unbounded
@@ -89,8 +90,8 @@ def poll(config: Path, cycles: int = 1, *, between: Callable[[], None] | None = 
                         seconds=seconds,
                         began=began,
                         ended=datetime.now(UTC),
-                        feeds={f["name"]: f for f in queries.feeds(engine)},
-                        articles=queries.articles(engine, limit=10_000),
+                        feeds={f.name: f.to_json() for f in SqlStore(engine).feeds()},
+                        articles=[a.to_json() for a in SqlStore(engine).articles(Filters(), limit=10_000)],
                     )
                 )
         return done

@@ -20,7 +20,7 @@ from test_story_store import NOW, RULES, match, new_article, seed
 from monitor.alerts import outbox
 from monitor.config import Config, parse_config
 from monitor.service import alert_channels
-from monitor.store import queries, repository
+from monitor.store import repository
 from monitor.store.db import create_engine, transaction, upgrade
 from monitor.store.sql import SqlStore
 from monitor.store.tables import Feed, utcnow
@@ -136,7 +136,7 @@ def test_an_alert_given_up_tells_the_operator_once_and_an_operator_alert_given_u
             session.connection().exec_driver_sql("UPDATE alert SET status = 'pending', attempts = 0 WHERE id = 2")
         assert asyncio.run(deliver(cfg, engine, lambda: later)).failed == 1
         assert asyncio.run(deliver(cfg, engine, lambda: later)).delivered == 0
-        assert [a["kind"] for a in queries.alerts(engine)] == ["operator", "match"]
+        assert [a.kind for a in SqlStore(engine).alerts()] == ["operator", "match"]
 
 
 async def deliver(cfg: Config, engine: Engine, clock: Callable[[], datetime]) -> outbox.DeliveryStats:

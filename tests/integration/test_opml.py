@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 
 import pytest
+from conftest import AGENT
 from hostile import HostileServer
 
 from monitor.errors import FetchError, ParseError
@@ -72,7 +73,7 @@ def test_discovery_finds_alternate_feed_links() -> None:
 
 def fetched_feeds(url: str) -> list[FeedRef]:
     async def main() -> list[FeedRef]:
-        fetcher = Fetcher(FetchLimits(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),)))
+        fetcher = Fetcher(FetchLimits(AGENT, allow_networks=(ipaddress.ip_network("127.0.0.0/8"),)))
         try:
             return await find_feeds(fetcher, url)
         finally:

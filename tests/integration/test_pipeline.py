@@ -14,7 +14,8 @@ from seedsite import publish, seeds
 
 from monitor.config import load_config
 from monitor.service import open_store, running
-from monitor.store import queries, repository
+from monitor.store import repository
+from monitor.store.records import Filters
 
 
 def test_an_entry_that_hits_a_bug_is_recorded_and_the_others_are_stored(
@@ -52,7 +53,7 @@ def test_an_entry_that_hits_a_bug_is_recorded_and_the_others_are_stored(
 def _articles(config: Any) -> list[dict[str, Any]]:
     from monitor.service import open_store
 
-    return queries.articles(open_store(config).engine, limit=100)
+    return [row.to_json() for row in open_store(config).articles(Filters(), limit=100)]
 
 
 def test_a_feeds_own_ttl_still_counts_when_it_answers_304(
@@ -83,8 +84,8 @@ def test_a_feeds_own_ttl_still_counts_when_it_answers_304(
             return statuses
 
     assert asyncio.run(poll_twice()) == ["ok", "not modified"]
-    (feed,) = queries.feeds(open_store(config).engine)
-    assert 0.9 * 15 * 3600 <= feed["interval"] <= 1.1 * 15 * 3600
+    (feed,) = open_store(config).feeds()
+    assert feed.interval is not None and 0.9 * 15 * 3600 <= feed.interval <= 1.1 * 15 * 3600
 
 
 def test_links_another_feed_brought_are_not_fetched_again(

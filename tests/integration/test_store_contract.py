@@ -18,6 +18,7 @@ from conftest import ROOT, new_database
 from monitor.analysis import text_identity
 from monitor.model import Document, Routes, TopicMatch
 from monitor.store.interface import (
+    LEASE,
     Backlog,
     Delivery,
     HeldLeases,
@@ -30,6 +31,7 @@ from monitor.store.interface import (
     ToStore,
 )
 from monitor.store.memory import MemoryStore
+from monitor.store.records import Filters, Requeued, TopicActivity
 from monitor.store.sql import SqlStore
 from monitor.stories import StoryRules, story_features
 from monitor.text import detect_language
@@ -83,9 +85,11 @@ def article(store: Store, doc: Document, url: str, *, feed: str = "kompas", guid
     )
 
 
-def store_one(store: Store, new: NewArticle, *topics: str, routes: Routes = EVERY_CHANNEL) -> object:
+def store_one(
+    store: Store, new: NewArticle, *topics: str, routes: Routes = EVERY_CHANNEL, now: datetime = NOW
+) -> object:
     matches = [TopicMatch(topic, 0.5, ("bytedance",), snippet="<mark>ByteDance</mark>") for topic in topics]
-    (outcome,) = store.store_articles([ToStore(new, matches)], routes, RULES, NOW)
+    (outcome,) = store.store_articles([ToStore(new, matches)], routes, RULES, now)
     return outcome
 
 
@@ -351,3 +355,176 @@ def test_the_backlog_is_the_oldest_undelivered_alert_and_the_unclaimed_due_feeds
     assert store.backlog(NOW + MINUTE) == Backlog(MINUTE, 1)  # heise is held; kompas is due and free
     store.record_deliveries([Delivery(i, NOW + MINUTE) for i in store.claim_due_alerts("worker", NOW + MINUTE)])
     assert store.backlog(NOW + MINUTE).oldest_pending_alert == timedelta(0)
+
+
+# --- the query side: what `monitor matches/stories/articles/feeds/alerts/search` and the API show ----
+
+
+def three_articles(store: Store) -> tuple[StoredArticle, StoredArticle, StoredArticle]:
+    """A story told in Indonesian (kompas) then German (heise), and another story a minute later."""
+    put = (
+        store_one(store, article(store, seed("000"), "https://kompas.example/intern"), "ByteDance AI"),
+        store_one(
+            store,
+            article(store, seed("002"), "https://heise.example/i", feed="heise"),
+            "ByteDance AI",
+            now=NOW + MINUTE,
+        ),
+        store_one(store, article(store, seed("001"), "https://kompas.example/openai"), "Doubao", now=NOW + 2 * MINUTE),
+    )
+    intern, german, other = (p for p in put if isinstance(p, StoredArticle))
+    assert intern.story_id == german.story_id != other.story_id
+    return intern, german, other
+
+
+def test_matches_are_listed_newest_first_filtered_and_paged(store: Store) -> None:
+    intern, german, other = three_articles(store)
+    everything = store.matches(Filters())
+    assert [(m.article_id, m.topic) for m in everything] == [
+        (other.article_id, "Doubao"),
+        (german.article_id, "ByteDance AI"),
+        (intern.article_id, "ByteDance AI"),
+    ]
+    first = store.matches(Filters(), limit=2)
+    assert first + store.matches(Filters(), after=first[-1].id) == everything
+    assert store.matches(Filters(), after=everything[-1].id) == []
+    assert [m.article_id for m in store.matches(Filters(topic="Doubao"))] == [other.article_id]
+    assert [m.article_id for m in store.matches(Filters(lang="de"))] == [german.article_id]
+    assert [m.article_id for m in store.matches(Filters(feed="heise"))] == [german.article_id]
+    assert len(store.matches(Filters(since=NOW + MINUTE))) == 2
+    assert [m.article_id for m in store.matches(Filters(until=NOW + MINUTE))] == [intern.article_id]
+    shown = everything[0].to_json()
+    assert shown == {
+        "id": everything[0].id,
+        "topic": "Doubao",
+        "article_id": other.article_id,
+        "url": "https://kompas.example/openai",
+        "title": seed("001").title,
+        "language": "id",
+        "published_at": "2024-10-22T08:00:00Z",
+        "story_id": other.story_id,
+        "score": 0.5,
+        "terms": ["bytedance"],
+        "snippet": "<mark>ByteDance</mark>",
+        "snippet_text": "ByteDance",
+        "highlights": [[0, 9]],
+        "matched_at": "2024-10-22T08:02:00Z",
+        "backfill": False,
+    }
+
+
+def test_stories_show_every_outlet_and_language_and_why_each_joined(store: Store) -> None:
+    intern, german, other = three_articles(store)
+    assert [s.id for s in store.stories(Filters())] == [other.story_id, intern.story_id]
+    story = store.story(intern.story_id)
+    assert story is not None and story == store.stories(Filters(lang="de"))[0]
+    shown = story.to_json()
+    assert (shown["title"], shown["language"], shown["first_seen"]) == (seed("000").title, "id", "2024-10-22T08:00:00Z")
+    assert (shown["topics"], shown["languages"]) == (["ByteDance AI"], ["de", "id"])
+    assert [(a["id"], a["feed"], a["language"]) for a in shown["articles"]] == [
+        (intern.article_id, "kompas", "id"),
+        (german.article_id, "heise", "de"),
+    ]
+    first, joined = shown["articles"]
+    assert (first["signal"], first["similarity"]) == ("first article", 1.0)
+    assert joined["signal"] == german.signal and 0 < joined["similarity"] <= 1
+    assert store.story(other.story_id + intern.story_id + 1000) is None
+    assert [s.id for s in store.stories(Filters(until=NOW + MINUTE))] == [intern.story_id]
+    assert [s.id for s in store.stories(Filters(since=NOW + 2 * MINUTE))] == [other.story_id]  # still growing then
+    assert [s.id for s in store.stories(Filters(topic="Doubao"))] == [other.story_id]
+    assert [s.id for s in store.stories(Filters(), after=other.story_id)] == [intern.story_id]
+    (entry,) = store.story_entries(topic="ByteDance AI")
+    assert (entry.story_id, entry.topics, entry.updated) == (intern.story_id, ("ByteDance AI",), NOW + MINUTE)
+    assert [o.feed for o in entry.outlets] == ["kompas", "heise"] and entry.snippet == "<mark>ByteDance</mark>"
+    assert [e.story_id for e in store.story_entries()] == [other.story_id, intern.story_id]
+
+
+def test_articles_are_listed_with_or_without_their_text(store: Store) -> None:
+    intern, german, other = three_articles(store)
+    listed = store.articles(Filters(), with_text=False)
+    assert [a.id for a in listed] == [other.article_id, german.article_id, intern.article_id]
+    assert "text" not in listed[0].to_json()
+    one = store.article(german.article_id)
+    assert one is not None and one.text == seed("002").text
+    assert one.to_json() == {
+        "id": german.article_id,
+        "url": "https://heise.example/i",
+        "canonical_url": "https://heise.example/i",
+        "title": seed("002").title,
+        "language": "de",
+        "published_at": "2024-10-22T08:00:00Z",
+        "feed": "heise",
+        "story_id": intern.story_id,
+        "text_source": "page",
+        "text": seed("002").text,
+    }
+    assert [a.id for a in store.articles(Filters(topic="Doubao"))] == [other.article_id]
+    assert [a.id for a in store.articles(Filters(feed="heise", lang="de"))] == [german.article_id]
+    assert [a.id for a in store.articles(Filters(), after=german.article_id)] == [intern.article_id]
+    assert store.article(other.article_id + 1000) is None
+
+
+def test_feeds_show_how_their_last_poll_went(store: Store) -> None:
+    assert [f.name for f in store.feeds()] == ["heise", "kompas"]
+    assert [f.name for f in store.feeds(after="heise")] == ["kompas"]
+    (kompas,) = store.claim_due_feeds("reader", NOW, names=["kompas"])
+    store.record_polls([PollRecord(kompas.id, NOW, "HTTP 503", "HTTP 503", NOW + 10 * MINUTE, 10 * MINUTE)])
+    (failing,) = store.feeds(failing=True)
+    assert failing.to_json() == {
+        "name": "kompas",
+        "url": "https://kompas.example/feed",
+        "last_status": "HTTP 503",
+        "last_error": "HTTP 503",
+        "last_warning": None,
+        "error_count": 1,
+        "last_checked_at": "2024-10-22T08:00:00Z",
+        "next_check_at": "2024-10-22T08:10:00Z",
+        "interval": 600,
+        "failing_since": "2024-10-22T08:00:00Z",
+    }
+
+
+def test_alerts_are_listed_and_a_failed_one_is_queued_again_by_hand(store: Store) -> None:
+    intern, _, _ = three_articles(store)
+    assert [(a.topic, a.kind, a.status) for a in store.alerts(topic="Doubao")] == [("Doubao", "match", "pending")] * 2
+    activity = store.topic_activity()
+    assert activity["Doubao"] == TopicActivity(1, 1, NOW + 2 * MINUTE)
+    assert activity["ByteDance AI"] == TopicActivity(2, 1, NOW + MINUTE)
+    (email,) = store.claim_due_alerts("sender", NOW, channels=["email"])  # the story queued first
+    store.record_deliveries([Delivery(email, NOW, "receiver down")])
+    (failed,) = store.alerts(status="failed")
+    assert (failed.id, failed.last_error, failed.attempts) == (email, "receiver down", 1)
+    assert store.retry_failed_alert(email, NOW) == "failed"
+    assert store.retry_failed_alert(email, NOW) == "pending"  # only a failed alert changes
+    assert store.retry_failed_alert(email + 1000, NOW) is None
+    queued = store.alert(email)
+    assert queued is not None and queued.status == "pending"
+    store.record_deliveries([Delivery(email, NOW, "down again")])
+    assert store.requeue_failed([email, email + 1000], NOW) == Requeued((email,), (), (email + 1000,))
+    assert store.requeue_failed([email], NOW) == Requeued((), ((email, "pending"),), ())
+    store.record_deliveries([Delivery(email, NOW + 3 * MINUTE)])
+    delivered = store.alert(email)
+    assert delivered is not None and delivered.to_json()["delivered_at"] == "2024-10-22T08:03:00Z"
+    assert (delivered.topic, delivered.story_id) == ("ByteDance AI", intern.story_id)
+    newest = store.alerts(limit=1)
+    assert store.alerts(after=newest[0].id)[0].id < newest[0].id
+    assert len(store.alerts(since=NOW + 2 * MINUTE)) == 2 and len(store.alerts(until=NOW + MINUTE)) == 2
+
+
+def test_search_finds_articles_in_the_sql_stores_and_the_memory_store_says_it_cannot(store: Store) -> None:
+    intern, german, _ = three_articles(store)
+    if isinstance(store, MemoryStore):
+        with pytest.raises(NotImplementedError, match="MemoryStore cannot search"):
+            store.search("Praktikanten")
+        return
+    page = store.search("Praktikanten OR Magang")
+    assert [a.id for a in page.items] == [german.article_id, intern.article_id]
+
+
+def test_the_next_feed_falls_due_at_its_check_or_when_its_lease_ends(store: Store) -> None:
+    assert store.next_feed_due() == NOW  # both feeds are due from the start
+    store.claim_due_feeds("one", NOW)  # both leased: not due before their leases end
+    assert store.next_feed_due() == NOW + LEASE
+    (kompas,) = store.claim_due_feeds("two", NOW + 2 * LEASE, names=["kompas"])
+    store.record_polls([PollRecord(kompas.id, NOW, "ok", None, NOW + 10 * LEASE, 10 * LEASE)])
+    assert store.next_feed_due() == NOW + LEASE  # heise's lease, then kompas's next check

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -21,8 +22,10 @@ from sqlmodel import SQLModel
 
 from monitor.analysis import text_identity
 from monitor.model import Document, Routes, TopicMatch
-from monitor.store import queries, repository
+from monitor.store import repository
 from monitor.store.db import create_engine, downgrade, transaction, upgrade
+from monitor.store.records import Filters
+from monitor.store.sql import SqlStore
 from monitor.store.tables import Alert, Feed, UTCDateTime, described
 from monitor.stories import StoryRules, index_keys, story_features
 from monitor.text import detect_language
@@ -95,6 +98,13 @@ def stored(engine: Engine, article: repository.NewArticle, now: datetime = NOW) 
     return result.story_id
 
 
+def _story(engine: Engine, story_id: int) -> dict[str, Any]:
+    """The story as `monitor stories --id N --format json` shows it."""
+    found = SqlStore(engine).story(story_id)
+    assert found is not None
+    return found.to_json()
+
+
 def match(topic: str) -> TopicMatch:
     return TopicMatch(topic, 0.9, ("bytedance",), clause="bytedance", snippet="<mark>ByteDance</mark>")
 
@@ -110,7 +120,7 @@ def test_seeds_are_grouped_as_labelled(engine: Engine) -> None:
         for b in LABELS:
             same_label = LABELS[a]["story"] == LABELS[b]["story"]
             assert (story_of[a] == story_of[b]) == same_label, (a, b)
-    grouped = queries.stories(engine, story_id=story_of["000_dc6b95992fa60b00.txt"])[0]
+    grouped = _story(engine, story_of["000_dc6b95992fa60b00.txt"])
     assert [a["language"] for a in grouped["articles"]] == ["id", "de", "fr"]
     assert grouped["languages"] == ["de", "fr", "id"]
     assert grouped["title"] == LABELS["000_dc6b95992fa60b00.txt"]["title"]
@@ -130,7 +140,7 @@ def test_a_syndicated_copy_joins_its_story_and_shows_why(engine: Engine) -> None
     )
     result = store(engine, new_article(copy, "https://syndicate.example/tech/1", feed_id=2))
     assert result is not None and result.story_id == story_id and not result.new_story
-    [story] = queries.stories(engine, story_id=story_id)
+    story = _story(engine, story_id)
     first, joined = story["articles"]
     assert first["signal"] == "first article" and first["similarity"] == 1.0
     assert joined["title"] == copy.title and joined["feed"] == "heise"
@@ -156,10 +166,11 @@ def test_a_batch_stores_each_article_and_keeps_the_others_when_one_fails(engine:
     # Written in the same transaction, the translation still finds the first article's story.
     assert isinstance(joined, repository.StoredArticle) and joined.story_id == stored_first.story_id
     assert duplicate is None
-    [story] = queries.stories(engine)  # the failed article left no story, match or alert behind
+    # The failed article left no story, match or alert behind.
+    [story] = [s.to_json() for s in SqlStore(engine).stories(Filters())]
     assert [a["url"] for a in story["articles"]] == [first.url, translation.url]
-    assert len(queries.matches(engine)) == 2
-    assert len(queries.alerts(engine)) == len(CHANNELS)
+    assert len(SqlStore(engine).matches(Filters())) == 2
+    assert len(SqlStore(engine).alerts()) == len(CHANNELS)
 
 
 def test_the_same_item_is_stored_once(engine: Engine) -> None:
@@ -179,7 +190,7 @@ def test_the_same_item_is_stored_once(engine: Engine) -> None:
     )
     elsewhere = new_article(reposted, "https://mirror.example/a/1", guid="mirror-1", feed_id=2)
     assert store(engine, elsewhere) is None
-    assert len(queries.articles(engine)) == 1
+    assert len(SqlStore(engine).articles(Filters())) == 1
 
 
 def test_an_article_outside_the_story_window_starts_a_new_story(engine: Engine) -> None:
@@ -216,14 +227,14 @@ def test_one_alert_per_topic_story_and_channel(engine: Engine) -> None:
         matches=(match("ByteDance AI"),),
     )
     assert other is not None and other.story_id != first.story_id and other.alerts == 2
-    rows = {(a["topic"], a["story_id"], a["channel"]) for a in queries.alerts(engine)}
-    assert len(queries.alerts(engine)) == len(rows) == 6
+    rows = {(a.topic, a.story_id, a.channel) for a in SqlStore(engine).alerts()}
+    assert len(SqlStore(engine).alerts()) == len(rows) == 6
     assert {(t, s) for t, s, _ in rows} == {
         ("ByteDance AI", first.story_id),
         ("Doubao", first.story_id),
         ("ByteDance AI", other.story_id),
     }
-    assert len(queries.matches(engine, topic="ByteDance AI")) == 3
+    assert len(SqlStore(engine).matches(Filters(topic="ByteDance AI"))) == 3
     # The database itself refuses a second alert for the same (topic, story, channel).
     with pytest.raises(IntegrityError), transaction(engine) as session:
         match_id = session.get(Alert, 1)

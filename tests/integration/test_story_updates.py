@@ -20,7 +20,7 @@ from monitor.alerts import outbox
 from monitor.config import Config, parse_config
 from monitor.model import Document
 from monitor.service import alert_channels
-from monitor.store import notices, queries, repository
+from monitor.store import notices, repository
 from monitor.store.db import create_engine, transaction, upgrade
 from monitor.store.sql import SqlStore
 from monitor.store.tables import Feed
@@ -118,7 +118,7 @@ def test_a_story_that_gains_a_third_outlet_then_a_new_language_sends_exactly_two
             NOW,
         )
     assert again_queued == ()  # the channels of the updates queued: none
-    assert [a["kind"] for a in queries.alerts(engine)].count("update") == 2
+    assert [a.kind for a in SqlStore(engine).alerts()].count("update") == 2
 
 
 async def deliver(cfg: Config, engine: Engine) -> outbox.DeliveryStats:

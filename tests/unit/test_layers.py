@@ -69,8 +69,6 @@ EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
     {
         # Adapters reading the config schema instead of being handed what they need.
         ("monitor.alerts.outbox", "monitor.config"),  # AlertsConfig, for the retry settings
-        # The scheduler is handed the whole Runtime and reads its config.
-        ("monitor.scheduler", "monitor.service"),
     }
 )
 
