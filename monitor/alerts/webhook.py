@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from importlib import metadata
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,17 +34,6 @@ class WebhookDeliveryError(DeliveryError):
         super().__init__(message)
         self.status = status  # HTTP status, None for a transport failure
         self.retry_after = retry_after  # seconds the receiver asked us to wait, if it did
-
-
-def _user_agent() -> str:
-    try:
-        version = metadata.version("monitor")
-    except metadata.PackageNotFoundError:
-        version = "dev"
-    return f"monitor/{version} (alert webhook)"
-
-
-USER_AGENT = _user_agent()
 
 
 def display_url(url: str) -> str:
@@ -81,7 +69,6 @@ def signed_headers(secret: str | None, key: str, body: bytes, now: float) -> dic
     stamp = int(now)
     headers = {
         "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
         TIMESTAMP_HEADER: str(stamp),
         IDEMPOTENCY_HEADER: key,
     }

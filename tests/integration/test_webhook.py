@@ -10,6 +10,7 @@ from email.utils import formatdate
 
 import httpx
 import pytest
+from conftest import AGENT
 from receivers import WebhookReceiver, closed_port, sample_alert, silent_port
 
 from monitor.alerts.render import alert_message, webhook_body
@@ -28,7 +29,7 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 def deliver(url: str, secret: str | None = SECRET, alert: AlertContent | None = None, timeout: float = 5.0) -> None:
     async def go() -> None:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(headers={"User-Agent": AGENT}) as client:  # as the composition root's
             await deliver_webhook(client, url, secret, alert_message(alert or sample_alert()), timeout=timeout)
 
     asyncio.run(go())
@@ -46,7 +47,7 @@ def test_delivered_alert_is_signed_and_the_signature_verifies(receiver: WebhookR
     assert request.method == "POST" and request.path == "/hook"
     assert request.headers["content-type"] == "application/json"
     assert request.headers["idempotency-key"] == "monitor-bytedance-ai-5-webhook-hooks.example.org"
-    assert request.headers["user-agent"].startswith("monitor/")
+    assert request.headers["user-agent"] == AGENT  # the client's: one User-Agent for all monitor sends
     assert request.body == webhook_body(sample_alert())
     assert json.loads(request.body)["story"]["id"] == 5
     stamp, header = request.headers["x-monitor-timestamp"], request.headers["x-monitor-signature"]
