@@ -78,12 +78,15 @@ def matches(
     feed: str | None = None,
     limit: int = 50,
     after: int | None = None,
+    story_id: int | None = None,
 ) -> list[Row]:
     # The article's columns shown, not its text and features: a page reads kilobytes, not megabytes.
     shown = (col(Article.url), col(Article.title), col(Article.language), col(Article.published_at))
     query = sa.select(Match, *shown).join(Article, col(Article.id) == col(Match.article_id))
     if topic:
         query = query.where(col(Match.topic) == topic)
+    if story_id is not None:
+        query = query.where(col(Match.story_id) == story_id)
     if lang:
         query = query.where(col(Article.language) == lang)
     if feed:
