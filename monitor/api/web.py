@@ -30,7 +30,7 @@ from monitor.errors import QueryError, UsageError
 from monitor.store import queries, repository
 from monitor.store.search import SearchPage, search_articles
 from monitor.store.tables import utcnow
-from monitor.topics.snippet import snippet_offsets
+from monitor.topics.snippet import unmarked
 
 PAGE = 30  # stories or results per page
 FEEDS_SHOWN = 1000
@@ -106,8 +106,7 @@ def pieces(text: str, highlights: Sequence[Sequence[int]]) -> list[Piece]:
 
 def html_snippet_pieces(snippet: str) -> list[Piece]:
     """A stored snippet (HTML, hits in <mark>) as pieces: its plain text and offsets."""
-    offsets = snippet_offsets(snippet)
-    return pieces(str(offsets["snippet_text"]), offsets["highlights"])  # type: ignore[arg-type]
+    return pieces(*unmarked(snippet))
 
 
 def outlets(story: dict[str, Any]) -> list[str]:
