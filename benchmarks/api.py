@@ -12,9 +12,15 @@ one client times, one request at a time, p50/p95 of:
 - ``/api/v1/matches?topic=Rare`` first page;
 - ``/api/v1/stories`` first page, and ``/api/v1/stories/{id}`` for random stories;
 - ``/feeds/topics/common.atom``;
+- ``/api/v1/search?q=`` first page (50 results) for a rare term, a common term, a phrase
+  and a ``NEAR`` query, each request a different query drawn from the stored articles
+  (benchmarks/search.py's sampler);
 
 then requests per second for the Common first page with 8 clients at once (one server
-process). Targets (issue 16): list pages p95 <= 50 ms.
+process). Targets (issue 16): list pages p95 <= 50 ms, search p95 <= 300 ms.
+
+The full-text index comes from the search benchmark's cached database when it has one
+(benchmarks/search.py), else from the migration's backfill (`monitor db upgrade`).
 """
 
 from __future__ import annotations
@@ -31,12 +37,16 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from search import sample_queries  # noqa: E402
 from stories import GENERATOR_VERSION, build_database  # noqa: E402
+
+from monitor.store.db import create_engine, upgrade  # noqa: E402
 
 DAYS = 60.0
 TOPICS = {"Common": 10, "Rare": 1000}  # topic -> matches every n-th article
@@ -47,19 +57,30 @@ def _progress(line: str) -> None:
 
 
 def prepared_database(size: int, cache: Path) -> Path:
-    """The stories benchmark's database (built or copied from its cache) with matches added."""
+    """The stories benchmark's database (built, or copied from the search or stories
+    benchmark's cache), upgraded to the newest schema (with its full-text index), matches added."""
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"api-{size}-v{GENERATOR_VERSION}.db"
+    path = cache / f"api-{size}-v{GENERATOR_VERSION}-indexed.db"
     done = Path(f"{path}.matched")
     if done.exists():
         return path
-    stories_cache = Path("/tmp/monitor-bench-stories") / f"stories-{size}-{DAYS:g}d-v{GENERATOR_VERSION}.db"
-    if Path(f"{stories_cache}.built").exists():
-        _progress(f"copying {stories_cache}")
-        shutil.copyfile(stories_cache, path)
+    cached = [
+        Path("/tmp/monitor-bench-search") / f"search-{size}-{DAYS:g}d-v{GENERATOR_VERSION}.db",  # indexed already
+        Path("/tmp/monitor-bench-stories") / f"stories-{size}-{DAYS:g}d-v{GENERATOR_VERSION}.db",
+    ]
+    source = next((c for c in cached if Path(f"{c}.built").exists()), None)
+    if source is not None:
+        _progress(f"copying {source}")
+        shutil.copyfile(source, path)
     else:
         _progress(f"building {size:,} articles (benchmarks/stories.py's builder)")
         build_database(path, size, DAYS)
+    _progress("upgrading the schema (the full-text index, when the copy has none)")
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
     _progress("adding matches")
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA synchronous=OFF")
@@ -170,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             with sqlite3.connect(database) as con:
                 stories = [row[0] for row in con.execute("SELECT id FROM story ORDER BY random() LIMIT 1000")]
             n = args.requests
+            searches = sample_queries(database, min(n, 100))
             cases: dict[str, Callable[[], list[str]]] = {
                 "matches?topic=Common, first page": lambda: ["/api/v1/matches?topic=Common"] * n,
                 f"matches?topic=Common, page after {deep:,} rows": lambda: (
@@ -180,13 +202,20 @@ def main(argv: Sequence[str] | None = None) -> None:
                 "stories, first page": lambda: ["/api/v1/stories"] * n,
                 "stories/{id}, random stories": lambda: [f"/api/v1/stories/{rng.choice(stories)}" for _ in range(n)],
                 "feeds/topics/common.atom": lambda: ["/feeds/topics/common.atom"] * max(n // 4, 10),
+                **{
+                    f"search, {kind} (e.g. {queries[0]})": (
+                        lambda queries=queries: [f"/api/v1/search?{urlencode({'q': q})}" for q in queries]
+                    )
+                    for kind, queries in searches.items()
+                    if kind in ("rare term", "common term", "phrase", "NEAR")
+                },
             }
             print(f"\n== HTTP API over {args.size:,} stored articles (SQLite, {database}) ==")
             for name, paths in cases.items():
                 wanted = paths()
                 timed(client, wanted[:5])  # warm the caches and the statements
                 median, p95 = p50_p95(timed(client, wanted))
-                print(f"{name:48s} p50 {median:7.1f} ms   p95 {p95:7.1f} ms   ({len(wanted)} requests)")
+                print(f"{name:56s} p50 {median:7.1f} ms   p95 {p95:7.1f} ms   ({len(wanted)} requests)")
         rate = throughput(base, "/api/v1/matches?topic=Common", 8, args.seconds)
         print(f"throughput, matches?topic=Common first page, 8 clients, one process: {rate:.0f} requests/s")
     finally:

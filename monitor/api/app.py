@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from monitor.api import atom, health, metrics, v1
+from monitor.api import atom, health, metrics, v1, web
 from monitor.api.auth import TokenAuth
 from monitor.api.health import Readiness
 from monitor.api.v1 import API_PREFIX
@@ -41,7 +41,7 @@ def create_app(config: Config, readiness: Readiness, routers: Sequence[APIRouter
     app.state.config = config
     app.state.readiness = readiness
     app.state.store = readiness.store
-    for router in (health.router, metrics.router, v1.router, atom.router, *routers):
+    for router in (health.router, metrics.router, v1.router, atom.router, web.router, *routers):
         app.include_router(router)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _bad_parameters)

@@ -71,6 +71,20 @@ class ArticleRow(_Shape):
     text: str
 
 
+class SearchRow(ArticleRow):
+    score: float
+    terms: list[str]
+    snippet: str
+
+
+class SearchResults(_Shape):
+    items: list[SearchRow]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null when nothing is left")
+    scanned: int = Field(description="candidates the matcher examined for this page")
+    narrowed: bool = Field(description="false: nothing in the query narrowed the full-text search")
+    bounded: bool = Field(description="true: the page stopped at the scan bound; follow next_cursor for more")
+
+
 class FeedRow(_Shape):
     name: str
     url: str

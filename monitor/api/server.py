@@ -84,7 +84,7 @@ async def serve(
         uvicorn.Config(app, log_config=None, lifespan="off", server_header=False, timeout_graceful_shutdown=5)
     )
     task = asyncio.create_task(server.serve(sockets=[listener]))
-    report(f"serving http://{address_of(listener)}/ (API under /api/v1, docs at /api/v1/docs)")
+    report(f"serving http://{address_of(listener)}/ (web page at /, API under /api/v1, its docs at /api/v1/docs)")
     waiting = asyncio.create_task(stop.wait())
     await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True

@@ -11,7 +11,8 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -27,6 +28,8 @@ from monitor.api.schemas import (
     MatchRow,
     Page,
     PreviewRow,
+    SearchResults,
+    SearchRow,
     StoryRow,
     TopicRow,
     TopicTestRequest,
@@ -34,7 +37,7 @@ from monitor.api.schemas import (
 )
 from monitor.api.slug import topic_slug
 from monitor.config import Config, parse_duration
-from monitor.errors import MonitorError, QueryError
+from monitor.errors import MonitorError, QueryError, UsageError
 from monitor.preview import chosen_topic, preview_topic
 from monitor.store.interface import Store as Queried
 from monitor.store.records import NO_ACTIVITY, Filters
@@ -57,10 +60,17 @@ def known_parameters(request: Request) -> None:
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
-    known = {p.alias for p in dependant.query_params}
+    known = set(_query_names(dependant))
     if unknown := sorted(set(request.query_params) - known):
         takes = ", ".join(sorted(known)) or "no parameters"
         raise BadParameter(unknown[0], f"not a parameter of {request.url.path}; it takes {takes}")
+
+
+def _query_names(dependant: Any) -> Iterator[str]:
+    """The query parameters of an endpoint and of the dependencies it takes them through."""
+    yield from (p.alias for p in dependant.query_params)
+    for sub in dependant.dependencies:
+        yield from _query_names(sub)
 
 
 router = APIRouter(
@@ -124,14 +134,19 @@ def _json(rows: Sequence[Any]) -> list[dict[str, Any]]:
     return [row.to_json() for row in rows]
 
 
-def _page(kind: str, fetch: Callable[[int], Sequence[Any]], limit: int, key: Callable[[Any], int | str]) -> Page[Any]:
-    """One page: ``limit`` rows asked one more than shown, to know whether a next page exists."""
-    rows = fetch(limit + 1)
-    more = len(rows) > limit
-    return Page(items=list(rows[:limit]), next_cursor=_encode(kind, key(rows[limit - 1])) if more else None)
+def _page(
+    kind: str, fetch: Callable[[int], Sequence[Any]], paging: Paging, key: Callable[[Any], int | str]
+) -> Page[Any]:
+    """One page: one row more asked than shown, to know whether a next page exists."""
+    rows = fetch(paging.limit + 1)
+    more = len(rows) > paging.limit
+    return Page(
+        items=list(rows[: paging.limit]),
+        next_cursor=_encode(kind, key(rows[paging.limit - 1])) if more else None,
+    )
 
 
-Topic = Annotated[str | None, Query(description="only this topic (its name)")]
+TopicName = Annotated[str | None, Query(description="only this topic (its name)")]
 Since = Annotated[str | None, Query(description=f"only from then on: {_ISO_HINT}")]
 Until = Annotated[str | None, Query(description=f"only before then: {_ISO_HINT}")]
 Lang = Annotated[str | None, Query(description="only this language (ISO 639-1, e.g. de)", max_length=16)]
@@ -140,49 +155,70 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="at most this many 
 Cursor = Annotated[str | None, Query(description="the next_cursor of the previous page")]
 
 
+# The parameters the lists share, each group parsed once (a dependency) into a record.
+
+
+@dataclass(frozen=True)
+class Period:
+    """``since`` and ``until`` as moments."""
+
+    since: datetime | None
+    until: datetime | None
+
+
+def period(since: Since = None, until: Until = None) -> Period:
+    return Period(moment("since", since), moment("until", until))
+
+
+def filters(
+    when: Annotated[Period, Depends(period)], topic: TopicName = None, lang: Lang = None, feed: FeedName = None
+) -> Filters:
+    return Filters(topic, when.since, when.until, lang, feed)
+
+
+@dataclass(frozen=True)
+class Paging:
+    """``limit`` and ``cursor``; ``after`` decodes the cursor as the key of its list."""
+
+    limit: int
+    cursor: str | None
+
+    def after(self, kind: str, key_type: type[K]) -> K | None:
+        return _decode(kind, self.cursor, key_type)
+
+
+def paging(limit: Limit = 50, cursor: Cursor = None) -> Paging:
+    return Paging(limit, cursor)
+
+
+Periods = Annotated[Period, Depends(period)]
+Filtered = Annotated[Filters, Depends(filters)]
+Paged = Annotated[Paging, Depends(paging)]
+
+
 @router.get("/matches", response_model=Page[MatchRow])
-def matches(
-    store: Store,
-    topic: Topic = None,
-    since: Since = None,
-    until: Until = None,
-    lang: Lang = None,
-    feed: FeedName = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
-) -> Page[Any]:
+def matches(store: Store, where: Filtered, page: Paged) -> Page[Any]:
     """Stored matches, newest first: topic, article, score, the terms that fired, the snippet."""
-    start, end = moment("since", since), moment("until", until)
-    after = _decode("matches", cursor, int)
+    after = page.after("matches", int)
     return _page(
         "matches",
-        lambda n: _json(store.matches(Filters(topic, start, end, lang, feed), limit=n, after=after)),
-        limit,
+        lambda n: _json(store.matches(where, limit=n, after=after)),
+        page,
         lambda row: row["id"],
     )
 
 
 @router.get("/stories", response_model=Page[StoryRow])
-def stories(
-    store: Store,
-    topic: Topic = None,
-    since: Since = None,
-    until: Until = None,
-    lang: Lang = None,
-    feed: FeedName = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
-) -> Page[Any]:
+def stories(store: Store, where: Filtered, page: Paged) -> Page[Any]:
     """Stories, first seen newest first: one event, every outlet and language that carried it.
 
     ``since`` keeps the stories still growing then; ``lang`` and ``feed`` those with an
     article in that language or from that feed."""
-    start, end = moment("since", since), moment("until", until)
-    after = _decode("stories", cursor, int)
+    after = page.after("stories", int)
     return _page(
         "stories",
-        lambda n: _json(store.stories(Filters(topic, start, end, lang, feed), limit=n, after=after)),
-        limit,
+        lambda n: _json(store.stories(where, limit=n, after=after)),
+        page,
         lambda row: row["id"],
     )
 
@@ -197,23 +233,13 @@ def story(store: Store, story_id: int) -> Any:
 
 
 @router.get("/articles", response_model=Page[ArticleRow])
-def articles(
-    store: Store,
-    topic: Topic = None,
-    since: Since = None,
-    until: Until = None,
-    lang: Lang = None,
-    feed: FeedName = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
-) -> Page[Any]:
+def articles(store: Store, where: Filtered, page: Paged) -> Page[Any]:
     """Stored articles, newest first, with their extracted text and where it came from."""
-    start, end = moment("since", since), moment("until", until)
-    after = _decode("articles", cursor, int)
+    after = page.after("articles", int)
     return _page(
         "articles",
-        lambda n: _json(store.articles(Filters(topic, start, end, lang, feed), limit=n, after=after)),
-        limit,
+        lambda n: _json(store.articles(where, limit=n, after=after)),
+        page,
         lambda row: row["id"],
     )
 
@@ -227,19 +253,40 @@ def article(store: Store, article_id: int) -> Any:
     return found.to_json()
 
 
+@router.get("/search", response_model=SearchResults)
+def search(
+    store: Store,
+    q: Annotated[str, Query(min_length=1, description="a query in the topic language (docs/query-language.md)")],
+    when: Periods,
+    page: Paged,
+) -> Any:
+    """Stored articles that ``q`` matches, newest stored first: the full-text index narrows,
+    the topic matcher decides (docs/search.md). ``since``/``until`` are by arrival."""
+    try:
+        found = store.search(q, since=when.since, until=when.until, limit=page.limit, cursor=page.cursor)
+    except UsageError as exc:
+        raise BadParameter("cursor", str(exc)) from None
+    return SearchResults(
+        items=[SearchRow(**item.to_json()) for item in found.items],
+        next_cursor=found.next_cursor,
+        scanned=found.scanned,
+        narrowed=found.narrowed,
+        bounded=found.bounded,
+    )
+
+
 @router.get("/feeds", response_model=Page[FeedRow])
 def feeds(
     store: Store,
+    page: Paged,
     failing: Annotated[bool, Query(description="only feeds that fail or are dead")] = False,
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> Page[Any]:
     """The polled feeds by name: last status and error, failures in a row, next check."""
-    after = _decode("feeds", cursor, str)
+    after = page.after("feeds", str)
     return _page(
         "feeds",
         lambda n: _json(store.feeds(failing=failing, limit=n, after=after)),
-        limit,
+        page,
         lambda row: row["name"],
     )
 
@@ -247,20 +294,19 @@ def feeds(
 @router.get("/alerts", response_model=Page[AlertRow])
 def alerts(
     store: Store,
-    topic: Topic = None,
-    since: Since = None,
-    until: Until = None,
+    when: Periods,
+    page: Paged,
+    topic: TopicName = None,
     status: Annotated[Literal["pending", "delivered", "failed"] | None, Query(description="only this state")] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> Page[Any]:
     """The alert outbox, newest first: what was sent where, what waits for a retry and why."""
-    start, end = moment("since", since), moment("until", until)
-    after = _decode("alerts", cursor, int)
+    after = page.after("alerts", int)
     return _page(
         "alerts",
-        lambda n: _json(store.alerts(topic=topic, status=status, limit=n, after=after, since=start, until=end)),
-        limit,
+        lambda n: _json(
+            store.alerts(topic=topic, status=status, limit=n, after=after, since=when.since, until=when.until)
+        ),
+        page,
         lambda row: row["id"],
     )
 
@@ -287,9 +333,9 @@ def retry_alert(store: Store, alert_id: int) -> Any:
 
 
 @router.get("/topics", response_model=Page[TopicRow])
-def topics(store: Store, config: Settings, limit: Limit = 50, cursor: Cursor = None) -> Page[Any]:
+def topics(store: Store, config: Settings, page: Paged) -> Page[Any]:
     """The configured topics by name: query, Atom feed, and what each has matched so far."""
-    after = _decode("topics", cursor, str)
+    after = page.after("topics", str)
     activity = store.topic_activity()
 
     def rows(n: int) -> list[TopicRow]:
@@ -308,7 +354,7 @@ def topics(store: Store, config: Settings, limit: Limit = 50, cursor: Cursor = N
             for t in chosen
         ]
 
-    return _page("topics", rows, limit, lambda row: row.name)
+    return _page("topics", rows, page, lambda row: row.name)
 
 
 @router.post("/topics/test", response_model=TopicTestResult, responses={404: {"model": ErrorBody}})

@@ -583,6 +583,7 @@ class MemoryStore:
             when, backfill = self._matched[(topic, article_id)]
             if (
                 (filters.topic and topic != filters.topic)
+                or (filters.story_id is not None and article.story_id != filters.story_id)
                 or (filters.lang and article.new.language != filters.lang)
                 or (filters.feed and self._feed_name(article) != filters.feed)
                 or not _within(when, filters.since, filters.until)
@@ -613,7 +614,8 @@ class MemoryStore:
         for story in self._stories.values():
             members = self._members(story.id)
             if (
-                (filters.topic and not any(t == filters.topic for t, a in self._matches if a in members))
+                (filters.story_id is not None and story.id != filters.story_id)
+                or (filters.topic and not any(t == filters.topic for t, a in self._matches if a in members))
                 or (filters.lang and not any(a.new.language == filters.lang for a in members.values()))
                 or (filters.feed and not any(self._feed_name(a) == filters.feed for a in members.values()))
                 or (filters.since and story.last_seen < filters.since)
@@ -655,6 +657,7 @@ class MemoryStore:
             a
             for a in self._articles.values()
             if not (filters.topic and (filters.topic, a.id) not in self._matches)
+            and not (filters.story_id is not None and a.story_id != filters.story_id)
             and not (filters.lang and a.new.language != filters.lang)
             and not (filters.feed and self._feed_name(a) != filters.feed)
             and _within(a.fetched_at, filters.since, filters.until)

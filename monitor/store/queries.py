@@ -73,12 +73,14 @@ _MEMBER = (
 
 
 def matches(engine: Engine, filters: Filters, *, limit: int = 50, after: int | None = None) -> list[MatchRow]:
-    topic, lang, feed = filters.topic, filters.lang, filters.feed
+    topic, lang, feed, story_id = filters.topic, filters.lang, filters.feed, filters.story_id
     # The article's columns shown, not its text and features: a page reads kilobytes, not megabytes.
     shown = (col(Article.url), col(Article.title), col(Article.language), col(Article.published_at))
     query = sa.select(Match, *shown).join(Article, col(Article.id) == col(Match.article_id))
     if topic:
         query = query.where(col(Match.topic) == topic)
+    if story_id is not None:
+        query = query.where(col(Match.story_id) == story_id)
     if lang:
         query = query.where(col(Article.language) == lang)
     if feed:
@@ -106,12 +108,11 @@ def matches(engine: Engine, filters: Filters, *, limit: int = 50, after: int | N
         ]
 
 
-def stories(
-    engine: Engine, filters: Filters, *, limit: int = 50, story_id: int | None = None, after: int | None = None
-) -> list[StoryRow]:
+def stories(engine: Engine, filters: Filters, *, limit: int = 50, after: int | None = None) -> list[StoryRow]:
     """Stories by first sight; ``since`` keeps those still growing then (by their last article),
     ``until`` those first seen before; ``lang`` and ``feed``: those with an article in it."""
     topic, since, until, lang, feed = filters.topic, filters.since, filters.until, filters.lang, filters.feed
+    story_id = filters.story_id
     query = select(Story)
     if story_id is not None:
         query = query.where(Story.id == story_id)
@@ -175,6 +176,8 @@ def articles(
     )
     if article_id is not None:
         query = query.where(Article.id == article_id)
+    if filters.story_id is not None:
+        query = query.where(Article.story_id == filters.story_id)
     if topic:
         query = query.where(col(Article.id).in_(select(Match.article_id).where(Match.topic == topic)))
     if lang:

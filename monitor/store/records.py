@@ -30,6 +30,7 @@ class Filters:
     until: datetime | None = None
     lang: str | None = None
     feed: str | None = None  # the feed's name
+    story_id: int | None = None  # one story's rows (its matches, articles; the story itself)
 
 
 @dataclass(frozen=True, slots=True)

@@ -174,7 +174,7 @@ class SqlStore:
         return queries.stories(self.engine, filters, limit=limit, after=after)
 
     def story(self, story_id: int) -> StoryRow | None:
-        return next(iter(queries.stories(self.engine, Filters(), story_id=story_id, limit=1)), None)
+        return next(iter(queries.stories(self.engine, Filters(story_id=story_id), limit=1)), None)
 
     def articles(
         self, filters: Filters, *, limit: int = 50, after: int | None = None, with_text: bool = True

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from apiserver import free_port, served
 from click.testing import CliRunner
 from conftest import monitor, new_database, one_line_error, write_config
 from hypothesis import example, given
@@ -130,6 +131,35 @@ def test_the_query_table_searched_finds_what_monitor_match_matches(
     # The table's own verdicts hold for its documents, so the comparison is not vacuous.
     for index, (query, *_, verdict) in enumerate(CASES):
         assert (ids[index] in matched_by_monitor_match(query, ids, documents)) is verdict
+
+
+def test_the_query_table_searched_over_http_finds_what_monitor_match_matches(
+    table_db: tuple[str, list[int], list[Document]], tmp_path: Path
+) -> None:
+    """The same table through GET /api/v1/search of a real `monitor serve`: the same answers."""
+    url, ids, documents = table_db
+    port = free_port()
+    config = write_config(tmp_path, url, [], api={"listen": f"127.0.0.1:{port}"})
+    mismatches = []
+    with served(config, port) as server:
+        for query in QUERIES:
+            response = server.get("/api/v1/search", params={"q": query, "limit": 1000})
+            assert response.status_code == 200, f"{query}: {response.text}"
+            page = response.json()
+            assert page["next_cursor"] is None and not page["bounded"], query  # the whole table in one page
+            found = {row["id"] for row in page["items"]}
+            expected = matched_by_monitor_match(query, ids, documents)
+            if found != expected:
+                mismatches.append((query, sorted(found - expected), sorted(expected - found)))
+        bad = server.get("/api/v1/search", params={"q": "TikTok AND"})
+        assert bad.status_code == 400
+        assert bad.json()["error"] == "bad query" and bad.json()["column"] == 11
+        with pytest.raises(QueryError) as raised:  # the one line `monitor match --query` prints
+            TopicSet.compile([TopicSpec("query", "TikTok AND")])
+        assert bad.json()["detail"] == str(raised.value)
+        foreign = server.get("/api/v1/search", params={"q": "TikTok", "cursor": "bm90IG91cnM"})
+        assert foreign.status_code == 400 and foreign.json()["detail"].startswith("cursor: "), foreign.text
+    assert mismatches == []
 
 
 @pytest.mark.parametrize(
