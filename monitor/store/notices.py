@@ -8,6 +8,7 @@ so it is queued exactly when its cause is stored and never twice.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -15,12 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from monitor.changes import StoryChange, story_changes
-from monitor.store.db import reading, writing
+from monitor.store.db import reading, upsert, writing
 from monitor.store.interface import (
     OPERATOR,
     FeedChange,
@@ -39,13 +39,12 @@ def queue(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[int
     """Insert outbox rows whose key is new; the ids of those inserted."""
     if not rows:
         return []
-    return list(connection.execute(_QUEUE[connection.dialect.name == "sqlite"], list(rows)).scalars())
+    return list(connection.execute(_queue(connection.dialect.name), list(rows)).scalars())
 
 
-_QUEUE = {
-    is_sqlite: dialect.insert(_ALERT).on_conflict_do_nothing(index_elements=["key"]).returning(_ALERT.c.id)
-    for is_sqlite, dialect in ((True, sqlite), (False, postgresql))
-}
+@functools.cache
+def _queue(dialect: str) -> sa.Insert:
+    return upsert(dialect, _ALERT).on_conflict_do_nothing(index_elements=["key"]).returning(_ALERT.c.id)
 
 
 def row(key: str, kind: str, topic: str, channel: str, now: datetime, **more: Any) -> dict[str, Any]:
