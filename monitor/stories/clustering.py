@@ -94,6 +94,7 @@ SIGNAL_NAMES = (
     "headline_names_missing",
     "headline_numbers_missing",
     "dates_differ",
+    "weekdays_shared",
     "days_apart",
     "copy",
 )
@@ -113,6 +114,7 @@ class Signals:
     headline_names_missing: float  # share of one headline's names the other article never mentions
     headline_numbers_missing: float  # the same for the headline's numbers and days (numbers: one language only)
     dates_differ: float  # 1 when both mention days and none of them is the same
+    weekdays_shared: float  # 1 when both ledes name a weekday and one of them is the same
     days_apart: float  # the gap between their publication times in days (0 when one is unknown), 3 or more = 1
     copy: float  # estimated Jaccard similarity of word 3-shingles
     shared: tuple[str, ...] = ()  # the shared names, numbers and dates, for people
@@ -226,6 +228,7 @@ def signals(a: StoryFeatures, b: StoryFeatures, at_least: float | None = None) -
             _missing_numbers_share(a, b, same_language), _missing_numbers_share(b, a, same_language)
         ),
         dates_differ=1.0 if a_days and b_days and not a_days & b_days else 0.0,
+        weekdays_shared=1.0 if set(a.weekdays) & set(b.weekdays) else 0.0,
         days_apart=_days_apart(a, b),
         copy=copy_similarity(a, b),
         shared=(*names[:4], *numbers[:2], *dates[:2]),
@@ -258,7 +261,9 @@ DEFAULT_RULES = StoryRules()
 
 def assign(features: StoryFeatures, candidates: Sequence[Candidate], rules: StoryRules = DEFAULT_RULES) -> Assignment:
     """Choose the story a new article joins among its candidates, or None for a new story."""
-    in_window = [c for c in candidates if _within(features, c.features, rules.window)]
+    in_window = [
+        c for c in candidates if _within(features, c.features, rules.window) and not other_day(features, c.features)
+    ]
     best_copy: tuple[float, Candidate] | None = None
     for candidate in in_window:
         similarity = copy_similarity(features, candidate.features)
@@ -278,6 +283,13 @@ def assign(features: StoryFeatures, candidates: Sequence[Candidate], rules: Stor
         return Assignment(None, 0.0, "new story")
     p, chosen, found = best
     return Assignment(chosen.story_id, p, f"same event p={p:.2f}: {found.describe()}")
+
+
+def other_day(a: StoryFeatures, b: StoryFeatures) -> bool:
+    """Whether the two ledes name weekdays and none is the same: Monday's market report and
+    Tuesday's, in the same words with other figures. Such articles are never one story,
+    however alike: an additive score cannot say "everything matches but the day"."""
+    return bool(a.weekdays and b.weekdays and not set(a.weekdays) & set(b.weekdays))
 
 
 def _within(a: StoryFeatures, b: StoryFeatures, window: timedelta) -> bool:

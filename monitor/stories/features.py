@@ -6,8 +6,9 @@ Two kinds of evidence are extracted once per article and stored as JSON:
 * signals that survive translation, to find the same event told elsewhere: proper
   names (``ByteDance``, ``Toutiao``), numbers normalised across notations
   (``8.000`` = ``8 000`` = ``8,000``; ``10,8 miliar`` = ``10.8 billion``), dates
-  (``22/10`` = ``22. Oktober`` = ``October 22``), character 4-grams of the title and
-  5-letter word stems (which also catch cognates: sabotase / Sabotage / saboté).
+  (``22/10`` = ``22. Oktober`` = ``October 22``), the weekdays the lede names (a daily
+  report of Monday is not Tuesday's), character 4-grams of the title and 5-letter word
+  stems (which also catch cognates: sabotase / Sabotage / saboté).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from monitor.model import Document
 from monitor.text import detect_language, normalize, words
 
 from . import minhash
-from .lexicon import GERMAN_COMMON_NOUNS, MONTHS, NOT_NAMES, SCALES, STOPWORDS
+from .lexicon import GERMAN_COMMON_NOUNS, MONTHS, NOT_NAMES, SCALES, STOPWORDS, WEEKDAYS
 from .urls import article_lines
 
 NUM_PERM = 64
@@ -55,6 +56,7 @@ class StoryFeatures:
     dates: tuple[str, ...]  # "MM-DD" when the day is known, "YYYY-MM" when the year is
     title_grams: tuple[str, ...]  # character 4-grams of the normalised headline
     terms: tuple[str, ...]  # 5-letter stems of content words, most frequent first
+    weekdays: tuple[int, ...] = ()  # ISO weekdays the lede names (absent from features stored before them)
 
     def to_json(self) -> str:
         data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}  # asdict deep-copies
@@ -82,6 +84,7 @@ class StoryFeatures:
                         "terms",
                     )
                 },
+                weekdays=tuple(data.get("weekdays", ())),
             )
         except (ValueError, KeyError, TypeError) as error:
             raise ParseError(f"Stored story features are not valid: {error}.") from error
@@ -103,7 +106,8 @@ def story_features(doc: Document, published_at: datetime | None) -> StoryFeature
     title_names = [name for name in names if name in title_words and name in trusted]
     title_names += [w for w in _strong_tokens(doc.title) if w not in title_names]
     folded_title = normalize(_blank_contacts(doc.title))
-    dates, number_text, number_starts = _dates(f"{folded_title}\n{normalize(_blank_contacts(prose))}")
+    folded = f"{folded_title}\n{normalize(_blank_contacts(prose))}"
+    dates, number_text, number_starts = _dates(folded)
     title_dates, title_number_text, title_number_starts = _dates(folded_title)
     title_numbers = [*_numbers(title_number_text, title_number_starts), *(d for d in title_dates if len(d) == 5)]
     return StoryFeatures(
@@ -117,6 +121,7 @@ def story_features(doc: Document, published_at: datetime | None) -> StoryFeature
         dates=tuple(dates),
         title_grams=tuple(sorted(_grams(title_word_list) | _cjk_grams(doc.title))),
         terms=tuple(_terms([*title_word_list, *prose_words], _cjk_bigrams(f"{doc.title}\n{prose}"))),
+        weekdays=_weekdays(folded[:LEDE_CHARS]),
     )
 
 
@@ -310,6 +315,21 @@ def _contact_starts(text: str) -> list[int]:
                 if _LABEL_ENDING.match(text, start, end)
             )
     return sorted(starts)
+
+
+LEDE_CHARS = 1000  # the headline and first paragraphs, where a report says which day it is about
+_WEEKDAY_NUMBER = {normalize(name): day for name, day in WEEKDAYS.items()}
+_WEEKDAY = re.compile(
+    "|".join(
+        re.escape(name) if _CJK_CHAR.match(name) else rf"(?<!\w){re.escape(name)}(?!\w)"
+        for name in sorted(_WEEKDAY_NUMBER, key=len, reverse=True)
+    )
+)
+
+
+def _weekdays(lede: str) -> tuple[int, ...]:
+    """The ISO weekdays (1 = Monday) named in ``lede`` (normalised text), ascending."""
+    return tuple(sorted({_WEEKDAY_NUMBER[match.group()] for match in _WEEKDAY.finditer(lede)}))
 
 
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))

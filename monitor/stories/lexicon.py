@@ -160,6 +160,34 @@ for _number, _names in enumerate(
     for _name in _names.split():
         MONTHS[_name] = _number
 
+# Weekday names → ISO day number (1 = Monday), with the inflected forms news uses
+# ("в пятницу", "w środę"). Words that also mean something common are left out:
+# Indonesian "minggu" (week), Turkish "pazar" (market), Russian "среда" (environment:
+# only "в среду" counts). ``_`` joins the words of a phrase.
+WEEKDAYS: dict[str, int] = {}
+for _number, _names in enumerate(
+    [
+        # id en de fr es it pl tr ru ar zh nl
+        "senin monday montag lundi lunes lunedi poniedzialek poniedziałek poniedzialku poniedziałku"
+        " pazartesi понедельник понедельника الاثنين الإثنين 星期一 周一 週一 maandag",
+        "selasa tuesday dienstag mardi martes martedi wtorek wtorku salı sali вторник вторника الثلاثاء"
+        " 星期二 周二 週二 dinsdag",
+        "rabu wednesday mittwoch mercredi miercoles mercoledi sroda srode srody carsamba в_среду الأربعاء الاربعاء"
+        " 星期三 周三 週三 woensdag",
+        "kamis thursday donnerstag jeudi jueves giovedi czwartek czwartku persembe четверг четверга الخميس"
+        " 星期四 周四 週四 donderdag",
+        "jumat friday freitag vendredi viernes venerdi piatek piatku cuma пятница пятницу пятницы الجمعة"
+        " 星期五 周五 週五 vrijdag",
+        "sabtu saturday samstag sonnabend samedi sabado sabato sobota sobote soboty cumartesi суббота субботу"
+        " субботы السبت 星期六 周六 週六 zaterdag",
+        "sunday sonntag dimanche domingo domenica niedziela niedziele niedzieli воскресенье воскресенья"
+        " الأحد 星期日 星期天 周日 週日 zondag",
+    ],
+    start=1,
+):
+    for _name in _names.split():
+        WEEKDAYS[_name.replace("_", " ")] = _number
+
 # Words that scale the number before them, e.g. "1,2 Milliarden" = "1.2 billion".
 SCALES: dict[str, int] = {
     "ribu": 10**3,

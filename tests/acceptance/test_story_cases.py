@@ -1,7 +1,6 @@
 """Ways the same-story decision failed on real news (issue 13), each through the real
 pipeline: two local outlets, one ``monitor poll``, the story ids read back. (Consent
-walls and captchas: tests/test_not_article.py. Daily market reports of different days
-still merge: docs/stories.md, known limits.)
+walls and captchas: tests/integration/test_not_article_pipeline.py.)
 
 The articles are written for these tests, after the pattern of the real pages that
 failed: what matters is what they share and what they do not.
@@ -120,6 +119,41 @@ def test_headlines_opening_with_ordinary_capitalised_words_still_join(tmp_path: 
     assert one_story(flames, lanterns, tmp_path, make_config)
     # The threshold is the user's to set: at 0.99 only near-certain pairs merge.
     assert not one_story(flames, lanterns, tmp_path, make_config, stories={"event_threshold": 0.99})
+
+
+MONDAY = DAY + timedelta(days=5)  # 2020-01-06 was a Monday
+
+
+def market_report(slug: str, weekday: str, dow: str, points: str, nasdaq: str, at: datetime) -> Story:
+    return Story(
+        slug,
+        f"Aktien New York Schluss: Dow Jones {dow} Prozent zum Handelsende",
+        f"NEW YORK (dpa-AFX) - Die US-Börsen haben am {weekday} mit Verlusten geschlossen. Der Leitindex Dow Jones "
+        f"Industrial gab zum Handelsende um {dow} Prozent auf {points} Punkte nach. Der marktbreite S&P 500 und "
+        f"der technologielastige NASDAQ 100 verloren ebenfalls, der NASDAQ 100 schloss bei {nasdaq} Punkten. "
+        "Anleger blickten sorgenvoll auf die Spannungen zwischen den USA und China sowie auf den Ölpreis. "
+        "Aktien von Apple, Tesla und Amazon gaben nach, die Papiere von Boeing und ExxonMobil ebenso.",
+        "de",
+        at,
+    )
+
+
+def test_daily_market_reports_of_different_days_stay_apart(tmp_path: Path, make_config: Any) -> None:
+    """The same index, companies and wording every day: the day the lede names tells them apart."""
+    monday = market_report("monday-close", "Montag", "1,39", "23.390,77", "8.332,74", MONDAY + timedelta(hours=13))
+    tuesday = market_report("tuesday-close", "Dienstag", "0,84", "23.194,10", "8.263,23", MONDAY + timedelta(hours=37))
+    assert not one_story(monday, tuesday, tmp_path, make_config)
+    # Monday's close told by another outlet is Monday's story.
+    retold = Story(
+        "monday-close-retold",
+        "Wall Street: Dow Jones schließt 1,39 Prozent tiefer bei 23.390,77 Punkten",
+        "Die New Yorker Börsen haben den Handel am Montag schwächer beendet: Der Dow Jones Industrial fiel um "
+        "1,39 Prozent auf 23.390,77 Punkte, der NASDAQ 100 auf 8.332,74 Punkte. Belastet haben die Sorge um "
+        "den Ölpreis und die Spannungen zwischen den USA und China; Apple, Tesla und Amazon lagen im Minus.",
+        "de",
+        MONDAY + timedelta(hours=14),
+    )
+    assert one_story(monday, retold, tmp_path / "retold", make_config)
 
 
 @pytest.mark.parametrize(
