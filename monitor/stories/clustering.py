@@ -29,6 +29,7 @@ KEY_NAMES = 6  # pairs of an article's six leading names are keys
 KEY_SINGLE_NAMES = 3  # and its three leading names alone (the store reads each key's newest rows only)
 KEY_NUMBERS = 3  # its most specific numbers are keys, alone and with its two leading names
 KEY_NAMES_WITH_NUMBERS = 2
+KEY_TERMS = 5  # pairs of its five commonest word stems: for scripts without capitals (Arabic), and retellings
 
 
 def _digest(text: str) -> str:
@@ -42,7 +43,9 @@ def index_keys(features: StoryFeatures) -> list[str]:
     probability); ``e:<hash>`` keys are pairs of anchors (two names, a name and a
     number), which survive translation but, unlike a bare company name, are rare;
     ``n:<hash>`` keys are numbers with at least two significant digits (``58.6``,
-    ``96214691``; never ``8000``).
+    ``96214691``; never ``8000``); ``t:<hash>`` keys are pairs of the commonest word stems,
+    which find retellings in one language whose leading names differ, and articles in
+    scripts without capitals, which have no names.
     """
     keys = []
     signature = features.minhash
@@ -58,6 +61,7 @@ def index_keys(features: StoryFeatures) -> list[str]:
     keys.extend(
         f"e:{_digest(name + '|' + number)}" for name in features.names[:KEY_NAMES_WITH_NUMBERS] for number in numbers
     )
+    keys.extend(f"t:{_digest(a + '|' + b)}" for a, b in combinations(sorted(features.terms[:KEY_TERMS]), 2))
     return keys
 
 
