@@ -20,7 +20,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import accumulate, compress, repeat
 from operator import add
 
@@ -55,11 +55,33 @@ _MARKS = (
     "\u0900-\u0963\u0966-\u0dff"  # Indic scripts (letters, digits, vowel signs), not dandas
     "\u1ab0-\u1aff\u1dc0-\u1dff\u200c\u200d\u20d0-\u20ff\ufe20-\ufe2f"
 )
-# U+02BC (modifier apostrophe) is a letter to Unicode but an apostrophe to readers.
-# (Runs of each class inside the group: the same tokens, but a much faster scan.)
-_TOKEN = re.compile(f"[{_NOSPACE}]|(?:[^\\W_\u02bc{_NOSPACE}]+|[{_MARKS}]+)+")
-_TOKEN_CHAR = re.compile(f"[{_NOSPACE}]|[^\\W_\u02bc{_NOSPACE}]|[{_MARKS}]")
-_NOSPACE_CHAR = re.compile(f"[{_NOSPACE}]")
+
+
+# The three patterns below are compiled when first used: `re` builds their character
+# classes code point by code point, tens of thousands of them (9 ms of CPU at every start),
+# and ASCII text (a configuration's topics, as a rule) never needs them.
+
+
+@cache
+def _token() -> re.Pattern[str]:
+    """A word, or one character of a script written without spaces.
+
+    U+02BC (modifier apostrophe) is a letter to Unicode but an apostrophe to readers.
+    (Runs of each class inside the group: the same tokens, but a much faster scan.)
+    """
+    return re.compile(f"[{_NOSPACE}]|(?:[^\\W_\u02bc{_NOSPACE}]+|[{_MARKS}]+)+")
+
+
+@cache
+def _token_char() -> re.Pattern[str]:
+    return re.compile(f"[{_NOSPACE}]|[^\\W_\u02bc{_NOSPACE}]|[{_MARKS}]")
+
+
+@cache
+def _nospace_char() -> re.Pattern[str]:
+    return re.compile(f"[{_NOSPACE}]")
+
+
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 # Every ASCII byte that is not a letter or digit separates words.
 _ASCII_SEPARATORS = bytes.maketrans(
@@ -113,7 +135,7 @@ def decode_entities(text: str) -> tuple[str, tuple[list[int], list[int]] | None]
 
 def _keeps_marks(char: str) -> bool:
     """Kana voicing marks and the like change the letter, they are not accents."""
-    return _NOSPACE_CHAR.match(char) is not None
+    return _nospace_char().match(char) is not None
 
 
 def _strip_accents(text: str) -> str:
@@ -122,7 +144,7 @@ def _strip_accents(text: str) -> str:
     if decomposed.isascii():
         return decomposed
     foreign = set(_NON_ASCII.findall(decomposed))  # a regex skips the ASCII at C speed
-    if not any(map(_NOSPACE_CHAR.match, foreign)):  # the common case: every mark goes, at C speed
+    if not any(map(_nospace_char().match, foreign)):  # the common case: every mark goes, at C speed
         for mark in filter(unicodedata.combining, foreign):
             decomposed = decomposed.replace(mark, "")
         return unicodedata.normalize("NFC", decomposed)
@@ -186,11 +208,11 @@ def _fold_word(token: str) -> str:
     # casefold again ("𝕊" -> "S"), so keep word characters and repeat until stable.
     folded = token
     for _ in range(4):
-        again = "".join(_TOKEN.findall(_strip_accents(folded.casefold())))
+        again = "".join(_token().findall(_strip_accents(folded.casefold())))
         if again == folded:
             break
         folded = again
-    if len(token) == 1 and _NOSPACE_CHAR.match(token) and len(folded) != 1:
+    if len(token) == 1 and _nospace_char().match(token) and len(folded) != 1:
         return token  # one character stays one token (Thai SARA AM would split in two)
     return folded or token
 
@@ -227,7 +249,7 @@ def fold_keep_case(token: str) -> str:
     """Like ``fold`` but keeping letter case: the form case-sensitive terms compare."""
     if token.isascii():
         return token
-    return "".join(_TOKEN.findall(_strip_accents(token)))
+    return "".join(_token().findall(_strip_accents(token)))
 
 
 # What each character met outside ASCII is to the word splitter (a few thousand at most).
@@ -236,7 +258,7 @@ _CHAR_KINDS_LIMIT = 20_000
 
 
 def _char_kind(char: str) -> str:
-    kind = "nospace" if _NOSPACE_CHAR.match(char) else "word" if _TOKEN_CHAR.match(char) else "separator"
+    kind = "nospace" if _nospace_char().match(char) else "word" if _token_char().match(char) else "separator"
     if len(_CHAR_KINDS) >= _CHAR_KINDS_LIMIT:
         _CHAR_KINDS.clear()
     _CHAR_KINDS[char] = kind
@@ -271,10 +293,10 @@ def _runs(word_text: str) -> list[tuple[int, int]]:
 
 
 def _split_words(text: str) -> list[str]:
-    """``_TOKEN.findall(text)``, several times faster for text without no-space scripts.
+    """``_token().findall(text)``, several times faster for text without no-space scripts.
     (No word character is a space to ``str.split``, so it cuts where the regex would.)"""
     word_text = _word_text(text)
-    return _TOKEN.findall(text) if word_text is None else word_text.split()
+    return _token().findall(text) if word_text is None else word_text.split()
 
 
 def tokenize(text: str) -> list[str]:
@@ -287,7 +309,7 @@ def token_spans(text: str) -> list[tuple[int, int]]:
     """Start and end offset in ``text`` of each token ``tokenize(text)`` returns."""
     decoded, offsets = decode_entities(text)
     word_text = _word_text(decoded)
-    spans = list(map(re.Match.span, _TOKEN.finditer(decoded))) if word_text is None else _runs(word_text)
+    spans = list(map(re.Match.span, _token().finditer(decoded))) if word_text is None else _runs(word_text)
     if offsets is None:
         return spans
     starts, ends = offsets
@@ -304,7 +326,7 @@ class AnalysedText:
     def __init__(self, text: str) -> None:
         decoded, offsets = decode_entities(text)
         word_text = _word_text(decoded)
-        self.tokens: list[str] = _TOKEN.findall(decoded) if word_text is None else word_text.split()
+        self.tokens: list[str] = _token().findall(decoded) if word_text is None else word_text.split()
         if word_text is not None and word_text.isascii():
             # Every word is ASCII, whose fold is its lower case: one C call for the text.
             self.folded: list[str] = word_text.lower().split()
@@ -321,7 +343,7 @@ class AnalysedText:
         if starts is None:
             word_text = self._word_text
             if word_text is None:
-                starts = list(map(re.Match.start, _TOKEN.finditer(self._decoded)))
+                starts = list(map(re.Match.start, _token().finditer(self._decoded)))
             else:
                 pieces = word_text.split(" ")  # a piece starts one past the end of the one before
                 starts = list(compress(accumulate(map(add, map(len, pieces), repeat(1)), initial=0), pieces))
@@ -335,7 +357,7 @@ class AnalysedText:
 
 def is_nospace_token(token: str) -> bool:
     """True for a one-character token of a script written without spaces (Han, Kana, ...)."""
-    return len(token) == 1 and _NOSPACE_CHAR.match(token) is not None
+    return len(token) == 1 and _nospace_char().match(token) is not None
 
 
 def words(text: str) -> list[str]:
@@ -343,7 +365,7 @@ def words(text: str) -> list[str]:
     decoded, _ = decode_entities(text)
     word_text = _word_text(decoded)
     if word_text is None:
-        return fold_all(_TOKEN.findall(decoded))
+        return fold_all(_token().findall(decoded))
     if word_text.isascii():  # every word is ASCII, whose fold is its lower case
         return word_text.lower().split()
     return fold_all(word_text.split())

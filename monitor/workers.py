@@ -56,7 +56,10 @@ def preload() -> None:
     import py3langid
     import trafilatura  # noqa: F401
 
+    from monitor import text
+
     py3langid.classify("warm up")  # the model loads on first use
+    text.words("warm-up — 豆包")  # the word splitter's Unicode patterns compile on first use
 
 
 def install_topics(topics: TopicSet) -> None:

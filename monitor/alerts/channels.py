@@ -15,9 +15,9 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import apprise
 import httpx
 
 from monitor.alerts.email import SmtpSettings, deliver_email
@@ -25,14 +25,17 @@ from monitor.alerts.render import Message
 from monitor.alerts.webhook import WebhookDeliveryError, deliver_webhook, display_url
 from monitor.errors import DeliveryError
 
+if TYPE_CHECKING:  # Apprise is imported by the first send through it: loading its plugins costs 30 ms of CPU
+    import apprise
+
 Send = Callable[[Message], Awaitable[None]]
 
 APPRISE_TIMEOUT = 30.0  # seconds for one Apprise notification, whatever the service
 _SHORTEST_SECRET = 4  # shorter URL parts (a port, "v1") are not worth hiding and would garble lines
 
-# Apprise logs failures with the service's URL parts; its lines reach the operator only
-# through the redacted DeliveryError, never through the root logger.
-logging.getLogger(apprise.LOGGER_NAME).propagate = False
+# Apprise logs failures with the service's URL parts (on its logger, "apprise"); its lines reach
+# the operator only through the redacted DeliveryError, never through the root logger.
+logging.getLogger("apprise").propagate = False
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,8 @@ def apprise_channel(name: str, url: str, *, instant: bool = True, timeout: float
     secrets = url_secrets(url)
 
     async def send(message: Message) -> None:
+        import apprise
+
         notifier = apprise.Apprise()
         if not notifier.add(url):
             raise DeliveryError(f"apprise {where}: Apprise does not understand this URL; check it in the config")

@@ -8,6 +8,7 @@ so it is queued exactly when its cause is stored and never twice.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -15,12 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from monitor.changes import StoryChange, story_changes
-from monitor.store.db import reading, writing
+from monitor.store.db import reading, upsert, writing
 from monitor.store.interface import (
     OPERATOR,
     FeedChange,
@@ -39,16 +39,15 @@ def queue(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[tup
     """Insert outbox rows whose key is new; the (id, channel) of those inserted."""
     if not rows:
         return []
-    inserted = connection.execute(_QUEUE[connection.dialect.name == "sqlite"], list(rows))
+    inserted = connection.execute(_queue(connection.dialect.name), list(rows))
     return [(alert_id, channel) for alert_id, channel in inserted]
 
 
-_QUEUE = {
-    is_sqlite: dialect.insert(_ALERT)
-    .on_conflict_do_nothing(index_elements=["key"])
-    .returning(_ALERT.c.id, _ALERT.c.channel)
-    for is_sqlite, dialect in ((True, sqlite), (False, postgresql))
-}
+@functools.cache
+def _queue(dialect: str) -> sa.Insert:
+    return (
+        upsert(dialect, _ALERT).on_conflict_do_nothing(index_elements=["key"]).returning(_ALERT.c.id, _ALERT.c.channel)
+    )
 
 
 def row(key: str, kind: str, topic: str, channel: str, now: datetime, **more: Any) -> dict[str, Any]:

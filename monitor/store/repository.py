@@ -10,10 +10,9 @@ import json
 import logging
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
@@ -22,7 +21,7 @@ from monitor import polling, stories
 from monitor.errors import ParseError
 from monitor.model import REJECTED, AlertContent, Document, Outlet, Routes, TopicMatch
 from monitor.store import notices
-from monitor.store.db import reading, serialised, transaction, writing
+from monitor.store.db import reading, serialised, transaction, upsert, writing
 from monitor.store.interface import (
     DISCOVERED,
     LEASE,
@@ -48,8 +47,10 @@ from monitor.store.interface import (
     match_key,
 )
 from monitor.store.records import Requeued
-from monitor.store.search import IndexedText, indexed_text, write_index
 from monitor.store.tables import Alert, Article, Feed, Match, Story, Topic, UTCDateTime, utcnow
+
+if TYPE_CHECKING:  # the full-text index is written with the first article stored, not before
+    from monitor.store.search import IndexedText
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +107,7 @@ def sync_feeds(engine: Engine, feeds: Sequence[WantedFeed], now: datetime | None
                 taken.add(cfg.name)
         session.flush()  # the renames first: a new feed may take a name one of them gave up
         if new_rows:
-            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-            session.execute(dialect.insert(_FEED).on_conflict_do_nothing(), new_rows)
+            session.execute(upsert(session.get_bind().dialect.name, _FEED).on_conflict_do_nothing(), new_rows)
 
 
 def add_feed(
@@ -374,6 +374,8 @@ def store_articles(
     the others are stored. When the transaction itself fails, every outcome is its error.
     ``updates``: the topics whose alerted stories send updates (a new language, 3 and 10 outlets).
     """
+    from monitor.store import search
+
     now = now or utcnow()
     # Pure work first, so the write lock is held only for the statements.
     prepared = [
@@ -381,7 +383,7 @@ def store_articles(
             item,
             sorted(set(stories.index_keys(item.article.features))),
             item.article.features.to_json(),
-            indexed_text(item.article.title, item.article.text, item.article.language, item.article.text_source),
+            search.indexed_text(item.article.title, item.article.text, item.article.language, item.article.text_source),
         )
         for item in batch
     ]
@@ -406,6 +408,8 @@ def _store_one(
     now: datetime,
     updates: Collection[str] = (),
 ) -> Stored:
+    from monitor.store import search
+
     new = item.article
     savepoint = connection.begin_nested()
     try:
@@ -451,7 +455,7 @@ def _store_one(
                 _FILE_UNDER_KEYS[connection.dialect.name == "sqlite"],
                 {"keys": json.dumps(keys), "seen_at": now, "article_id": article_id},
             )
-        write_index(connection, article_id, words)
+        search.write_index(connection, article_id, words)
         queued_on = _add_matches(connection, article_id, story_id, item.matches, routes, now, backfill=False)
         if before is not None:
             queued_on += notices.queue_updates(connection, before, story_id, article_id, new.feed_id, new.language, now)
@@ -509,17 +513,13 @@ _SITE_PAGES = sa.select(_SITE_TEXT.c.pages).where(
 )
 
 
-def _count_site_text(insert: Any) -> Any:
+@functools.cache
+def _count_site_text(dialect: str) -> sa.Insert:
+    insert = upsert(dialect, _SITE_TEXT)
     return insert.on_conflict_do_update(
         index_elements=["host", "text_hash"],
         set_={"pages": _SITE_TEXT.c.pages + 1, "last_seen": insert.excluded.last_seen},
     ).returning(_SITE_TEXT.c.pages)
-
-
-_COUNT_SITE_TEXT = {
-    is_sqlite: _count_site_text(dialect.insert(_SITE_TEXT))
-    for is_sqlite, dialect in ((True, sqlite), (False, postgresql))
-}
 
 
 def _count_site_page(connection: sa.Connection, new: NewArticle, now: datetime) -> int:
@@ -530,7 +530,7 @@ def _count_site_page(connection: sa.Connection, new: NewArticle, now: datetime) 
     if not new.page_hash or not new.site:
         return 0
     params = {"host": new.site, "text_hash": new.page_hash, "pages": 1, "last_seen": now}
-    return int(connection.execute(_COUNT_SITE_TEXT[connection.dialect.name == "sqlite"], params).scalar_one()) - 1
+    return int(connection.execute(_count_site_text(connection.dialect.name), params).scalar_one()) - 1
 
 
 def _site_pages(connection: sa.Connection, new: NewArticle) -> int:

@@ -58,6 +58,32 @@ def test_a_query_on_a_current_schema_imports_no_parser_no_migration_and_no_http(
     assert not loaded & (PARSING | {"alembic", "httpx"})
 
 
+def test_a_poll_where_every_feed_answers_304_imports_no_parser_no_migration_no_notifier(
+    tmp_path: Path, site: HostileServer, make_config: Any
+) -> None:
+    """What a quiet cycle does not need it does not load: the parsers (no document), Alembic
+    (the schema is current), Apprise (nothing to send), PostgreSQL's dialect (on SQLite)
+    and the full-text index writer (nothing stored)."""
+    feed = conditional(
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><title>Doubao</title><guid>one</guid><description>TikTok.</description></item></channel></rss>",
+        etag='"1"',
+        last_modified=format_datetime(datetime(2024, 1, 1, tzinfo=UTC), usegmt=True),
+        content_type="application/rss+xml",
+    )
+    site.route("/feed.xml", feed)
+    config = make_config(
+        f"sqlite:///{tmp_path / 'm.db'}",
+        [{"name": "quiet", "url": site.url("/feed.xml")}],
+        alerts={"channels": [{"name": "chat", "type": "apprise", "url": "json://127.0.0.1:9/"}]},
+    )
+    first = imported_by("-c", config, "poll")  # parses the feed and stores its item
+    assert {"feedparser", "monitor.store.search"} <= first
+    loaded = imported_by("-c", config, "poll")
+    assert "httpx" in loaded  # it did poll
+    assert not loaded & (PARSING | {"alembic", "apprise", "sqlalchemy.dialects.postgresql", "monitor.store.search"})
+
+
 def test_the_head_read_from_file_names_is_alembics() -> None:
     from alembic.script import ScriptDirectory
 
