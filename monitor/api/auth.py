@@ -5,7 +5,7 @@ The scope of the token that was shown goes into the request's state for the hand
 that need more than reading (``require_admin``).
 
 Browsers cannot send a bearer header from a link, so the web pages (every path outside
-/api/ and /feeds/) also take the ``token`` cookie that their login form sets, or
+/api/, /feeds/ and /metrics) also take the ``token`` cookie that their login form sets, or
 ``?token=``, which sets that cookie too; without a valid one they send the browser to
 the login form. The API takes only the header (the Atom feeds ``?token=`` as well):
 a cookie there would let any page the browser visits call the API as its user.
@@ -25,7 +25,7 @@ from monitor.config import ApiToken
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/login", "/logout"})
 QUERY_TOKEN_PREFIX = "/feeds/"  # feed readers that cannot send headers pass ?token=
-NOT_WEB = ("/api/", QUERY_TOKEN_PREFIX)  # every other path is a web page
+NOT_WEB = ("/api/", QUERY_TOKEN_PREFIX, "/metrics")  # for programs: 401, not the login form
 COOKIE = "token"
 COOKIE_SECONDS = 30 * 24 * 3600
 
