@@ -196,11 +196,10 @@ def text(content: DigestContent) -> str:
         lines += ["", f"== {one_line(topic.topic)} ({len(topic.stories)}) =="]
         for number, story in enumerate(topic.stories, 1):
             languages = ", ".join(story.languages) or "unknown"
-            outlets = len(story.outlets)
             lines += [
                 "",
                 f"{number}. {one_line(story.title)}",
-                f"   {_local(digest, story.matched_at)} · {outlets} outlet{'s' * (outlets != 1)} · "
+                f"   {_local(digest, story.matched_at)} · {_told_by(story)} · "
                 f"languages: {languages} · story {story.story_id}",
                 f"   {snippet_text(story.snippet, hit_marker='*')}",
             ]
@@ -209,6 +208,12 @@ def text(content: DigestContent) -> str:
                 lines.append(f"     {outlet.url}")
     lines += ["", "--", f"Alert {content.alert_id}, sent by monitor. Idempotency key: {content.idempotency_key}"]
     return "\n".join(lines) + "\n"
+
+
+def _told_by(story: DigestStory) -> str:
+    """"3 articles from 2 outlets": a story's copies, and the feeds they came from."""
+    articles, feeds = len(story.outlets), len({o.feed for o in story.outlets})
+    return f"{articles} article{'s' * (articles != 1)} from {feeds} outlet{'s' * (feeds != 1)}"
 
 
 def html(content: DigestContent) -> str:
@@ -229,7 +234,7 @@ def html(content: DigestContent) -> str:
             items.append(
                 f"<li><strong{lang_attr}>{escape(one_line(story.title))}</strong>"
                 f'<br><small style="color: #555">{escape(_local(digest, story.matched_at))} &middot; '
-                f"{len(story.outlets)} outlets &middot; languages: {languages}</small>"
+                f"{escape(_told_by(story))} &middot; languages: {languages}</small>"
                 f'<blockquote style="border-left: 3px solid #ccc; margin: 0.3em 0; padding-left: 1em">'
                 f"{snippet_html(story.snippet)}</blockquote><ul>{outlets}</ul></li>"
             )

@@ -220,5 +220,7 @@ alerts:
     text, html = message.get_body(("plain",)), message.get_body(("html",))
     assert text is not None and html is not None
     assert "1. <script>alert(1)</script> Harbour & more" in text.get_content()
+    assert " · 1 article from 1 outlet · " in text.get_content()  # its copies, and the feeds they came from
+    assert "1 article from 1 outlet &middot;" in html.get_content()
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Harbour &amp; more" in html.get_content()
     assert "<script>" not in html.get_content()
