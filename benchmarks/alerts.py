@@ -62,6 +62,7 @@ from _pages import Story, news_page  # noqa: E402
 from postgres import postgres_server  # noqa: E402
 
 from monitor.alerts.outbox import Dispatcher  # noqa: E402
+from monitor.alerts.webhook import webhook_client  # noqa: E402
 from monitor.config import AlertsConfig, WebhookConfig  # noqa: E402
 from monitor.service import channel_registry, run_loop  # noqa: E402
 from monitor.store.db import create_engine, reading, upgrade, writing  # noqa: E402
@@ -418,7 +419,7 @@ def drain(count: int, database: str | None, workdir: Path, *, with_slow: bool) -
 
         async def run() -> tuple[float, float, int]:
             engine = create_engine(url)
-            async with httpx.AsyncClient() as client:
+            async with webhook_client({}) as client:  # as the daemon posts
                 registry = channel_registry(alerts, client)
                 dispatcher = Dispatcher(SqlStore(engine), registry, alerts, f"bench:{os.getpid()}:1")
                 started, cpu = time.perf_counter(), time.process_time()

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import httpx
 
 from monitor import digests, logs, metrics, polling, stories, workers
-from monitor.alerts import outbox
+from monitor.alerts import outbox, webhook
 from monitor.alerts.channels import ChannelRegistry, apprise_channel, email_channel, webhook_channel
 from monitor.alerts.email import SmtpSettings
 from monitor.config import AlertsConfig, AppriseChannel, Config, WebhookChannel, is_loopback, parse_listen
@@ -222,13 +222,13 @@ def webhook_client(config: Config) -> httpx.AsyncClient | None:
     certificate bundles when it is made (about 40 ms of CPU, at every `monitor poll`)."""
     if not any(isinstance(channel, WebhookChannel) for channel in config.alerts.every_channel()):
         return None
-    return httpx.AsyncClient(headers={"User-Agent": user_agent(config)}, follow_redirects=False)
+    return webhook.webhook_client({"User-Agent": user_agent(config)})
 
 
 @asynccontextmanager
 async def alert_channels(config: Config) -> AsyncIterator[ChannelRegistry]:
     """The channel registry with its HTTP client, closed after: for a command that only sends."""
-    async with httpx.AsyncClient(headers={"User-Agent": user_agent(config)}, follow_redirects=False) as client:
+    async with webhook.webhook_client({"User-Agent": user_agent(config)}) as client:
         yield channel_registry(config.alerts, client)
 
 

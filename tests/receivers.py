@@ -52,16 +52,22 @@ class ReceivedRequest:
     answered: int  # the status the receiver replied with
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 64  # senders connect many at once
+
+
 class WebhookReceiver:
     """An HTTP endpoint that records every request and answers 200 unless told otherwise."""
 
-    def __init__(self, path: str = "/hook", *, delay: float = 0.0) -> None:
+    def __init__(self, path: str = "/hook", *, delay: float = 0.0, keep_alive: bool = False) -> None:
         self.path = path
         self.delay = delay  # seconds before each answer: a slow receiver
+        self.keep_alive = keep_alive  # HTTP/1.1: a connection serves request after request
+        self.connections = 0  # how many the senders opened
         self._lock = threading.Lock()
         self._requests: list[ReceivedRequest] = []
         self._failures: list[tuple[int, str | None]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         # A short poll interval keeps shutdown (and so each test's teardown) fast.
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
@@ -107,6 +113,13 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if receiver.keep_alive else "HTTP/1.0"
+
+            def setup(self) -> None:
+                super().setup()
+                with receiver._lock:
+                    receiver.connections += 1
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)

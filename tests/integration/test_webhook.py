@@ -8,13 +8,12 @@ import time
 from collections.abc import Iterator
 from email.utils import formatdate
 
-import httpx
 import pytest
 from conftest import AGENT
 from receivers import WebhookReceiver, closed_port, sample_alert, silent_port
 
 from monitor.alerts.render import alert_message, webhook_body
-from monitor.alerts.webhook import WebhookDeliveryError, deliver_webhook, verify_signature
+from monitor.alerts.webhook import WebhookDeliveryError, deliver_webhook, verify_signature, webhook_client
 from monitor.errors import DeliveryError
 from monitor.model import AlertContent
 
@@ -29,7 +28,7 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 def deliver(url: str, secret: str | None = SECRET, alert: AlertContent | None = None, timeout: float = 5.0) -> None:
     async def go() -> None:
-        async with httpx.AsyncClient(headers={"User-Agent": AGENT}) as client:  # as the composition root's
+        async with webhook_client({"User-Agent": AGENT}) as client:  # as the composition root's
             await deliver_webhook(client, url, secret, alert_message(alert or sample_alert()), timeout=timeout)
 
     asyncio.run(go())
@@ -138,3 +137,26 @@ def test_a_receiver_that_never_answers_costs_only_the_timeout() -> None:
 def test_an_invalid_url_is_one_clear_line() -> None:
     with pytest.raises(DeliveryError, match=r"^webhook .*: .*; "):
         deliver("http://[::1/hook")
+
+
+def test_a_busy_channel_reuses_its_connections_while_another_is_slow() -> None:
+    """Two channels sending 16 at a time each (the outbox's way), one of them slow: the fast
+    one keeps a connection per send in flight for its next alerts, not one (a TLS handshake)
+    per alert. One shared httpx pool closed every idle connection beyond 20: 72 for 80."""
+    with WebhookReceiver(keep_alive=True) as fast, WebhookReceiver(keep_alive=True, delay=0.5) as slow:
+
+        async def go() -> None:
+            async with webhook_client({"User-Agent": AGENT}) as client:
+                message = alert_message(sample_alert())
+
+                async def channel(url: str, alerts: int) -> None:  # one of a channel's 16 slots
+                    for _ in range(alerts):
+                        await deliver_webhook(client, url, SECRET, message)
+
+                await asyncio.gather(
+                    *(channel(fast.url, 5) for _ in range(16)), *(channel(slow.url, 1) for _ in range(16))
+                )
+
+        asyncio.run(go())
+        assert (len(fast.delivered), len(slow.delivered)) == (80, 16)
+        assert fast.connections <= 16
