@@ -211,7 +211,7 @@ def text(content: DigestContent) -> str:
 
 
 def _told_by(story: DigestStory) -> str:
-    """"3 articles from 2 outlets": a story's copies, and the feeds they came from."""
+    """A story's copies and the feeds they came from: "3 articles from 2 outlets"."""
     articles, feeds = len(story.outlets), len({o.feed for o in story.outlets})
     return f"{articles} article{'s' * (articles != 1)} from {feeds} outlet{'s' * (feeds != 1)}"
 

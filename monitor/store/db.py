@@ -138,6 +138,14 @@ def as_storage_error(engine: Engine, exc: BaseException) -> StorageError | None:
 
 
 _PG_READ_ONLY_TRANSACTION = "25006"  # a standby, or default_transaction_read_only: raised as an InternalError
+_PG_CONFLICTS = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+
+
+def lost_a_conflict(exc: BaseException) -> bool:
+    """PostgreSQL made this statement the victim of a deadlock (or a serialization conflict)
+    with another transaction: the same work, tried again, goes through."""
+    cause = exc.__cause__ if isinstance(exc, StorageError) else exc  # as _storage_errors translated it
+    return getattr(getattr(cause, "orig", None), "sqlstate", None) in _PG_CONFLICTS
 
 
 def can_write_again(engine: Engine) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import random
+import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,7 +23,7 @@ from monitor import polling, stories
 from monitor.errors import ParseError
 from monitor.model import REJECTED, AlertContent, Document, Outlet, Routes, TopicMatch
 from monitor.store import notices
-from monitor.store.db import reading, serialised, transaction, upsert, writing
+from monitor.store.db import lost_a_conflict, reading, serialised, transaction, upsert, writing
 from monitor.store.interface import (
     DISCOVERED,
     LEASE,
@@ -55,6 +57,7 @@ if TYPE_CHECKING:  # the full-text index is written with the first article store
 log = logging.getLogger(__name__)
 
 CANDIDATES_PER_ARTICLE = 20  # stored articles handed to stories.assign, best first
+CONFLICT_ATTEMPTS = 4  # a batch that lost a deadlock is stored this often in all
 
 
 # Advisory lock keys (PostgreSQL) of the start-up chores that one process at a time runs;
@@ -368,6 +371,11 @@ def store_articles(
 ) -> list[Stored]:
     """Store several articles in one transaction, one savepoint each; an outcome per article.
 
+    Workers storing articles of the same stories and sites at once can deadlock on
+    PostgreSQL (each holds a story row the other's next article joins). A savepoint cannot
+    undo that, since the locks of the articles before it stay held: the victim's whole batch
+    is rolled back and stored again after a short random pause, up to ``CONFLICT_ATTEMPTS``.
+
     One commit for the batch instead of one per article (a commit is most of a small
     write, and an fsync on PostgreSQL); each article still joins the stories of the ones
     before it. An article that fails gets its exception as its outcome and leaves no row;
@@ -387,14 +395,28 @@ def store_articles(
         )
         for item in batch
     ]
-    outcomes: list[Stored] = []
-    try:
-        with writing(engine) as connection:
-            for item, keys, features, words in prepared:
-                outcomes.append(_store_one(connection, item, keys, features, words, routes, rules, now, updates))
-    except Exception as exc:  # begin or commit failed: nothing of the batch was stored
-        return [exc] * len(batch)
-    return outcomes
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        last = attempt == CONFLICT_ATTEMPTS
+        try:
+            with writing(engine) as connection:
+                outcomes: list[Stored] = []
+                for item, keys, features, words in prepared:
+                    outcome = _store_one(connection, item, keys, features, words, routes, rules, now, updates)
+                    if not last and isinstance(outcome, Exception) and lost_a_conflict(outcome):
+                        raise _LostConflict  # roll the batch back now: its locks let the other one go on
+                    outcomes.append(outcome)
+            return outcomes
+        except _LostConflict:
+            pass
+        except Exception as exc:  # begin or commit failed: nothing of the batch was stored
+            if last or not lost_a_conflict(exc):
+                return [exc] * len(batch)
+        time.sleep(random.uniform(0.005, 0.05) * attempt)  # then the batch again, from the start
+    raise AssertionError("the last attempt returns")
+
+
+class _LostConflict(Exception):
+    """PostgreSQL made the batch the victim of a deadlock with another worker's batch."""
 
 
 def _store_one(
