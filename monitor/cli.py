@@ -172,7 +172,7 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
 
     async def go() -> None:
         async with running(config) as runtime:
-            known = {name for name, _ in runtime.services.store.active_feeds()}
+            known = {name for name, _ in runtime.services.store.active_feeds()} if names else set()
             if unknown := sorted(set(names) - known):
                 raise MonitorError(f"no feed named {', '.join(unknown)}; `monitor feeds` lists them")
             cycle, delivered = await runtime.poll(names)

@@ -196,6 +196,11 @@ def _refusal(address: IPAddress, allow: tuple[IPNetwork, ...], stranger: bool) -
 
 async def system_resolve(host: str, port: int) -> list[str]:
     """The addresses the system resolver gives for ``host``."""
+    try:
+        ipaddress.ip_address(host)
+        return [host]  # an address already: no resolver thread to wait for
+    except ValueError:
+        pass
     infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 

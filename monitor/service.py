@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -27,12 +27,14 @@ from monitor.config import AlertsConfig, AppriseChannel, Config, WebhookChannel,
 from monitor.errors import ConfigError, DatabaseError, MonitorError, StorageError
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.pipeline import CycleReport, Services, backfill, claim_due, poll_claimed, poll_due
-from monitor.scheduler import Jobs
 from monitor.store.interface import LEASE, FeedState, OperatorWatch, Pruned, Store
 from monitor.store.sql import SqlStore
 from monitor.store.tables import utcnow
 from monitor.topics import TopicSet, TopicSpec
 from monitor.workers import WorkerPool
+
+if TYPE_CHECKING:
+    from monitor.scheduler import Jobs  # the daemon's (APScheduler): `monitor poll` does without
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -318,6 +320,8 @@ class Runtime:
 
     def jobs(self, report: Callable[[str], None]) -> Jobs:
         """What the daemon's scheduler runs (monitor.scheduler), with the intervals of the config."""
+        from monitor.scheduler import Jobs
+
         self.services.storage.notify = report  # the database refusing writes, and recovering: one line each
 
         async def poll(feeds: list[FeedState]) -> str | None:

@@ -88,9 +88,10 @@ def sync_feeds(engine: Engine, feeds: Sequence[WantedFeed], now: datetime | None
         for feed in known.values():
             wanted = by_url.get(feed.url)
             if wanted is not None:
-                feed.origin, feed.active = "config", True
-                feed.interval_override_s = _seconds(wanted.interval)
-            elif feed.origin == "config":
+                state = ("config", True, _seconds(wanted.interval))
+                if (feed.origin, feed.active, feed.interval_override_s) != state:  # most starts change nothing
+                    feed.origin, feed.active, feed.interval_override_s = state
+            elif feed.origin == "config" and feed.active:
                 feed.active = False
         taken = {feed.name for feed in known.values()}
         new_rows = []
@@ -139,7 +140,8 @@ def add_feed(
 def active_feeds(engine: Engine) -> list[tuple[str, str]]:
     """(name, url) of every polled feed."""
     with reading(engine) as session:
-        return [(f.name, f.url) for f in session.exec(select(Feed).where(Feed.active).order_by(col(Feed.name)))]
+        query = sa.select(_FEED.c.name, _FEED.c.url).where(_FEED.c.active).order_by(_FEED.c.name)
+        return [(name, url) for name, url in session.execute(query)]
 
 
 def _seconds(interval: timedelta | None) -> int | None:
