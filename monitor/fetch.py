@@ -213,7 +213,6 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     """
 
     def __init__(self, allow: tuple[IPNetwork, ...], resolve: Resolver, check: bool) -> None:
-        self._inner = httpcore.AnyIOBackend()
         self._allow, self._resolve, self._check = allow, resolve, check
 
     async def connect_tcp(
@@ -225,7 +224,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         try:
-            with anyio.fail_after(timeout):
+            async with asyncio.timeout(timeout):
                 addresses = await self._resolve(host.strip("[]"), port)
         except OSError as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
@@ -240,9 +239,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         last_error: Exception = httpcore.ConnectError(f"cannot connect to {host}")
         for address in addresses:
             try:
-                return _PooledStream(
-                    await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
-                )
+                return await AsyncioStream.connect(address, port, timeout, local_address, socket_options or ())
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last_error = exc
         raise last_error
@@ -253,29 +250,59 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         raise httpcore.ConnectError("unix sockets are not fetched")
 
     async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+        await asyncio.sleep(seconds)
 
 
-class _PooledStream(httpcore.AsyncNetworkStream):
-    """A connection's stream that says cheaply whether its socket is readable.
+@contextmanager
+def _raising(timeout: type[Exception], failure: type[Exception]) -> Iterator[None]:
+    """asyncio's and the socket's errors as the httpcore ones the pool expects."""
+    try:
+        yield
+    except TimeoutError as exc:
+        raise timeout(str(exc) or "timed out") from exc
+    except (OSError, EOFError) as exc:  # ssl.SSLError is an OSError: the cause stays attached
+        raise failure(str(exc) or type(exc).__name__) from exc
 
-    The pool asks that of every idle connection each time a request starts or ends
-    (encode/httpcore#928); the AnyIO stream answers by building all its socket attributes
-    first, a getpeername() call among them, which cost more CPU than the request itself.
+
+class AsyncioStream(httpcore.AsyncNetworkStream):
+    """A connection over asyncio's own streams.
+
+    httpcore's AnyIO backend wraps every connect, read and write in a cancel scope and
+    asks the running library each time; on a cycle of small answers that was a fifth of
+    the CPU. Its readability check is cheap too: the pool asks it of every idle connection
+    each time a request starts or ends (encode/httpcore#928).
     """
 
-    def __init__(self, inner: httpcore.AsyncNetworkStream, sock: socket.socket | None = None) -> None:
-        self._inner = inner
-        self._socket = sock if sock is not None else inner.get_extra_info("socket")
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader, self._writer = reader, writer
+
+    @classmethod
+    async def connect(
+        cls, address: str, port: int, timeout: float | None, local_address: str | None, options: Iterable[Any]
+    ) -> AsyncioStream:
+        with _raising(httpcore.ConnectTimeout, httpcore.ConnectError):
+            async with asyncio.timeout(timeout):
+                local = (local_address, 0) if local_address else None
+                reader, writer = await asyncio.open_connection(address, port, local_addr=local)
+        for option in options:
+            writer.get_extra_info("socket").setsockopt(*option)
+        return cls(reader, writer)
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
+        with _raising(httpcore.ReadTimeout, httpcore.ReadError):
+            async with asyncio.timeout(timeout):
+                return await self._reader.read(max_bytes)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
+        if not buffer:
+            return
+        with _raising(httpcore.WriteTimeout, httpcore.WriteError):
+            async with asyncio.timeout(timeout):
+                self._writer.write(buffer)
+                await self._writer.drain()
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        self._writer.close()  # not waited for: a TLS goodbye the server never answers must not hold the pool
 
     async def start_tls(
         self,
@@ -285,13 +312,19 @@ class _PooledStream(httpcore.AsyncNetworkStream):
     ) -> httpcore.AsyncNetworkStream:
         if isinstance(ssl_context, DeferredCertificates):
             ssl_context.load_once()
-        # TLS runs over the same socket, so the readability check stays valid.
-        return _PooledStream(await self._inner.start_tls(ssl_context, server_hostname, timeout), self._socket)
+        with _raising(httpcore.ConnectTimeout, httpcore.ConnectError):
+            async with asyncio.timeout(timeout):
+                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
+        return self
 
     def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            return _readable(self._socket)
-        return self._inner.get_extra_info(info)
+        if info == "is_readable":  # a read would return at once: data, the end, or a closed socket
+            return self._reader.at_eof() or _readable(self._writer.get_extra_info("socket"))
+        if info == "client_addr":
+            return self._writer.get_extra_info("sockname")
+        if info == "server_addr":
+            return self._writer.get_extra_info("peername")
+        return self._writer.get_extra_info(info)  # "socket", "ssl_object"
 
 
 def _readable(sock: socket.socket | None) -> bool:
