@@ -223,9 +223,12 @@ def run(ctx: click.Context, and_serve: bool) -> None:
     Started by systemd with `Type=notify` (NOTIFY_SOCKET set), it says when it is
     ready and stopping, and pings the watchdog (WatchdogSec) every half timeout.
     """
+    from monitor import metrics
     from monitor.scheduler import run_forever
     from monitor.service import DATABASE_WAIT, run_loop, running, serving_metrics
     from monitor.systemd import supervised
+
+    metrics.start()  # the daemon's counters can be scraped (metrics.listen, --serve); a one-shot poll keeps none
 
     config = _config(ctx)
     settings: _Settings = ctx.find_root().obj

@@ -185,7 +185,7 @@ async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport,
     response: FetchResult | None = None
     rhythm = feed.rhythm
     try:
-        with metrics.fetch_timer("feed").time():
+        with metrics.fetch_timer("feed"):
             response = await services.fetcher.get(
                 feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=feed.trusted
             )
@@ -315,7 +315,7 @@ async def _analyse(services: Services, entry: Entry, feed_language: str | None, 
     """The article from its page; from the feed's own summary when the page fails."""
     if entry.url:
         try:
-            with metrics.fetch_timer("page").time():
+            with metrics.fetch_timer("page"):
                 page = await services.fetcher.get(entry.url)
             if page.status >= 400:
                 raise FetchError(f"{entry.url} answered HTTP {page.status}")
