@@ -190,7 +190,22 @@ def claim_due_feeds(
     limit = limit if names is None else 1_000_000
     with transaction(engine) as session:
         ids = _claim(session, Feed, due, Feed.next_check_at, owner, now, lease, limit)
-        rows = session.exec(select(Feed).where(col(Feed.id).in_(ids)).order_by(col(Feed.name))).all()
+        # The columns a poll needs, not the ORM's objects: 500 of those cost milliseconds to build.
+        c = _FEED.c
+        polled = sa.select(
+            c.id,
+            c.name,
+            c.url,
+            c.etag,
+            c.last_modified,
+            c.body_hash,
+            c.error_count,
+            c.failing_since,
+            c.interval_override_s,
+            c.rhythm,
+            c.origin,
+        )
+        rows = session.execute(polled.where(c.id.in_(ids)).order_by(c.name)).all()
         return [
             FeedState(
                 id=f.id or 0,
@@ -233,7 +248,8 @@ def backlog(engine: Engine, now: datetime) -> Backlog:
     return Backlog(max(now - oldest, timedelta(0)) if oldest else timedelta(0), int(count))
 
 
-def _rhythm(feed: Feed) -> polling.Rhythm:
+def _rhythm(feed: Any) -> polling.Rhythm:
+    """``feed``: a row with its name and rhythm."""
     try:
         return polling.Rhythm.from_json(feed.rhythm)
     except (ValueError, KeyError, TypeError):
