@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from monitor import digests, logs, metrics, polling, stories, workers
+from monitor import logs, metrics, polling, stories, workers
 from monitor.alerts import outbox
 from monitor.alerts.channels import ChannelRegistry, apprise_channel, email_channel, webhook_channel
 from monitor.alerts.email import SmtpSettings
@@ -249,16 +249,21 @@ class Runtime:
         """One cycle: poll the due feeds (or the named ones; all if empty), queue the digests
         whose period ended, then deliver due alerts."""
         report = await self.poll_feeds(names)
-        try:
-            digests.queue_due(self.store, self.config.alerts.digests, self.services.clock(), {})
-        except StorageError as exc:
-            self.services.storage.failed(exc)
+        if self.config.alerts.digests:  # their module and the digest's rendering load only then
+            from monitor import digests
+
+            try:
+                digests.queue_due(self.store, self.config.alerts.digests, self.services.clock(), {})
+            except StorageError as exc:
+                self.services.storage.failed(exc)
         delivered = await self.deliver()
         return report, delivered
 
     async def keep_queueing_digests(self) -> None:
         """The daemon's digest task: each period's digest is queued when the period ends."""
         if self.config.alerts.digests:
+            from monitor import digests
+
             services = self.services
             await digests.keep_queueing(
                 self.store, self.config.alerts.digests, services.clock, self.dispatcher.wake, services.storage
