@@ -561,7 +561,7 @@ class Fetcher:
 
     Requests go to httpcore's pools directly: redirects are followed here (every hop counted
     and checked), no cookie is kept, no proxy is read from the environment (it would bypass
-    the address guard), and httpx's client layer would cost more CPU than a 304 answer.
+    the address guard), and httpx's client layer cost about a fifth of a 304's CPU.
     """
 
     def __init__(self, limits: FetchLimits, transport: GuardedTransport | None = None) -> None:
