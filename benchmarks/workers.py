@@ -31,7 +31,6 @@ import argparse
 import contextlib
 import html
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -370,21 +369,27 @@ def run_count(
 
 
 def takeover(watch: psycopg.Connection[tuple[object, ...]], started: list[Worker]) -> str:
-    """Make every feed due again, kill -9 one worker while it holds leases; seconds until its feeds are polled."""
-    victim = started[-1]
-    owner = re.compile(rf"^[^:]+:{victim.process.pid}:")
+    """Make every feed due again, kill -9 a worker while it holds leases; seconds until its feeds are polled."""
+    by_pid = {w.process.pid: w for w in started}
     watch.execute("UPDATE feed SET next_check_at = now() - interval '1 second', body_hash = NULL, etag = NULL")
     held: list[int] = []
+    chosen: list[Worker] = []
 
-    def holding() -> bool:
+    def holding() -> bool:  # the first worker seen holding leases is the victim
         rows = watch.execute(
             "SELECT id, lease_owner FROM feed WHERE lease_owner IS NOT NULL AND lease_expires_at > now()"
         ).fetchall()
-        held[:] = [int(feed_id) for feed_id, who in rows if owner.match(str(who))]
-        return len(held) > 0
+        pids = [_pid(who) for _, who in rows]  # the owner is host:pid:start
+        pid = next((p for p in by_pid if p in pids), None)
+        if pid is None:
+            return False
+        chosen[:] = [by_pid[pid]]
+        held[:] = [int(str(feed_id)) for (feed_id, _), owner in zip(rows, pids, strict=True) if owner == pid]
+        return True
 
     if not until(holding, 60, every=0.02):
-        return "victim held no feed"
+        return "no worker held a feed"
+    victim = chosen[0]
     os.killpg(victim.process.pid, signal.SIGKILL)
     victim.process.wait(10)
     killed, killed_at = time.monotonic(), datetime.now(UTC)
@@ -398,6 +403,11 @@ def takeover(watch: psycopg.Connection[tuple[object, ...]], started: list[Worker
     if not until(taken_over, 300, every=0.5):
         return f"{len(held)} feeds of the killed worker not polled after 300 s"
     return f"{time.monotonic() - killed:.0f} s for its {len(held)} feeds"
+
+
+def _pid(owner: object) -> int | None:
+    parts = str(owner).split(":")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
 # --- report -----------------------------------------------------------------------------------------

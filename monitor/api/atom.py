@@ -65,7 +65,8 @@ def _answer(request: Request, name: str, title: str, subtitle: str, entries: Seq
         title=title,
         subtitle=subtitle,
         self_url=f"{base}/feeds/{name}.atom",  # never the ?token= of the request
-        story_url=lambda story_id: f"{base}/api/v1/stories/{story_id}",
+        story_page=lambda story_id: f"{base}/stories/{story_id}",
+        story_json=lambda story_id: f"{base}/api/v1/stories/{story_id}",
         entry_id=lambda story_id: f"tag:{authority},2024:monitor/story/{story_id}",
         entries=entries,
     )
@@ -113,7 +114,8 @@ def render_feed(
     title: str,
     subtitle: str,
     self_url: str,
-    story_url: Callable[[int], str],
+    story_page: Callable[[int], str],
+    story_json: Callable[[int], str],
     entry_id: Callable[[int], str],
     entries: Sequence[StoryEntry],
 ) -> bytes:
@@ -135,14 +137,16 @@ def render_feed(
         _text(entry, "published", _when(story.first_seen))
         _text(entry, "updated", _when(story.updated))
         first, *others = story.outlets or (None,)
-        href = first.url if first else story_url(story.story_id)
-        ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", type="text/html", href=href)
+        page = story_page(story.story_id)  # every copy side by side, on the web page
+        ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", type="text/html", href=first.url if first else page)
         for outlet in others:
             link = ET.SubElement(entry, f"{{{ATOM}}}link", rel="related", type="text/html", href=outlet.url)
             link.set("title", f"{outlet.feed}: {outlet.title}")
             if outlet.language:
                 link.set("hreflang", outlet.language)
-        ET.SubElement(entry, f"{{{ATOM}}}link", rel="via", type="application/json", href=story_url(story.story_id))
+        if first:
+            ET.SubElement(entry, f"{{{ATOM}}}link", rel="related", type="text/html", href=page, title="the story")
+        ET.SubElement(entry, f"{{{ATOM}}}link", rel="via", type="application/json", href=story_json(story.story_id))
         for topic in story.topics:
             ET.SubElement(entry, f"{{{ATOM}}}category", term=topic)
         summary = _text(entry, "summary", _for_readers(story.snippet) or html.escape(story.title))

@@ -417,12 +417,12 @@ def store_articles(
         last = attempt == CONFLICT_ATTEMPTS
         try:
             with writing(engine) as connection:
-                outcomes = [
-                    _store_one(connection, item, keys, features, words, routes, rules, now, updates)
-                    for item, keys, features, words in prepared
-                ]
-                if not last and any(isinstance(o, Exception) and lost_a_conflict(o) for o in outcomes):
-                    raise _LostConflict  # roll the batch back: its locks let the other transaction go on
+                outcomes: list[Stored] = []
+                for item, keys, features, words in prepared:
+                    outcome = _store_one(connection, item, keys, features, words, routes, rules, now, updates)
+                    if not last and isinstance(outcome, Exception) and lost_a_conflict(outcome):
+                        raise _LostConflict  # roll the batch back now: its locks let the other one go on
+                    outcomes.append(outcome)
             return outcomes
         except _LostConflict:
             pass

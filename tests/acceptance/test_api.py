@@ -372,6 +372,8 @@ def test_atom_feeds_one_entry_per_story_with_every_outlet(api: Api) -> None:
         assert re.sub("</?strong>", "", entry.summary) in {html.unescape(h) for h in hits}  # the matched snippet
         assert "<strong>" in entry.summary  # with its hits marked
         assert entry.link == story["articles"][0]["url"]
+        related = {link.href for link in entry.links if link.rel == "related"}
+        assert f"{api.server.base}/stories/{story['id']}" in related  # the web page's story: every copy side by side
 
     topic = atom(api, "/feeds/topics/tiktok-ban.atom")
     parsed = feedparser.parse(topic.content)
