@@ -172,7 +172,7 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
 
     async def go() -> None:
         async with running(config) as runtime:
-            known = {name for name, _ in runtime.services.store.active_feeds()}
+            known = {name for name, _ in runtime.services.store.active_feeds()} if names else set()
             if unknown := sorted(set(names) - known):
                 raise MonitorError(f"no feed named {', '.join(unknown)}; `monitor feeds` lists them")
             cycle, delivered = await runtime.poll(names)
@@ -223,9 +223,12 @@ def run(ctx: click.Context, and_serve: bool) -> None:
     Started by systemd with `Type=notify` (NOTIFY_SOCKET set), it says when it is
     ready and stopping, and pings the watchdog (WatchdogSec) every half timeout.
     """
+    from monitor import metrics
     from monitor.scheduler import run_forever
     from monitor.service import DATABASE_WAIT, run_loop, running, serving_metrics
     from monitor.systemd import supervised
+
+    metrics.start()  # the daemon's counters can be scraped (metrics.listen, --serve); a one-shot poll keeps none
 
     config = _config(ctx)
     settings: _Settings = ctx.find_root().obj

@@ -34,7 +34,6 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 MIB = 1024 * 1024
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-_TRUSTED = "monitor.trusted"  # request extension: this hop may reach any address
 
 
 @dataclass(frozen=True)
@@ -196,6 +195,11 @@ def _refusal(address: IPAddress, allow: tuple[IPNetwork, ...], stranger: bool) -
 
 async def system_resolve(host: str, port: int) -> list[str]:
     """The addresses the system resolver gives for ``host``."""
+    try:
+        ipaddress.ip_address(host)
+        return [host]  # an address already: no resolver thread to wait for
+    except ValueError:
+        pass
     infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
@@ -208,7 +212,6 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     """
 
     def __init__(self, allow: tuple[IPNetwork, ...], resolve: Resolver, check: bool) -> None:
-        self._inner = httpcore.AnyIOBackend()
         self._allow, self._resolve, self._check = allow, resolve, check
 
     async def connect_tcp(
@@ -220,7 +223,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         try:
-            with anyio.fail_after(timeout):
+            async with asyncio.timeout(timeout):
                 addresses = await self._resolve(host.strip("[]"), port)
         except OSError as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
@@ -235,9 +238,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         last_error: Exception = httpcore.ConnectError(f"cannot connect to {host}")
         for address in addresses:
             try:
-                return _PooledStream(
-                    await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
-                )
+                return await AsyncioStream.connect(address, port, timeout, local_address, socket_options or ())
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last_error = exc
         raise last_error
@@ -248,29 +249,59 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         raise httpcore.ConnectError("unix sockets are not fetched")
 
     async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+        await asyncio.sleep(seconds)
 
 
-class _PooledStream(httpcore.AsyncNetworkStream):
-    """A connection's stream that says cheaply whether its socket is readable.
+@contextmanager
+def _raising(timeout: type[Exception], failure: type[Exception]) -> Iterator[None]:
+    """asyncio's and the socket's errors as the httpcore ones the pool expects."""
+    try:
+        yield
+    except TimeoutError as exc:
+        raise timeout(str(exc) or "timed out") from exc
+    except (OSError, EOFError) as exc:  # ssl.SSLError is an OSError: the cause stays attached
+        raise failure(str(exc) or type(exc).__name__) from exc
 
-    The pool asks that of every idle connection each time a request starts or ends
-    (encode/httpcore#928); the AnyIO stream answers by building all its socket attributes
-    first, a getpeername() call among them, which cost more CPU than the request itself.
+
+class AsyncioStream(httpcore.AsyncNetworkStream):
+    """A connection over asyncio's own streams.
+
+    httpcore's AnyIO backend wraps every connect, read and write in a cancel scope and
+    asks the running library each time; on a cycle of small answers that was a fifth of
+    the CPU. Its readability check is cheap too: the pool asks it of every idle connection
+    each time a request starts or ends (encode/httpcore#928).
     """
 
-    def __init__(self, inner: httpcore.AsyncNetworkStream, sock: socket.socket | None = None) -> None:
-        self._inner = inner
-        self._socket = sock if sock is not None else inner.get_extra_info("socket")
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader, self._writer = reader, writer
+
+    @classmethod
+    async def connect(
+        cls, address: str, port: int, timeout: float | None, local_address: str | None, options: Iterable[Any]
+    ) -> AsyncioStream:
+        with _raising(httpcore.ConnectTimeout, httpcore.ConnectError):
+            async with asyncio.timeout(timeout):
+                local = (local_address, 0) if local_address else None
+                reader, writer = await asyncio.open_connection(address, port, local_addr=local)
+        for option in options:
+            writer.get_extra_info("socket").setsockopt(*option)
+        return cls(reader, writer)
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
+        with _raising(httpcore.ReadTimeout, httpcore.ReadError):
+            async with asyncio.timeout(timeout):
+                return await self._reader.read(max_bytes)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
+        if not buffer:
+            return
+        with _raising(httpcore.WriteTimeout, httpcore.WriteError):
+            async with asyncio.timeout(timeout):
+                self._writer.write(buffer)
+                await self._writer.drain()
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        self._writer.close()  # not waited for: a TLS goodbye the server never answers must not hold the pool
 
     async def start_tls(
         self,
@@ -280,13 +311,19 @@ class _PooledStream(httpcore.AsyncNetworkStream):
     ) -> httpcore.AsyncNetworkStream:
         if isinstance(ssl_context, DeferredCertificates):
             ssl_context.load_once()
-        # TLS runs over the same socket, so the readability check stays valid.
-        return _PooledStream(await self._inner.start_tls(ssl_context, server_hostname, timeout), self._socket)
+        with _raising(httpcore.ConnectTimeout, httpcore.ConnectError):
+            async with asyncio.timeout(timeout):
+                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
+        return self
 
     def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            return _readable(self._socket)
-        return self._inner.get_extra_info(info)
+        if info == "is_readable":  # a read would return at once: data, the end, or a closed socket
+            return self._reader.at_eof() or _readable(self._writer.get_extra_info("socket"))
+        if info == "client_addr":
+            return self._writer.get_extra_info("sockname")
+        if info == "server_addr":
+            return self._writer.get_extra_info("peername")
+        return self._writer.get_extra_info(info)  # "socket", "ssl_object"
 
 
 def _readable(sock: socket.socket | None) -> bool:
@@ -296,35 +333,6 @@ def _readable(sock: socket.socket | None) -> bool:
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     return bool(poller.poll(0))
-
-
-class _CoreStream(httpx.AsyncByteStream):
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _mapped_errors():
-            async for chunk in self._stream:
-                yield chunk
-
-    async def aclose(self) -> None:
-        if hasattr(self._stream, "aclose"):
-            await self._stream.aclose()
-
-
-@contextmanager
-def _mapped_errors() -> Iterator[None]:
-    """Translate httpcore's exceptions into httpx's, as httpx's own transport does."""
-    try:
-        yield
-    except httpcore.TimeoutException as exc:
-        raise httpx.TimeoutException(str(exc) or "timed out") from exc
-    except httpcore.ConnectError as exc:
-        raise httpx.ConnectError(str(exc) or "cannot connect") from exc
-    except httpcore.ProtocolError as exc:
-        raise httpx.RemoteProtocolError(str(exc) or "broken HTTP answer") from exc
-    except httpcore.NetworkError as exc:
-        raise httpx.TransportError(str(exc) or "network error") from exc
 
 
 class DeferredCertificates(ssl.SSLContext):
@@ -354,8 +362,8 @@ def tls_context() -> ssl.SSLContext:
     return DeferredCertificates(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname by default
 
 
-class GuardedTransport(httpx.AsyncBaseTransport):
-    """An httpx transport with two connection pools that never share a connection.
+class GuardedTransport:
+    """Two httpcore connection pools that never share a connection.
 
     Requests marked trusted (the first hop of an operator-configured feed URL) may reach
     any address but link-local and cloud metadata ones; every other request goes through the pool whose backend refuses
@@ -380,29 +388,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
         self._trusted_pool, self._guarded_pool = pool(False), pool(True)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        pool = self._trusted_pool if request.extensions.get(_TRUSTED) else self._guarded_pool
-        assert isinstance(request.stream, httpx.AsyncByteStream)
-        core_request = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(
-                scheme=request.url.raw_scheme,
-                host=request.url.raw_host,
-                port=request.url.port,
-                target=request.url.raw_path,
-            ),
-            headers=request.headers.raw,
-            content=request.stream,
-            extensions=request.extensions,
-        )
-        with _mapped_errors():
-            response = await pool.handle_async_request(core_request)
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.headers,
-            stream=_CoreStream(response.stream),
-            extensions=response.extensions,
-        )
+    def pool(self, trusted: bool) -> httpcore.AsyncConnectionPool:
+        return self._trusted_pool if trusted else self._guarded_pool
 
     async def aclose(self) -> None:
         await self._trusted_pool.aclose()
@@ -541,28 +528,58 @@ def _size(limit: int) -> str:
     return f"{limit / MIB:g} MiB" if limit >= MIB else f"{limit} bytes"
 
 
-class Fetcher:
-    """One shared httpx client per process; ``get`` never takes unbounded time or memory."""
+_ACCEPT = (
+    b"application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
+)
+# httpcore's exceptions, as the one line a user reads when the exception has no text
+_NETWORK_FAILURES: tuple[tuple[type[Exception], str], ...] = (
+    (httpcore.TimeoutException, "timed out"),
+    (httpcore.ConnectError, "cannot connect"),
+    (httpcore.ProtocolError, "broken HTTP answer"),
+    (httpcore.NetworkError, "network error"),
+)
 
-    def __init__(self, limits: FetchLimits, transport: httpx.AsyncBaseTransport | None = None) -> None:
+
+def _header_text(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """A response's headers by lower-case name, repeated ones joined with commas; values
+    read as ASCII, else UTF-8, else Latin-1, as httpx reads them."""
+    pairs = list(raw)
+    for encoding in ("ascii", "utf-8", "iso-8859-1"):
+        try:
+            headers: dict[str, str] = {}
+            for name, value in pairs:
+                key, text = name.decode(encoding).lower(), value.decode(encoding)
+                headers[key] = f"{headers[key]}, {text}" if key in headers else text
+            return headers
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("Latin-1 decodes any bytes")
+
+
+class Fetcher:
+    """One pair of connection pools per process; ``get`` never takes unbounded time or memory.
+
+    Requests go to httpcore's pools directly: redirects are followed here (every hop counted
+    and checked), no cookie is kept, no proxy is read from the environment (it would bypass
+    the address guard), and httpx's client layer cost about a fifth of a 304's CPU.
+    """
+
+    def __init__(self, limits: FetchLimits, transport: GuardedTransport | None = None) -> None:
         self.limits = limits
-        self._client = httpx.AsyncClient(
-            transport=transport or GuardedTransport(limits),
-            timeout=httpx.Timeout(limits.deadline, connect=limits.connect_timeout),
-            follow_redirects=False,  # followed below, so every hop is counted and checked
-            trust_env=False,  # a proxy from the environment would bypass the address guard
-            headers={
-                "user-agent": limits.user_agent,
-                "accept-encoding": "gzip, deflate",
-                "accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
-                "text/xml;q=0.9, text/html;q=0.8, */*;q=0.5",
-            },
-        )
+        self._transport = transport or GuardedTransport(limits)
+        self._headers = [
+            (b"accept", _ACCEPT),
+            (b"accept-encoding", b"gzip, deflate"),
+            (b"connection", b"keep-alive"),
+            (b"user-agent", limits.user_agent.encode()),
+        ]
+        deadline = limits.deadline  # httpcore's timeouts are per read or write; the deadline bounds the whole
+        self._timeouts = {"connect": limits.connect_timeout, "read": deadline, "write": deadline, "pool": deadline}
         self._all = asyncio.Semaphore(limits.max_connections)
         self._hosts = _HostGate(limits.max_per_host)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()
 
     async def get(
         self,
@@ -577,11 +594,11 @@ class Fetcher:
             hop = _Hop(httpx.URL(url), trusted)
         except (httpx.InvalidURL, ValueError) as exc:
             raise FetchError(f"{url}: not a valid URL ({exc})") from exc
-        conditional = {}
+        conditional = []
         if etag:
-            conditional["if-none-match"] = etag
+            conditional.append((b"if-none-match", etag.encode()))
         if last_modified:
-            conditional["if-modified-since"] = last_modified
+            conditional.append((b"if-modified-since", last_modified.encode()))
         try:
             # The clock starts once the first host lets us in: waiting for our own turn is
             # not the server's slowness.
@@ -609,43 +626,46 @@ class Fetcher:
             raise Refused(
                 f"{url}: refused to connect to {exc.address} ({exc.reason}); {exc.hint}", for_everyone=exc.for_everyone
             ) from exc
-        except httpx.TransportError as exc:
-            detail = str(exc) or type(exc).__name__
+        except tuple(kind for kind, _ in _NETWORK_FAILURES) as exc:
+            detail = str(exc) or next(text for kind, text in _NETWORK_FAILURES if isinstance(exc, kind))
             if _caused_by(exc, ssl.SSLError) and not _caused_by(exc, ssl.SSLEOFError):
                 raise FetchError(f"{url}: {detail}") from exc  # a certificate or TLS setup problem stays
             raise Unreachable(f"{url}: {detail}") from exc
-        except httpx.HTTPError as exc:
-            detail = str(exc) or type(exc).__name__
-            raise FetchError(f"{url}: {detail}") from exc
+        except (httpcore.UnsupportedProtocol, httpcore.ProxyError) as exc:
+            raise FetchError(f"{url}: {str(exc) or type(exc).__name__}") from exc
 
     async def _hop(
-        self, hop: _Hop, conditional: Mapping[str, str], deadline: asyncio.Timeout
+        self, hop: _Hop, conditional: list[tuple[bytes, bytes]], deadline: asyncio.Timeout
     ) -> FetchResult | httpx.URL:
         """One request: a result, or the URL a redirect points to."""
-        if hop.url.scheme not in ("http", "https"):
-            raise FetchError(f"{hop.url}: only http and https URLs are fetched")
-        if not hop.url.host:
-            raise FetchError(f"{hop.url}: not a valid URL (no host name)")
-        async with self._hosts.slot(hop.url.host), self._all:
+        url = hop.url
+        if url.scheme not in ("http", "https"):
+            raise FetchError(f"{url}: only http and https URLs are fetched")
+        if not url.host:
+            raise FetchError(f"{url}: not a valid URL (no host name)")
+        async with self._hosts.slot(url.host), self._all:
             if deadline.when() is None:
                 deadline.reschedule(asyncio.get_running_loop().time() + self.limits.deadline)
-            request = self._client.build_request(
-                "GET", hop.url, headers=conditional, extensions={_TRUSTED: hop.trusted}
+            request = httpcore.Request(
+                b"GET",
+                httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+                headers=[(b"host", url.netloc), *self._headers, *conditional],
+                extensions={"timeout": self._timeouts},
             )
-            response = await self._client.send(request, stream=True)
+            response = await self._transport.pool(hop.trusted).handle_async_request(request)
             try:
-                location = response.headers.get("location")
-                if response.status_code in _REDIRECT_STATUSES and location:
+                headers = _header_text(response.headers)
+                location = headers.get("location")
+                if response.status in _REDIRECT_STATUSES and location:
                     try:
-                        return hop.url.join(location.strip())
+                        return url.join(location.strip())
                     except (httpx.InvalidURL, ValueError) as exc:
-                        raise FetchError(f"{hop.url}: bad redirect target {location!r}") from exc
-                ok = 200 <= response.status_code < 300
-                body, warnings = await self._read_body(response) if ok else (b"", ())
-                headers = {k.lower(): v for k, v in response.headers.items()}
+                        raise FetchError(f"{url}: bad redirect target {location!r}") from exc
+                ok = 200 <= response.status < 300
+                body, warnings = await self._read_body(url, response, headers) if ok else (b"", ())
                 return FetchResult(
-                    url=str(hop.url),
-                    status=response.status_code,
+                    url=str(url),
+                    status=response.status,
                     headers=headers,
                     body=body,
                     etag=headers.get("etag"),
@@ -655,24 +675,25 @@ class Fetcher:
             finally:
                 await response.aclose()
 
-    async def _read_body(self, response: httpx.Response) -> tuple[bytes, tuple[str, ...]]:
+    async def _read_body(
+        self, url: httpx.URL, response: httpcore.Response, headers: Mapping[str, str]
+    ) -> tuple[bytes, tuple[str, ...]]:
         """The decoded body, and the warnings its decoding gave."""
         limit = self.limits.max_bytes
-        too_large = FetchError(
-            f"{response.request.url}: body larger than {_size(limit)}; raise fetch.max_bytes to accept it"
-        )
-        declared = response.headers.get("content-length", "")
+        too_large = FetchError(f"{url}: body larger than {_size(limit)}; raise fetch.max_bytes to accept it")
+        declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise too_large
+        encoding = headers.get("content-encoding", "")
         try:
-            decoder = _Decoder(response.headers.get("content-encoding", ""), limit)
+            decoder = _Decoder(encoding, limit)
         except ValueError as exc:
-            raise FetchError(f"{response.request.url}: {exc}") from exc
+            raise FetchError(f"{url}: {exc}") from exc
         parts: list[bytes] = []
         received = produced = 0
         try:
             # As the connection reads them (64 KiB at most): re-chunking would copy them again.
-            async for raw in response.aiter_raw():
+            async for raw in response.aiter_stream():
                 received += len(raw)
                 if received > limit:
                     raise too_large
@@ -683,20 +704,14 @@ class Fetcher:
         except _TooLarge:
             raise too_large from None
         except zlib.error as exc:
-            raise FetchError(
-                f"{response.request.url}: the body is not valid {response.headers.get('content-encoding')} data ({exc})"
-            ) from exc
+            raise FetchError(f"{url}: the body is not valid {encoding} data ({exc})") from exc
         if produced + len(part) > limit:
             raise too_large
         parts.append(part)
-        return b"".join(parts), self._decoding_warnings(response, decoder)
-
-    @staticmethod
-    def _decoding_warnings(response: httpx.Response, decoder: _Decoder) -> tuple[str, ...]:
-        if not decoder.not_compressed:
-            return ()
-        encoding = response.headers.get("content-encoding", "")
-        return (
-            f"{response.request.url}: labelled Content-Encoding {encoding} but not compressed; "
-            "read as it is (the server is misconfigured)",
-        )
+        warnings: tuple[str, ...] = ()
+        if decoder.not_compressed:
+            warnings = (
+                f"{url}: labelled Content-Encoding {encoding} but not compressed; "
+                "read as it is (the server is misconfigured)",
+            )
+        return b"".join(parts), warnings

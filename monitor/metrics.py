@@ -12,15 +12,14 @@ import hmac
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from functools import wraps
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.registry import Collector
+if TYPE_CHECKING:
+    from prometheus_client.core import GaugeMetricFamily
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -30,88 +29,127 @@ _FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 # From a few seconds (a webhook right after the poll) to a day (a receiver down for hours).
 _ALERT_DELAY = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 24 * 3600)
 
-# No *_created series beside every counter: twice the lines, nothing to alert on.
-disable_created_metrics()  # type: ignore[no-untyped-call]
-FEED_POLLS = Counter("monitor_feed_polls", "Feed polls by outcome.", ["outcome"])
-FETCH_SECONDS = Histogram(
-    "monitor_fetch_seconds", "Time of one HTTP fetch, failures included.", ["kind"], buckets=_FAST
-)
-ARTICLES_STORED = Counter("monitor_articles_stored", "Articles stored (new items).")
-DUPLICATES = Counter(
-    "monitor_duplicates",
-    "New entries that were a story already known: the same item (not stored), a copy or the same event (stored).",
-    ["level"],
-)
-MATCHES = Counter("monitor_matches", "Stored topic matches.", ["topic"])
-STORIES = Counter("monitor_stories", "New stories (an article that joined no story).")
-ALERTS = Counter("monitor_alerts", "Outbox rows queued and delivery attempts by outcome.", ["channel", "status"])
-TIME_TO_ALERT = Histogram(
-    "monitor_time_to_alert_seconds",
-    "From the article's publication (when its feed says) or first sight to the alert's delivery.",
-    ["since"],
-    buckets=_ALERT_DELAY,
-)
-WORKER_RESTARTS = Counter("monitor_worker_restarts", "Extraction worker processes replaced (died or timed out).")
-DB_WRITE_SECONDS = Histogram(
-    "monitor_db_write_seconds", "Time of one write transaction, by what it writes.", ["operation"], buckets=_FAST
-)
 
-for _kind in ("feed", "page"):  # present from the start: a rate over a series that appears later misses its first step
-    FETCH_SECONDS.labels(_kind)
-for _outcome in ("ok", "not_modified", "http_error", "error"):
-    FEED_POLLS.labels(_outcome)
-for _level in ("same item", "copy", "same event"):
-    DUPLICATES.labels(_level)
+class _Metrics:
+    """The process's counters and histograms, registered with prometheus_client's registry."""
+
+    def __init__(self) -> None:
+        from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics
+
+        # No *_created series beside every counter: twice the lines, nothing to alert on.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        self.feed_polls = Counter("monitor_feed_polls", "Feed polls by outcome.", ["outcome"])
+        self.fetch_seconds = Histogram(
+            "monitor_fetch_seconds", "Time of one HTTP fetch, failures included.", ["kind"], buckets=_FAST
+        )
+        self.articles_stored = Counter("monitor_articles_stored", "Articles stored (new items).")
+        self.duplicates = Counter(
+            "monitor_duplicates",
+            "New entries that were a story already known: "
+            "the same item (not stored), a copy or the same event (stored).",
+            ["level"],
+        )
+        self.matches = Counter("monitor_matches", "Stored topic matches.", ["topic"])
+        self.stories = Counter("monitor_stories", "New stories (an article that joined no story).")
+        self.alerts = Counter(
+            "monitor_alerts", "Outbox rows queued and delivery attempts by outcome.", ["channel", "status"]
+        )
+        self.time_to_alert = Histogram(
+            "monitor_time_to_alert_seconds",
+            "From the article's publication (when its feed says) or first sight to the alert's delivery.",
+            ["since"],
+            buckets=_ALERT_DELAY,
+        )
+        self.worker_restarts = Counter(
+            "monitor_worker_restarts", "Extraction worker processes replaced (died or timed out)."
+        )
+        self.db_write_seconds = Histogram(
+            "monitor_db_write_seconds",
+            "Time of one write transaction, by what it writes.",
+            ["operation"],
+            buckets=_FAST,
+        )
+        # Present from the start: a rate over a series that appears later misses its first step.
+        for kind in ("feed", "page"):
+            self.fetch_seconds.labels(kind)
+        for outcome in ("ok", "not_modified", "http_error", "error"):
+            self.feed_polls.labels(outcome)
+        for level in ("same item", "copy", "same event"):
+            self.duplicates.labels(level)
+        REGISTRY.register(_BACKLOG)
+
+
+class _Kept:
+    """What this process keeps: nothing until ``start``."""
+
+    metrics: _Metrics | None = None
+
+
+def start() -> None:
+    """Keep metrics from now on; called by the processes whose /metrics can be scraped
+    (`monitor run`, the API). A one-shot command (`monitor poll`) keeps none: nobody could
+    read them, and loading prometheus_client would cost it about 10 ms of CPU."""
+    if _Kept.metrics is None:
+        _Kept.metrics = _Metrics()
 
 
 # --- what the stages call ------------------------------------------------------------------
 
 
 def feed_polled(outcome: str) -> None:
-    FEED_POLLS.labels(outcome).inc()
+    if metrics := _Kept.metrics:
+        metrics.feed_polls.labels(outcome).inc()
 
 
-def fetch_timer(kind: str) -> Histogram:
+def fetch_timer(kind: str) -> AbstractContextManager[object]:
     """``with metrics.fetch_timer("page"): ...`` times one fetch, a failed one too."""
-    return FETCH_SECONDS.labels(kind)
+    return metrics.fetch_seconds.labels(kind).time() if (metrics := _Kept.metrics) else nullcontext()
 
 
 def article_stored(*, new_story: bool, copy: bool, topics: Iterable[str], alerts: Iterable[str]) -> None:
     """One article stored: its story (new, or joined as a ``copy`` or the same event), matches and queued alerts."""
-    ARTICLES_STORED.inc()
+    if (metrics := _Kept.metrics) is None:
+        return
+    metrics.articles_stored.inc()
     if new_story:
-        STORIES.inc()
+        metrics.stories.inc()
     else:
-        DUPLICATES.labels("copy" if copy else "same event").inc()
+        metrics.duplicates.labels("copy" if copy else "same event").inc()
     for topic in topics:
-        MATCHES.labels(topic).inc()
+        metrics.matches.labels(topic).inc()
     alerts_queued(alerts)
 
 
 def alerts_queued(channels: Iterable[str]) -> None:
     """Outbox rows written, one per channel named."""
-    for channel in channels:
-        ALERTS.labels(channel, "queued").inc()
+    if metrics := _Kept.metrics:
+        for channel in channels:
+            metrics.alerts.labels(channel, "queued").inc()
 
 
 def same_item(count: int = 1) -> None:
     """Entries not stored because the same item (GUID, link or text) is stored already."""
-    DUPLICATES.labels("same item").inc(count)
+    if metrics := _Kept.metrics:
+        metrics.duplicates.labels("same item").inc(count)
 
 
 def alert_attempted(channel: str, status: str) -> None:
     """``status``: delivered, retried (will be tried again) or failed (given up)."""
-    ALERTS.labels(channel, status).inc()
+    if metrics := _Kept.metrics:
+        metrics.alerts.labels(channel, status).inc()
 
 
 def alert_delivered(published_at: datetime | None, first_seen: datetime, now: datetime) -> None:
-    TIME_TO_ALERT.labels("first_sight").observe(max(0.0, (now - _utc(first_seen)).total_seconds()))
+    if (metrics := _Kept.metrics) is None:
+        return
+    metrics.time_to_alert.labels("first_sight").observe(max(0.0, (now - _utc(first_seen)).total_seconds()))
     if published_at is not None:
-        TIME_TO_ALERT.labels("publication").observe(max(0.0, (now - _utc(published_at)).total_seconds()))
+        metrics.time_to_alert.labels("publication").observe(max(0.0, (now - _utc(published_at)).total_seconds()))
 
 
 def worker_restarted() -> None:
-    WORKER_RESTARTS.inc()
+    if metrics := _Kept.metrics:
+        metrics.worker_restarts.inc()
 
 
 def timed_write(operation: str, write: Callable[P, T]) -> Callable[P, T]:
@@ -119,7 +157,9 @@ def timed_write(operation: str, write: Callable[P, T]) -> Callable[P, T]:
 
     @wraps(write)
     def timed(*args: P.args, **kwargs: P.kwargs) -> T:
-        with DB_WRITE_SECONDS.labels(operation).time():
+        if (metrics := _Kept.metrics) is None:
+            return write(*args, **kwargs)
+        with metrics.db_write_seconds.labels(operation).time():
             return write(*args, **kwargs)
 
     return timed
@@ -134,13 +174,15 @@ def _utc(moment: datetime) -> datetime:
 Backlog = Callable[[], tuple[float, int]]  # (oldest pending alert's age in seconds, feeds due)
 
 
-class _BacklogCollector(Collector):
+class _BacklogCollector:
     """The two gauges that are facts of the shared database, read when scraped."""
 
     def __init__(self) -> None:
         self.read: Backlog | None = None
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        from prometheus_client.core import GaugeMetricFamily
+
         if self.read is None:
             return
         try:
@@ -161,7 +203,6 @@ class _BacklogCollector(Collector):
 
 
 _BACKLOG = _BacklogCollector()
-REGISTRY.register(_BACKLOG)
 
 
 def watch_backlog(read: Backlog | None) -> None:
@@ -174,6 +215,10 @@ def watch_backlog(read: Backlog | None) -> None:
 
 def exposition() -> tuple[bytes, str]:
     """The current metrics in Prometheus's text format, and its content type."""
+    from prometheus_client import REGISTRY
+    from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+    start()
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from monitor import logs, metrics, polling, stories
 from monitor.errors import FetchError, ParseError, StorageError
-from monitor.feeds import ParsedFeed, parse_feed
 from monitor.fetch import Fetcher, FetchResult, is_transient
 from monitor.model import SAME_SITE_TEXT, Entry, Routes
 from monitor.store.db import StorageHealth
@@ -45,6 +44,7 @@ from monitor.workers import WorkerPool, analyse
 
 if TYPE_CHECKING:  # the analysis runs in the workers: this process never loads it
     from monitor.analysis import Analysed
+    from monitor.feeds import ParsedFeed
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport,
     response: FetchResult | None = None
     rhythm = feed.rhythm
     try:
-        with metrics.fetch_timer("feed").time():
+        with metrics.fetch_timer("feed"):
             response = await services.fetcher.get(
                 feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=feed.trusted
             )
@@ -200,6 +200,8 @@ async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport,
         elif _body_hash(response.body) == feed.body_hash:
             report.status = "not modified"  # a 200 with the same bytes costs no parsing
         else:
+            from monitor.feeds import parse_feed  # a cycle of 304s never needs it
+
             parsed = await services.pool.run(parse_feed, response.body, response.headers, response.url)
             fresh = await _process_entries(services, feed, parsed, report)
             rhythm = rhythm.observed(
@@ -313,7 +315,7 @@ async def _analyse(services: Services, entry: Entry, feed_language: str | None, 
     """The article from its page; from the feed's own summary when the page fails."""
     if entry.url:
         try:
-            with metrics.fetch_timer("page").time():
+            with metrics.fetch_timer("page"):
                 page = await services.fetcher.get(entry.url)
             if page.status >= 400:
                 raise FetchError(f"{entry.url} answered HTTP {page.status}")

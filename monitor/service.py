@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from monitor import digests, logs, metrics, polling, stories, workers
+from monitor import logs, metrics, polling, stories, workers
 from monitor.alerts import outbox, webhook
 from monitor.alerts.channels import ChannelRegistry, apprise_channel, email_channel, webhook_channel
 from monitor.alerts.email import SmtpSettings
@@ -27,12 +27,14 @@ from monitor.config import AlertsConfig, AppriseChannel, Config, WebhookChannel,
 from monitor.errors import ConfigError, DatabaseError, MonitorError, StorageError
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.pipeline import CycleReport, Services, backfill, claim_due, poll_claimed, poll_due
-from monitor.scheduler import Jobs
 from monitor.store.interface import LEASE, FeedState, OperatorWatch, Pruned, Store
 from monitor.store.sql import SqlStore
 from monitor.store.tables import utcnow
 from monitor.topics import TopicSet, TopicSpec
 from monitor.workers import WorkerPool
+
+if TYPE_CHECKING:
+    from monitor.scheduler import Jobs  # the daemon's (APScheduler): `monitor poll` does without
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -247,16 +249,21 @@ class Runtime:
         """One cycle: poll the due feeds (or the named ones; all if empty), queue the digests
         whose period ended, then deliver due alerts."""
         report = await self.poll_feeds(names)
-        try:
-            digests.queue_due(self.store, self.config.alerts.digests, self.services.clock(), {})
-        except StorageError as exc:
-            self.services.storage.failed(exc)
+        if self.config.alerts.digests:  # their module and the digest's rendering load only then
+            from monitor import digests
+
+            try:
+                digests.queue_due(self.store, self.config.alerts.digests, self.services.clock(), {})
+            except StorageError as exc:
+                self.services.storage.failed(exc)
         delivered = await self.deliver()
         return report, delivered
 
     async def keep_queueing_digests(self) -> None:
         """The daemon's digest task: each period's digest is queued when the period ends."""
         if self.config.alerts.digests:
+            from monitor import digests
+
             services = self.services
             await digests.keep_queueing(
                 self.store, self.config.alerts.digests, services.clock, self.dispatcher.wake, services.storage
@@ -318,6 +325,8 @@ class Runtime:
 
     def jobs(self, report: Callable[[str], None]) -> Jobs:
         """What the daemon's scheduler runs (monitor.scheduler), with the intervals of the config."""
+        from monitor.scheduler import Jobs
+
         self.services.storage.notify = report  # the database refusing writes, and recovering: one line each
 
         async def poll(feeds: list[FeedState]) -> str | None:

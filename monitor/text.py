@@ -357,7 +357,8 @@ class AnalysedText:
 
 def is_nospace_token(token: str) -> bool:
     """True for a one-character token of a script written without spaces (Han, Kana, ...)."""
-    return len(token) == 1 and _nospace_char().match(token) is not None
+    # ASCII first: the Unicode class compiles in milliseconds, and no ASCII letter is in it
+    return len(token) == 1 and not token.isascii() and _nospace_char().match(token) is not None
 
 
 def words(text: str) -> list[str]:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor import metrics
-from monitor.alerts import digest, notices
+from monitor.alerts import notices
 from monitor.alerts.channels import ChannelRegistry
 from monitor.alerts.render import Message, alert_message
 from monitor.alerts.webhook import WebhookDeliveryError
@@ -293,6 +293,8 @@ def message(due: DueAlert) -> Message:
     key = f"monitor-{due.kind}-{due.id}"
     created_at = due.created_at or utcnow()
     if due.kind == "digest" and due.payload:
+        from monitor.alerts import digest  # loads with the first digest sent
+
         return digest.digest_message(digest.DigestContent(due.id, digest.from_payload(due.payload), key, created_at))
     if due.kind == "operator" and due.payload:
         event = OperatorEvent.from_json(json.loads(due.payload))

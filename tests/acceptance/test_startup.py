@@ -61,9 +61,10 @@ def test_a_query_on_a_current_schema_imports_no_parser_no_migration_and_no_http(
 def test_a_poll_where_every_feed_answers_304_imports_no_parser_no_migration_no_notifier(
     tmp_path: Path, site: HostileServer, make_config: Any
 ) -> None:
-    """What a quiet cycle does not need it does not load: the parsers (no document), Alembic
-    (the schema is current), Apprise (nothing to send), PostgreSQL's dialect (on SQLite)
-    and the full-text index writer (nothing stored)."""
+    """What a quiet cycle does not need it does not load: the parsers and the feed reader
+    (no document), Alembic (the schema is current), Apprise (nothing to send), PostgreSQL's
+    dialect (on SQLite), the full-text index writer (nothing stored), the digests (none
+    configured), the daemon's scheduler and prometheus_client (nobody scrapes a one-shot poll)."""
     feed = conditional(
         b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
         b"<item><title>Doubao</title><guid>one</guid><description>TikTok.</description></item></channel></rss>",
@@ -78,10 +79,12 @@ def test_a_poll_where_every_feed_answers_304_imports_no_parser_no_migration_no_n
         alerts={"channels": [{"name": "chat", "type": "apprise", "url": "json://127.0.0.1:9/"}]},
     )
     first = imported_by("-c", config, "poll")  # parses the feed and stores its item
-    assert {"feedparser", "monitor.store.search"} <= first
+    assert {"feedparser", "monitor.feeds", "monitor.store.search"} <= first
     loaded = imported_by("-c", config, "poll")
     assert "httpx" in loaded  # it did poll
-    assert not loaded & (PARSING | {"alembic", "apprise", "sqlalchemy.dialects.postgresql", "monitor.store.search"})
+    quiet = {"alembic", "apprise", "sqlalchemy.dialects.postgresql", "monitor.store.search", "monitor.feeds"}
+    daemon = {"apscheduler", "monitor.scheduler", "prometheus_client", "monitor.digests", "monitor.alerts.digest"}
+    assert not loaded & (PARSING | quiet | daemon)
 
 
 def test_the_head_read_from_file_names_is_alembics() -> None:

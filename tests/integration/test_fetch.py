@@ -132,7 +132,7 @@ def test_short_redirect_chain_is_followed_to_the_final_url(server: HostileServer
 
 
 def test_a_kept_alive_connection_the_server_closed_is_not_reused(server: HostileServer) -> None:
-    # The pool must notice the closed socket before reusing it (fetch._PooledStream),
+    # The pool must notice the closed socket before reusing it (fetch.AsyncioStream),
     # else the second request fails with "server disconnected".
     ports: list[int] = []
 
