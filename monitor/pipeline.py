@@ -38,7 +38,7 @@ from monitor.store.interface import (
     StoredArticle,
     ToStore,
 )
-from monitor.store.tables import utcnow
+from monitor.store.utc import utcnow
 from monitor.topics import TopicSet
 from monitor.workers import WorkerPool, analyse
 

@@ -29,7 +29,7 @@ from monitor.fetch import Fetcher, FetchLimits
 from monitor.pipeline import CycleReport, Services, backfill, claim_due, poll_claimed, poll_due
 from monitor.store.interface import LEASE, FeedState, OperatorWatch, Pruned, Store
 from monitor.store.sql import SqlStore
-from monitor.store.tables import utcnow
+from monitor.store.utc import utcnow
 from monitor.topics import TopicSet, TopicSpec
 from monitor.workers import WorkerPool
 

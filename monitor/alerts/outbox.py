@@ -32,7 +32,7 @@ from monitor.config import AlertsConfig
 from monitor.errors import DeliveryError, StorageError
 from monitor.store.db import StorageHealth
 from monitor.store.interface import LEASE, Delivery, DueAlert, HeldLeases, Store
-from monitor.store.tables import utcnow
+from monitor.store.utc import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ from monitor.errors import MonitorError, QueryError, UsageError
 from monitor.preview import chosen_topic, preview_topic
 from monitor.store.interface import Store as Queried
 from monitor.store.records import NO_ACTIVITY, Filters
-from monitor.store.tables import utcnow
+from monitor.store.utc import utcnow
 
 API_PREFIX = "/api/v1"
 MAX_LIMIT = 1000

@@ -28,7 +28,7 @@ from monitor.config import Config, TopicConfig
 from monitor.errors import QueryError, UsageError
 from monitor.store.interface import Store
 from monitor.store.records import Filters, SearchPage, TopicActivity
-from monitor.store.tables import utcnow
+from monitor.store.utc import utcnow
 from monitor.topics.snippet import unmarked
 
 PAGE = 30  # stories or results per page

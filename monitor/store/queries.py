@@ -32,7 +32,8 @@ from monitor.store.records import (
     StoryRow,
     TopicActivity,
 )
-from monitor.store.tables import Alert, Article, Feed, Match, Story, utcnow
+from monitor.store.tables import Alert, Article, Feed, Match, Story
+from monitor.store.utc import utcnow
 
 
 def _newest_first(query: Any, table: Any, stamp: Any, after: int | None) -> Any:

@@ -49,7 +49,8 @@ from monitor.store.interface import (
     match_key,
 )
 from monitor.store.records import Requeued
-from monitor.store.tables import Alert, Article, Feed, Topic, UTCDateTime, utcnow
+from monitor.store.tables import Alert, Article, Feed, Topic
+from monitor.store.utc import UTCDateTime, utcnow
 
 if TYPE_CHECKING:  # the full-text index is written with the first article stored, not before
     from monitor.store.search import IndexedText

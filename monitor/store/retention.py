@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from monitor.store.db import writing
 from monitor.store.interface import Pruned
-from monitor.store.tables import UTCDateTime
+from monitor.store.utc import UTCDateTime
 
 ARTICLES_PER_BATCH = 500
 KEYS_PER_BATCH = 5000  # about 15 keys per article

@@ -31,7 +31,7 @@ from monitor.errors import UsageError
 from monitor.model import REJECTED, Document, TopicMatch
 from monitor.store.db import reading
 from monitor.store.records import FoundArticle, SearchPage
-from monitor.store.tables import UTCDateTime
+from monitor.store.utc import UTCDateTime
 from monitor.text import COMPOUNDING_LANGUAGES, is_nospace_token, language_code, words
 from monitor.topics import TopicSet, TopicSpec, parse
 from monitor.topics.evaluate import COMPOUND_MIN_LETTERS

@@ -26,7 +26,7 @@ from seedsite import publish, seeds
 
 from monitor.config import load_config
 from monitor.service import open_store, serving_metrics
-from monitor.store.tables import utcnow
+from monitor.store.utc import utcnow
 
 SEED_ALERTS = 7  # ByteDance AI: 3 stories, Doubao: 2, TikTok ban: 2
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -53,7 +53,8 @@ from monitor.model import Routes
 from monitor.service import is_gone, running, worker_name
 from monitor.store import notices, repository
 from monitor.store.db import create_engine, reading, transaction, upgrade
-from monitor.store.tables import Alert, Feed, utcnow
+from monitor.store.tables import Alert, Feed
+from monitor.store.utc import utcnow
 from monitor.stories import StoryRules
 
 RESUME_TARGET_SECONDS = 30.0  # after kill -9 and restart, polling resumes within this

@@ -19,7 +19,7 @@ from hostile import HostileServer
 from seedsite import publish, seeds
 
 from monitor.store import db, repository
-from monitor.store.tables import UTCDateTime
+from monitor.store.utc import UTCDateTime
 
 NOW = datetime.now(UTC)
 

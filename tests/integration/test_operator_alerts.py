@@ -23,7 +23,8 @@ from monitor.service import alert_channels
 from monitor.store import repository
 from monitor.store.db import create_engine, transaction, upgrade
 from monitor.store.sql import SqlStore
-from monitor.store.tables import Feed, utcnow
+from monitor.store.tables import Feed
+from monitor.store.utc import utcnow
 
 FEED_URL = "https://kompas.example/feed"
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "alerts.md"

@@ -26,7 +26,8 @@ from monitor.store import repository
 from monitor.store.db import create_engine, downgrade, transaction, upgrade
 from monitor.store.records import Filters
 from monitor.store.sql import SqlStore
-from monitor.store.tables import Alert, Feed, UTCDateTime, described
+from monitor.store.tables import Alert, Feed, described
+from monitor.store.utc import UTCDateTime
 from monitor.stories import StoryRules, index_keys, story_features
 from monitor.text import detect_language
 
