@@ -12,13 +12,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, StatementError
-from sqlmodel import Session
 
 from monitor.errors import DatabaseError, StorageError
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
     from sqlalchemy.dialects import postgresql, sqlite
+    from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -55,7 +55,7 @@ def create_engine(url: str) -> Engine:
         raise DatabaseError(f"database: cannot use {parsed.render_as_string(hide_password=True)}: {exc}") from None
 
 
-def upsert(dialect: str, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+def upsert(dialect: str, table: sa.TableClause) -> postgresql.Insert | sqlite.Insert:
     """An INSERT into ``table`` that takes ``ON CONFLICT`` clauses, in ``dialect``'s SQL.
 
     The dialect's module is imported when first needed: a process on SQLite never loads
@@ -93,6 +93,8 @@ def _sqlite_on_begin(connection: sa.Connection) -> None:
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One short write: commit on success, roll back on any error. No I/O inside."""
+    from sqlmodel import Session  # the ORM: loaded by the first statement that needs it (a quiet poll has none)
+
     writer = engine.execution_options(monitor_write=True)
     with _storage_errors(engine), Session(writer, expire_on_commit=False) as session, session.begin():
         yield session
@@ -108,8 +110,17 @@ def writing(engine: Engine) -> Iterator[sa.Connection]:
 @contextmanager
 def reading(engine: Engine) -> Iterator[Session]:
     """A read-only session that takes no write lock."""
+    from sqlmodel import Session
+
     with _storage_errors(engine), Session(engine, expire_on_commit=False) as session, session.begin():
         yield session
+
+
+@contextmanager
+def reading_connection(engine: Engine) -> Iterator[sa.Connection]:
+    """``reading`` on a bare connection, for Core statements."""
+    with _storage_errors(engine), engine.connect() as connection, connection.begin():
+        yield connection
 
 
 @contextmanager
@@ -162,13 +173,14 @@ def can_write_again(engine: Engine) -> bool:
         return False
 
 
-def serialised(session: Session, chore: int) -> None:
+def serialised(session: Session | sa.Connection, chore: int) -> None:
     """Within the current transaction, wait until no other process runs ``chore``.
 
     PostgreSQL: a transaction-scoped advisory lock. SQLite needs none: its writers
     already hold the database's one write lock from their first statement (BEGIN IMMEDIATE).
     """
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.dialect if isinstance(session, sa.Connection) else session.get_bind().dialect
+    if dialect.name == "postgresql":
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:chore)"), {"chore": chore})
 
 

@@ -10,46 +10,40 @@ import json
 import logging
 import random
 import time
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import SQLModel, col, select
 
-from monitor import polling, stories
+from monitor import stories
 from monitor.errors import ParseError
 from monitor.model import REJECTED, AlertContent, Document, Outlet, Routes, TopicMatch
 from monitor.store import notices
 from monitor.store.db import lost_a_conflict, reading, serialised, transaction, upsert, writing
 from monitor.store.interface import (
     DISCOVERED,
-    LEASE,
     OPERATOR,
     SITE_TEXT_PAGES,
-    Backlog,
     Delivery,
     DigestEntry,
     DueAlert,
-    FeedState,
-    HeldLeases,
     NewArticle,
-    OperatorWatch,
-    PollRecord,
     SiteBoilerplate,
     Stored,
     StoredArticle,
     ToStore,
-    WantedFeed,
     free_name,
     given_up,
     idempotency_key,
     match_key,
 )
+from monitor.store.polls import SYNC_FEEDS_CHORE
 from monitor.store.records import Requeued
-from monitor.store.tables import Alert, Article, Feed, Topic
+from monitor.store.tables import Alert, Article, Feed
 from monitor.store.utc import UTCDateTime, utcnow
 
 if TYPE_CHECKING:  # the full-text index is written with the first article stored, not before
@@ -61,58 +55,10 @@ CANDIDATES_PER_ARTICLE = 20  # stored articles handed to stories.assign, best fi
 CONFLICT_ATTEMPTS = 4  # a batch that lost a deadlock is stored this often in all
 
 
-# Advisory lock keys (PostgreSQL) of the start-up chores that one process at a time runs;
-# 7403110 is the migrations' (store/migrations/env.py).
-SYNC_FEEDS_CHORE = 7403111
-RECORD_TOPICS_CHORE = 7403112
-
-
 # --- feeds -------------------------------------------------------------------------------
 
 
 _FEED = SQLModel.metadata.tables["feed"]
-
-
-def sync_feeds(engine: Engine, feeds: Sequence[WantedFeed], now: datetime | None = None) -> None:
-    """Make the feed table follow the config file; feeds added by hand are left alone.
-
-    A feed removed from the file keeps its history but is no longer polled; a renamed
-    one keeps its history too (feeds are known by URL). Safe to race: processes starting
-    together take turns (an advisory lock on PostgreSQL, the write lock on SQLite), and
-    a row another process inserted meanwhile is skipped, not an error.
-    """
-    now = now or utcnow()
-    by_url = {f.url: f for f in feeds}
-    with transaction(engine) as session:
-        serialised(session, SYNC_FEEDS_CHORE)
-        known = {feed.url: feed for feed in session.exec(select(Feed))}
-        for feed in known.values():
-            wanted = by_url.get(feed.url)
-            if wanted is not None:
-                state = ("config", True, _seconds(wanted.interval))
-                if (feed.origin, feed.active, feed.interval_override_s) != state:  # most starts change nothing
-                    feed.origin, feed.active, feed.interval_override_s = state
-            elif feed.origin == "config" and feed.active:
-                feed.active = False
-        taken = {feed.name for feed in known.values()}
-        new_rows = []
-        for cfg in feeds:
-            existing = known.get(cfg.url)
-            if existing is None:
-                row = Feed(
-                    name=free_name(cfg.name, taken),
-                    url=cfg.url,
-                    next_check_at=now,
-                    interval_override_s=_seconds(cfg.interval),
-                )
-                new_rows.append(row.model_dump(exclude={"id"}))
-            elif existing.name != cfg.name and cfg.name not in taken:
-                taken.discard(existing.name)
-                existing.name = cfg.name
-                taken.add(cfg.name)
-        session.flush()  # the renames first: a new feed may take a name one of them gave up
-        if new_rows:
-            session.execute(upsert(session.get_bind().dialect.name, _FEED).on_conflict_do_nothing(), new_rows)
 
 
 def add_feed(
@@ -136,188 +82,6 @@ def add_feed(
         chosen = free_name(name, taken)
         session.add(Feed(name=chosen, url=url, origin=origin, next_check_at=now or utcnow()))
         return chosen
-
-
-def active_feeds(engine: Engine) -> list[tuple[str, str]]:
-    """(name, url) of every polled feed."""
-    with reading(engine) as session:
-        query = sa.select(_FEED.c.name, _FEED.c.url).where(_FEED.c.active).order_by(_FEED.c.name)
-        return [(name, url) for name, url in session.execute(query)]
-
-
-def _seconds(interval: timedelta | None) -> int | None:
-    return int(interval.total_seconds()) if interval else None
-
-
-def _claim(
-    session: Session,
-    table: Any,
-    due: sa.ColumnElement[bool],
-    order: Any,
-    owner: str,
-    now: datetime,
-    lease: timedelta,
-    limit: int,
-) -> list[int]:
-    """Lease up to ``limit`` due rows to ``owner``; rows leased by a dead worker come back when the lease expires."""
-    free = sa.or_(table.lease_expires_at.is_(None), table.lease_expires_at < now)
-    pick = sa.select(table.id).where(due, free).order_by(order).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    claim = (
-        sa.update(table)
-        .where(table.id.in_(pick.scalar_subquery()))
-        .values(lease_owner=owner, lease_expires_at=now + lease)
-        .returning(table.id)
-    )
-    return [row[0] for row in session.execute(claim)]
-
-
-def claim_due_feeds(
-    engine: Engine,
-    owner: str,
-    now: datetime,
-    *,
-    limit: int = 500,
-    lease: timedelta = LEASE,
-    names: Iterable[str] | None = None,
-) -> list[FeedState]:
-    """Lease the feeds whose time has come; with ``names``, those feeds due or not (empty: all)."""
-    due = col(Feed.active) & ~col(Feed.dead)
-    if names is None:
-        due = due & (col(Feed.next_check_at) <= now)
-    elif wanted := list(names):
-        due = due & col(Feed.name).in_(wanted)
-    limit = limit if names is None else 1_000_000
-    with transaction(engine) as session:
-        ids = _claim(session, Feed, due, Feed.next_check_at, owner, now, lease, limit)
-        # The columns a poll needs, not the ORM's objects: 500 of those cost milliseconds to build.
-        c = _FEED.c
-        polled = sa.select(
-            c.id,
-            c.name,
-            c.url,
-            c.etag,
-            c.last_modified,
-            c.body_hash,
-            c.error_count,
-            c.failing_since,
-            c.interval_override_s,
-            c.rhythm,
-            c.origin,
-        )
-        rows = session.execute(polled.where(c.id.in_(ids)).order_by(c.name)).all()
-        return [
-            FeedState(
-                id=f.id or 0,
-                name=f.name,
-                url=f.url,
-                etag=f.etag,
-                last_modified=f.last_modified,
-                body_hash=f.body_hash,
-                error_count=f.error_count,
-                failing_since=f.failing_since,
-                interval_override=timedelta(seconds=f.interval_override_s) if f.interval_override_s else None,
-                rhythm=_rhythm(f),
-                trusted=f.origin != DISCOVERED,
-            )
-            for f in rows
-        ]
-
-
-def next_feed_due(engine: Engine) -> datetime | None:
-    """When the next feed falls due: its next check, or its lease's end if that is later
-    (a feed being polled, here or by another worker, is not due before). None: no feed."""
-    check, lease = col(Feed.next_check_at), col(Feed.lease_expires_at)
-    when = sa.case((lease > check, lease), else_=check)
-    query = sa.select(sa.type_coerce(sa.func.min(when), UTCDateTime())).where(col(Feed.active) & ~col(Feed.dead))
-    with reading(engine) as session:
-        due: datetime | None = session.execute(query).scalar()
-        return due
-
-
-def backlog(engine: Engine, now: datetime) -> Backlog:
-    """How long the oldest undelivered alert has waited, and how many due feeds no worker holds."""
-    free = sa.or_(col(Feed.lease_expires_at).is_(None), col(Feed.lease_expires_at) < now)
-    due = col(Feed.active) & ~col(Feed.dead) & (col(Feed.next_check_at) <= now) & free
-    oldest_query = sa.select(sa.type_coerce(sa.func.min(Alert.created_at), UTCDateTime())).where(
-        col(Alert.status) == "pending"
-    )
-    with reading(engine) as session:
-        oldest: datetime | None = session.execute(oldest_query).scalar()
-        count = session.exec(select(sa.func.count()).select_from(Feed).where(due)).one()
-    return Backlog(max(now - oldest, timedelta(0)) if oldest else timedelta(0), int(count))
-
-
-def _rhythm(feed: Any) -> polling.Rhythm:
-    """``feed``: a row with its name and rhythm."""
-    try:
-        return polling.Rhythm.from_json(feed.rhythm)
-    except (ValueError, KeyError, TypeError):
-        log.warning("feed %s: unreadable rhythm %.80r; starting afresh", feed.name, feed.rhythm)
-        return polling.Rhythm()
-
-
-def record_polls(engine: Engine, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
-    """Store how each poll went and when to poll next, and release the leases: one
-    statement for the lot, since most polls are 304s that change little. A feed failing
-    for ``operator.alert_after``, or recovered after that, queues an operator alert in
-    the same transaction."""
-    if not records:
-        return
-    failed = sa.bindparam("failed", type_=sa.Boolean())
-    parsed = sa.bindparam("parsed", type_=sa.Boolean())
-    now = sa.bindparam("now", type_=UTCDateTime())
-
-    def when(condition: Any, then: Any, otherwise: Any) -> Any:
-        return sa.case((condition, then), else_=otherwise)
-
-    statement = (
-        sa.update(Feed)
-        .where(col(Feed.id) == sa.bindparam("feed_id"))
-        .values(
-            last_checked_at=now,
-            next_check_at=sa.bindparam("next_check_at", type_=UTCDateTime()),
-            interval_s=sa.bindparam("interval_s"),
-            last_status=sa.bindparam("status"),
-            last_error=sa.bindparam("error"),
-            last_warning=sa.bindparam("warning"),
-            dead=sa.bindparam("dead"),
-            lease_owner=None,
-            lease_expires_at=None,
-            error_count=when(failed, col(Feed.error_count) + 1, 0),
-            failing_since=when(failed, sa.func.coalesce(col(Feed.failing_since), now), None),
-            # A 304 or a failure keeps the validators and the rhythm of the last parse.
-            etag=when(parsed, sa.bindparam("etag"), col(Feed.etag)),
-            last_modified=when(parsed, sa.bindparam("last_modified"), col(Feed.last_modified)),
-            body_hash=when(parsed, sa.bindparam("body_hash"), col(Feed.body_hash)),
-            rhythm=when(parsed, sa.bindparam("rhythm"), col(Feed.rhythm)),
-        )
-    )
-    rows = [
-        {
-            "feed_id": r.feed_id,
-            "now": r.checked_at,
-            "next_check_at": r.next_check_at,
-            "interval_s": int(r.interval.total_seconds()),
-            "status": r.status,
-            "error": r.error,
-            "warning": r.warning,
-            "dead": r.dead,
-            "failed": r.failed,
-            "parsed": r.status == "ok",
-            "etag": r.etag,
-            "last_modified": r.last_modified,
-            "body_hash": r.body_hash,
-            "rhythm": r.rhythm.to_json() if r.rhythm else None,
-        }
-        for r in records
-    ]
-    with transaction(engine) as session:
-        connection = session.connection()
-        connection.execute(statement, rows)
-        if operator is not None:
-            notices.queue_feed_changes(connection, records, operator.channel, operator.alert_after)
 
 
 def new_entries(engine: Engine, feed_id: int, entries: Sequence[tuple[str, str]]) -> tuple[set[str], set[str]]:
@@ -685,26 +449,6 @@ def _add_matches(
     return tuple(channel for _, channel in notices.queue(connection, outbox))
 
 
-def claim_due_alerts(
-    engine: Engine,
-    owner: str,
-    now: datetime,
-    *,
-    limit: int = 100,
-    lease: timedelta = LEASE,
-    channels: Sequence[str] | None = None,
-    other_than: Sequence[str] | None = None,
-) -> list[int]:
-    """Lease due alerts of ``channels`` (all when None), or of every channel but ``other_than``."""
-    with transaction(engine) as session:
-        due = (col(Alert.status) == "pending") & (col(Alert.next_attempt_at) <= now)
-        if channels is not None:
-            due = due & col(Alert.channel).in_(list(channels))
-        if other_than is not None:
-            due = due & col(Alert.channel).not_in(list(other_than))
-        return _claim(session, Alert, due, Alert.next_attempt_at, owner, now, lease, limit)
-
-
 _ALERT = SQLModel.metadata.tables["alert"]
 _RELEASED = {"attempts": _ALERT.c.attempts + 1, "lease_owner": None, "lease_expires_at": None}
 _DELIVERED = (
@@ -937,72 +681,6 @@ def digest_entries(engine: Engine, topics: Sequence[str], since: datetime, until
         )
         for r in found
     ]
-
-
-def renew_leases(engine: Engine, owner: str, held: HeldLeases, until: datetime) -> None:
-    """Extend the leases of the work still in progress; one short write, none when idle."""
-    work = [(table, sorted(ids)) for table, ids in ((Feed, held.feeds), (Alert, held.alerts)) if ids]
-    if not work:
-        return
-    with transaction(engine) as session:
-        for table, ids in work:
-            session.execute(
-                sa.update(table)
-                .where(col(table.lease_owner) == owner, col(table.id).in_(ids))
-                .values(lease_expires_at=until)
-            )
-
-
-def lease_owners(engine: Engine) -> set[str]:
-    """Every worker that holds a lease on a feed or an alert, expired or not."""
-    with reading(engine) as session:
-        found: set[str] = set()
-        for table in (Feed, Alert):
-            owner = col(table.lease_owner)
-            owners = session.execute(sa.select(owner).where(owner.is_not(None)).distinct())
-            found.update(name for (name,) in owners)
-        return found
-
-
-def release_leases(engine: Engine, owner: str, keep: HeldLeases | None = None) -> None:
-    """Give back what a worker holds (but the work in ``keep``): a stopping one's, a dead one's,
-    or the polls a live one abandoned, so nobody waits for them to expire."""
-    keep = keep or HeldLeases()
-    with transaction(engine) as session:
-        for table, kept in ((Feed, keep.feeds), (Alert, keep.alerts)):
-            session.execute(
-                sa.update(table)
-                .where(col(table.lease_owner) == owner, col(table.id).not_in(sorted(kept)))
-                .values(lease_owner=None, lease_expires_at=None)
-            )
-
-
-def probe_write(engine: Engine) -> None:
-    """A real write that changes nothing: raises StorageError while the database refuses writes."""
-    with writing(engine) as connection:
-        connection.execute(sa.text("UPDATE alembic_version SET version_num = version_num"))
-
-
-# --- topics ------------------------------------------------------------------------------
-
-
-def changed_topics(engine: Engine, queries: dict[str, str], now: datetime | None = None) -> list[str]:
-    """Record the configured queries; return the names that are new or whose query changed."""
-    changed = []
-    with transaction(engine) as session:
-        # Processes starting together take turns: the first records a changed topic and
-        # backfills it; the others find it recorded and do not.
-        serialised(session, RECORD_TOPICS_CHORE)
-        known = {t.name: t for t in session.exec(select(Topic))}
-        for name, query in queries.items():
-            row = known.get(name)
-            if row is None:
-                session.add(Topic(name=name, query=query, updated_at=now or utcnow()))
-                changed.append(name)
-            elif row.query != query:
-                row.query, row.updated_at = query, now or utcnow()
-                changed.append(name)
-    return changed
 
 
 def stored_documents(engine: Engine, since: datetime, batch: int = 500) -> Iterator[tuple[int, int, Document]]:

@@ -1,7 +1,9 @@
 """The store in SQLite or PostgreSQL: ``Store`` over one SQLAlchemy engine.
 
-The statements live in ``repository`` (writes) and ``queries`` (reads for people); this
-class only holds the engine, so the stages above never see one.
+The statements live in ``polls`` (polling's, in SQLAlchemy Core), ``repository`` (the
+other writes) and ``queries`` (reads for people); this class only holds the engine, so
+the stages above never see one. The modules built on the ORM's models are imported by
+the methods that use them: a poll cycle where every feed answers 304 needs none of them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from sqlalchemy.engine import Engine
 from monitor import stories
 from monitor.errors import StorageError
 from monitor.model import Document, Routes, TopicMatch
-from monitor.store import db, notices, queries, repository, retention
+from monitor.store import db, polls
 from monitor.store.interface import (
     LEASE,
     Backlog,
@@ -32,18 +34,20 @@ from monitor.store.interface import (
     ToStore,
     WantedFeed,
 )
-from monitor.store.records import (
-    AlertRow,
-    ArticleRow,
-    FeedRow,
-    Filters,
-    MatchRow,
-    Requeued,
-    SearchPage,
-    StoryEntry,
-    StoryRow,
-    TopicActivity,
-)
+
+if TYPE_CHECKING:
+    from monitor.store.records import (
+        AlertRow,
+        ArticleRow,
+        FeedRow,
+        Filters,
+        MatchRow,
+        Requeued,
+        SearchPage,
+        StoryEntry,
+        StoryRow,
+        TopicActivity,
+    )
 
 
 class SqlStore:
@@ -64,26 +68,30 @@ class SqlStore:
 
     # --- feeds
     def sync_feeds(self, feeds: Sequence[WantedFeed], now: datetime) -> None:
-        repository.sync_feeds(self.engine, feeds, now)
+        polls.sync_feeds(self.engine, feeds, now)
 
     def add_feed(self, url: str, name: str, now: datetime, *, discovered: bool = False) -> str | None:
+        from monitor.store import repository
+
         return repository.add_feed(self.engine, url, name, now, discovered=discovered)
 
     def active_feeds(self) -> list[tuple[str, str]]:
-        return repository.active_feeds(self.engine)
+        return polls.active_feeds(self.engine)
 
     def claim_due_feeds(
         self, owner: str, now: datetime, *, lease: timedelta = LEASE, names: Iterable[str] | None = None
     ) -> list[FeedState]:
-        return repository.claim_due_feeds(self.engine, owner, now, lease=lease, names=names)
+        return polls.claim_due_feeds(self.engine, owner, now, lease=lease, names=names)
 
     def record_polls(self, records: Sequence[PollRecord], operator: OperatorWatch | None = None) -> None:
-        repository.record_polls(self.engine, records, operator)
+        polls.record_polls(self.engine, records, operator)
 
     def next_feed_due(self) -> datetime | None:
-        return repository.next_feed_due(self.engine)
+        return polls.next_feed_due(self.engine)
 
     def new_entries(self, feed_id: int, entries: Sequence[tuple[str, str]]) -> tuple[set[str], set[str]]:
+        from monitor.store import repository
+
         return repository.new_entries(self.engine, feed_id, entries)
 
     # --- articles, stories, matches, outbox rows
@@ -96,6 +104,8 @@ class SqlStore:
         *,
         updates: Collection[str] = (),
     ) -> list[Stored]:
+        from monitor.store import repository
+
         return repository.store_articles(self.engine, batch, routes, rules, now, updates=updates)
 
     # --- the outbox
@@ -109,44 +119,58 @@ class SqlStore:
         channels: Sequence[str] | None = None,
         other_than: Sequence[str] | None = None,
     ) -> list[int]:
-        return repository.claim_due_alerts(
+        return polls.claim_due_alerts(
             self.engine, owner, now, limit=limit, lease=lease, channels=channels, other_than=other_than
         )
 
     def load_alerts(self, ids: Sequence[int]) -> list[DueAlert]:
+        if not ids:  # the dispatcher's every wake-up: nothing claimed is nothing to load
+            return []
+        from monitor.store import repository
+
         return repository.load_alerts(self.engine, ids)
 
     def record_deliveries(self, deliveries: Sequence[Delivery], operator: str | None = None) -> None:
+        from monitor.store import repository
+
         repository.record_deliveries(self.engine, deliveries, operator)
 
     # --- digests
     def digest_entries(self, topics: Sequence[str], since: datetime, until: datetime) -> list[DigestEntry]:
+        from monitor.store import repository
+
         return repository.digest_entries(self.engine, topics, since, until)
 
     def digest_queued(self, name: str, period_start: datetime) -> bool:
+        from monitor.store import notices
+
         return notices.digest_queued(self.engine, name, period_start)
 
     def last_digest(self, name: str) -> str | None:
+        from monitor.store import notices
+
         return notices.last_digest(self.engine, name)
 
     def queue_digest(self, name: str, period_start: datetime, payload: str, channel: str, now: datetime) -> int | None:
+        from monitor.store import notices
+
         return notices.queue_digest(self.engine, name, period_start, payload, channel, now)
 
     # --- leases and health
     def renew_leases(self, owner: str, held: HeldLeases, until: datetime) -> None:
-        repository.renew_leases(self.engine, owner, held, until)
+        polls.renew_leases(self.engine, owner, held, until)
 
     def lease_owners(self) -> set[str]:
-        return repository.lease_owners(self.engine)
+        return polls.lease_owners(self.engine)
 
     def release_leases(self, owner: str, keep: HeldLeases | None = None) -> None:
-        repository.release_leases(self.engine, owner, keep)
+        polls.release_leases(self.engine, owner, keep)
 
     def schema_is_current(self) -> bool:
         return db.schema_is_current(self.engine)
 
     def probe_write(self) -> None:
-        repository.probe_write(self.engine)
+        polls.probe_write(self.engine)
 
     def can_write_again(self) -> bool:
         return db.can_write_again(self.engine)
@@ -156,35 +180,53 @@ class SqlStore:
 
     # --- topics
     def changed_topics(self, queries: dict[str, str], now: datetime) -> list[str]:
-        return repository.changed_topics(self.engine, queries, now)
+        return polls.changed_topics(self.engine, queries, now)
 
     def stored_documents(self, since: datetime) -> Iterator[tuple[int, int, Document]]:
+        from monitor.store import repository
+
         return repository.stored_documents(self.engine, since)
 
     def store_backfill(
         self, article_id: int, story_id: int, matches: Sequence[TopicMatch], routes: Routes, now: datetime
     ) -> tuple[str, ...]:
+        from monitor.store import repository
+
         return repository.store_backfill(self.engine, article_id, story_id, matches, routes, now)
 
     # --- what people and programs ask
     def matches(self, filters: Filters, *, limit: int = 50, after: int | None = None) -> list[MatchRow]:
+        from monitor.store import queries
+
         return queries.matches(self.engine, filters, limit=limit, after=after)
 
     def stories(self, filters: Filters, *, limit: int = 50, after: int | None = None) -> list[StoryRow]:
+        from monitor.store import queries
+
         return queries.stories(self.engine, filters, limit=limit, after=after)
 
     def story(self, story_id: int) -> StoryRow | None:
+        from monitor.store import queries
+        from monitor.store.records import Filters
+
         return next(iter(queries.stories(self.engine, Filters(story_id=story_id), limit=1)), None)
 
     def articles(
         self, filters: Filters, *, limit: int = 50, after: int | None = None, with_text: bool = True
     ) -> list[ArticleRow]:
+        from monitor.store import queries
+
         return queries.articles(self.engine, filters, limit=limit, after=after, with_text=with_text)
 
     def article(self, article_id: int) -> ArticleRow | None:
+        from monitor.store import queries
+        from monitor.store.records import Filters
+
         return next(iter(queries.articles(self.engine, Filters(), article_id=article_id, limit=1)), None)
 
     def feeds(self, *, failing: bool = False, limit: int = 1000, after: str | None = None) -> list[FeedRow]:
+        from monitor.store import queries
+
         return queries.feeds(self.engine, failing=failing, limit=limit, after=after)
 
     def alerts(
@@ -197,17 +239,25 @@ class SqlStore:
         limit: int = 50,
         after: int | None = None,
     ) -> list[AlertRow]:
+        from monitor.store import queries
+
         return queries.alerts(
             self.engine, topic=topic, status=status, since=since, until=until, limit=limit, after=after
         )
 
     def alert(self, alert_id: int) -> AlertRow | None:
+        from monitor.store import queries
+
         return next(iter(queries.alerts(self.engine, alert_id=alert_id, limit=1)), None)
 
     def topic_activity(self) -> dict[str, TopicActivity]:
+        from monitor.store import queries
+
         return queries.topic_activity(self.engine)
 
     def story_entries(self, *, topic: str | None = None, limit: int = 50) -> list[StoryEntry]:
+        from monitor.store import queries
+
         return queries.story_entries(self.engine, topic=topic, limit=limit)
 
     def search(
@@ -224,18 +274,24 @@ class SqlStore:
         return search_articles(self.engine, query, since=since, until=until, limit=limit, cursor=cursor)
 
     def retry_failed_alert(self, alert_id: int, now: datetime) -> str | None:
+        from monitor.store import repository
+
         return repository.retry_failed_alert(self.engine, alert_id, now)
 
     def requeue_failed(self, ids: Sequence[int] | None, now: datetime) -> Requeued:
+        from monitor.store import repository
+
         return repository.requeue_failed(self.engine, ids, now)
 
     # --- retention
     def prune(self, before: datetime) -> Pruned:
+        from monitor.store import retention
+
         return retention.prune(self.engine, before)
 
     # --- operations
     def backlog(self, now: datetime) -> Backlog:
-        return repository.backlog(self.engine, now)
+        return polls.backlog(self.engine, now)
 
 
 if TYPE_CHECKING:
