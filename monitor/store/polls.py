@@ -4,7 +4,7 @@ their polls went, claiming due alerts and the leases.
 A cycle where every feed answers 304 runs nothing else, so these are SQLAlchemy Core
 statements over light descriptions of the columns they touch, not the ORM's models: a
 quiet poll loads neither SQLModel nor SQLAlchemy's ORM (0.15 s of CPU at every start).
-``tests/integration/test_store_contract.py`` checks the columns below against the tables
+``tests/unit/test_poll_columns.py`` checks the columns below against the tables
 (``monitor.store.tables``, the schema's one definition).
 """
 
@@ -168,7 +168,7 @@ def changed_topics(engine: Engine, queries: dict[str, str], now: datetime | None
         # Processes starting together take turns: the first records a changed topic and
         # backfills it; the others find it recorded and do not.
         serialised(connection, RECORD_TOPICS_CHORE)
-        known = dict(connection.execute(sa.select(TOPIC.c.name, TOPIC.c.query)).tuples().all())
+        known = {row.name: row.query for row in connection.execute(sa.select(TOPIC.c.name, TOPIC.c.query))}
         added = [{"name": n, "query": q, "updated_at": now} for n, q in queries.items() if n not in known]
         edited = [{"topic": n, "query": q} for n, q in queries.items() if n in known and known[n] != q]
         if added:

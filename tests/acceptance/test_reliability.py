@@ -53,6 +53,7 @@ from monitor.model import Routes
 from monitor.service import is_gone, running, worker_name
 from monitor.store import notices, repository
 from monitor.store.db import create_engine, reading, transaction, upgrade
+from monitor.store.polls import changed_topics, claim_due_feeds, sync_feeds
 from monitor.store.tables import Alert, Feed
 from monitor.store.utc import utcnow
 from monitor.stories import StoryRules
@@ -180,11 +181,11 @@ def test_a_poll_longer_than_its_lease_is_never_claimed_twice(tmp_path: Path, sit
                 if polling.done():  # checked with no await before the claim: the poll cannot end in between
                     break
                 now = utcnow()
-                stolen += [f.id for f in repository.claim_due_feeds(engine, "elsewhere:1:1", now, names=[])]
+                stolen += [f.id for f in claim_due_feeds(engine, "elsewhere:1:1", now, names=[])]
                 expiries.append(lease_expiry(engine, "slow"))
             report = await polling
             assert report.feeds[0].status == "ok" and report.feeds[0].seconds >= 3.5
-            after = repository.claim_due_feeds(engine, "elsewhere:1:1", utcnow(), names=[])
+            after = claim_due_feeds(engine, "elsewhere:1:1", utcnow(), names=[])
             assert [f.name for f in after] == ["slow"], "released when the poll was recorded"
             return stolen, expiries
 
@@ -420,8 +421,8 @@ def test_start_up_chores_run_at_the_same_instant_by_eight_processes_all_succeed(
 
     def start_up() -> list[str]:
         barrier.wait()
-        repository.sync_feeds(engine, feeds)
-        return repository.changed_topics(engine, queries)
+        sync_feeds(engine, feeds)
+        return changed_topics(engine, queries)
 
     try:
         with ThreadPoolExecutor(8) as pool:

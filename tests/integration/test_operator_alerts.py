@@ -20,8 +20,9 @@ from test_story_store import NOW, RULES, match, new_article, seed
 from monitor.alerts import outbox
 from monitor.config import Config, parse_config
 from monitor.service import alert_channels
-from monitor.store import repository
+from monitor.store import polls, repository
 from monitor.store.db import create_engine, transaction, upgrade
+from monitor.store.interface import OperatorWatch, PollRecord
 from monitor.store.sql import SqlStore
 from monitor.store.tables import Feed
 from monitor.store.utc import utcnow
@@ -40,8 +41,8 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def poll(at: datetime, error: str | None, failing_since: datetime | None) -> repository.PollRecord:
-    return repository.PollRecord(
+def poll(at: datetime, error: str | None, failing_since: datetime | None) -> PollRecord:
+    return PollRecord(
         feed_id=1,
         checked_at=at,
         status="error" if error else "ok",
@@ -67,7 +68,7 @@ def _rows(engine: Engine) -> list[dict[str, str]]:
 
 
 def test_a_failing_feed_is_told_once_when_it_has_failed_a_day_and_once_when_it_recovers(engine: Engine) -> None:
-    watch = repository.OperatorWatch("webhook:ops", timedelta(hours=24))
+    watch = OperatorWatch("webhook:ops", timedelta(hours=24))
     down = "https://kompas.example/feed answered HTTP 503; the feed will be retried later"
     t0 = NOW
     # (hours after t0, error, when the failures began before this poll); two workers record some twice.
@@ -85,7 +86,7 @@ def test_a_failing_feed_is_told_once_when_it_has_failed_a_day_and_once_when_it_r
         (41, None, t0 + timedelta(hours=30)),  # recovered before anyone was told it failed: nothing
     ]
     for hours, error, since in timeline:
-        repository.record_polls(engine, [poll(t0 + timedelta(hours=hours), error, since)], watch)
+        polls.record_polls(engine, [poll(t0 + timedelta(hours=hours), error, since)], watch)
     told = operator_rows(engine)
     assert [(e["event"], e["subject"], e["since"]) for e in told] == [
         ("feed_failing", "kompas", "2024-10-22T08:00:00Z"),
