@@ -11,25 +11,27 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote, urlsplit
 
 from monitor import polling, stories
 from monitor.changes import ALERT_FAILED, FEED_FAILING, FEED_RECOVERED, OperatorEvent, StoryChange, iso
 from monitor.errors import ParseError, StorageError
 from monitor.model import AlertContent, Document, Outlet, Routes, TopicMatch
-from monitor.store.records import (
-    AlertRow,
-    ArticleRow,
-    FeedRow,
-    Filters,
-    MatchRow,
-    Requeued,
-    SearchPage,
-    StoryEntry,
-    StoryRow,
-    TopicActivity,
-)
+
+if TYPE_CHECKING:  # the query side's records: a poll, which never asks for them, does not load them
+    from monitor.store.records import (
+        AlertRow,
+        ArticleRow,
+        FeedRow,
+        Filters,
+        MatchRow,
+        Requeued,
+        SearchPage,
+        StoryEntry,
+        StoryRow,
+        TopicActivity,
+    )
 
 # A lease is short and renewed while its work goes on (service: the heartbeat), so a
 # worker that dies leaves its feeds and alerts to the others within about this long.

@@ -63,8 +63,8 @@ def test_a_poll_where_every_feed_answers_304_imports_no_parser_no_migration_no_n
 ) -> None:
     """What a quiet cycle does not need it does not load: the parsers and the feed reader
     (no document), Alembic (the schema is current), Apprise (nothing to send), PostgreSQL's
-    dialect (on SQLite), the full-text index writer (nothing stored), the ORM and the models
-    (its statements are Core's), the digests (none configured), the daemon's scheduler and
+    dialect (on SQLite), the full-text index writer (nothing stored), the ORM, the models and
+    the query side's records (its statements are Core's), the digests (none configured), the daemon's scheduler and
     prometheus_client (nobody scrapes a one-shot poll)."""
     feed = conditional(
         b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
@@ -84,9 +84,10 @@ def test_a_poll_where_every_feed_answers_304_imports_no_parser_no_migration_no_n
     loaded = imported_by("-c", config, "poll")
     assert "httpx" in loaded  # it did poll
     quiet = {"alembic", "apprise", "sqlalchemy.dialects.postgresql", "monitor.store.search", "monitor.feeds"}
-    orm = {"sqlalchemy.orm", "sqlmodel", "monitor.store.tables", "monitor.store.repository", "monitor.store.queries"}
+    orm = {"sqlalchemy.orm", "sqlmodel", "monitor.store.tables", "monitor.store.repository"}
+    query_side = {"monitor.store.queries", "monitor.store.records"}
     daemon = {"apscheduler", "monitor.scheduler", "prometheus_client", "monitor.digests", "monitor.alerts.digest"}
-    assert not loaded & (PARSING | quiet | orm | daemon)
+    assert not loaded & (PARSING | quiet | orm | query_side | daemon)
 
 
 def test_the_head_read_from_file_names_is_alembics() -> None:
