@@ -70,7 +70,7 @@ from _server import BenchSite, Resource  # noqa: E402
 CHANGED_EVERY = 20  # 1 feed in 20 (5 %) publishes in the measured cycle
 NEW_ITEMS = 3
 OLD_ITEMS = 2  # the warm-up stores them all; more only makes it longer
-CLAIM_BATCH = 500  # repository.claim_due_feeds leases at most 500 feeds per call
+CLAIM_BATCH = 500  # polls.claim_due_feeds leases at most 500 feeds per call
 TARGET_FEEDS_PER_S = 500
 TARGET_RSS_MB = 400
 EPOCH = datetime(2024, 10, 20, 6, 0, tzinfo=UTC)

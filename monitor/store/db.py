@@ -173,15 +173,16 @@ def can_write_again(engine: Engine) -> bool:
         return False
 
 
-def serialised(session: Session | sa.Connection, chore: int) -> None:
-    """Within the current transaction, wait until no other process runs ``chore``.
+def serialised(within: Session | sa.Connection, chore: int) -> None:
+    """Within the current transaction (``within``: its session or connection), wait until no
+    other process runs ``chore``.
 
     PostgreSQL: a transaction-scoped advisory lock. SQLite needs none: its writers
     already hold the database's one write lock from their first statement (BEGIN IMMEDIATE).
     """
-    dialect = session.dialect if isinstance(session, sa.Connection) else session.get_bind().dialect
+    dialect = within.dialect if isinstance(within, sa.Connection) else within.get_bind().dialect
     if dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:chore)"), {"chore": chore})
+        within.execute(sa.text("SELECT pg_advisory_xact_lock(:chore)"), {"chore": chore})
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:
