@@ -27,7 +27,7 @@ from monitor.alerts import outbox
 from monitor.alerts.schedule import Period
 from monitor.config import Config, parse_config
 from monitor.model import Routes
-from monitor.service import alert_channels
+from monitor.service import alert_channels, delivery_policy
 from monitor.store import repository
 from monitor.store.db import create_engine, transaction, upgrade
 from monitor.store.sql import SqlStore
@@ -184,7 +184,7 @@ def test_a_day_of_stories_gives_one_digest_per_period_across_restart_two_process
 
 async def deliver(config: Config, engine: Engine) -> outbox.DeliveryStats:
     async with alert_channels(config) as channels:
-        return await outbox.Dispatcher(SqlStore(engine), channels, config.alerts, "test").deliver_due()
+        return await outbox.Dispatcher(SqlStore(engine), channels, delivery_policy(config), "test").deliver_due()
 
 
 def test_a_period_without_new_stories_sends_nothing(engine: Engine, webhook: WebhookReceiver) -> None:

@@ -19,7 +19,7 @@ from test_story_store import NOW, RULES, match, new_article, seed
 
 from monitor.alerts import outbox
 from monitor.config import Config, parse_config
-from monitor.service import alert_channels
+from monitor.service import alert_channels, delivery_policy
 from monitor.store import repository
 from monitor.store.db import create_engine, transaction, upgrade
 from monitor.store.sql import SqlStore
@@ -141,4 +141,5 @@ def test_an_alert_given_up_tells_the_operator_once_and_an_operator_alert_given_u
 
 async def deliver(cfg: Config, engine: Engine, clock: Callable[[], datetime]) -> outbox.DeliveryStats:
     async with alert_channels(cfg) as channels:
-        return await outbox.Dispatcher(SqlStore(engine), channels, cfg.alerts, "test", clock=clock).deliver_due()
+        dispatcher = outbox.Dispatcher(SqlStore(engine), channels, delivery_policy(cfg), "test", clock=clock)
+        return await dispatcher.deliver_due()
