@@ -30,6 +30,7 @@ from monitor.pipeline import CycleReport, Services, backfill, claim_due, poll_cl
 from monitor.store.interface import LEASE, FeedState, OperatorWatch, Pruned, Store
 from monitor.store.sql import SqlStore
 from monitor.store.tables import utcnow
+from monitor.stories.stage import AssignStory
 from monitor.topics import TopicSet, TopicSpec
 from monitor.workers import WorkerPool
 
@@ -422,7 +423,9 @@ async def running(
         fetcher=fetcher,
         pool=pool,
         routes=config.routes(),
-        story_rules=stories.StoryRules(window=config.stories.window, event_threshold=config.stories.event_threshold),
+        assign_story=AssignStory(
+            stories.StoryRules(window=config.stories.window, event_threshold=config.stories.event_threshold)
+        ),
         poll_policy=polling.PollPolicy(
             min_interval=config.polling.min_interval,
             max_interval=config.polling.max_interval,

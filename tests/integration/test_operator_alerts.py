@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from receivers import WebhookReceiver
 from sqlalchemy.engine import Engine
-from test_story_store import NOW, RULES, match, new_article, seed
+from test_story_store import ASSIGN_STORY, NOW, match, new_article, seed
 
 from monitor.alerts import outbox
 from monitor.config import Config, parse_config
@@ -117,7 +117,11 @@ def test_an_alert_given_up_tells_the_operator_once_and_an_operator_alert_given_u
     with WebhookReceiver() as team, WebhookReceiver() as ops:
         cfg = alerts_config(team.url, ops.url)
         stored = repository.store_article(
-            engine, new_article(seed("000"), "https://kompas.example/1"), (match("ByteDance AI"),), cfg.routes(), RULES
+            engine,
+            new_article(seed("000"), "https://kompas.example/1"),
+            (match("ByteDance AI"),),
+            cfg.routes(),
+            ASSIGN_STORY,
         )
         assert stored is not None and stored.alerts == 1  # to the team only: ops is not an instant channel
         team.fail_next(100)

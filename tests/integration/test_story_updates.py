@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from receivers import WebhookReceiver
 from sqlalchemy.engine import Engine
-from test_story_store import NOW, RULES, match, new_article, seed
+from test_story_store import ASSIGN_STORY, NOW, match, new_article, seed
 
 from monitor.alerts import outbox
 from monitor.config import Config, parse_config
@@ -73,7 +73,7 @@ def test_a_story_that_gains_a_third_outlet_then_a_new_language_sends_exactly_two
     def store(doc: Document, url: str, feed_id: int, *topics: str) -> repository.StoredArticle:
         found = tuple(match(t) for t in topics)
         result = repository.store_article(
-            engine, new_article(doc, url, feed_id=feed_id), found, routes, RULES, NOW, updates=updates
+            engine, new_article(doc, url, feed_id=feed_id), found, routes, ASSIGN_STORY, NOW, updates=updates
         )
         assert result is not None
         return result
