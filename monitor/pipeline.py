@@ -36,10 +36,10 @@ from monitor.store.interface import (
     Store,
     Stored,
     StoredArticle,
+    StoryDecision,
     ToStore,
 )
 from monitor.store.tables import utcnow
-from monitor.stories.stage import AssignStory
 from monitor.topics import TopicSet
 from monitor.workers import WorkerPool, analyse
 
@@ -83,7 +83,7 @@ class Services:
     fetcher: Fetcher
     pool: WorkerPool  # its workers hold the compiled topics (monitor.workers)
     routes: Routes  # which channels each topic's alerts go to
-    assign_story: AssignStory  # the story stage, run by the store in the transaction that stores
+    assign_story: StoryDecision  # the story stage: the store runs it on the candidates it finds
     poll_policy: polling.PollPolicy
     clock: Callable[[], datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)

@@ -372,9 +372,10 @@ class Store(Protocol):
         *,
         updates: Collection[str] = (),
     ) -> list[Stored]:
-        """Store a batch in one transaction: per article the story ``assign_story`` chose, matches, one outbox row
-        per (topic, story, routed channel) not alerted yet, and the story updates it causes
-        for the topics in ``updates``; an outcome per article."""
+        """Store a batch in one transaction: per article the story ``assign_story`` chose
+        among the candidates found here, its matches, one outbox row per (topic, story,
+        routed channel) not alerted yet, and the story updates it causes for the topics in
+        ``updates``; an outcome per article."""
 
     # --- the outbox
     def claim_due_alerts(
