@@ -45,13 +45,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from monitor import stories
 from monitor.analysis import text_identity
 from monitor.model import Routes, TopicMatch
 from monitor.store import repository
 from monitor.store.db import create_engine, reading, schema_is_current, transaction, upgrade
 from monitor.store.tables import Feed
-from monitor.stories import StoryFeatures, StoryRules, index_keys
+from monitor.stories import StoryFeatures, StoryRules, clustering, index_keys
+from monitor.stories.stage import AssignStory
 
 GENERATOR_VERSION = 4  # bump when the synthetic data changes, so cached files are rebuilt
 END = datetime(2024, 10, 22, 8, 0, tzinfo=UTC)  # the newest stored article; new ones follow
@@ -750,12 +750,12 @@ def measure(engine: Engine, planned: Sequence[Planned], updates: bool = False) -
 
     ``updates``: the topic has ``updates: true``, so an article joining a story first looks up
     whether the story was alerted (and, when it was, its outlets and languages)."""
-    rules = StoryRules()
+    assign_story = AssignStory()
     t = Timings([], [], [], [], [], [], [], [])
     right_story = right_new = 0
     with (
         _timed(repository, "_candidates", t.candidates),
-        _timed(stories, "assign", t.assign),
+        _timed(clustering, "assign", t.assign),
         _timed(StoryFeatures, "from_json", t.decode, staticmethod),
     ):
         for n, item in enumerate(planned):
@@ -764,7 +764,7 @@ def measure(engine: Engine, planned: Sequence[Planned], updates: bool = False) -
             now = END + timedelta(minutes=n, seconds=30)
             start, cpu = time.perf_counter(), time.process_time()
             stored = repository.store_article(
-                engine, item.article, matches, ROUTES, rules, now, updates={"ByteDance AI"} if updates else ()
+                engine, item.article, matches, ROUTES, assign_story, now, updates={"ByteDance AI"} if updates else ()
             )
             t.total.append(time.perf_counter() - start)
             t.cpu.append(time.process_time() - cpu)
@@ -774,7 +774,7 @@ def measure(engine: Engine, planned: Sequence[Planned], updates: bool = False) -
                 right_new += stored.new_story
             else:
                 right_story += stored.story_id == item.expected_story
-            under, read = _rows_under_keys(engine, item.article.features, now - rules.window)
+            under, read = _rows_under_keys(engine, item.article.features, now - assign_story.window)
             t.scanned.append(under)
             t.read.append(read)
     # The decode time is inside _candidates: report the SQL part without it.

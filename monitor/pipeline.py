@@ -36,6 +36,7 @@ from monitor.store.interface import (
     Store,
     Stored,
     StoredArticle,
+    StoryDecision,
     ToStore,
 )
 from monitor.store.utc import utcnow
@@ -82,7 +83,7 @@ class Services:
     fetcher: Fetcher
     pool: WorkerPool  # its workers hold the compiled topics (monitor.workers)
     routes: Routes  # which channels each topic's alerts go to
-    story_rules: stories.StoryRules
+    assign_story: StoryDecision  # the story stage: the store runs it on the candidates it finds
     poll_policy: polling.PollPolicy
     clock: Callable[[], datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)
@@ -100,7 +101,7 @@ class Services:
             metrics.timed_write(
                 "articles",
                 lambda batch: self.store.store_articles(
-                    batch, self.routes, self.story_rules, self.clock(), updates=self.updates
+                    batch, self.routes, self.assign_story, self.clock(), updates=self.updates
                 ),
             ),
             self.database,

@@ -30,6 +30,7 @@ from monitor.pipeline import CycleReport, Services, backfill, claim_due, poll_cl
 from monitor.store.interface import LEASE, FeedState, OperatorWatch, Pruned, Store
 from monitor.store.sql import SqlStore
 from monitor.store.utc import utcnow
+from monitor.stories.stage import AssignStory
 from monitor.topics import TopicSet, TopicSpec
 from monitor.workers import WorkerPool
 
@@ -189,6 +190,17 @@ def operator_watch(config: Config) -> OperatorWatch | None:
     if config.alerts.operator is None:
         return None
     return OperatorWatch(config.alerts.operator, config.polling.alert_after)
+
+
+def delivery_policy(config: Config) -> outbox.DeliveryPolicy:
+    """How the dispatcher retries an alert and whom it tells of one given up."""
+    alerts = config.alerts
+    return outbox.DeliveryPolicy(
+        retry_for=alerts.retry_for,
+        first_retry=alerts.first_retry,
+        max_backoff=alerts.max_backoff,
+        operator=alerts.operator,
+    )
 
 
 def channel_registry(alerts: AlertsConfig, client: httpx.AsyncClient | None) -> ChannelRegistry:
@@ -381,7 +393,7 @@ class Runtime:
 async def deliver_channel(config: Config, store: Store, channel: str) -> outbox.DeliveryStats:
     """Deliver what is due on one channel now, without starting anything else (`monitor digest send`)."""
     async with alert_channels(config) as registry:
-        dispatcher = outbox.Dispatcher(store, registry, config.alerts, worker_name())
+        dispatcher = outbox.Dispatcher(store, registry, delivery_policy(config), worker_name())
         return await dispatcher.deliver_channel(channel, dispatcher.clock())
 
 
@@ -411,7 +423,9 @@ async def running(
         fetcher=fetcher,
         pool=pool,
         routes=config.routes(),
-        story_rules=stories.StoryRules(window=config.stories.window, event_threshold=config.stories.event_threshold),
+        assign_story=AssignStory(
+            stories.StoryRules(window=config.stories.window, event_threshold=config.stories.event_threshold)
+        ),
         poll_policy=polling.PollPolicy(
             min_interval=config.polling.min_interval,
             max_interval=config.polling.max_interval,
@@ -425,7 +439,7 @@ async def running(
         operator=operator_watch(config),
     )
     dispatcher = outbox.Dispatcher(
-        store, channels, config.alerts, owner, held=services.held, storage=services.storage, lease=lease
+        store, channels, delivery_policy(config), owner, held=services.held, storage=services.storage, lease=lease
     )
     services.alerts_queued = dispatcher.wake
     runtime = Runtime(config, store, services, channels, owner, dispatcher)

@@ -28,7 +28,6 @@ from monitor.alerts.channels import ChannelRegistry
 from monitor.alerts.render import Message, alert_message
 from monitor.alerts.webhook import WebhookDeliveryError
 from monitor.changes import OperatorEvent, StoryChange
-from monitor.config import AlertsConfig
 from monitor.errors import DeliveryError, StorageError
 from monitor.store.db import StorageHealth
 from monitor.store.interface import LEASE, Delivery, DueAlert, HeldLeases, Store
@@ -61,13 +60,25 @@ class DeliveryStats:
         return bool(self.delivered or self.retrying or self.failed)
 
 
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """What the dispatcher is told of the configuration, by the composition root: how long
+    and how often an undeliverable alert is retried, and which channel hears of one given up
+    (None: no operator channel)."""
+
+    retry_for: timedelta = timedelta(days=3)
+    first_retry: timedelta = timedelta(seconds=30)  # then doubling up to max_backoff
+    max_backoff: timedelta = timedelta(hours=1)
+    operator: str | None = None
+
+
 def retry_at(
-    attempts: int, created_at: datetime, now: datetime, config: AlertsConfig, hint: float | None
+    attempts: int, created_at: datetime, now: datetime, policy: DeliveryPolicy, hint: float | None
 ) -> datetime | None:
     """When to try again after ``attempts`` failures: doubling from ``first_retry``, capped; None to give up."""
-    if now - created_at >= config.retry_for:
+    if now - created_at >= policy.retry_for:
         return None
-    wait: timedelta = min(config.first_retry * 2 ** max(attempts - 1, 0), config.max_backoff)
+    wait: timedelta = min(policy.first_retry * 2 ** max(attempts - 1, 0), policy.max_backoff)
     if hint is not None:  # the receiver's Retry-After, if it said one
         wait = max(wait, timedelta(seconds=hint))
     return now + wait
@@ -87,7 +98,7 @@ class Dispatcher:
 
     store: Store
     channels: ChannelRegistry
-    config: AlertsConfig
+    policy: DeliveryPolicy
     owner: str
     held: HeldLeases = field(default_factory=HeldLeases)
     storage: StorageHealth = field(default_factory=StorageHealth)
@@ -214,7 +225,7 @@ class Dispatcher:
             hint = exc.retry_after if isinstance(exc, WebhookDeliveryError) else None
             now = self.clock()
             configured = due.channel in self.channels  # an alert for a channel removed from the config is given up
-            when = retry_at(due.attempts + 1, due.created_at or now, now, self.config, hint) if configured else None
+            when = retry_at(due.attempts + 1, due.created_at or now, now, self.policy, hint) if configured else None
             log.warning("alert %s (%s, %s): %s", due.id, due.topic, due.channel, exc)
             return Outcome(due, Delivery(due.id, now, str(exc), when))
         return Outcome(due, Delivery(due.id, self.clock()))
@@ -223,7 +234,7 @@ class Dispatcher:
         if not outcomes:
             return
         deliveries = [o.delivery for o in outcomes]
-        metrics.timed_write("alert outcomes", self.store.record_deliveries)(deliveries, self.config.operator)
+        metrics.timed_write("alert outcomes", self.store.record_deliveries)(deliveries, self.policy.operator)
         self.held.alerts.difference_update(d.alert_id for d in deliveries)
         for outcome in outcomes:
             channel, delivery = outcome.due.channel, outcome.delivery

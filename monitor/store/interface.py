@@ -145,6 +145,22 @@ class ToStore:
     matches: Sequence[TopicMatch]
 
 
+class StoryDecision(Protocol):
+    """Which story a new article joins: a stage the orchestrator hands ``store_articles``
+    (``monitor.stories.stage.AssignStory``). The store finds the candidates, the articles
+    filed under the new one's ``keys`` within ``window``, in the transaction that stores it;
+    the decision chooses among them."""
+
+    @property
+    def window(self) -> timedelta: ...
+
+    def keys(self, features: stories.StoryFeatures) -> Sequence[str]: ...
+
+    def __call__(
+        self, features: stories.StoryFeatures, candidates: Sequence[stories.Candidate]
+    ) -> stories.Assignment: ...
+
+
 @dataclass(frozen=True, slots=True)
 class SiteBoilerplate:
     """Not stored: the page's text is what its site served for ``pages`` other links too (a
@@ -353,14 +369,15 @@ class Store(Protocol):
         self,
         batch: Sequence[ToStore],
         routes: Routes,
-        rules: stories.StoryRules,
+        assign_story: StoryDecision,
         now: datetime,
         *,
         updates: Collection[str] = (),
     ) -> list[Stored]:
-        """Store a batch in one transaction: per article its story, matches, one outbox row
-        per (topic, story, routed channel) not alerted yet, and the story updates it causes
-        for the topics in ``updates``; an outcome per article."""
+        """Store a batch in one transaction: per article the story ``assign_story`` chose
+        among the candidates found here, its matches, one outbox row per (topic, story,
+        routed channel) not alerted yet, and the story updates it causes for the topics in
+        ``updates``; an outcome per article."""
 
     # --- the outbox
     def claim_due_alerts(

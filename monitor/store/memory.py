@@ -40,6 +40,7 @@ from monitor.store.interface import (
     Store,
     Stored,
     StoredArticle,
+    StoryDecision,
     ToStore,
     WantedFeed,
     digest_key,
@@ -297,15 +298,15 @@ class MemoryStore:
         self,
         batch: Sequence[ToStore],
         routes: Routes,
-        rules: stories.StoryRules,
+        assign_story: StoryDecision,
         now: datetime,
         *,
         updates: Collection[str] = (),
     ) -> list[Stored]:
-        return [self._store_one(item, routes, rules, now, updates) for item in batch]
+        return [self._store_one(item, routes, assign_story, now, updates) for item in batch]
 
     def _store_one(
-        self, item: ToStore, routes: Routes, rules: stories.StoryRules, now: datetime, updates: Collection[str]
+        self, item: ToStore, routes: Routes, assign_story: StoryDecision, now: datetime, updates: Collection[str]
     ) -> Stored:
         new = item.article
         page = (new.site, new.page_hash) if new.page_hash and new.site else None
@@ -317,8 +318,8 @@ class MemoryStore:
             self._site_pages[page] = site_pages + 1
         if site_pages >= SITE_TEXT_PAGES:
             return SiteBoilerplate(site_pages)
-        keys = sorted(set(stories.index_keys(new.features)))
-        assignment = stories.assign(new.features, self._candidates(keys, now - rules.window), rules)
+        keys = list(assign_story.keys(new.features))
+        assignment = assign_story(new.features, self._candidates(keys, now - assign_story.window))
         story = self._stories.get(assignment.story_id) if assignment.story_id is not None else None
         joined = story is not None
         if story is None:

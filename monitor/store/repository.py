@@ -35,6 +35,7 @@ from monitor.store.interface import (
     SiteBoilerplate,
     Stored,
     StoredArticle,
+    StoryDecision,
     ToStore,
     free_name,
     given_up,
@@ -51,7 +52,7 @@ if TYPE_CHECKING:  # the full-text index is written with the first article store
 
 log = logging.getLogger(__name__)
 
-CANDIDATES_PER_ARTICLE = 20  # stored articles handed to stories.assign, best first
+CANDIDATES_PER_ARTICLE = 20  # stored articles handed to the story decision, best first
 CONFLICT_ATTEMPTS = 4  # a batch that lost a deadlock is stored this often in all
 
 
@@ -126,7 +127,7 @@ def store_article(
     new: NewArticle,
     matches: Sequence[TopicMatch],
     routes: Routes,
-    rules: stories.StoryRules,
+    assign_story: StoryDecision,
     now: datetime | None = None,
     *,
     updates: Collection[str] = (),
@@ -137,7 +138,7 @@ def store_article(
     same canonical URL, or the same text): it is stored once. ``SiteBoilerplate`` when
     its page text is the text its site served for other links: see ``_store_one``.
     """
-    (outcome,) = store_articles(engine, [ToStore(new, matches)], routes, rules, now, updates=updates)
+    (outcome,) = store_articles(engine, [ToStore(new, matches)], routes, assign_story, now, updates=updates)
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
@@ -147,7 +148,7 @@ def store_articles(
     engine: Engine,
     batch: Sequence[ToStore],
     routes: Routes,
-    rules: stories.StoryRules,
+    assign_story: StoryDecision,
     now: datetime | None = None,
     *,
     updates: Collection[str] = (),
@@ -172,7 +173,7 @@ def store_articles(
     prepared = [
         (
             item,
-            sorted(set(stories.index_keys(item.article.features))),
+            assign_story.keys(item.article.features),
             item.article.features.to_json(),
             search.indexed_text(item.article.title, item.article.text, item.article.language, item.article.text_source),
         )
@@ -184,7 +185,7 @@ def store_articles(
             with writing(engine) as connection:
                 outcomes: list[Stored] = []
                 for item, keys, features, words in prepared:
-                    outcome = _store_one(connection, item, keys, features, words, routes, rules, now, updates)
+                    outcome = _store_one(connection, item, keys, features, words, routes, assign_story, now, updates)
                     if not last and isinstance(outcome, Exception) and lost_a_conflict(outcome):
                         raise _LostConflict  # roll the batch back now: its locks let the other one go on
                     outcomes.append(outcome)
@@ -209,7 +210,7 @@ def _store_one(
     features: str,
     words: IndexedText,
     routes: Routes,
-    rules: stories.StoryRules,
+    assign_story: StoryDecision,
     now: datetime,
     updates: Collection[str] = (),
 ) -> Stored:
@@ -229,8 +230,8 @@ def _store_one(
         if site_pages >= SITE_TEXT_PAGES:
             savepoint.commit()
             return SiteBoilerplate(site_pages)
-        candidates = _candidates(connection, keys, now - rules.window)
-        assignment = stories.assign(new.features, candidates, rules)
+        candidates = _candidates(connection, keys, now - assign_story.window)
+        assignment = assign_story(new.features, candidates)
         joined = assignment.story_id is not None and _join_story(connection, assignment.story_id, now)
         story_id = assignment.story_id if joined else _new_story(connection, new, now)
         assert story_id is not None

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
-from monitor import stories
 from monitor.errors import StorageError
 from monitor.model import Document, Routes, TopicMatch
 from monitor.store import db, polls
@@ -31,6 +30,7 @@ from monitor.store.interface import (
     Pruned,
     Store,
     Stored,
+    StoryDecision,
     ToStore,
     WantedFeed,
 )
@@ -99,14 +99,14 @@ class SqlStore:
         self,
         batch: Sequence[ToStore],
         routes: Routes,
-        rules: stories.StoryRules,
+        assign_story: StoryDecision,
         now: datetime,
         *,
         updates: Collection[str] = (),
     ) -> list[Stored]:
         from monitor.store import repository
 
-        return repository.store_articles(self.engine, batch, routes, rules, now, updates=updates)
+        return repository.store_articles(self.engine, batch, routes, assign_story, now, updates=updates)
 
     # --- the outbox
     def claim_due_alerts(

@@ -18,9 +18,11 @@ if TYPE_CHECKING:
     from .clustering import COPY_SIGNAL, Assignment, Candidate, assign, index_keys
     from .features import StoryFeatures, story_features
     from .rules import StoryRules
+    from .stage import AssignStory
     from .urls import canonical_url, text_hash
 
 _HOME = {
+    "AssignStory": "stage",
     "COPY_SIGNAL": "clustering",
     "Assignment": "clustering",
     "Candidate": "clustering",
@@ -44,6 +46,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "COPY_SIGNAL",
+    "AssignStory",
     "Assignment",
     "Candidate",
     "StoryFeatures",

@@ -14,7 +14,7 @@ from monitor.model import Routes
 from monitor.store import repository
 from monitor.store.db import create_engine, transaction, upgrade
 from monitor.store.tables import Feed
-from monitor.stories import StoryRules
+from monitor.stories.stage import AssignStory
 
 
 def test_digest_preview_and_send_from_the_command_line(tmp_path: Path, webhook: WebhookReceiver) -> None:
@@ -26,7 +26,7 @@ def test_digest_preview_and_send_from_the_command_line(tmp_path: Path, webhook: 
     now = datetime.now(UTC)
     for n, topic in enumerate(("Harbour", "Railway", "Harbour")):
         at = now - timedelta(seconds=30 * (3 - n))
-        repository.store_article(engine, article(n, at), (hit(topic),), Routes(), StoryRules(), at)
+        repository.store_article(engine, article(n, at), (hit(topic),), Routes(), AssignStory(), at)
     engine.dispose()
     config = write_config(
         tmp_path,

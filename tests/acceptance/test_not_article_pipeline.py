@@ -242,6 +242,7 @@ def test_text_source_and_site_text_come_and_go_with_articles_in_place(database_u
     from monitor.store import repository
     from monitor.store.db import create_engine, downgrade, transaction, upgrade
     from monitor.store.tables import Feed
+    from monitor.stories.stage import AssignStory
 
     engine = create_engine(database_url)
     try:
@@ -267,7 +268,7 @@ def test_text_source_and_site_text_come_and_go_with_articles_in_place(database_u
             ),
             [TopicMatch("ferries", 0.5, ("ferry",), snippet="ferry")],
             Routes(),
-            stories.StoryRules(),
+            AssignStory(),
         )
         assert isinstance(stored, repository.StoredArticle)
         downgrade(engine, "0003")

@@ -56,7 +56,7 @@ from monitor.store.db import create_engine, reading, transaction, upgrade
 from monitor.store.polls import changed_topics, claim_due_feeds, sync_feeds
 from monitor.store.tables import Alert, Feed
 from monitor.store.utc import utcnow
-from monitor.stories import StoryRules
+from monitor.stories.stage import AssignStory
 
 RESUME_TARGET_SECONDS = 30.0  # after kill -9 and restart, polling resumes within this
 TAKEOVER_TARGET_SECONDS = 90.0  # a killed worker's feeds are polled by another within this
@@ -287,7 +287,7 @@ def test_kill_9_loses_no_update_or_digest_and_queues_no_key_twice(
     owed = parse_schedule("hourly").last_complete(utcnow() - digests.GRACE)
     at = owed.start + timedelta(minutes=1)
     repository.store_article(
-        engine, synthetic_article(1, at, feed_id=100), (digest_hit("ByteDance AI"),), Routes(), StoryRules(), at
+        engine, synthetic_article(1, at, feed_id=100), (digest_hit("ByteDance AI"),), Routes(), AssignStory(), at
     )
     engine.dispose()
     feeds = [{"name": "seeds", "url": site.url("/feed.xml")}]

@@ -27,12 +27,12 @@ from monitor.alerts import outbox
 from monitor.alerts.schedule import Period
 from monitor.config import Config, parse_config
 from monitor.model import Routes
-from monitor.service import alert_channels
+from monitor.service import alert_channels, delivery_policy
 from monitor.store import repository
 from monitor.store.db import create_engine, transaction, upgrade
 from monitor.store.sql import SqlStore
 from monitor.store.tables import Alert, Feed
-from monitor.stories import StoryRules
+from monitor.stories.stage import AssignStory
 
 BERLIN = "daily 08:00 Europe/Berlin"
 START = datetime(2026, 3, 28, 5, 0, tzinfo=UTC)  # the night of 28/29 March: Berlin springs forward
@@ -120,7 +120,7 @@ def run_two_processes(url: str, config: Config) -> dict[int, tuple[str, datetime
         while n < len(story_times) and story_times[n] <= now and up:
             topic = topics[n % 3]
             result = repository.store_article(
-                up[0].engine, article(n, story_times[n]), (hit(topic),), config.routes(), StoryRules(), story_times[n]
+                up[0].engine, article(n, story_times[n]), (hit(topic),), config.routes(), AssignStory(), story_times[n]
             )
             assert result is not None and result.new_story
             stored[result.story_id] = (topic, story_times[n])
@@ -184,13 +184,13 @@ def test_a_day_of_stories_gives_one_digest_per_period_across_restart_two_process
 
 async def deliver(config: Config, engine: Engine) -> outbox.DeliveryStats:
     async with alert_channels(config) as channels:
-        return await outbox.Dispatcher(SqlStore(engine), channels, config.alerts, "test").deliver_due()
+        return await outbox.Dispatcher(SqlStore(engine), channels, delivery_policy(config), "test").deliver_due()
 
 
 def test_a_period_without_new_stories_sends_nothing(engine: Engine, webhook: WebhookReceiver) -> None:
     config = digest_config(webhook.url)
     at = z("2026-12-04T10:00:00Z")
-    repository.store_article(engine, article(1, at), (hit("Elsewhere"),), Routes(), StoryRules(), at)
+    repository.store_article(engine, article(1, at), (hit("Elsewhere"),), Routes(), AssignStory(), at)
     assert digests.queue_due(SqlStore(engine), config.alerts.digests, z("2026-12-05T09:00:00Z"), {}) == 0
     assert digest_rows(engine) == []
 
@@ -210,7 +210,7 @@ alerts:
     )
     at = z("2026-12-04T09:00:00Z")
     hostile = dataclasses.replace(article(7, at), title="<script>alert(1)</script> Harbour & more")
-    repository.store_article(engine, hostile, (hit("Harbour"),), config.routes(), StoryRules(), at)
+    repository.store_article(engine, hostile, (hit("Harbour"),), config.routes(), AssignStory(), at)
     assert digests.queue_due(SqlStore(engine), config.alerts.digests, z("2026-12-04T11:05:00Z"), {}) == 1  # 18:00 WIB
     assert asyncio.run(deliver(config, engine)).delivered == 1
     (mail,) = smtp.wait_for(1)

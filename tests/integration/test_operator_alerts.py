@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from receivers import WebhookReceiver
 from sqlalchemy.engine import Engine
-from test_story_store import NOW, RULES, match, new_article, seed
+from test_story_store import ASSIGN_STORY, NOW, match, new_article, seed
 
 from monitor.alerts import outbox
 from monitor.config import Config, parse_config
-from monitor.service import alert_channels
+from monitor.service import alert_channels, delivery_policy
 from monitor.store import polls, repository
 from monitor.store.db import create_engine, transaction, upgrade
 from monitor.store.interface import OperatorWatch, PollRecord
@@ -119,7 +119,11 @@ def test_an_alert_given_up_tells_the_operator_once_and_an_operator_alert_given_u
     with WebhookReceiver() as team, WebhookReceiver() as ops:
         cfg = alerts_config(team.url, ops.url)
         stored = repository.store_article(
-            engine, new_article(seed("000"), "https://kompas.example/1"), (match("ByteDance AI"),), cfg.routes(), RULES
+            engine,
+            new_article(seed("000"), "https://kompas.example/1"),
+            (match("ByteDance AI"),),
+            cfg.routes(),
+            ASSIGN_STORY,
         )
         assert stored is not None and stored.alerts == 1  # to the team only: ops is not an instant channel
         team.fail_next(100)
@@ -143,4 +147,5 @@ def test_an_alert_given_up_tells_the_operator_once_and_an_operator_alert_given_u
 
 async def deliver(cfg: Config, engine: Engine, clock: Callable[[], datetime]) -> outbox.DeliveryStats:
     async with alert_channels(cfg) as channels:
-        return await outbox.Dispatcher(SqlStore(engine), channels, cfg.alerts, "test", clock=clock).deliver_due()
+        dispatcher = outbox.Dispatcher(SqlStore(engine), channels, delivery_policy(cfg), "test", clock=clock)
+        return await dispatcher.deliver_due()

@@ -22,7 +22,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from test_query_language import CASES
-from test_story_store import ROUTES, RULES, new_article
+from test_story_store import ASSIGN_STORY, ROUTES, new_article
 from test_topics_properties import SETTINGS, VOCAB, _queries
 
 from monitor.cli import cli
@@ -67,7 +67,7 @@ def store_documents(engine: Engine, documents: list[Document]) -> list[int]:
         )
         for index, doc in enumerate(documents)
     ]
-    outcomes = repository.store_articles(engine, articles, ROUTES, RULES, NOW)
+    outcomes = repository.store_articles(engine, articles, ROUTES, ASSIGN_STORY, NOW)
     ids = []
     for outcome in outcomes:
         assert isinstance(outcome, repository.StoredArticle), outcome
@@ -252,7 +252,7 @@ def test_pages_follow_the_cursor_newest_first_while_articles_arrive(engine: Engi
 
     def add(text: str = "Doubao grows") -> int:
         (outcome,) = repository.store_articles(
-            engine, [repository.ToStore(_article(Document("", text, "en"), next(urls)), ())], ROUTES, RULES, NOW
+            engine, [repository.ToStore(_article(Document("", text, "en"), next(urls)), ())], ROUTES, ASSIGN_STORY, NOW
         )
         assert isinstance(outcome, repository.StoredArticle)
         return outcome.article_id
@@ -299,7 +299,7 @@ def store_documents_after_feed(engine: Engine, documents: list[Document]) -> lis
         engine,
         [repository.ToStore(_article(doc, f"https://n.example/{i}"), ()) for i, doc in enumerate(documents)],
         ROUTES,
-        RULES,
+        ASSIGN_STORY,
         NOW,
     )
     return [outcome.article_id for outcome in outcomes if isinstance(outcome, repository.StoredArticle)]
@@ -312,14 +312,14 @@ def test_since_keeps_to_recent_articles(engine: Engine) -> None:
         engine,
         [repository.ToStore(_article(Document("", "Doubao old", "en"), "https://o.example/1"), ())],
         ROUTES,
-        RULES,
+        ASSIGN_STORY,
         NOW - timedelta(days=3),
     )
     new = repository.store_articles(
         engine,
         [repository.ToStore(_article(Document("", "Doubao new", "en"), "https://o.example/2"), ())],
         ROUTES,
-        RULES,
+        ASSIGN_STORY,
         NOW,
     )
     assert isinstance(old[0], repository.StoredArticle) and isinstance(new[0], repository.StoredArticle)

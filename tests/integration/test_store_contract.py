@@ -7,8 +7,8 @@ real thing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,12 +33,13 @@ from monitor.store.interface import (
 from monitor.store.memory import MemoryStore
 from monitor.store.records import Filters, Requeued, TopicActivity
 from monitor.store.sql import SqlStore
-from monitor.stories import StoryRules, story_features
+from monitor.stories import Assignment, Candidate, StoryFeatures, story_features
+from monitor.stories.stage import AssignStory
 from monitor.text import detect_language
 
 SEEDS = ROOT / "seeds"
 NOW = datetime(2024, 10, 22, 8, 0, tzinfo=UTC)
-RULES = StoryRules()
+ASSIGN_STORY = AssignStory()
 CHANNELS = ("webhook:x", "email")
 EVERY_CHANNEL = Routes(default=CHANNELS)
 MINUTE = timedelta(minutes=1)
@@ -89,7 +90,7 @@ def store_one(
     store: Store, new: NewArticle, *topics: str, routes: Routes = EVERY_CHANNEL, now: datetime = NOW
 ) -> object:
     matches = [TopicMatch(topic, 0.5, ("bytedance",), snippet="<mark>ByteDance</mark>") for topic in topics]
-    (outcome,) = store.store_articles([ToStore(new, matches)], routes, RULES, now)
+    (outcome,) = store.store_articles([ToStore(new, matches)], routes, ASSIGN_STORY, now)
     return outcome
 
 
@@ -115,6 +116,36 @@ def test_the_three_language_story_is_one_story_with_one_alert_per_topic_and_chan
     assert not heise.new_story and heise.signal.startswith(("same event", "near-copy"))
     # One alert per (topic, story, channel): the story's first ByteDance AI match alerts, the others don't.
     assert [s.alerts for s in (intern, heise, french, other)] == [2, 0, 2, 2]
+
+
+@dataclass
+class NeverJoins:
+    """A story decision that starts a story for every article, after noting the candidates offered."""
+
+    offered: list[list[int]] = field(default_factory=list)
+    window: timedelta = ASSIGN_STORY.window
+
+    def keys(self, features: StoryFeatures) -> list[str]:
+        return ASSIGN_STORY.keys(features)
+
+    def __call__(self, features: StoryFeatures, candidates: Sequence[Candidate]) -> Assignment:
+        self.offered.append([candidate.article_id for candidate in candidates])
+        return Assignment(None, 0.0, "new story")
+
+
+def test_the_story_decision_handed_in_chooses_among_the_candidates_the_store_finds(store: Store) -> None:
+    never = NeverJoins()
+    stored = [
+        store.store_articles([ToStore(article(store, seed(prefix), url, feed=feed), [])], EVERY_CHANNEL, never, NOW)[0]
+        for prefix, url, feed in (
+            ("000", "https://kompas.example/intern", "kompas"),
+            ("002", "https://heise.example/intern", "heise"),  # the same event: one story under AssignStory
+        )
+    ]
+    assert all(isinstance(s, StoredArticle) for s in stored)
+    intern, heise = (s for s in stored if isinstance(s, StoredArticle))
+    assert intern.new_story and heise.new_story and intern.story_id != heise.story_id
+    assert never.offered == [[], [intern.article_id]]
 
 
 def test_due_alerts_are_leased_loaded_retried_and_given_up(store: Store) -> None:
@@ -261,7 +292,7 @@ def test_an_alerted_story_queues_one_update_per_change(store: Store) -> None:
         matches = [TopicMatch(t, 0.5, ("bytedance",), snippet="<mark>ByteDance</mark>") for t in topics]
         new = article(store, doc, url, feed=feed)
         (outcome,) = store.store_articles(
-            [ToStore(new, matches)], Routes(default=("email",)), RULES, NOW, updates={"ByteDance AI"}
+            [ToStore(new, matches)], Routes(default=("email",)), ASSIGN_STORY, NOW, updates={"ByteDance AI"}
         )
         assert isinstance(outcome, StoredArticle)
         return outcome

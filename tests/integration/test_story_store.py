@@ -28,13 +28,14 @@ from monitor.store.records import Filters
 from monitor.store.sql import SqlStore
 from monitor.store.tables import Alert, Feed, described
 from monitor.store.utc import UTCDateTime
-from monitor.stories import StoryRules, index_keys, story_features
+from monitor.stories import index_keys, story_features
+from monitor.stories.stage import AssignStory
 from monitor.text import detect_language
 
 SEEDS = ROOT / "seeds"
 LABELS = yaml.safe_load((SEEDS / "labels.yaml").read_text(encoding="utf-8"))["documents"]
 NOW = datetime(2024, 10, 22, 8, 0, tzinfo=UTC)
-RULES = StoryRules()
+ASSIGN_STORY = AssignStory()
 CHANNELS = ("webhook:x", "email")
 ROUTES = Routes(default=CHANNELS)
 
@@ -89,7 +90,7 @@ def store(
     now: datetime = NOW,
     matches: tuple[TopicMatch, ...] = (),
 ) -> repository.StoredArticle | None:
-    return repository.store_article(engine, article, matches, ROUTES, RULES, now)
+    return repository.store_article(engine, article, matches, ROUTES, ASSIGN_STORY, now)
 
 
 def stored(engine: Engine, article: repository.NewArticle, now: datetime = NOW) -> int:
@@ -158,7 +159,7 @@ def test_a_batch_stores_each_article_and_keeps_the_others_when_one_fails(engine:
         engine,
         [repository.ToStore(a, (match("ByteDance AI"),)) for a in (first, broken, translation, again)],
         ROUTES,
-        RULES,
+        ASSIGN_STORY,
         NOW,
     )
     stored_first, failed, joined, duplicate = outcomes
@@ -196,7 +197,7 @@ def test_the_same_item_is_stored_once(engine: Engine) -> None:
 
 def test_an_article_outside_the_story_window_starts_a_new_story(engine: Engine) -> None:
     first = stored(engine, new_article(seed("000"), "https://kompas.example/a"))
-    later = NOW + RULES.window + timedelta(hours=6)
+    later = NOW + ASSIGN_STORY.window + timedelta(hours=6)
     german = new_article(seed("002"), "https://heise.example/b", published_at=later)
     result = store(engine, german, later)
     assert result is not None and result.new_story and result.story_id != first

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from receivers import WebhookReceiver
 from sqlalchemy.engine import Engine
-from test_story_store import NOW, RULES, match, new_article, seed
+from test_story_store import ASSIGN_STORY, NOW, match, new_article, seed
 
 from monitor.alerts import outbox
 from monitor.config import Config, parse_config
 from monitor.model import Document
-from monitor.service import alert_channels
+from monitor.service import alert_channels, delivery_policy
 from monitor.store import notices, repository
 from monitor.store.db import create_engine, transaction, upgrade
 from monitor.store.sql import SqlStore
@@ -73,7 +73,7 @@ def test_a_story_that_gains_a_third_outlet_then_a_new_language_sends_exactly_two
     def store(doc: Document, url: str, feed_id: int, *topics: str) -> repository.StoredArticle:
         found = tuple(match(t) for t in topics)
         result = repository.store_article(
-            engine, new_article(doc, url, feed_id=feed_id), found, routes, RULES, NOW, updates=updates
+            engine, new_article(doc, url, feed_id=feed_id), found, routes, ASSIGN_STORY, NOW, updates=updates
         )
         assert result is not None
         return result
@@ -123,4 +123,4 @@ def test_a_story_that_gains_a_third_outlet_then_a_new_language_sends_exactly_two
 
 async def deliver(cfg: Config, engine: Engine) -> outbox.DeliveryStats:
     async with alert_channels(cfg) as channels:
-        return await outbox.Dispatcher(SqlStore(engine), channels, cfg.alerts, "test").deliver_due()
+        return await outbox.Dispatcher(SqlStore(engine), channels, delivery_policy(cfg), "test").deliver_due()

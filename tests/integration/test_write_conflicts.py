@@ -23,7 +23,8 @@ from monitor.model import Document, Routes
 from monitor.store.db import create_engine
 from monitor.store.interface import NewArticle, Stored, StoredArticle, ToStore
 from monitor.store.sql import SqlStore
-from monitor.stories import StoryRules, story_features
+from monitor.stories import story_features
+from monitor.stories.stage import AssignStory
 from monitor.text import detect_language
 
 NOW = datetime(2024, 10, 22, 8, 0, tzinfo=UTC)
@@ -64,7 +65,7 @@ def test_a_batch_that_loses_a_deadlock_is_stored_again(request: pytest.FixtureRe
     kompas, heise = feeds["kompas"], feeds["heise"]
 
     def put(batch: list[NewArticle], at: datetime) -> list[Stored]:
-        return store.store_articles([ToStore(a, []) for a in batch], Routes(), StoryRules(), at)
+        return store.store_articles([ToStore(a, []) for a in batch], Routes(), AssignStory(), at)
 
     first = [new(kompas, seed("000"), "https://kompas.example/a"), new(kompas, seed("001"), "https://kompas.example/b")]
     story_a, story_b = (o.story_id for o in put(first, NOW) if isinstance(o, StoredArticle))

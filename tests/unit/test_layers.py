@@ -62,16 +62,6 @@ LAYERS: dict[str, tuple[str, ...]] = {
 # the code (a circle between two packages is one even when no module imports itself).
 PACKAGES = ("monitor.alerts", "monitor.store", "monitor.stories", "monitor.topics")
 
-# Known debt: imports that break the rules today, each to go when its cause is fixed
-# (issue 15). test_every_exception_is_still_needed fails once one is no longer needed,
-# so this list only shrinks.
-EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
-    {
-        # Adapters reading the config schema instead of being handed what they need.
-        ("monitor.alerts.outbox", "monitor.config"),  # AlertsConfig, for the retry settings
-    }
-)
-
 
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
@@ -143,13 +133,6 @@ def find_circle(graph: Mapping[str, Iterable[str]]) -> list[str] | None:
     return None
 
 
-def without_exceptions(graph: Mapping[str, set[str]]) -> dict[str, set[str]]:
-    return {
-        module: {target for target in targets if (module, target) not in EXCEPTIONS}
-        for module, targets in graph.items()
-    }
-
-
 def package_graph(graph: Mapping[str, set[str]]) -> dict[str, set[str]]:
     """The graph with each package in PACKAGES as one node."""
 
@@ -179,25 +162,18 @@ def test_every_module_has_a_layer() -> None:
 
 
 def test_no_import_circle_between_modules() -> None:
-    # No exceptions here: a circle between modules is never accepted.
     circle = find_circle(import_graph())
     assert circle is None, "import circle: " + " -> ".join(circle or [])
 
 
 def test_no_import_circle_between_packages() -> None:
-    circle = find_circle(package_graph(without_exceptions(import_graph())))
+    circle = find_circle(package_graph(import_graph()))
     assert circle is None, "import circle between packages: " + " -> ".join(circle or [])
 
 
 def test_no_import_runs_up_a_layer() -> None:
-    upward = upward_imports(without_exceptions(import_graph()))
+    upward = upward_imports(import_graph())
     assert not upward, "imports from a lower layer to a higher one:\n" + "\n".join(upward)
-
-
-def test_every_exception_is_still_needed() -> None:
-    graph = import_graph()
-    paid = sorted(f"{module} -> {target}" for module, target in EXCEPTIONS if target not in graph.get(module, set()))
-    assert not paid, f"no longer imported: remove from EXCEPTIONS in tests/test_layers.py: {paid}"
 
 
 # --- the checks themselves find what they are for ----------------------------------------------
