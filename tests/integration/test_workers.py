@@ -209,3 +209,24 @@ def test_a_worker_without_topics_says_so_instead_of_matching_nothing() -> None:
             pool.close()
 
     asyncio.run(main())
+
+
+def test_the_modules_answers_need_are_imported_as_the_first_worker_starts() -> None:
+    """Unpickling an answer imports its classes' modules: the pool imports them first, on a thread."""
+    import sys
+
+    sys.modules.pop("colorsys", None)  # a module nothing here has a use for
+
+    async def main() -> None:
+        pool = WorkerPool(workers=1, answers_from=("colorsys",))
+        try:
+            assert await pool.run(abs, -1) == 1
+            for _ in range(100):
+                if "colorsys" in sys.modules:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            pool.close()
+
+    asyncio.run(main())
+    assert "colorsys" in sys.modules
