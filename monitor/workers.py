@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from multiprocessing import spawn
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -96,6 +97,8 @@ def analyse(
 
 
 # --- the process pool -------------------------------------------------------------------------
+
+MAIN_PATH_VARIABLE = "MONITOR_WORKER_MAIN"  # the parent's main script, for the fork server to load
 
 WORKER_NICENESS = 10  # added to the monitor's own: its event loop gets a core before the workers
 
@@ -353,9 +356,15 @@ def _process_factory() -> Callable[..., BaseProcess]:
         return multiprocessing.get_context("spawn").Process
     # Not "fork": this process has threads, which a forked child would inherit half-way;
     # a fork server that has loaded the parsers once starts each worker quickly and shares
-    # that memory. "__main__" too: else every worker imports the main module again.
+    # that memory. The main module too: else every worker runs it again (the console
+    # script, or a benchmark's imports: 0.1-0.5 s of CPU each), and the fork server's own
+    # "__main__" preload never loads it (Python 3.11 hands it no main path), so
+    # monitor.preload does, from the path given here.
+    main_path = spawn.get_preparation_data("worker").get("init_main_from_path")
+    if main_path:
+        os.environ[MAIN_PATH_VARIABLE] = main_path
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", "monitor.preload"])
+    context.set_forkserver_preload(["monitor.preload"])
     return context.Process
 
 

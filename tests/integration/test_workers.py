@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 
 import feedparser
 import pytest
@@ -230,3 +233,31 @@ def test_the_modules_answers_need_are_imported_as_the_first_worker_starts() -> N
 
     asyncio.run(main())
     assert "colorsys" in sys.modules
+
+
+def test_the_main_script_runs_once_in_the_fork_server_not_in_every_worker(tmp_path: Path) -> None:
+    """multiprocessing runs the parent's main script in each new process; the fork server runs it for all."""
+    script = tmp_path / "main.py"
+    script.write_text(
+        f"""
+import asyncio, os
+from monitor.workers import WorkerPool
+
+with open({str(tmp_path / "runs")!r}, "a") as runs:  # one line per process that runs this script
+    runs.write(__name__ + "\\n")
+
+async def main():
+    pool = WorkerPool(workers=2)
+    try:
+        pids = await asyncio.gather(*(pool.run(os.getpid) for _ in range(6)))
+    finally:
+        pool.close()
+    assert len(set(pids)) == 2, pids
+
+if __name__ == "__main__":
+    asyncio.run(main())
+""",
+        encoding="utf-8",
+    )
+    subprocess.run([sys.executable, str(script)], check=True, timeout=60)
+    assert (tmp_path / "runs").read_text(encoding="utf-8").split() == ["__main__", "__mp_main__"]
