@@ -363,6 +363,8 @@ def _process_factory() -> Callable[..., BaseProcess]:
     main_path = spawn.get_preparation_data("worker").get("init_main_from_path")
     if main_path:
         os.environ[MAIN_PATH_VARIABLE] = main_path
+    else:  # (python -c, python -m): not a parent's, inherited with the environment
+        os.environ.pop(MAIN_PATH_VARIABLE, None)
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["monitor.preload"])
     return context.Process
