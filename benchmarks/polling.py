@@ -1,7 +1,7 @@
 """Benchmark: one `monitor poll` cycle over 2,000 local feeds, against a naive loop.
 
     .venv/bin/python benchmarks/polling.py [--feeds 2000] [--hosts 100] [--runs 3] [--profile]
-        [--database postgresql+psycopg://user@127.0.0.1:5432/postgres]
+        [--stalls] [--database postgresql+psycopg://user@127.0.0.1:5432/postgres]
 
 A local site (benchmarks/_server.py: asyncio, its own process, 100 loopback addresses so
 the per-host cap acts as it would on the internet) serves the feeds. Each feed has a few
@@ -26,7 +26,9 @@ trafilatura.extract), and trafilatura.extract alone is timed on the same pages.
 
 The event loop's stalls are measured in both parts by a probe task that sleeps 5 ms in a
 loop and records how late it wakes (p50, p99 and the longest): a stall there delays
-every fetch in flight. By default the database is a SQLite file; `--database` takes the
+every fetch in flight. With `--stalls`, each stall longer than 50 ms is printed with
+what the event loop's thread was running meanwhile (its stack, sampled every 10 ms by a
+thread while the probe is overdue). By default the database is a SQLite file; `--database` takes the
 URL of a PostgreSQL server the benchmark may create databases on (it creates
 `bench_warm`, then copies it as `bench_run` for every measured cycle).
 """
@@ -48,6 +50,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -299,6 +302,7 @@ class PartFigures:
     page_failures: int = 0
     errors: list[str] = field(default_factory=list)
     lags: list[float] = field(default_factory=list)  # seconds the loop woke the probe late
+    stalls: list[tuple[float, str]] = field(default_factory=list)  # (seconds, what ran) with --stalls
 
     def lag_ms(self) -> str:
         if not self.lags:
@@ -314,35 +318,73 @@ class PartFigures:
         )
 
 
+STALL_SECONDS = 0.05  # --stalls prints the event loop's stalls longer than this
+STALL_SAMPLE_EVERY = 0.01
+STALL_FRAMES = 4  # innermost frames of the loop thread's stack shown per stall, and the innermost monitor one
+
+
+def _where(stack: traceback.StackSummary) -> str:
+    """The innermost frames of a stack, and the innermost one in the monitor's own code."""
+    shown = list(reversed(stack))[:STALL_FRAMES]
+    ours = next((f for f in reversed(stack) if f"{os.sep}monitor{os.sep}" in f.filename), None)
+    if ours is not None and ours not in shown:
+        shown += [ours]
+    return " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in shown)
+
+
 class LagProbe:
     """A task that sleeps ``period`` in a loop and records how late the event loop wakes it:
-    how long the loop was blocked (by a database write, a parse...) while it waited."""
+    how long the loop was blocked (by a database write, a parse...) while it waited.
 
-    def __init__(self, into: list[float], period: float = 0.005) -> None:
-        self.into, self.period = into, period
+    With ``stalls``, a thread samples the loop thread's stack while the probe is overdue
+    by more than ``STALL_SECONDS``, and each such stall is recorded with the stack seen
+    most often during it.
+    """
+
+    def __init__(self, into: list[float], period: float = 0.005, stalls: list[tuple[float, str]] | None = None) -> None:
+        self.into, self.period, self.stalls = into, period, stalls
         self._task: asyncio.Task[None] | None = None
+        self._due = float("inf")  # when the probe should wake next (perf_counter)
+        self._seen: Counter[str] = Counter()  # stacks sampled during the current stall
+        self._watching = threading.Event()
 
     async def _run(self) -> None:
         while True:
             started = time.perf_counter()
+            self._due = started + self.period
             await asyncio.sleep(self.period)
-            self.into.append(max(0.0, time.perf_counter() - started - self.period))
+            lag = max(0.0, time.perf_counter() - started - self.period)
+            self._due = float("inf")
+            self.into.append(lag)
+            if self.stalls is not None and lag > STALL_SECONDS:
+                seen = self._seen.most_common(1)
+                self.stalls.append((lag, seen[0][0] if seen else "(not sampled: the GIL was held throughout)"))
+            self._seen = Counter()
+
+    def _watch(self, loop_thread: int) -> None:
+        while not self._watching.wait(STALL_SAMPLE_EVERY):
+            if time.perf_counter() - self._due > STALL_SECONDS and (frame := sys._current_frames().get(loop_thread)):
+                self._seen[_where(traceback.extract_stack(frame))] += 1
 
     async def __aenter__(self) -> LagProbe:
         self._task = asyncio.create_task(self._run())
+        if self.stalls is not None:
+            watcher = threading.Thread(target=self._watch, args=(threading.get_ident(),), daemon=True)
+            watcher.start()
         return self
 
     async def __aexit__(self, *_: object) -> None:
         assert self._task is not None
+        self._watching.set()
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
 
 
-async def _poll(runtime: Any, names: list[str], part: PartFigures) -> None:
+async def _poll(runtime: Any, names: list[str], part: PartFigures, stalls: bool = False) -> None:
     started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(names), CLAIM_BATCH):
-        async with LagProbe(part.lags):
+        async with LagProbe(part.lags, stalls=part.stalls if stalls else None):
             report, _ = await runtime.poll(tuple(names[start : start + CLAIM_BATCH]))
         for feed in report.feeds:
             part.feeds += 1
@@ -376,6 +418,7 @@ def _measure(
     unchanged: list[str],
     changed: list[str],
     profile: bool,
+    stalls: bool,
     out: multiprocessing.connection.Connection,
 ) -> None:
     """The measured cycle, in a fresh process so its memory is the cycle's own; on the
@@ -394,7 +437,7 @@ def _measure(
             for part, names, index in ((quiet, unchanged, 0), (busy, changed, 1)):
                 if profilers:
                     profilers[index].enable()
-                await _poll(runtime, names, part)
+                await _poll(runtime, names, part, stalls)
                 if profilers:
                     profilers[index].disable()
             profile_text = ""
@@ -410,10 +453,12 @@ def _measure(
     run_loop(go())
 
 
-def measured_cycle(config_path: Path, unchanged: list[str], changed: list[str], profile: bool) -> dict[str, Any]:
+def measured_cycle(
+    config_path: Path, unchanged: list[str], changed: list[str], profile: bool, stalls: bool
+) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_measure, args=(str(config_path), unchanged, changed, profile, send))
+    child = context.Process(target=_measure, args=(str(config_path), unchanged, changed, profile, stalls, send))
     child.start()
     send.close()  # so that recv() ends with EOFError if the child dies
     try:
@@ -459,7 +504,7 @@ def measured_cycles(
         for path in saved.iterdir():
             shutil.copy(path, directory / path.name)
         site.reset_stats()
-        figures = measured_cycle(config_path, unchanged, changed, args.profile)
+        figures = measured_cycle(config_path, unchanged, changed, args.profile, args.stalls)
         figures["served"] = site.stats()
         busy: PartFigures = figures["busy"]
         print(
@@ -469,6 +514,9 @@ def measured_cycles(
             f"CPU per article: main process {busy.cpu_main / max(1, busy.stored) * 1000:.1f} ms, "
             f"workers {figures['workers_cpu'] / max(1, busy.stored) * 1000:.1f} ms"
         )
+        for title, part in (("unchanged", figures["quiet"]), ("changed", busy)):
+            for seconds, stack in part.stalls:
+                print(f"   stall in the {title} part: {seconds * 1000:.0f} ms in {stack}")
         runs.append(figures)
     runs.sort(key=lambda figures: rate(figures["busy"].stored, figures["busy"].seconds))
     median = runs[(len(runs) - 1) // 2]  # of an even count, the slower middle one
@@ -660,6 +708,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, help="fetch.max_connections (default: config's)")
     parser.add_argument("--workers", type=int, help="polling.workers (default: config's)")
     parser.add_argument("--profile", action="store_true", help="cProfile both parts (slows them)")
+    parser.add_argument(
+        "--stalls",
+        action="store_true",
+        help=f"print each event-loop stall over {STALL_SECONDS * 1000:.0f} ms and what ran",
+    )
     parser.add_argument(
         "--runs", type=int, default=3, help="measured cycles (and trafilatura passes); the median is reported"
     )

@@ -415,7 +415,11 @@ async def running(
     reclaim_dead_workers_leases(store, owner)  # a crashed predecessor's feeds are polled now, not in a lease
     fetcher = Fetcher(fetch_limits(config))
     # Started by the first document that needs parsing: a cycle of 304s forks nothing.
-    pool = WorkerPool(workers=config.polling.workers, setup=partial(workers.install_topics, topics))
+    pool = WorkerPool(
+        workers=config.polling.workers,
+        setup=partial(workers.install_topics, topics),
+        answers_from=workers.ANSWER_MODULES,
+    )
     alert_client = webhook_client(config)
     channels = channel_registry(config.alerts, alert_client)
     services = Services(

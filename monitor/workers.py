@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import multiprocessing
 import os
 import pickle
 import signal
 import socket
 import struct
+import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from multiprocessing import spawn
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -41,6 +44,10 @@ T = TypeVar("T")
 # --- what a worker holds and runs --------------------------------------------------------------
 
 _installed: dict[str, TopicSet] = {}  # this worker's topics, set once by install_topics
+
+# Where the classes of what the workers send back live (Analysed and its StoryFeatures,
+# ParsedFeed): the pool's ``answers_from``, and loaded in the fork server.
+ANSWER_MODULES = ("monitor.analysis", "monitor.feeds", "monitor.stories.features")
 
 
 @functools.cache
@@ -60,6 +67,8 @@ def preload() -> None:
 
     py3langid.classify("warm up")  # the model loads on first use
     text.words("warm-up — 豆包")  # the word splitter's Unicode patterns compile on first use
+    for module in ANSWER_MODULES:  # the stages themselves: else each new worker imports them
+        importlib.import_module(module)
 
 
 def install_topics(topics: TopicSet) -> None:
@@ -88,6 +97,8 @@ def analyse(
 
 
 # --- the process pool -------------------------------------------------------------------------
+
+MAIN_PATH_VARIABLE = "MONITOR_WORKER_MAIN"  # the parent's main script, for the fork server to load
 
 WORKER_NICENESS = 10  # added to the monitor's own: its event loop gets a core before the workers
 
@@ -161,7 +172,7 @@ class _Worker:
 
 
 class WorkerPool:
-    """``workers`` processes, each document within ``timeout``; no threads in this process.
+    """``workers`` processes, each document within ``timeout``; no helper threads for the hand-overs.
 
     Each worker has its own socket, read and written by the event loop, so handing over a
     document and taking its result cost no thread and no lock (ProcessPoolExecutor's
@@ -180,10 +191,17 @@ class WorkerPool:
         timeout: float = 20.0,
         max_tasks_per_child: int = 1000,
         setup: Callable[[], None] | None = None,
+        answers_from: Sequence[str] = (),
     ):
-        """``setup`` (picklable, e.g. a ``functools.partial``) runs once in each new worker."""
+        """``setup`` (picklable, e.g. a ``functools.partial``) runs once in each new worker.
+
+        ``answers_from``: the modules that define what the workers send back. Reading the
+        first answer would import them, on the event loop (numpy for story features: a
+        150 ms stall of every fetch in flight); they are imported on a thread instead,
+        while the first worker starts, which takes longer.
+        """
         self.workers, self.timeout, self.max_tasks_per_child = workers, timeout, max_tasks_per_child
-        self.setup = setup
+        self.setup, self.answers_from = setup, tuple(answers_from)
         self.rebuilds = 0  # workers replaced because a document was too slow or crashed one
         self.started = 0  # worker processes started: none until the first document (a cycle of 304s)
         self._new_process: Callable[..., BaseProcess] | None = None  # set up with the first worker
@@ -269,6 +287,8 @@ class WorkerPool:
             ours, theirs = socket.socketpair()
             if self._new_process is None:
                 self._new_process = _process_factory()
+                if self.answers_from:
+                    threading.Thread(target=_import, args=(self.answers_from,), daemon=True).start()
             worker = _Worker(self._new_process(target=_serve, args=(theirs, self.setup), daemon=True), ours)
             self._workers.append(worker)
             self.started += 1
@@ -326,14 +346,27 @@ class WorkerPool:
             await asyncio.wait([worker.lifetime])
 
 
+def _import(modules: tuple[str, ...]) -> None:
+    for module in modules:
+        importlib.import_module(module)
+
+
 def _process_factory() -> Callable[..., BaseProcess]:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn").Process
     # Not "fork": this process has threads, which a forked child would inherit half-way;
     # a fork server that has loaded the parsers once starts each worker quickly and shares
-    # that memory. "__main__" too: else every worker imports the main module again.
+    # that memory. The main module too: else every worker runs it again (the console
+    # script, or a benchmark's imports: 0.1-0.5 s of CPU each), and the fork server's own
+    # "__main__" preload never loads it (Python 3.11 hands it no main path), so
+    # monitor.preload does, from the path given here.
+    main_path = spawn.get_preparation_data("worker").get("init_main_from_path")
+    if main_path:
+        os.environ[MAIN_PATH_VARIABLE] = main_path
+    else:  # (python -c, python -m): not a parent's, inherited with the environment
+        os.environ.pop(MAIN_PATH_VARIABLE, None)
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", "monitor.preload"])
+    context.set_forkserver_preload(["monitor.preload"])
     return context.Process
 
 

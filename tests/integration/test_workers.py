@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 
 import feedparser
 import pytest
@@ -209,3 +212,52 @@ def test_a_worker_without_topics_says_so_instead_of_matching_nothing() -> None:
             pool.close()
 
     asyncio.run(main())
+
+
+def test_the_modules_answers_need_are_imported_as_the_first_worker_starts() -> None:
+    """Unpickling an answer imports its classes' modules: the pool imports them first, on a thread."""
+    import sys
+
+    sys.modules.pop("colorsys", None)  # a module nothing here has a use for
+
+    async def main() -> None:
+        pool = WorkerPool(workers=1, answers_from=("colorsys",))
+        try:
+            assert await pool.run(abs, -1) == 1
+            for _ in range(100):
+                if "colorsys" in sys.modules:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            pool.close()
+
+    asyncio.run(main())
+    assert "colorsys" in sys.modules
+
+
+def test_the_main_script_runs_once_in_the_fork_server_not_in_every_worker(tmp_path: Path) -> None:
+    """multiprocessing runs the parent's main script in each new process; the fork server runs it for all."""
+    script = tmp_path / "main.py"
+    script.write_text(
+        f"""
+import asyncio, os
+from monitor.workers import WorkerPool
+
+with open({str(tmp_path / "runs")!r}, "a") as runs:  # one line per process that runs this script
+    runs.write(__name__ + "\\n")
+
+async def main():
+    pool = WorkerPool(workers=2)
+    try:
+        pids = await asyncio.gather(*(pool.run(os.getpid) for _ in range(6)))
+    finally:
+        pool.close()
+    assert len(set(pids)) == 2, pids
+
+if __name__ == "__main__":
+    asyncio.run(main())
+""",
+        encoding="utf-8",
+    )
+    subprocess.run([sys.executable, str(script)], check=True, timeout=60)
+    assert (tmp_path / "runs").read_text(encoding="utf-8").split() == ["__main__", "__mp_main__"]

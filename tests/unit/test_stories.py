@@ -240,3 +240,27 @@ def test_ledes_naming_other_weekdays_never_join_even_as_copies() -> None:
     monday = Candidate(article_id=1, story_id=7, features=report("Montag", "1,39"))
     assert assign(report("Dienstag", "0,84"), [monday]).story_id is None
     assert assign(report("Montag", "1,41"), [monday]).story_id == 7
+
+
+def test_weekdays_found_as_the_look_behind_pattern_finds_them() -> None:
+    """``_weekdays`` checks "not inside a word" itself, for speed: the same days as the plain pattern."""
+    import re
+
+    from monitor.stories import features
+    from monitor.text import normalize
+
+    names = sorted(features._WEEKDAY_NUMBER, key=len, reverse=True)
+    plain = re.compile(
+        "|".join(re.escape(n) if features._CJK_CHAR.match(n) else rf"(?<!\w){re.escape(n)}(?!\w)" for n in names)
+    )
+    ledes = [normalize(path.read_text(encoding="utf-8"))[:1000] for path in sorted(SEEDS.glob("*.txt"))]
+    for name in names:  # each name alone, glued to words, digits, underscores and CJK on either side
+        ledes += [
+            f"{before}{name}{after}"
+            for before in ("", " ", "x", "_", "7", "日", "в ")
+            for after in ("", " ", "s", "_", "日")
+        ]
+    ledes += ["montagmontag montag", "ввв среду в среду", "星期一星期二x周三", "senin,selasa;rabu.kamis"]
+    for lede in ledes:
+        expected = tuple(sorted({features._WEEKDAY_NUMBER[m.group()] for m in plain.finditer(lede)}))
+        assert features._weekdays(lede) == expected, lede
