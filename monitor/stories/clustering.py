@@ -238,16 +238,16 @@ def signals(a: StoryFeatures, b: StoryFeatures, at_least: float | None = None) -
         copy=copy_similarity(a, b),
         shared=(*names[:4], *numbers[:2], *dates[:2]),
     )
-    if at_least is not None and _logit(probability(found)) + max(0.0, _WEIGHT["headline_names_missing"]) < _logit(
-        at_least
-    ):
+    # The missing headline names can only lower the probability when their weight is negative.
+    most_it_adds = max(0.0, decision.COEFFICIENTS[_HEADLINE_NAMES_MISSING])
+    if at_least is not None and _logit(probability(found)) + most_it_adds < _logit(at_least):
         return None
     a_known, b_known = set(a.names) | set(a.title_names), b_names | set(b.title_names)
     missing = max(_missing_share(a, b_known), _missing_share(b, a_known))
     return replace(found, headline_names_missing=missing) if missing else found
 
 
-_WEIGHT = dict(zip(SIGNAL_NAMES, decision.COEFFICIENTS, strict=True))
+_HEADLINE_NAMES_MISSING = SIGNAL_NAMES.index("headline_names_missing")
 
 
 def _logit(p: float) -> float:
