@@ -38,8 +38,8 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "unit")]  # fixtures; 
 from newssite import SUMMARY_CHARS  # noqa: E402
 from semeval import CORPUS, Article, Pair, labelled_pairs, scores  # noqa: E402
 
-from monitor.analysis import choose_text  # noqa: E402
-from monitor.model import REJECTED, Document  # noqa: E402
+from monitor.analysis import as_read, choose_text  # noqa: E402
+from monitor.model import Document  # noqa: E402
 from monitor.stories import StoryFeatures, index_keys, story_features  # noqa: E402
 from monitor.stories.clustering import SIGNAL_NAMES, StoryRules, other_day, signals  # noqa: E402
 
@@ -62,7 +62,7 @@ def as_the_pipeline_reads_it(article: Article) -> Document:
     """The page's text, else the feed's summary (tests/newssite.py gives the first 300
     characters), else the headline alone when neither is an article (monitor.analysis)."""
     text, source = choose_text(article.title, article.text, article.text[:SUMMARY_CHARS])
-    return Document(title=article.title, text="" if source.startswith(REJECTED) else text)
+    return as_read(Document(title=article.title, text=text, text_source=source))
 
 
 def story_corpus_pairs() -> tuple[np.ndarray, np.ndarray]:

@@ -29,6 +29,7 @@ from monitor.model import Document
 from monitor.text import detect_language, normalize, words
 
 from . import minhash
+from .countries import countries
 from .lexicon import GERMAN_COMMON_NOUNS, MONTHS, NOT_NAMES, SCALES, STOPWORDS, WEEKDAYS
 from .urls import article_lines
 
@@ -38,6 +39,7 @@ MAX_NAMES = 40
 MAX_NUMBERS = 12
 MAX_TERMS = 60
 STEM_LENGTH = 5
+MAX_COUNTRIES = 8
 
 _PERMUTATIONS = minhash.Permutations.create(NUM_PERM, seed=20241022)
 
@@ -57,6 +59,8 @@ class StoryFeatures:
     title_grams: tuple[str, ...]  # character 4-grams of the normalised headline
     terms: tuple[str, ...]  # 5-letter stems of content words, most frequent first
     weekdays: tuple[int, ...] = ()  # ISO weekdays the lede names (absent from features stored before them)
+    countries: tuple[str, ...] = ()  # ISO codes of the countries named, most named first (countries.py)
+    title_words: tuple[str, ...] = ()  # 5-letter stems of the headline's content words
 
     def to_json(self) -> str:
         data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}  # asdict deep-copies
@@ -85,6 +89,8 @@ class StoryFeatures:
                     )
                 },
                 weekdays=tuple(data.get("weekdays", ())),
+                countries=tuple(data.get("countries", ())),
+                title_words=tuple(data.get("title_words", ())),
             )
         except (ValueError, KeyError, TypeError) as error:
             raise ParseError(f"Stored story features are not valid: {error}.") from error
@@ -122,6 +128,15 @@ def story_features(doc: Document, published_at: datetime | None) -> StoryFeature
         title_grams=tuple(sorted(_grams(title_word_list) | _cjk_grams(doc.title))),
         terms=tuple(_terms([*title_word_list, *prose_words], _cjk_bigrams(f"{doc.title}\n{prose}"))),
         weekdays=_weekdays(folded[:LEDE_CHARS]),
+        countries=countries([*title_word_list, *prose_words], f"{doc.title}\n{prose}", language)[:MAX_COUNTRIES],
+        title_words=tuple(_title_words(title_word_list)),
+    )
+
+
+def _title_words(title_words: list[str]) -> dict[str, None]:
+    """The headline's content words as stems, in order (CJK characters are left to title_grams)."""
+    return dict.fromkeys(
+        word[:STEM_LENGTH] for word in title_words if len(word) >= 3 and not word.isdigit() and word not in STOPWORDS
     )
 
 
@@ -267,6 +282,7 @@ _CONTACT = re.compile(
     _CONTACT_LABELS + r"\.?\s*[:.]?\s*[+(]?\d[\d ()./-]{2,}\d"
     r"|(?<![\w.,])(?:\+\d{1,3}[ .-]?\d|\(?0\d{1,4}\)?[ /-]\d)[\d /-]{4,}\d"
     r"|(?<![\w.,])\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\d)"  # (323) 890-5500, 323-890-5500
+    r"|(?<![\w.,/])(?:\d{2,3}/|\(\d{2,3}\) ?)\d{3}[ -]?\d{2}[ -]?\d{2}(?![\d/])"  # 22/123 45 67, (22) 123-45-67
     r"|(?-i:(?:^|(?<=, ))(?:[A-Z]-)?\d{5}(?= [A-ZÄÖÜÉ][a-zäöüéèß]+))"  # 68161 Mannheim
     r"|(?-i:(?<=[A-Z]{2} )\d{5}(?:-\d{4})?\b)",  # MN 55414
     re.IGNORECASE | re.MULTILINE,
