@@ -124,7 +124,7 @@ class Signals:
     weekdays_shared: float  # 1 when both ledes name a weekday and one of them is the same
     days_apart: float  # the gap between their publication times in days (0 when one is unknown), 3 or more = 1
     copy: float  # estimated Jaccard similarity of word 3-shingles
-    countries: float  # shared countries / countries of the article that names fewer (language-neutral keys)
+    countries: float  # 1 when the country each names most is the same (a language-neutral key: DE, CN)
     headline_wording: float  # Dice coefficient of the headlines' word stems, when both are in one language
     shared: tuple[str, ...] = ()  # the shared names, numbers and dates, for people
 
@@ -155,7 +155,6 @@ def _dice(a: Sequence[str], b: Sequence[str]) -> float:
 
 
 NAMES_FOR_SHARE = 10
-LEADING_COUNTRIES = 3  # the countries an article is about; the others are mentioned in passing
 
 
 def _missing_share(a: StoryFeatures, b_names: set[str]) -> float:
@@ -225,7 +224,6 @@ def signals(a: StoryFeatures, b: StoryFeatures, at_least: float | None = None) -
     same_language = a.language is not None and a.language == b.language
     day_points = sum(1.0 if len(d) == 5 else 0.5 for d in dates)
     a_days, b_days = {d for d in a.dates if len(d) == 5}, {d for d in b.dates if len(d) == 5}
-    a_countries, b_countries = a.countries[:LEADING_COUNTRIES], b.countries[:LEADING_COUNTRIES]
     found = Signals(
         names=min(1.0, len(names) / 5),
         name_share=len(leading) / fewer if fewer else 0.0,
@@ -242,9 +240,7 @@ def signals(a: StoryFeatures, b: StoryFeatures, at_least: float | None = None) -
         weekdays_shared=1.0 if set(a.weekdays) & set(b.weekdays) else 0.0,
         days_apart=_days_apart(a, b),
         copy=copy_similarity(a, b),
-        countries=len(set(a_countries) & set(b_countries)) / min(len(a_countries), len(b_countries))
-        if a_countries and b_countries
-        else 0.0,
+        countries=1.0 if a.countries[:1] and a.countries[:1] == b.countries[:1] else 0.0,
         headline_wording=_dice(a.title_words, b.title_words) if same_language else 0.0,
         shared=(*names[:4], *numbers[:2], *dates[:2]),
     )

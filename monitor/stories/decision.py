@@ -5,22 +5,22 @@ tuning pairs (see docs/stories.md for how they were fitted and measured). Do not
 by hand: change the signals or the script, and fit again.
 """
 
-INTERCEPT = -2.9710
+INTERCEPT = -3.0984
 COEFFICIENTS = (  # in the order of clustering.SIGNAL_NAMES
-    +1.7226,  # names
-    +2.0894,  # name_share
-    +2.3668,  # numbers
-    +0.2996,  # dates
-    +4.2312,  # headline
-    +1.3637,  # text_same_language
-    +7.2245,  # text_across_languages
-    -0.6846,  # headline_names_missing
-    -0.7915,  # headline_numbers_missing
-    -1.7342,  # dates_differ
-    +0.6714,  # weekdays_shared
-    -5.5269,  # days_apart
-    +0.4509,  # copy
-    +0.0000,  # countries
-    +0.0000,  # headline_wording
+    +1.5819,  # names
+    +2.0292,  # name_share
+    +2.8587,  # numbers
+    +0.1035,  # dates
+    +4.0735,  # headline
+    +1.9972,  # text_same_language
+    +7.1696,  # text_across_languages
+    -0.7343,  # headline_names_missing
+    -0.8406,  # headline_numbers_missing
+    -1.7119,  # dates_differ
+    +0.6155,  # weekdays_shared
+    -5.5776,  # days_apart
+    +0.0534,  # copy
+    +0.6602,  # countries
+    +0.5699,  # headline_wording
 )
-THRESHOLD = 0.53  # best out-of-fold F0.5 (precision first) that keeps the seeds and the story corpus
+THRESHOLD = 0.48  # best out-of-fold F0.5 (precision first) that keeps the seeds and the story corpus

@@ -280,7 +280,7 @@ _CONTACT_LABELS = (
 )
 _CONTACT = re.compile(
     _CONTACT_LABELS + r"\.?\s*[:.]?\s*[+(]?\d[\d ()./-]{2,}\d"
-    r"|(?<![\w.,])(?:\+\d{1,3}[ .-]?\d|\(?0\d{1,4}\)?[ /-]\d)[\d /-]{4,}\d"
+    r"|(?<![\w.,])(?:\+\d{1,3}[ .-]?\d|\(?0\d{1,4}\)?(?: ?/ ?|[ -])\d)[\d /-]{4,}\d"  # 0162 / 201 3290
     r"|(?<![\w.,])\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\d)"  # (323) 890-5500, 323-890-5500
     r"|(?<![\w.,/])(?:\d{2,3}/|\(\d{2,3}\) ?)\d{3}[ -]?\d{2}[ -]?\d{2}(?![\d/])"  # 22/123 45 67, (22) 123-45-67
     r"|(?-i:(?:^|(?<=, ))(?:[A-Z]-)?\d{5}(?= [A-ZÄÖÜÉ][a-zäöüéèß]+))"  # 68161 Mannheim
@@ -437,8 +437,8 @@ def _dates(text: str) -> tuple[list[str], str, list[int]]:
     return list(dict.fromkeys(found)), "".join([*pieces, text[last:]]), number_starts
 
 
-_NUMBER = re.compile(
-    r"(?<![\w.,])(?:"
+_NUMBER = re.compile(  # not after a word and a hyphen: COVID-19, G-20, MH-17 are names
+    r"(?<![\w.,])(?<![^\W\d_]-)(?:"
     r"(?P<dot>\d{1,3}(?:\.\d{3})+(?:,\d+)?)"  # 8.000 / 1.234,5 (id, de)
     r"|(?P<comma>\d{1,3}(?:,\d{3})+(?:\.\d+)?)"  # 8,000 / 1,234.5 (en)
     r"|(?P<space>\d{1,3}(?: \d{3})+(?:,\d+)?)"  # 8 000 (fr)
