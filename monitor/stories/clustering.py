@@ -112,7 +112,7 @@ class Signals:
     """What two articles share, each signal in [0, 1]; ``decision.COEFFICIENTS`` weighs them."""
 
     names: float  # shared names, 5 or more = 1
-    name_share: float  # shared names / names of the article that has fewer (its ten leading ones)
+    name_share: float  # shared names / names of the article that has fewer (its ten leading ones, 3 at least)
     numbers: float  # shared specific numbers, 3 or more = 1
     dates: float  # shared days (1 each) and months (0.5 each), 2 or more = 1
     headline: float  # Dice coefficient of the headlines' character n-grams
@@ -155,6 +155,7 @@ def _dice(a: Sequence[str], b: Sequence[str]) -> float:
 
 
 NAMES_FOR_SHARE = 10
+FEWEST_NAMES_FOR_SHARE = 3  # one name shared out of one is no evidence that all of them are
 
 
 def _missing_share(a: StoryFeatures, b_names: set[str]) -> float:
@@ -226,7 +227,7 @@ def signals(a: StoryFeatures, b: StoryFeatures, at_least: float | None = None) -
     a_days, b_days = {d for d in a.dates if len(d) == 5}, {d for d in b.dates if len(d) == 5}
     found = Signals(
         names=min(1.0, len(names) / 5),
-        name_share=len(leading) / fewer if fewer else 0.0,
+        name_share=len(leading) / max(fewer, FEWEST_NAMES_FOR_SHARE) if fewer else 0.0,
         numbers=min(1.0, len(numbers) / 3),
         dates=min(1.0, day_points / 2),
         headline=_dice(a.title_grams, b.title_grams),

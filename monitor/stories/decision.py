@@ -5,22 +5,22 @@ tuning pairs (see docs/stories.md for how they were fitted and measured). Do not
 by hand: change the signals or the script, and fit again.
 """
 
-INTERCEPT = -3.0984
+INTERCEPT = -3.0640
 COEFFICIENTS = (  # in the order of clustering.SIGNAL_NAMES
-    +1.5819,  # names
-    +2.0292,  # name_share
-    +2.8587,  # numbers
-    +0.1035,  # dates
-    +4.0735,  # headline
-    +1.9972,  # text_same_language
-    +7.1696,  # text_across_languages
-    -0.7343,  # headline_names_missing
-    -0.8406,  # headline_numbers_missing
-    -1.7119,  # dates_differ
-    +0.6155,  # weekdays_shared
-    -5.5776,  # days_apart
-    +0.0534,  # copy
-    +0.6602,  # countries
-    +0.5699,  # headline_wording
+    +1.5749,  # names
+    +1.8328,  # name_share
+    +2.9963,  # numbers
+    +0.0583,  # dates
+    +3.9589,  # headline
+    +2.0838,  # text_same_language
+    +7.4893,  # text_across_languages
+    -0.6762,  # headline_names_missing
+    -0.8208,  # headline_numbers_missing
+    -1.7256,  # dates_differ
+    +0.5635,  # weekdays_shared
+    -5.6216,  # days_apart
+    +0.0081,  # copy
+    +0.6592,  # countries
+    +0.6836,  # headline_wording
 )
-THRESHOLD = 0.48  # best out-of-fold F0.5 (precision first) that keeps the seeds and the story corpus
+THRESHOLD = 0.47  # best out-of-fold F0.5 (precision first) that keeps the seeds and the story corpus
