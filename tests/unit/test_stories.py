@@ -240,3 +240,29 @@ def test_ledes_naming_other_weekdays_never_join_even_as_copies() -> None:
     monday = Candidate(article_id=1, story_id=7, features=report("Montag", "1,39"))
     assert assign(report("Dienstag", "0,84"), [monday]).story_id is None
     assert assign(report("Montag", "1,41"), [monday]).story_id == 7
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "codes"),
+    [
+        ("de", "Deutschland und Frankreich; die Kanzlerin Deutschlands", ("DE", "FR")),
+        ("fr", "L'Allemagne et les États-Unis", ("DE", "US")),
+        ("ru", "Канцлер Германии прилетела в США", ("DE", "US")),
+        ("pl", "Rozmowy w Chinach, sankcje wobec Rosji i Chin", ("CN", "RU")),
+        ("ar", "الولايات المتحدة والصين", ("US", "CN")),
+        ("zh", "德国总理访问中国，中国外交部表示欢迎", ("CN", "DE")),
+        ("tr", "ABD'nin Türkiye politikası", ("US", "TR")),
+        ("en", "Turkey for Thanksgiving in Georgia; Michael Jordan", ()),  # names that are mostly other words
+        ("pl", "Dane z Samoa? Sama nie wiem", ("WS",)),  # no case endings on a short stem: dane, sama are words
+    ],
+)
+def test_countries_are_one_code_in_every_language(language: str, text: str, codes: tuple[str, ...]) -> None:
+    from monitor.stories.countries import countries
+    from monitor.text import words
+
+    assert countries(words(text), text, language) == codes
+
+
+def test_numbers_that_are_part_of_a_name_or_a_phone_number_are_not_the_storys() -> None:
+    text = "COVID-19 und G-20: 1.200 Fälle. Kontakt 22/123 45 67 oder 0162 / 201 3290."
+    assert story_features(Document("Fälle", text), None).numbers == ("1200",)
