@@ -114,19 +114,21 @@ def countries(tokens: Sequence[str], text: str, language: str | None) -> tuple[s
     names = _names(language)
     endings = ENDINGS.get(language or "", ())
     suffixes = SUFFIXES.get(language or "", ())
+    inflected = bool(endings or suffixes or language == "ar")  # else a word is a name only whole
+    single, several = names.single, names.several
     found: Counter[str] = Counter()
-    i = 0
-    while i < len(tokens):
-        token, size = tokens[i], 1
+    after = 0  # the end of the last multi-word name
+    for i, token in enumerate(tokens):  # most words are no name: one or two dict look-ups each
+        if i < after:
+            continue
         code = None
-        for named, named_code in names.several.get(token, ()):  # "united states" before "united"
+        for named, named_code in several.get(token, ()):  # "united states" before "united"
             if tuple(tokens[i : i + len(named)]) == named:
-                code, size = named_code, len(named)
+                code, after = named_code, i + len(named)
                 break
-        code = code or _one_word(token, names, endings, suffixes)
+        code = code or single.get(token) or (_inflected(token, names, endings, suffixes) if inflected else None)
         if code:
             found[code] += 1
-        i += size
     if names.cjk and _CJK.search(text):
         folded = normalize(text)
         for name, code in names.cjk.items():
@@ -135,9 +137,8 @@ def countries(tokens: Sequence[str], text: str, language: str | None) -> tuple[s
     return tuple(code for code, _ in found.most_common())
 
 
-def _one_word(token: str, names: _Names, endings: Sequence[str], suffixes: Sequence[str]) -> str | None:
-    if code := names.single.get(token):
-        return code
+def _inflected(token: str, names: _Names, endings: Sequence[str], suffixes: Sequence[str]) -> str | None:
+    """The code of the name ``token`` is a form of: with a joined Arabic prefix, a suffix, or a case ending."""
     if token[:1] in ARABIC_PREFIXES and (code := names.single.get(token[1:])):
         return code
     for suffix in suffixes:
