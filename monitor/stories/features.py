@@ -7,8 +7,10 @@ Two kinds of evidence are extracted once per article and stored as JSON:
   names (``ByteDance``, ``Toutiao``), numbers normalised across notations
   (``8.000`` = ``8 000`` = ``8,000``; ``10,8 miliar`` = ``10.8 billion``), dates
   (``22/10`` = ``22. Oktober`` = ``October 22``), the weekdays the lede names (a daily
-  report of Monday is not Tuesday's), character 4-grams of the title and 5-letter word
-  stems (which also catch cognates: sabotase / Sabotage / saboté).
+  report of Monday is not Tuesday's), the countries named as language-neutral codes
+  (``Deutschland`` = ``Германии`` = ``德国`` = DE, countries.py), character 4-grams and
+  word stems of the title, and 5-letter word stems of the text (which also catch
+  cognates: sabotase / Sabotage / saboté).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ MAX_NAMES = 40
 MAX_NUMBERS = 12
 MAX_TERMS = 60
 STEM_LENGTH = 5
-MAX_COUNTRIES = 8
+MAX_COUNTRIES = 8  # enough to rank them; the decision reads the first
 
 _PERMUTATIONS = minhash.Permutations.create(NUM_PERM, seed=20241022)
 
@@ -129,15 +131,14 @@ def story_features(doc: Document, published_at: datetime | None) -> StoryFeature
         terms=tuple(_terms([*title_word_list, *prose_words], _cjk_bigrams(f"{doc.title}\n{prose}"))),
         weekdays=_weekdays(folded[:LEDE_CHARS]),
         countries=countries([*title_word_list, *prose_words], f"{doc.title}\n{prose}", language)[:MAX_COUNTRIES],
-        title_words=tuple(_title_words(title_word_list)),
+        title_words=_title_words(title_word_list),
     )
 
 
-def _title_words(title_words: list[str]) -> dict[str, None]:
+def _title_words(title_words: list[str]) -> tuple[str, ...]:
     """The headline's content words as stems, in order (CJK characters are left to title_grams)."""
-    return dict.fromkeys(
-        word[:STEM_LENGTH] for word in title_words if len(word) >= 3 and not word.isdigit() and word not in STOPWORDS
-    )
+    content = (word for word in title_words if len(word) >= 3 and not word.isdigit() and word not in STOPWORDS)
+    return tuple(dict.fromkeys(word[:STEM_LENGTH] for word in content))
 
 
 def _minhash(tokens: list[str]) -> tuple[int, ...]:
@@ -294,7 +295,7 @@ _LONGEST_LABEL, _SHORTEST_LABEL = 9, 2  # "telephone", "电话"
 def _blank_contacts(text: str) -> str:
     """``text`` with phone, fax and postcode digits blanked (same length, so offsets hold).
 
-    ``_CONTACT.sub`` would try its five patterns at every character (a third of
+    ``_CONTACT.sub`` would try its six patterns at every character (a third of
     ``story_features``' time); every match holds a run of digits, so they are tried only
     where one can start near such a run (``_contact_starts``), from left to right as
     ``sub`` does: the same matches (tests/test_story_features.py compares the two).
