@@ -75,6 +75,19 @@ def choose_text(title: str, page_text: str, summary: str, page_rejected: str | N
     return page_text or summary, f"{REJECTED}: {reason}"
 
 
+def as_read(document: Document) -> Document:
+    """``document`` as the topic matcher and the story features read it.
+
+    Rejected text is shown to people but read by nothing: not a topic match, never a copy
+    or same-event signal, so they see the title only; and not even the title when it is
+    itself wall text (a wall's first line taken for the headline: "Przykro nam, ale z
+    adresu IP... ogromną ilość połączeń"), which every page of the wall shares.
+    """
+    if not document.text_rejected:
+        return document
+    return replace(document, title="" if why_not_article("", document.title) else document.title, text="")
+
+
 def analyse(
     entry: Entry,
     feed_language: str | None,
@@ -105,9 +118,7 @@ def analyse(
     if not text and not title:
         return None
     document = Document(title=title, text=text, url=entry.url, text_source=source)
-    # Rejected text is shown to people but read by nothing: not a language sample, not a
-    # topic match, never a copy or same-event signal (the story features see the title only).
-    read = replace(document, text="") if document.text_rejected else document
+    read = as_read(document)
     document = replace(document, language=detect_language(f"{title}\n{read.text}", declared))
     read = replace(read, language=document.language)
     # The page's text is the article's text when it is the source: hashed once for both uses.

@@ -250,6 +250,16 @@ _CJK = re.compile(f"[{_CJK_RANGES}]")
 _TOKEN = re.compile(f"[{_CJK_RANGES}]|[^\\W_{_CJK_RANGES}]+")  # a CJK character is a word
 
 
+# Letters that ``normalize`` keeps (they are letters of their own, not accented ones) but
+# that scraped and typed text writes both ways: Polish "połączeń" / "polaczen", Turkish
+# "olmadığınızı" / "olmadiginizi".
+_PLAIN_LETTERS = str.maketrans({"ł": "l", "ı": "i", "ø": "o", "đ": "d"})
+
+
+def _fold(text: str) -> str:
+    return normalize(text).translate(_PLAIN_LETTERS)
+
+
 def phrases(reason: str) -> list[str]:
     """The phrases of one reason, out of its block in ``PHRASES``."""
     found: list[str] = []
@@ -273,7 +283,7 @@ def _automaton() -> ahocorasick.Automaton:
     automaton = ahocorasick.Automaton()
     for reason in _ORDER:
         for phrase in phrases(reason):
-            folded = normalize(phrase.lstrip("?").rstrip("~"))
+            folded = _fold(phrase.lstrip("?").rstrip("~"))
             starts_word = folded[:1].isalnum() and not _CJK.match(folded[:1])
             found = _Phrase(reason, phrase.startswith("?"), len(folded), starts_word, phrase.endswith("~"))
             # The same words under two reasons: the earlier reason in _ORDER keeps them.
@@ -305,7 +315,7 @@ def _tokens(normalized: str) -> list[tuple[int, int, float]]:
 
 def _segments(text: str) -> Iterable[str]:
     for piece in _SEGMENT_END.split(text):
-        folded = normalize(piece)
+        folded = _fold(piece)
         if folded:
             yield folded
 
@@ -338,7 +348,7 @@ def _wall_words(tokens: list[tuple[int, int, float]], hits: list[tuple[int, int,
 
 def _wall_phrases(title: str, text: str) -> tuple[list[str], list[list[tuple[int, int, _Phrase]]], bool]:
     """The segments of ``text``, the wall phrases in each, and whether one of them is strong."""
-    folded_title = normalize(title)
+    folded_title = _fold(title)
     segments = [segment for segment in _segments(text) if segment != folded_title]  # a repeated headline is neither
     hits = [list(_phrases_in(segment)) for segment in segments]
     # "Personal data", "has been removed", "password": news says them too. Without one

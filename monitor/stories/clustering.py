@@ -102,6 +102,8 @@ SIGNAL_NAMES = (
     "weekdays_shared",
     "days_apart",
     "copy",
+    "countries",
+    "headline_wording",
 )
 
 
@@ -110,7 +112,7 @@ class Signals:
     """What two articles share, each signal in [0, 1]; ``decision.COEFFICIENTS`` weighs them."""
 
     names: float  # shared names, 5 or more = 1
-    name_share: float  # shared names / names of the article that has fewer (its ten leading ones)
+    name_share: float  # shared names / names of the article that has fewer (its ten leading ones, 3 at least)
     numbers: float  # shared specific numbers, 3 or more = 1
     dates: float  # shared days (1 each) and months (0.5 each), 2 or more = 1
     headline: float  # Dice coefficient of the headlines' character n-grams
@@ -122,6 +124,8 @@ class Signals:
     weekdays_shared: float  # 1 when both ledes name a weekday and one of them is the same
     days_apart: float  # the gap between their publication times in days (0 when one is unknown), 3 or more = 1
     copy: float  # estimated Jaccard similarity of word 3-shingles
+    countries: float  # 1 when the country each names most is the same (a language-neutral key: DE, CN)
+    headline_wording: float  # Dice coefficient of the headlines' word stems, when both are in one language
     shared: tuple[str, ...] = ()  # the shared names, numbers and dates, for people
 
     def values(self) -> tuple[float, ...]:
@@ -151,6 +155,7 @@ def _dice(a: Sequence[str], b: Sequence[str]) -> float:
 
 
 NAMES_FOR_SHARE = 10
+FEWEST_NAMES_FOR_SHARE = 3  # one name shared out of one is no evidence that all of them are
 
 
 def _missing_share(a: StoryFeatures, b_names: set[str]) -> float:
@@ -222,7 +227,7 @@ def signals(a: StoryFeatures, b: StoryFeatures, at_least: float | None = None) -
     a_days, b_days = {d for d in a.dates if len(d) == 5}, {d for d in b.dates if len(d) == 5}
     found = Signals(
         names=min(1.0, len(names) / 5),
-        name_share=len(leading) / fewer if fewer else 0.0,
+        name_share=len(leading) / max(fewer, FEWEST_NAMES_FOR_SHARE) if fewer else 0.0,
         numbers=min(1.0, len(numbers) / 3),
         dates=min(1.0, day_points / 2),
         headline=_dice(a.title_grams, b.title_grams),
@@ -236,18 +241,20 @@ def signals(a: StoryFeatures, b: StoryFeatures, at_least: float | None = None) -
         weekdays_shared=1.0 if set(a.weekdays) & set(b.weekdays) else 0.0,
         days_apart=_days_apart(a, b),
         copy=copy_similarity(a, b),
+        countries=1.0 if a.countries[:1] and a.countries[:1] == b.countries[:1] else 0.0,
+        headline_wording=_dice(a.title_words, b.title_words) if same_language else 0.0,
         shared=(*names[:4], *numbers[:2], *dates[:2]),
     )
-    if at_least is not None and _logit(probability(found)) + max(0.0, _WEIGHT["headline_names_missing"]) < _logit(
-        at_least
-    ):
+    # The missing headline names can only lower the probability when their weight is negative.
+    most_it_adds = max(0.0, decision.COEFFICIENTS[_HEADLINE_NAMES_MISSING])
+    if at_least is not None and _logit(probability(found)) + most_it_adds < _logit(at_least):
         return None
     a_known, b_known = set(a.names) | set(a.title_names), b_names | set(b.title_names)
     missing = max(_missing_share(a, b_known), _missing_share(b, a_known))
     return replace(found, headline_names_missing=missing) if missing else found
 
 
-_WEIGHT = dict(zip(SIGNAL_NAMES, decision.COEFFICIENTS, strict=True))
+_HEADLINE_NAMES_MISSING = SIGNAL_NAMES.index("headline_names_missing")
 
 
 def _logit(p: float) -> float:

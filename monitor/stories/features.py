@@ -7,8 +7,10 @@ Two kinds of evidence are extracted once per article and stored as JSON:
   names (``ByteDance``, ``Toutiao``), numbers normalised across notations
   (``8.000`` = ``8 000`` = ``8,000``; ``10,8 miliar`` = ``10.8 billion``), dates
   (``22/10`` = ``22. Oktober`` = ``October 22``), the weekdays the lede names (a daily
-  report of Monday is not Tuesday's), character 4-grams of the title and 5-letter word
-  stems (which also catch cognates: sabotase / Sabotage / saboté).
+  report of Monday is not Tuesday's), the countries named as language-neutral codes
+  (``Deutschland`` = ``Германии`` = ``德国`` = DE, countries.py), character 4-grams and
+  word stems of the title, and 5-letter word stems of the text (which also catch
+  cognates: sabotase / Sabotage / saboté).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from monitor.model import Document
 from monitor.text import detect_language, normalize, words
 
 from . import minhash
+from .countries import countries
 from .lexicon import GERMAN_COMMON_NOUNS, MONTHS, NOT_NAMES, SCALES, STOPWORDS, WEEKDAYS
 from .urls import article_lines
 
@@ -38,6 +41,7 @@ MAX_NAMES = 40
 MAX_NUMBERS = 12
 MAX_TERMS = 60
 STEM_LENGTH = 5
+MAX_COUNTRIES = 8  # enough to rank them; the decision reads the first
 
 _PERMUTATIONS = minhash.Permutations.create(NUM_PERM, seed=20241022)
 
@@ -57,6 +61,8 @@ class StoryFeatures:
     title_grams: tuple[str, ...]  # character 4-grams of the normalised headline
     terms: tuple[str, ...]  # 5-letter stems of content words, most frequent first
     weekdays: tuple[int, ...] = ()  # ISO weekdays the lede names (absent from features stored before them)
+    countries: tuple[str, ...] = ()  # ISO codes of the countries named, most named first (countries.py)
+    title_words: tuple[str, ...] = ()  # 5-letter stems of the headline's content words
 
     def to_json(self) -> str:
         data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}  # asdict deep-copies
@@ -85,6 +91,8 @@ class StoryFeatures:
                     )
                 },
                 weekdays=tuple(data.get("weekdays", ())),
+                countries=tuple(data.get("countries", ())),
+                title_words=tuple(data.get("title_words", ())),
             )
         except (ValueError, KeyError, TypeError) as error:
             raise ParseError(f"Stored story features are not valid: {error}.") from error
@@ -122,7 +130,15 @@ def story_features(doc: Document, published_at: datetime | None) -> StoryFeature
         title_grams=tuple(sorted(_grams(title_word_list) | _cjk_grams(doc.title))),
         terms=tuple(_terms([*title_word_list, *prose_words], _cjk_bigrams(f"{doc.title}\n{prose}"))),
         weekdays=_weekdays(folded[:LEDE_CHARS]),
+        countries=countries([*title_word_list, *prose_words], f"{doc.title}\n{prose}", language)[:MAX_COUNTRIES],
+        title_words=_title_words(title_word_list),
     )
+
+
+def _title_words(title_words: list[str]) -> tuple[str, ...]:
+    """The headline's content words as stems, in order (CJK characters are left to title_grams)."""
+    content = (word for word in title_words if len(word) >= 3 and not word.isdigit() and word not in STOPWORDS)
+    return tuple(dict.fromkeys(word[:STEM_LENGTH] for word in content))
 
 
 def _minhash(tokens: list[str]) -> tuple[int, ...]:
@@ -265,8 +281,9 @@ _CONTACT_LABELS = (
 )
 _CONTACT = re.compile(
     _CONTACT_LABELS + r"\.?\s*[:.]?\s*[+(]?\d[\d ()./-]{2,}\d"
-    r"|(?<![\w.,])(?:\+\d{1,3}[ .-]?\d|\(?0\d{1,4}\)?[ /-]\d)[\d /-]{4,}\d"
+    r"|(?<![\w.,])(?:\+\d{1,3}[ .-]?\d|\(?0\d{1,4}\)?(?: ?/ ?|[ -])\d)[\d /-]{4,}\d"  # 0162 / 201 3290
     r"|(?<![\w.,])\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\d)"  # (323) 890-5500, 323-890-5500
+    r"|(?<![\w.,/])(?:\d{2,3}/|\(\d{2,3}\) ?)\d{3}[ -]?\d{2}[ -]?\d{2}(?![\d/])"  # 22/123 45 67, (22) 123-45-67
     r"|(?-i:(?:^|(?<=, ))(?:[A-Z]-)?\d{5}(?= [A-ZÄÖÜÉ][a-zäöüéèß]+))"  # 68161 Mannheim
     r"|(?-i:(?<=[A-Z]{2} )\d{5}(?:-\d{4})?\b)",  # MN 55414
     re.IGNORECASE | re.MULTILINE,
@@ -278,7 +295,7 @@ _LONGEST_LABEL, _SHORTEST_LABEL = 9, 2  # "telephone", "电话"
 def _blank_contacts(text: str) -> str:
     """``text`` with phone, fax and postcode digits blanked (same length, so offsets hold).
 
-    ``_CONTACT.sub`` would try its five patterns at every character (a third of
+    ``_CONTACT.sub`` would try its six patterns at every character (a third of
     ``story_features``' time); every match holds a run of digits, so they are tried only
     where one can start near such a run (``_contact_starts``), from left to right as
     ``sub`` does: the same matches (tests/test_story_features.py compares the two).
@@ -437,8 +454,8 @@ def _dates(text: str) -> tuple[list[str], str, list[int]]:
     return list(dict.fromkeys(found)), "".join([*pieces, text[last:]]), number_starts
 
 
-_NUMBER = re.compile(
-    r"(?<![\w.,])(?:"
+_NUMBER = re.compile(  # not after a word and a hyphen: COVID-19, G-20, MH-17 are names
+    r"(?<![\w.,])(?<![^\W\d_]-)(?:"
     r"(?P<dot>\d{1,3}(?:\.\d{3})+(?:,\d+)?)"  # 8.000 / 1.234,5 (id, de)
     r"|(?P<comma>\d{1,3}(?:,\d{3})+(?:\.\d+)?)"  # 8,000 / 1,234.5 (en)
     r"|(?P<space>\d{1,3}(?: \d{3})+(?:,\d+)?)"  # 8 000 (fr)

@@ -24,9 +24,9 @@ pytestmark = pytest.mark.skipif(not CORPUS.exists(), reason="../shared/corpora i
 
 PAIRS_PER_BATCH = 45
 PUBLISHED = datetime(2020, 1, 2, 8, 0, tzinfo=UTC)  # the corpus has no times: all within an hour
-# A little under what the pipeline reaches today (0.81 / 0.71, across languages 0.89 / 0.68;
+# A little under what the pipeline reaches today (0.79 / 0.72, across languages 0.86 / 0.69;
 # docs/stories.md): a change that makes it worse fails. Issue 13's targets are 0.85 / 0.75.
-FLOOR = {"precision": 0.78, "f1": 0.68, "across precision": 0.85, "across f1": 0.64}
+FLOOR = {"precision": 0.78, "f1": 0.71, "across precision": 0.85, "across f1": 0.68}
 
 
 def _merged(batch: list[Pair], tmp_path: Path, make_config: Any) -> list[bool]:

@@ -370,3 +370,28 @@ def test_a_rejected_text_is_read_by_nothing_but_kept() -> None:
     assert analysed.text_hash is None and analysed.page_hash is None
     title_only = analyse(Entry("h", "https://news.example/b", "Tram line approved", "", None), "en", topics, now)
     assert title_only is not None and analysed.features == title_only.features
+
+
+def test_wall_phrases_match_whether_l_is_written_with_a_stroke_or_not() -> None:
+    line = "Przykro nam, ale z adresu IP z którego się łączysz odnotowaliśmy ogromną ilość połączeń."
+    assert why_not_article("", line) == "captcha"
+    assert why_not_article("", line.replace("ł", "l")) == "captcha"
+
+
+def test_a_headline_that_is_itself_wall_text_is_not_read_either() -> None:
+    """Two captcha pages whose first line was taken for the headline were one story."""
+    topics = TopicSet.compile([TopicSpec("ip", "adresu")])
+    now = datetime.now(UTC)
+    captcha = "Przykro nam, ale z adresu IP z którego się łączysz odnotowaliśmy ogromną ilość połączeń."
+    page = f"<html><body><main><article><p>{captcha}</p><p>Twój adres IP: 192.0.2.1</p></article></main></body></html>"
+    read = [
+        analyse(Entry(guid, f"https://news.example/{guid}", captcha, "", None), "pl", topics, now, page.encode())
+        for guid in ("a", "b")
+    ]
+    assert all(found is not None and found.document.title == captcha for found in read)  # shown as it came
+    assert all(found is not None and not found.matches for found in read)
+    first, second = (found.features for found in read if found is not None)
+    assert first.title_grams == second.title_grams == () and first.names == ()
+    tram = Entry("c", "https://news.example/c", "Tram line approved", "", None)
+    news = analyse(tram, "en", topics, now, page.encode())
+    assert news is not None and news.features.title_grams  # a real headline over a wall is still read
