@@ -16,6 +16,9 @@ import json
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
+
+import yaml
 
 SECTIONS = ("Berita", "Tekno", "Bisnis", "Internasional", "Olahraga", "Otomotif", "Hiburan", "Sains", "Opini", "Video")
 
@@ -25,6 +28,19 @@ class Seed:
     title: str
     paragraphs: list[str]
     language: str
+
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def load_seeds() -> list[Seed]:
+    """The seed documents of labels.yaml, as title, paragraphs and language."""
+    labels = yaml.safe_load((SEEDS / "labels.yaml").read_text(encoding="utf-8"))
+    found = []
+    for name, label in sorted(labels["documents"].items()):
+        _, _, body = (SEEDS / name).read_text(encoding="utf-8").partition("\n")
+        found.append(Seed(label["title"], [p.strip() for p in body.split("\n") if p.strip()], label["language"]))
+    return found
 
 
 @dataclass(frozen=True)

@@ -41,14 +41,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import stories as synthetic  # noqa: E402  (benchmarks/stories.py)
-from _pages import Seed, story  # noqa: E402
+from _pages import load_seeds, story  # noqa: E402
 from postgres import create_database, postgres_server  # noqa: E402
 
 from monitor.analysis import text_identity  # noqa: E402
@@ -98,15 +97,6 @@ class Run:
 
 
 # --- the articles ---------------------------------------------------------------------------
-
-
-def load_seeds() -> list[Seed]:
-    labels = yaml.safe_load((ROOT / "seeds" / "labels.yaml").read_text(encoding="utf-8"))
-    found = []
-    for name, label in sorted(labels["documents"].items()):
-        _, _, body = (ROOT / "seeds" / name).read_text(encoding="utf-8").partition("\n")
-        found.append(Seed(label["title"], [p.strip() for p in body.split("\n") if p.strip()], label["language"]))
-    return found
 
 
 def make_batches(count: int, per_batch: int, feed_ids: Sequence[int]) -> Batches:

@@ -67,7 +67,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _pages import PAGE_STYLES, Seed, story  # noqa: E402
+from _pages import PAGE_STYLES, Seed, load_seeds, story  # noqa: E402
 from _server import BenchSite, Resource  # noqa: E402
 
 CHANGED_EVERY = 20  # 1 feed in 20 (5 %) publishes in the measured cycle
@@ -80,16 +80,6 @@ EPOCH = datetime(2024, 10, 20, 6, 0, tzinfo=UTC)
 
 
 # --- the site ------------------------------------------------------------------------------
-
-
-def load_seeds() -> list[Seed]:
-    labels = yaml.safe_load((ROOT / "seeds" / "labels.yaml").read_text(encoding="utf-8"))
-    found = []
-    for name, label in sorted(labels["documents"].items()):
-        _, _, body = (ROOT / "seeds" / name).read_text(encoding="utf-8").partition("\n")
-        paragraphs = [p.strip() for p in body.split("\n") if p.strip()]
-        found.append(Seed(label["title"], paragraphs, label["language"]))
-    return found
 
 
 def is_changed(feed: int) -> bool:

@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _pages import Seed, light_page, story  # noqa: E402
+from _pages import light_page, load_seeds, story  # noqa: E402
 from _server import BenchSite, Resource  # noqa: E402
 from postgres import postgres_server  # noqa: E402
 
@@ -64,15 +64,6 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # --- the site -------------------------------------------------------------------------------
-
-
-def load_seeds() -> list[Seed]:
-    labels = yaml.safe_load((ROOT / "seeds" / "labels.yaml").read_text(encoding="utf-8"))
-    found = []
-    for name, label in sorted(labels["documents"].items()):
-        _, _, body = (ROOT / "seeds" / name).read_text(encoding="utf-8").partition("\n")
-        found.append(Seed(label["title"], [p.strip() for p in body.split("\n") if p.strip()], label["language"]))
-    return found
 
 
 def host_of(feed: int) -> str:
