@@ -61,10 +61,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 from _pages import Story, news_page  # noqa: E402
 from postgres import postgres_server  # noqa: E402
 
-from monitor.alerts.outbox import DeliveryPolicy, Dispatcher  # noqa: E402
+from monitor.alerts.outbox import Dispatcher  # noqa: E402
 from monitor.alerts.webhook import webhook_client  # noqa: E402
 from monitor.config import AlertsConfig, WebhookConfig  # noqa: E402
-from monitor.service import channel_registry, run_loop  # noqa: E402
+from monitor.service import channel_registry, delivery_policy, run_loop  # noqa: E402
 from monitor.store.db import create_engine, reading, upgrade, writing  # noqa: E402
 from monitor.store.interface import match_key  # noqa: E402
 from monitor.store.sql import SqlStore  # noqa: E402
@@ -421,7 +421,7 @@ def drain(count: int, database: str | None, workdir: Path, *, with_slow: bool) -
             engine = create_engine(url)
             async with webhook_client({}) as client:  # as the daemon posts
                 registry = channel_registry(alerts, client)
-                dispatcher = Dispatcher(SqlStore(engine), registry, DeliveryPolicy(), f"bench:{os.getpid()}:1")
+                dispatcher = Dispatcher(SqlStore(engine), registry, delivery_policy(alerts), f"bench:{os.getpid()}:1")
                 started, cpu = time.perf_counter(), time.process_time()
                 task = asyncio.create_task(dispatcher.run(timedelta(seconds=30), lambda line: None))
                 async with httpx.AsyncClient() as probe:

@@ -192,9 +192,8 @@ def operator_watch(config: Config) -> OperatorWatch | None:
     return OperatorWatch(config.alerts.operator, config.polling.alert_after)
 
 
-def delivery_policy(config: Config) -> outbox.DeliveryPolicy:
+def delivery_policy(alerts: AlertsConfig) -> outbox.DeliveryPolicy:
     """How the dispatcher retries an alert and whom it tells of one given up."""
-    alerts = config.alerts
     return outbox.DeliveryPolicy(
         retry_for=alerts.retry_for,
         first_retry=alerts.first_retry,
@@ -393,7 +392,7 @@ class Runtime:
 async def deliver_channel(config: Config, store: Store, channel: str) -> outbox.DeliveryStats:
     """Deliver what is due on one channel now, without starting anything else (`monitor digest send`)."""
     async with alert_channels(config) as registry:
-        dispatcher = outbox.Dispatcher(store, registry, delivery_policy(config), worker_name())
+        dispatcher = outbox.Dispatcher(store, registry, delivery_policy(config.alerts), worker_name())
         return await dispatcher.deliver_channel(channel, dispatcher.clock())
 
 
@@ -443,7 +442,13 @@ async def running(
         operator=operator_watch(config),
     )
     dispatcher = outbox.Dispatcher(
-        store, channels, delivery_policy(config), owner, held=services.held, storage=services.storage, lease=lease
+        store,
+        channels,
+        delivery_policy(config.alerts),
+        owner,
+        held=services.held,
+        storage=services.storage,
+        lease=lease,
     )
     services.alerts_queued = dispatcher.wake
     runtime = Runtime(config, store, services, channels, owner, dispatcher)

@@ -63,13 +63,13 @@ class DeliveryStats:
 @dataclass(frozen=True)
 class DeliveryPolicy:
     """What the dispatcher is told of the configuration, by the composition root: how long
-    and how often an undeliverable alert is retried, and which channel hears of one given up
-    (None: no operator channel)."""
+    and how often an undeliverable alert is retried, and which channel hears of one given up.
+    No defaults of its own: the configuration's are the ones (``service.delivery_policy``)."""
 
-    retry_for: timedelta = timedelta(days=3)
-    first_retry: timedelta = timedelta(seconds=30)  # then doubling up to max_backoff
-    max_backoff: timedelta = timedelta(hours=1)
-    operator: str | None = None
+    retry_for: timedelta
+    first_retry: timedelta  # then doubling up to max_backoff
+    max_backoff: timedelta
+    operator: str | None  # None: no operator channel
 
 
 def retry_at(

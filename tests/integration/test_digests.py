@@ -184,7 +184,7 @@ def test_a_day_of_stories_gives_one_digest_per_period_across_restart_two_process
 
 async def deliver(config: Config, engine: Engine) -> outbox.DeliveryStats:
     async with alert_channels(config) as channels:
-        return await outbox.Dispatcher(SqlStore(engine), channels, delivery_policy(config), "test").deliver_due()
+        return await outbox.Dispatcher(SqlStore(engine), channels, delivery_policy(config.alerts), "test").deliver_due()
 
 
 def test_a_period_without_new_stories_sends_nothing(engine: Engine, webhook: WebhookReceiver) -> None:

@@ -147,5 +147,5 @@ def test_an_alert_given_up_tells_the_operator_once_and_an_operator_alert_given_u
 
 async def deliver(cfg: Config, engine: Engine, clock: Callable[[], datetime]) -> outbox.DeliveryStats:
     async with alert_channels(cfg) as channels:
-        dispatcher = outbox.Dispatcher(SqlStore(engine), channels, delivery_policy(cfg), "test", clock=clock)
+        dispatcher = outbox.Dispatcher(SqlStore(engine), channels, delivery_policy(cfg.alerts), "test", clock=clock)
         return await dispatcher.deliver_due()

@@ -123,4 +123,4 @@ def test_a_story_that_gains_a_third_outlet_then_a_new_language_sends_exactly_two
 
 async def deliver(cfg: Config, engine: Engine) -> outbox.DeliveryStats:
     async with alert_channels(cfg) as channels:
-        return await outbox.Dispatcher(SqlStore(engine), channels, delivery_policy(cfg), "test").deliver_due()
+        return await outbox.Dispatcher(SqlStore(engine), channels, delivery_policy(cfg.alerts), "test").deliver_due()
