@@ -50,12 +50,12 @@ import stories as synthetic  # noqa: E402  (benchmarks/stories.py)
 from _pages import load_seeds, story  # noqa: E402
 from postgres import create_database, postgres_server  # noqa: E402
 
-from monitor.analysis import text_identity  # noqa: E402
-from monitor.model import Routes, TopicMatch  # noqa: E402
+from monitor.analysis import Analysed, text_identity  # noqa: E402
+from monitor.model import Document, Routes, TopicMatch  # noqa: E402
 from monitor.pipeline import DatabaseThread  # noqa: E402
 from monitor.service import run_loop  # noqa: E402
 from monitor.store import db, repository, search  # noqa: E402
-from monitor.store.interface import NewArticle, Stored, StoredArticle, ToStore  # noqa: E402
+from monitor.store.interface import NewArticle, Stored, StoredArticle  # noqa: E402
 from monitor.store.sql import SqlStore  # noqa: E402
 from monitor.stories.stage import AssignStory  # noqa: E402
 
@@ -65,8 +65,8 @@ ROUTES = Routes(default=("webhook:bench",))
 ASSIGN_STORY = AssignStory()
 PROBE_PERIOD = 0.005
 
-Batches = list[list[ToStore]]
-Write = Callable[[list[ToStore], datetime], Awaitable[list[Stored]]]
+Batches = list[list[NewArticle]]
+Write = Callable[[list[NewArticle], datetime], Awaitable[list[Stored]]]
 
 
 @dataclass(frozen=True)
@@ -120,20 +120,10 @@ def make_batches(count: int, per_batch: int, feed_ids: Sequence[int]) -> Batches
         text = "\n".join([report.text, *page.paragraphs])
         url = f"https://site{n % FEEDS}.example/news/{n}"
         text_hash = text_identity(text)
-        new = NewArticle(
-            feed_id=feed_ids[n % len(feed_ids)],
-            guid=url,
-            url=url,
-            title=report.title,
-            text=text,
-            language=report.language,
-            published_at=published,
-            features=report.features,
-            text_hash=text_hash,
-            page_hash=text_hash,
-        )
         matches = [TopicMatch("ByteDance AI", 0.8, ("bytedance",), snippet="…")] if n % 5 == 0 else []
-        items.append(ToStore(new, matches))
+        document = Document(report.title, text, report.language, url)
+        analysed = Analysed(document, published, matches, report.features, text_hash, page_hash=text_hash)
+        items.append(NewArticle(feed_ids[n % len(feed_ids)], url, analysed))
     return [items[i : i + per_batch] for i in range(0, count, per_batch)]
 
 
@@ -146,7 +136,7 @@ async def thread_writer(url: str) -> AsyncIterator[Write]:
     store = SqlStore(db.create_engine(url))
     database = DatabaseThread()
 
-    async def write(batch: list[ToStore], now: datetime) -> list[Stored]:
+    async def write(batch: list[NewArticle], now: datetime) -> list[Stored]:
         return await database.run(store.store_articles, batch, ROUTES, ASSIGN_STORY, now)
 
     try:
@@ -169,7 +159,7 @@ async def async_writer(url: str) -> AsyncIterator[Write]:
         engine = create_async_engine(parsed, pool_pre_ping=True)
     writer = engine.execution_options(monitor_write=True)
 
-    async def write(batch: list[ToStore], now: datetime) -> list[Stored]:
+    async def write(batch: list[NewArticle], now: datetime) -> list[Stored]:
         # As repository.store_articles: the pure work before the transaction begins.
         prepared = [
             (

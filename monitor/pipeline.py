@@ -37,7 +37,6 @@ from monitor.store.interface import (
     Stored,
     StoredArticle,
     StoryDecision,
-    ToStore,
 )
 from monitor.store.utc import utcnow
 from monitor.topics import TopicSet
@@ -116,12 +115,12 @@ class ArticleWriter:
     batch. Nothing waits on a timer: a lone article is written at the loop's next turn.
     """
 
-    def __init__(self, write: Callable[[list[ToStore]], list[Stored]], database: DatabaseThread) -> None:
+    def __init__(self, write: Callable[[list[NewArticle]], list[Stored]], database: DatabaseThread) -> None:
         self._write, self._database = write, database
-        self._waiting: list[tuple[ToStore, asyncio.Future[Stored]]] = []
+        self._waiting: list[tuple[NewArticle, asyncio.Future[Stored]]] = []
         self._draining: asyncio.Task[None] | None = None
 
-    async def store(self, item: ToStore) -> StoredArticle | SiteBoilerplate | None:
+    async def store(self, item: NewArticle) -> StoredArticle | SiteBoilerplate | None:
         """Store ``item`` with the others waiting; None when it is a duplicate."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Stored] = loop.create_future()
@@ -134,7 +133,7 @@ class ArticleWriter:
         return outcome
 
     async def _drain(self) -> None:
-        batch: list[tuple[ToStore, asyncio.Future[Stored]]] = []
+        batch: list[tuple[NewArticle, asyncio.Future[Stored]]] = []
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting[:ARTICLES_PER_WRITE], self._waiting[ARTICLES_PER_WRITE:]
@@ -267,13 +266,13 @@ async def _process_entry(
     article = await _analyse(services, entry, feed_language, report)
     if article is None:
         return
-    stored = await services.writer.store(_to_store(feed, entry, article))
+    stored = await services.writer.store(NewArticle(feed.id, entry.guid, article))
     if isinstance(stored, SiteBoilerplate):
         # The site served this page text for other links too: not this article's, the feed's text instead.
         article = await services.pool.run(analyse, entry, feed_language, services.clock(), None, "", SAME_SITE_TEXT)
         if article is None:
             return
-        stored = await services.writer.store(_to_store(feed, entry, article))
+        stored = await services.writer.store(NewArticle(feed.id, entry.guid, article))
     if stored is None:
         report.duplicates += 1
         metrics.same_item()
@@ -290,26 +289,6 @@ async def _process_entry(
     report.alerts += stored.alerts
     if stored.alerts:
         services.alerts_queued()
-
-
-def _to_store(feed: FeedState, entry: Entry, article: Analysed) -> ToStore:
-    document = article.document
-    return ToStore(
-        NewArticle(
-            feed_id=feed.id,
-            guid=entry.guid,
-            url=entry.url,
-            title=document.title,
-            text=document.text,
-            language=document.language,
-            published_at=article.published_at,
-            features=article.features,
-            text_hash=article.text_hash,
-            text_source=document.text_source,
-            page_hash=article.page_hash,
-        ),
-        article.matches,
-    )
 
 
 async def _analyse(services: Services, entry: Entry, feed_language: str | None, report: FeedReport) -> Analysed | None:

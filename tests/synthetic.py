@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import random
 import string
+from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 
-from monitor.model import Document, TopicMatch
+from monitor.analysis import Analysed
+from monitor.model import PAGE, Document, TopicMatch
 from monitor.store.interface import NewArticle
 from monitor.stories import story_features
 
@@ -16,7 +19,27 @@ def z(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def article(n: int, at: datetime, feed_id: int = 1) -> NewArticle:
+def new_article(
+    document: Document,
+    url: str,
+    *,
+    feed_id: int = 1,
+    guid: str | None = None,
+    published_at: datetime | None = None,
+    matches: Iterable[TopicMatch] = (),
+    text_hash: str | None = None,
+    text_source: str = PAGE,
+    page_hash: str | None = None,
+) -> NewArticle:
+    """``document`` at ``url`` as a worker would have analysed it, from feed ``feed_id``."""
+    document = replace(document, url=url, text_source=text_source)
+    features = story_features(document, published_at)
+    analysed = Analysed(document, published_at, list(matches), features, text_hash, page_hash)
+    return NewArticle(feed_id, guid or url, analysed)
+
+
+def article(n: int, at: datetime, feed_id: int = 1, matches: Iterable[TopicMatch] = ()) -> NewArticle:
+    """Article ``n``: random words no story check will join to another."""
     rng = random.Random(n)
     words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(4, 9))) for _ in range(120)]
     doc = Document(
@@ -24,17 +47,8 @@ def article(n: int, at: datetime, feed_id: int = 1) -> NewArticle:
         text="\n".join(" ".join(words[line * 15 : line * 15 + 15]) + "." for line in range(8)),
         language="en",
     )
-    return NewArticle(
-        feed_id=feed_id,
-        guid=f"g{n}",
-        url=f"https://news{feed_id}.example/{n}",
-        title=doc.title,
-        text=doc.text,
-        language="en",
-        published_at=at,
-        features=story_features(doc, at),
-        text_hash=f"h{n}",
-    )
+    url = f"https://news{feed_id}.example/{n}"
+    return new_article(doc, url, feed_id=feed_id, guid=f"g{n}", published_at=at, matches=matches, text_hash=f"h{n}")
 
 
 def hit(topic: str) -> TopicMatch:

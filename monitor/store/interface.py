@@ -19,7 +19,10 @@ from monitor.changes import ALERT_FAILED, FEED_FAILING, FEED_RECOVERED, Operator
 from monitor.errors import ParseError, StorageError
 from monitor.model import AlertContent, Document, Outlet, Routes, TopicMatch
 
-if TYPE_CHECKING:  # the query side's records: a poll, which never asks for them, does not load them
+if TYPE_CHECKING:
+    # The workers' answer (arrives pickled), and the query side's records: a poll, which
+    # never asks for them, does not load them.
+    from monitor.analysis import Analysed
     from monitor.store.records import (
         AlertRow,
         ArticleRow,
@@ -96,17 +99,61 @@ class PollRecord:
 
 @dataclass(frozen=True, slots=True)
 class NewArticle:
+    """An analysed article and the feed entry it came from, waiting for ``store_articles``.
+
+    The worker's answer is kept whole, not copied field by field; the properties read it.
+    """
+
     feed_id: int
     guid: str
-    url: str
-    title: str
-    text: str
-    language: str | None
-    published_at: datetime | None
-    features: stories.StoryFeatures
-    text_hash: str | None  # monitor.analysis.text_identity: None for text too short to identify an item
-    text_source: str = "page"  # "page", "feed" or "rejected: <reason>" (monitor.model.Document)
-    page_hash: str | None = None  # the page's text hash when that text is the article's: the site fingerprint
+    analysed: Analysed
+
+    @property
+    def document(self) -> Document:
+        return self.analysed.document
+
+    @property
+    def url(self) -> str:
+        return self.analysed.document.url
+
+    @property
+    def title(self) -> str:
+        return self.analysed.document.title
+
+    @property
+    def text(self) -> str:
+        return self.analysed.document.text
+
+    @property
+    def language(self) -> str | None:
+        return self.analysed.document.language
+
+    @property
+    def text_source(self) -> str:
+        """ "page", "feed" or "rejected: <reason>" (``monitor.model.Document``)."""
+        return self.analysed.document.text_source
+
+    @property
+    def published_at(self) -> datetime | None:
+        return self.analysed.published_at
+
+    @property
+    def features(self) -> stories.StoryFeatures:
+        return self.analysed.features
+
+    @property
+    def matches(self) -> Sequence[TopicMatch]:
+        return self.analysed.matches
+
+    @property
+    def text_hash(self) -> str | None:
+        """``monitor.analysis.text_identity``: None for text too short to identify an item."""
+        return self.analysed.text_hash
+
+    @property
+    def page_hash(self) -> str | None:
+        """The page's text hash when that text is the article's: the site fingerprint."""
+        return self.analysed.page_hash
 
     @property
     def site(self) -> str:
@@ -135,14 +182,6 @@ class StoredArticle:
     @property
     def alerts(self) -> int:
         return len(self.queued_on)
-
-
-@dataclass(frozen=True, slots=True)
-class ToStore:
-    """One analysed article and the topics it matched, waiting for ``store_articles``."""
-
-    article: NewArticle
-    matches: Sequence[TopicMatch]
 
 
 class StoryDecision(Protocol):
@@ -367,7 +406,7 @@ class Store(Protocol):
     # --- articles, stories, matches, outbox rows
     def store_articles(
         self,
-        batch: Sequence[ToStore],
+        batch: Sequence[NewArticle],
         routes: Routes,
         assign_story: StoryDecision,
         now: datetime,

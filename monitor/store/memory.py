@@ -41,7 +41,6 @@ from monitor.store.interface import (
     Stored,
     StoredArticle,
     StoryDecision,
-    ToStore,
     WantedFeed,
     digest_key,
     feed_change,
@@ -296,19 +295,18 @@ class MemoryStore:
     # --- articles, stories, matches, outbox rows
     def store_articles(
         self,
-        batch: Sequence[ToStore],
+        batch: Sequence[NewArticle],
         routes: Routes,
         assign_story: StoryDecision,
         now: datetime,
         *,
         updates: Collection[str] = (),
     ) -> list[Stored]:
-        return [self._store_one(item, routes, assign_story, now, updates) for item in batch]
+        return [self._store_one(new, routes, assign_story, now, updates) for new in batch]
 
     def _store_one(
-        self, item: ToStore, routes: Routes, assign_story: StoryDecision, now: datetime, updates: Collection[str]
+        self, new: NewArticle, routes: Routes, assign_story: StoryDecision, now: datetime, updates: Collection[str]
     ) -> Stored:
-        new = item.article
         page = (new.site, new.page_hash) if new.page_hash and new.site else None
         site_pages = self._site_pages.get(page, 0) if page else 0
         text_hash = None if site_pages else new.text_hash
@@ -331,10 +329,10 @@ class MemoryStore:
         similarity = assignment.similarity if joined else 1.0
         article = _Article(next(self._ids), new, new.canonical_url, text_hash, story.id, keys, now, similarity, signal)
         self._articles[article.id] = article
-        alerts = self._add_matches(article, item.matches, routes, now)
+        alerts = self._add_matches(article, new.matches, routes, now)
         if before:
             alerts += self._queue_updates(before, article, updates, now)
-        return StoredArticle(article.id, story.id, not joined, signal, len(item.matches), alerts)
+        return StoredArticle(article.id, story.id, not joined, signal, len(new.matches), alerts)
 
     def _is_duplicate(self, new: NewArticle, canonical_url: str, text_hash: str | None) -> bool:
         return any(
@@ -837,7 +835,9 @@ class MemoryStore:
                 keys += len(article.keys)
                 articles += 1
                 article.keys = []
-                article.new = replace(article.new, text="")
+                analysed = article.new.analysed
+                emptied = replace(analysed, document=replace(analysed.document, text=""))
+                article.new = replace(article.new, analysed=emptied)
         return Pruned(articles=articles, story_keys=keys)
 
     # --- operations

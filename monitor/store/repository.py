@@ -36,7 +36,6 @@ from monitor.store.interface import (
     Stored,
     StoredArticle,
     StoryDecision,
-    ToStore,
     free_name,
     given_up,
     idempotency_key,
@@ -125,7 +124,6 @@ def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
 def store_article(
     engine: Engine,
     new: NewArticle,
-    matches: Sequence[TopicMatch],
     routes: Routes,
     assign_story: StoryDecision,
     now: datetime | None = None,
@@ -138,7 +136,7 @@ def store_article(
     same canonical URL, or the same text): it is stored once. ``SiteBoilerplate`` when
     its page text is the text its site served for other links: see ``_store_one``.
     """
-    (outcome,) = store_articles(engine, [ToStore(new, matches)], routes, assign_story, now, updates=updates)
+    (outcome,) = store_articles(engine, [new], routes, assign_story, now, updates=updates)
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
@@ -146,7 +144,7 @@ def store_article(
 
 def store_articles(
     engine: Engine,
-    batch: Sequence[ToStore],
+    batch: Sequence[NewArticle],
     routes: Routes,
     assign_story: StoryDecision,
     now: datetime | None = None,
@@ -172,20 +170,20 @@ def store_articles(
     # Pure work first, so the write lock is held only for the statements.
     prepared = [
         (
-            item,
-            assign_story.keys(item.article.features),
-            item.article.features.to_json(),
-            search.indexed_text(item.article.title, item.article.text, item.article.language, item.article.text_source),
+            new,
+            assign_story.keys(new.features),
+            new.features.to_json(),
+            search.indexed_text(new.title, new.text, new.language, new.text_source),
         )
-        for item in batch
+        for new in batch
     ]
     for attempt in range(1, CONFLICT_ATTEMPTS + 1):
         last = attempt == CONFLICT_ATTEMPTS
         try:
             with writing(engine) as connection:
                 outcomes: list[Stored] = []
-                for item, keys, features, words in prepared:
-                    outcome = _store_one(connection, item, keys, features, words, routes, assign_story, now, updates)
+                for new, keys, features, words in prepared:
+                    outcome = _store_one(connection, new, keys, features, words, routes, assign_story, now, updates)
                     if not last and isinstance(outcome, Exception) and lost_a_conflict(outcome):
                         raise _LostConflict  # roll the batch back now: its locks let the other one go on
                     outcomes.append(outcome)
@@ -205,7 +203,7 @@ class _LostConflict(Exception):
 
 def _store_one(
     connection: sa.Connection,
-    item: ToStore,
+    new: NewArticle,
     keys: Sequence[str],
     features: str,
     words: IndexedText,
@@ -216,7 +214,6 @@ def _store_one(
 ) -> Stored:
     from monitor.store import search
 
-    new = item.article
     savepoint = connection.begin_nested()
     try:
         canonical_url = new.canonical_url
@@ -262,7 +259,7 @@ def _store_one(
                 {"keys": json.dumps(keys), "seen_at": now, "article_id": article_id},
             )
         search.write_index(connection, article_id, words)
-        queued_on = _add_matches(connection, article_id, story_id, item.matches, routes, now, backfill=False)
+        queued_on = _add_matches(connection, article_id, story_id, new.matches, routes, now, backfill=False)
         if before is not None:
             queued_on += notices.queue_updates(connection, before, story_id, article_id, new.feed_id, new.language, now)
         savepoint.commit()
@@ -275,7 +272,7 @@ def _store_one(
         savepoint.rollback()
         return exc
     return StoredArticle(
-        article_id, story_id, not joined, assignment.signal if joined else "first article", len(item.matches), queued_on
+        article_id, story_id, not joined, assignment.signal if joined else "first article", len(new.matches), queued_on
     )
 
 

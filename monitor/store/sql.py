@@ -25,13 +25,13 @@ from monitor.store.interface import (
     DueAlert,
     FeedState,
     HeldLeases,
+    NewArticle,
     OperatorWatch,
     PollRecord,
     Pruned,
     Store,
     Stored,
     StoryDecision,
-    ToStore,
     WantedFeed,
 )
 
@@ -97,7 +97,7 @@ class SqlStore:
     # --- articles, stories, matches, outbox rows
     def store_articles(
         self,
-        batch: Sequence[ToStore],
+        batch: Sequence[NewArticle],
         routes: Routes,
         assign_story: StoryDecision,
         now: datetime,

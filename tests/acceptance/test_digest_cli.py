@@ -26,7 +26,7 @@ def test_digest_preview_and_send_from_the_command_line(tmp_path: Path, webhook: 
     now = datetime.now(UTC)
     for n, topic in enumerate(("Harbour", "Railway", "Harbour")):
         at = now - timedelta(seconds=30 * (3 - n))
-        repository.store_article(engine, article(n, at), (hit(topic),), Routes(), AssignStory(), at)
+        repository.store_article(engine, article(n, at, matches=[hit(topic)]), Routes(), AssignStory(), at)
     engine.dispose()
     config = write_config(
         tmp_path,

@@ -17,6 +17,7 @@ from typing import Any
 
 from conftest import monitor
 from hostile import HostileServer
+from synthetic import new_article
 
 from monitor.config import load_config
 from monitor.service import open_store
@@ -237,7 +238,6 @@ def test_text_source_and_site_text_come_and_go_with_articles_in_place(database_u
     """0004 undone keeps the articles (their matches and story keys point at them); redone, they read "page"."""
     import sqlalchemy as sa
 
-    from monitor import stories
     from monitor.model import Document, Routes, TopicMatch
     from monitor.store import repository
     from monitor.store.db import create_engine, downgrade, transaction, upgrade
@@ -253,20 +253,14 @@ def test_text_source_and_site_text_come_and_go_with_articles_in_place(database_u
         document = Document(title=title, text=text * 5, language="en", url="https://courier.example/a")
         stored = repository.store_article(
             engine,
-            repository.NewArticle(
-                feed_id=1,
+            new_article(
+                document,
+                document.url,
                 guid="a",
-                url=document.url,
-                title=title,
-                text=document.text,
-                language="en",
-                published_at=None,
-                features=stories.story_features(document, None),
-                text_hash=None,
+                matches=[TopicMatch("ferries", 0.5, ("ferry",), snippet="ferry")],
                 text_source="feed",
                 page_hash="0" * 32,
             ),
-            [TopicMatch("ferries", 0.5, ("ferry",), snippet="ferry")],
             Routes(),
             AssignStory(),
         )

@@ -287,7 +287,7 @@ def test_kill_9_loses_no_update_or_digest_and_queues_no_key_twice(
     owed = parse_schedule("hourly").last_complete(utcnow() - digests.GRACE)
     at = owed.start + timedelta(minutes=1)
     repository.store_article(
-        engine, synthetic_article(1, at, feed_id=100), (digest_hit("ByteDance AI"),), Routes(), AssignStory(), at
+        engine, synthetic_article(1, at, feed_id=100, matches=[digest_hit("ByteDance AI")]), Routes(), AssignStory(), at
     )
     engine.dispose()
     feeds = [{"name": "seeds", "url": site.url("/feed.xml")}]

@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from receivers import SmtpReceiver, WebhookReceiver
 from sqlalchemy.engine import Engine
-from synthetic import article, hit, z
+from synthetic import article, hit, new_article, z
 
 from monitor import digests
 from monitor.alerts import outbox
@@ -120,7 +120,11 @@ def run_two_processes(url: str, config: Config) -> dict[int, tuple[str, datetime
         while n < len(story_times) and story_times[n] <= now and up:
             topic = topics[n % 3]
             result = repository.store_article(
-                up[0].engine, article(n, story_times[n]), (hit(topic),), config.routes(), AssignStory(), story_times[n]
+                up[0].engine,
+                article(n, story_times[n], matches=[hit(topic)]),
+                config.routes(),
+                AssignStory(),
+                story_times[n],
             )
             assert result is not None and result.new_story
             stored[result.story_id] = (topic, story_times[n])
@@ -190,7 +194,7 @@ async def deliver(config: Config, engine: Engine) -> outbox.DeliveryStats:
 def test_a_period_without_new_stories_sends_nothing(engine: Engine, webhook: WebhookReceiver) -> None:
     config = digest_config(webhook.url)
     at = z("2026-12-04T10:00:00Z")
-    repository.store_article(engine, article(1, at), (hit("Elsewhere"),), Routes(), AssignStory(), at)
+    repository.store_article(engine, article(1, at, matches=[hit("Elsewhere")]), Routes(), AssignStory(), at)
     assert digests.queue_due(SqlStore(engine), config.alerts.digests, z("2026-12-05T09:00:00Z"), {}) == 0
     assert digest_rows(engine) == []
 
@@ -209,8 +213,10 @@ alerts:
         "email.yaml",
     )
     at = z("2026-12-04T09:00:00Z")
-    hostile = dataclasses.replace(article(7, at), title="<script>alert(1)</script> Harbour & more")
-    repository.store_article(engine, hostile, (hit("Harbour"),), config.routes(), AssignStory(), at)
+    plain = article(7, at)
+    document = dataclasses.replace(plain.document, title="<script>alert(1)</script> Harbour & more")
+    hostile = new_article(document, plain.url, published_at=at, matches=[hit("Harbour")])
+    repository.store_article(engine, hostile, config.routes(), AssignStory(), at)
     assert digests.queue_due(SqlStore(engine), config.alerts.digests, z("2026-12-04T11:05:00Z"), {}) == 1  # 18:00 WIB
     assert asyncio.run(deliver(config, engine)).delivered == 1
     (mail,) = smtp.wait_for(1)

@@ -120,8 +120,7 @@ def test_an_alert_given_up_tells_the_operator_once_and_an_operator_alert_given_u
         cfg = alerts_config(team.url, ops.url)
         stored = repository.store_article(
             engine,
-            new_article(seed("000"), "https://kompas.example/1"),
-            (match("ByteDance AI"),),
+            new_article(seed("000"), "https://kompas.example/1", matches=(match("ByteDance AI"),)),
             cfg.routes(),
             ASSIGN_STORY,
         )

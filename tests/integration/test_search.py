@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,8 +20,9 @@ from conftest import monitor, new_database, one_line_error, write_config
 from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
+from synthetic import new_article
 from test_query_language import CASES
-from test_story_store import ASSIGN_STORY, ROUTES, new_article
+from test_story_store import ASSIGN_STORY, ROUTES
 from test_topics_properties import SETTINGS, VOCAB, _queries
 
 from monitor.cli import cli
@@ -62,9 +62,7 @@ def store_documents(engine: Engine, documents: list[Document]) -> list[int]:
     with transaction(engine) as session:
         session.add(Feed(id=1, name="table", url="https://table.example/feed"))
     articles = [
-        repository.ToStore(
-            _article(doc, f"https://case{index}.example/{index}" if not doc.url else f"{doc.url}?case={index}"), ()
-        )
+        _article(doc, f"https://case{index}.example/{index}" if not doc.url else f"{doc.url}?case={index}")
         for index, doc in enumerate(documents)
     ]
     outcomes = repository.store_articles(engine, articles, ROUTES, ASSIGN_STORY, NOW)
@@ -76,9 +74,8 @@ def store_documents(engine: Engine, documents: list[Document]) -> list[int]:
 
 
 def _article(doc: Document, url: str) -> repository.NewArticle:
-    article = new_article(doc, url)
     # No text identity: the table repeats texts on purpose, each case is its own article.
-    return replace(article, text_hash=None, text_source=doc.text_source)
+    return new_article(doc, url, published_at=NOW, text_source=doc.text_source)
 
 
 def table_documents() -> list[Document]:
@@ -252,7 +249,7 @@ def test_pages_follow_the_cursor_newest_first_while_articles_arrive(engine: Engi
 
     def add(text: str = "Doubao grows") -> int:
         (outcome,) = repository.store_articles(
-            engine, [repository.ToStore(_article(Document("", text, "en"), next(urls)), ())], ROUTES, ASSIGN_STORY, NOW
+            engine, [_article(Document("", text, "en"), next(urls))], ROUTES, ASSIGN_STORY, NOW
         )
         assert isinstance(outcome, repository.StoredArticle)
         return outcome.article_id
@@ -297,7 +294,7 @@ def test_a_query_with_nothing_to_narrow_on_scans_with_a_bound_and_says_so(engine
 def store_documents_after_feed(engine: Engine, documents: list[Document]) -> list[int]:
     outcomes = repository.store_articles(
         engine,
-        [repository.ToStore(_article(doc, f"https://n.example/{i}"), ()) for i, doc in enumerate(documents)],
+        [_article(doc, f"https://n.example/{i}") for i, doc in enumerate(documents)],
         ROUTES,
         ASSIGN_STORY,
         NOW,
@@ -310,14 +307,14 @@ def test_since_keeps_to_recent_articles(engine: Engine) -> None:
         session.add(Feed(id=1, name="table", url="https://table.example/feed"))
     old = repository.store_articles(
         engine,
-        [repository.ToStore(_article(Document("", "Doubao old", "en"), "https://o.example/1"), ())],
+        [_article(Document("", "Doubao old", "en"), "https://o.example/1")],
         ROUTES,
         ASSIGN_STORY,
         NOW - timedelta(days=3),
     )
     new = repository.store_articles(
         engine,
-        [repository.ToStore(_article(Document("", "Doubao new", "en"), "https://o.example/2"), ())],
+        [_article(Document("", "Doubao new", "en"), "https://o.example/2")],
         ROUTES,
         ASSIGN_STORY,
         NOW,

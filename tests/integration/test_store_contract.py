@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, new_database
+from synthetic import new_article
 
 from monitor.analysis import text_identity
 from monitor.model import Document, Routes, TopicMatch
@@ -28,12 +29,11 @@ from monitor.store.interface import (
     SiteBoilerplate,
     Store,
     StoredArticle,
-    ToStore,
 )
 from monitor.store.memory import MemoryStore
 from monitor.store.records import Filters, Requeued, TopicActivity
 from monitor.store.sql import SqlStore
-from monitor.stories import Assignment, Candidate, StoryFeatures, story_features
+from monitor.stories import Assignment, Candidate, StoryFeatures
 from monitor.stories.stage import AssignStory
 from monitor.text import detect_language
 
@@ -73,24 +73,17 @@ def seed(prefix: str) -> Document:
 def article(store: Store, doc: Document, url: str, *, feed: str = "kompas", guid: str | None = None) -> NewArticle:
     feed_id = next(state.id for state in store.claim_due_feeds("reader", NOW, names=[feed]))
     store.release_leases("reader")
-    return NewArticle(
-        feed_id=feed_id,
-        guid=guid or url,
-        url=url,
-        title=doc.title,
-        text=doc.text,
-        language=doc.language,
-        published_at=NOW,
-        features=story_features(doc, NOW),
-        text_hash=text_identity(doc.text),
-    )
+    return new_article(doc, url, feed_id=feed_id, guid=guid, published_at=NOW, text_hash=text_identity(doc.text))
 
 
 def store_one(
     store: Store, new: NewArticle, *topics: str, routes: Routes = EVERY_CHANNEL, now: datetime = NOW
 ) -> object:
-    matches = [TopicMatch(topic, 0.5, ("bytedance",), snippet="<mark>ByteDance</mark>") for topic in topics]
-    (outcome,) = store.store_articles([ToStore(new, matches)], routes, ASSIGN_STORY, now)
+    """Store ``new`` as matching ``topics``."""
+    if topics:
+        matches = [TopicMatch(topic, 0.5, ("bytedance",), snippet="<mark>ByteDance</mark>") for topic in topics]
+        new = replace(new, analysed=replace(new.analysed, matches=matches))
+    (outcome,) = store.store_articles([new], routes, ASSIGN_STORY, now)
     return outcome
 
 
@@ -136,7 +129,7 @@ class NeverJoins:
 def test_the_story_decision_handed_in_chooses_among_the_candidates_the_store_finds(store: Store) -> None:
     never = NeverJoins()
     stored = [
-        store.store_articles([ToStore(article(store, seed(prefix), url, feed=feed), [])], EVERY_CHANNEL, never, NOW)[0]
+        store.store_articles([article(store, seed(prefix), url, feed=feed)], EVERY_CHANNEL, never, NOW)[0]
         for prefix, url, feed in (
             ("000", "https://kompas.example/intern", "kompas"),
             ("002", "https://heise.example/intern", "heise"),  # the same event: one story under AssignStory
@@ -255,8 +248,8 @@ def test_a_page_text_served_for_many_links_of_a_site_is_the_sites(store: Store) 
     wall = seed("001")
     outcomes = []
     for n in range(4):
-        new = replace(article(store, seed(f"00{n}"), f"https://kompas.example/p/{n}"), page_hash="wall")
-        outcomes.append(store_one(store, replace(new, text=wall.text, text_hash=text_identity(wall.text))))
+        new = article(store, replace(seed(f"00{n}"), text=wall.text), f"https://kompas.example/p/{n}")
+        outcomes.append(store_one(store, replace(new, analysed=replace(new.analysed, page_hash="wall"))))
     first, second, *rest = outcomes
     assert isinstance(first, StoredArticle) and isinstance(second, StoredArticle)  # two copies of one text
     assert all(isinstance(o, SiteBoilerplate) for o in rest)
@@ -291,8 +284,9 @@ def test_an_alerted_story_queues_one_update_per_change(store: Store) -> None:
     def put(doc: Document, url: str, feed: str, *topics: str) -> StoredArticle:
         matches = [TopicMatch(t, 0.5, ("bytedance",), snippet="<mark>ByteDance</mark>") for t in topics]
         new = article(store, doc, url, feed=feed)
+        new = replace(new, analysed=replace(new.analysed, matches=matches))
         (outcome,) = store.store_articles(
-            [ToStore(new, matches)], Routes(default=("email",)), ASSIGN_STORY, NOW, updates={"ByteDance AI"}
+            [new], Routes(default=("email",)), ASSIGN_STORY, NOW, updates={"ByteDance AI"}
         )
         assert isinstance(outcome, StoredArticle)
         return outcome

@@ -6,12 +6,13 @@ Every test runs on SQLite and on PostgreSQL (the ``database_url`` fixture), thro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import synthetic
 import yaml
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -28,7 +29,7 @@ from monitor.store.records import Filters
 from monitor.store.sql import SqlStore
 from monitor.store.tables import Alert, Feed, described
 from monitor.store.utc import UTCDateTime
-from monitor.stories import index_keys, story_features
+from monitor.stories import index_keys
 from monitor.stories.stage import AssignStory
 from monitor.text import detect_language
 
@@ -70,27 +71,22 @@ def new_article(
     guid: str | None = None,
     feed_id: int = 1,
     published_at: datetime = NOW,
+    matches: Iterable[TopicMatch] = (),
 ) -> repository.NewArticle:
-    return repository.NewArticle(
+    """``doc`` at ``url``, with the text identity the pipeline gives it."""
+    return synthetic.new_article(
+        doc,
+        url,
         feed_id=feed_id,
-        guid=guid or url,
-        url=url,
-        title=doc.title,
-        text=doc.text,
-        language=doc.language,
+        guid=guid,
         published_at=published_at,
-        features=story_features(doc, published_at),
+        matches=matches,
         text_hash=text_identity(doc.text),
     )
 
 
-def store(
-    engine: Engine,
-    article: repository.NewArticle,
-    now: datetime = NOW,
-    matches: tuple[TopicMatch, ...] = (),
-) -> repository.StoredArticle | None:
-    return repository.store_article(engine, article, matches, ROUTES, ASSIGN_STORY, now)
+def store(engine: Engine, article: repository.NewArticle, now: datetime = NOW) -> repository.StoredArticle | None:
+    return repository.store_article(engine, article, ROUTES, ASSIGN_STORY, now)
 
 
 def stored(engine: Engine, article: repository.NewArticle, now: datetime = NOW) -> int:
@@ -151,13 +147,14 @@ def test_a_syndicated_copy_joins_its_story_and_shows_why(engine: Engine) -> None
 
 
 def test_a_batch_stores_each_article_and_keeps_the_others_when_one_fails(engine: Engine) -> None:
-    first = new_article(seed("000"), "https://kompas.example/news/1")
-    broken = new_article(seed("001"), "https://nowhere.example/1", feed_id=99)  # no such feed
-    translation = new_article(seed("002"), "https://heise.example/news/2", feed_id=2)
-    again = new_article(seed("000"), "https://kompas.example/news/1", guid="other-guid")
+    found = (match("ByteDance AI"),)
+    first = new_article(seed("000"), "https://kompas.example/news/1", matches=found)
+    broken = new_article(seed("001"), "https://nowhere.example/1", feed_id=99, matches=found)  # no such feed
+    translation = new_article(seed("002"), "https://heise.example/news/2", feed_id=2, matches=found)
+    again = new_article(seed("000"), "https://kompas.example/news/1", guid="other-guid", matches=found)
     outcomes = repository.store_articles(
         engine,
-        [repository.ToStore(a, (match("ByteDance AI"),)) for a in (first, broken, translation, again)],
+        [first, broken, translation, again],
         ROUTES,
         ASSIGN_STORY,
         NOW,
@@ -210,23 +207,20 @@ def test_an_article_outside_the_story_window_starts_a_new_story(engine: Engine) 
 def test_one_alert_per_topic_story_and_channel(engine: Engine) -> None:
     first = store(
         engine,
-        new_article(seed("000"), "https://kompas.example/a"),
-        matches=(match("ByteDance AI"), match("Doubao")),
+        new_article(seed("000"), "https://kompas.example/a", matches=(match("ByteDance AI"), match("Doubao"))),
     )
     assert first is not None and first.alerts == 4  # 2 topics x 2 channels
     joined = store(
         engine,
-        new_article(seed("002"), "https://heise.example/b", feed_id=2),
+        new_article(seed("002"), "https://heise.example/b", feed_id=2, matches=(match("ByteDance AI"),)),
         NOW + timedelta(hours=1),
-        matches=(match("ByteDance AI"),),
     )
     assert joined is not None and joined.story_id == first.story_id
     assert joined.alerts == 0 and joined.matches == 1  # matched and stored, not alerted
     other = store(
         engine,
-        new_article(seed("001"), "https://kompas.example/c"),
+        new_article(seed("001"), "https://kompas.example/c", matches=(match("ByteDance AI"),)),
         NOW + timedelta(hours=2),
-        matches=(match("ByteDance AI"),),
     )
     assert other is not None and other.story_id != first.story_id and other.alerts == 2
     rows = {(a.topic, a.story_id, a.channel) for a in SqlStore(engine).alerts()}

@@ -73,7 +73,7 @@ def test_a_story_that_gains_a_third_outlet_then_a_new_language_sends_exactly_two
     def store(doc: Document, url: str, feed_id: int, *topics: str) -> repository.StoredArticle:
         found = tuple(match(t) for t in topics)
         result = repository.store_article(
-            engine, new_article(doc, url, feed_id=feed_id), found, routes, ASSIGN_STORY, NOW, updates=updates
+            engine, new_article(doc, url, feed_id=feed_id, matches=found), routes, ASSIGN_STORY, NOW, updates=updates
         )
         assert result is not None
         return result

@@ -40,7 +40,7 @@ def story_id(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[s
         session.add(Feed(id=1, name="<i>Outlet</i> & Co", url="https://outlet.example/feed"))
     found = TopicSet.compile([TOPIC]).match(HOSTILE)
     assert found  # the topic matches, so a snippet with hits is stored
-    stored = store(engine, new_article(HOSTILE, "https://outlet.example/a?x=1&y=<2>"), matches=tuple(found))
+    stored = store(engine, new_article(HOSTILE, "https://outlet.example/a?x=1&y=<2>", matches=found))
     assert stored is not None
     engine.dispose()
     yield url, stored.story_id

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from conftest import ROOT, new_database
+from synthetic import new_article
 
 from monitor.analysis import text_identity
 from monitor.model import Document, Routes
 from monitor.store.db import create_engine
-from monitor.store.interface import NewArticle, Stored, StoredArticle, ToStore
+from monitor.store.interface import NewArticle, Stored, StoredArticle
 from monitor.store.sql import SqlStore
-from monitor.stories import story_features
 from monitor.stories.stage import AssignStory
 from monitor.text import detect_language
 
@@ -38,17 +38,7 @@ def seed(prefix: str, more: str = "") -> Document:
 
 
 def new(feed_id: int, doc: Document, url: str) -> NewArticle:
-    return NewArticle(
-        feed_id=feed_id,
-        guid=url,
-        url=url,
-        title=doc.title,
-        text=doc.text,
-        language=doc.language,
-        published_at=NOW,
-        features=story_features(doc, NOW),
-        text_hash=text_identity(doc.text),
-    )
+    return new_article(doc, url, feed_id=feed_id, published_at=NOW, text_hash=text_identity(doc.text))
 
 
 def test_a_batch_that_loses_a_deadlock_is_stored_again(request: pytest.FixtureRequest, tmp_path: Path) -> None:
@@ -65,7 +55,7 @@ def test_a_batch_that_loses_a_deadlock_is_stored_again(request: pytest.FixtureRe
     kompas, heise = feeds["kompas"], feeds["heise"]
 
     def put(batch: list[NewArticle], at: datetime) -> list[Stored]:
-        return store.store_articles([ToStore(a, []) for a in batch], Routes(), AssignStory(), at)
+        return store.store_articles(batch, Routes(), AssignStory(), at)
 
     first = [new(kompas, seed("000"), "https://kompas.example/a"), new(kompas, seed("001"), "https://kompas.example/b")]
     story_a, story_b = (o.story_id for o in put(first, NOW) if isinstance(o, StoredArticle))
