@@ -1,4 +1,4 @@
-"""CPU cost per article of each stage of `monitor.analysis.analyse`, next to trafilatura.
+"""CPU cost per article of each stage of `monitor.article.analyse`, next to trafilatura.
 
 Run: .venv/bin/python benchmarks/analysis.py [--rounds 3]
 
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from polling import EPOCH, NEW_ITEMS, article_page, load_seeds  # noqa: E402
 
-from monitor import analysis, stories  # noqa: E402
+from monitor import article, stories  # noqa: E402
 from monitor.config import load_config  # noqa: E402
 from monitor.extract import extract_article  # noqa: E402
 from monitor.model import Document, Entry  # noqa: E402
@@ -85,7 +85,7 @@ def main() -> None:
         "story_features": cpu_ms_per_item(lambda d: stories.story_features(d, EPOCH), documents, rounds),
         "text_hash": cpu_ms_per_item(lambda d: stories.text_hash(d.text), documents, rounds),
     }
-    whole = cpu_ms_per_item(lambda p: analysis.analyse(p[0], "id", topics, now, p[1]), pairs, rounds)
+    whole = cpu_ms_per_item(lambda p: article.analyse(p[0], "id", topics, now, p[1]), pairs, rounds)
 
     sizes = sorted(len(page) for page in pages)
     print(f"{len(pages)} pages ({sizes[0]}-{sizes[-1]} bytes of HTML), CPU ms per article, best of {rounds}:")

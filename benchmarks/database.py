@@ -50,7 +50,7 @@ import stories as synthetic  # noqa: E402  (benchmarks/stories.py)
 from _pages import load_seeds, story  # noqa: E402
 from postgres import create_database, postgres_server  # noqa: E402
 
-from monitor.analysis import Analysed, text_identity  # noqa: E402
+from monitor.article import Analysed, text_identity  # noqa: E402
 from monitor.model import Document, Routes, TopicMatch  # noqa: E402
 from monitor.pipeline import DatabaseThread  # noqa: E402
 from monitor.service import run_loop  # noqa: E402

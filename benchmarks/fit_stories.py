@@ -38,7 +38,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "unit")]  # fixtures; 
 from newssite import SUMMARY_CHARS  # noqa: E402
 from semeval import CORPUS, Article, Pair, labelled_pairs, scores  # noqa: E402
 
-from monitor.analysis import as_read, choose_text  # noqa: E402
+from monitor.article import as_read, choose_text  # noqa: E402
 from monitor.model import Document  # noqa: E402
 from monitor.stories import StoryFeatures, index_keys, story_features  # noqa: E402
 from monitor.stories.clustering import SIGNAL_NAMES, StoryRules, other_day, signals  # noqa: E402
@@ -60,7 +60,7 @@ def load(path: Path) -> tuple[list[Pair], dict[str, StoryFeatures]]:
 
 def as_the_pipeline_reads_it(article: Article) -> Document:
     """The page's text, else the feed's summary (tests/newssite.py gives the first 300
-    characters), else the headline alone when neither is an article (monitor.analysis)."""
+    characters), else the headline alone when neither is an article (monitor.article)."""
     text, source = choose_text(article.title, article.text, article.text[:SUMMARY_CHARS])
     return as_read(Document(title=article.title, text=text, text_source=source))
 

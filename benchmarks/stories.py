@@ -45,7 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from monitor.analysis import Analysed, text_identity
+from monitor.article import Analysed, text_identity
 from monitor.model import Document, Routes, TopicMatch
 from monitor.store import repository
 from monitor.store.db import create_engine, reading, schema_is_current, transaction, upgrade

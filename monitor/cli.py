@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from monitor import logs, output
+from monitor import cli_output, logs
 from monitor.errors import MonitorError, UsageError
 
 # Each command imports what it needs when it runs: `monitor --help` and the queries start
@@ -362,7 +362,7 @@ def match(
     for m in found:
         click.echo(f"\n{m.topic}: score {m.score:.2f}; terms {', '.join(m.terms)}")
         click.echo(f"  decided by: {m.clause}")
-        click.echo(f"  {output.highlighted(*unmarked(m.snippet))}", color=output.color())
+        click.echo(f"  {cli_output.highlighted(*unmarked(m.snippet))}", color=cli_output.color())
 
 
 def _read_document(ctx: click.Context, source: str, lang: str | None) -> Document:
@@ -424,7 +424,7 @@ def _query_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option(
         "--format",
         "fmt",
-        type=click.Choice(output.FORMATS),
+        type=click.Choice(cli_output.FORMATS),
         default="table",
         show_default=True,
         help=FORMAT_HELP,
@@ -461,7 +461,7 @@ def _filters(
 
 
 def _show(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str]) -> None:
-    click.echo(output.render(rows, fmt, columns))
+    click.echo(cli_output.render(rows, fmt, columns))
 
 
 def _json(records: Sequence[Any]) -> list[dict[str, Any]]:
@@ -538,7 +538,7 @@ def articles(ctx: click.Context, /, limit: int, fmt: str, **filters: Any) -> Non
 )
 @click.option("--cursor", metavar="CURSOR", help="Continue after the page that printed this cursor.")
 @click.option(
-    "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True, help=FORMAT_HELP
+    "--format", "fmt", type=click.Choice(cli_output.FORMATS), default="table", show_default=True, help=FORMAT_HELP
 )
 @click.pass_context
 def search(ctx: click.Context, query: str, since: str | None, limit: int, cursor: str | None, fmt: str) -> None:
@@ -656,7 +656,7 @@ def alerts_test(ctx: click.Context, channel: str) -> None:
 @cli.group(invoke_without_command=True)
 @click.option("--failing", is_flag=True, help="Only feeds that fail or are dead: the ones that need a human.")
 @click.option(
-    "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True, help=FORMAT_HELP
+    "--format", "fmt", type=click.Choice(cli_output.FORMATS), default="table", show_default=True, help=FORMAT_HELP
 )
 @click.option("--limit", type=click.IntRange(1), default=1000, show_default=True, metavar="N", help="At most N feeds.")
 @click.pass_context
@@ -729,7 +729,7 @@ def topics_test(ctx: click.Context, name: str | None, query: str | None, since: 
         for m in found.best
     ]
     if rows:
-        click.echo(output.table(rows, ["score", "article_id", "story_id", "language", "title", "terms"]))
+        click.echo(cli_output.table(rows, ["score", "article_id", "story_id", "language", "title", "terms"]))
 
 
 @feeds.command("add")
@@ -744,7 +744,7 @@ def feeds_add(ctx: click.Context, url: str, name: str | None) -> None:
     `fetch.allow_networks` only, as article links are.
     """
     from monitor.config import feed_name_from_url
-    from monitor.opml import find_feeds
+    from monitor.discovery import find_feeds
 
     found = asyncio.run(_find_feeds(_config(ctx), url, find_feeds))
     feed = found[0]
@@ -760,7 +760,7 @@ def feeds_add(ctx: click.Context, url: str, name: str | None) -> None:
 @click.pass_context
 def feeds_discover(ctx: click.Context, url: str) -> None:
     """List the feeds a web page announces (`<link rel="alternate">`), adding nothing."""
-    from monitor.opml import announced_feeds
+    from monitor.discovery import announced_feeds
 
     for feed in asyncio.run(_find_feeds(_config(ctx), url, announced_feeds)):
         click.echo(f"{feed.url}  {feed.name}".rstrip())

@@ -2,7 +2,7 @@
 
 ``extract_article`` adds the language the page declares and reads the page's
 publication date; it is a pure function of the page (no clock: whether that date is
-plausible is for ``monitor.analysis`` to say, given the time). The process pool that
+plausible is for ``monitor.article`` to say, given the time). The process pool that
 runs it lives in ``monitor.workers``.
 """
 
@@ -22,7 +22,7 @@ class Extracted:
     title: str | None
     text: str
     language: str | None  # declared by the page (<html lang>, Content-Language meta, og:locale)
-    published_at: datetime | None  # UTC, as the page states it (monitor.analysis.plausible_date checks it)
+    published_at: datetime | None  # UTC, as the page states it (monitor.article.plausible_date checks it)
 
 
 def extract_article(html: bytes, url: str, *, metadata: bool = True) -> Extracted | None:

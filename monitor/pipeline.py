@@ -43,7 +43,7 @@ from monitor.topics import TopicSet
 from monitor.workers import WorkerPool, analyse
 
 if TYPE_CHECKING:  # the analysis runs in the workers: this process never loads it
-    from monitor.analysis import Analysed
+    from monitor.article import Analysed
     from monitor.feeds import ParsedFeed
 
 log = logging.getLogger(__name__)

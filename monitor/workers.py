@@ -3,10 +3,10 @@
 ``WorkerPool`` keeps the CPU-bound work (feed parsing, and ``analyse`` for articles) off
 the event loop and bounded: a document that takes longer than the time limit is
 abandoned and its worker killed and replaced; workers are also recycled after many
-tasks, against leaks. Workers fork from a server that preloaded ``monitor.preload``
+tasks, against leaks. Workers fork from a server that preloaded ``monitor.worker_preload``
 (which runs ``preload``), so a new one is cheap.
 
-The stages a worker runs are pure (``monitor.analysis``, ``monitor.feeds``); the state a
+The stages a worker runs are pure (``monitor.article``, ``monitor.feeds``); the state a
 worker keeps between documents, its compiled topics, lives here: ``install_topics`` is
 the pool's ``setup``, and this module's ``analyse`` hands them to the pure stage.
 """
@@ -35,7 +35,7 @@ from monitor import metrics
 from monitor.errors import MonitorError, ParseError
 
 if TYPE_CHECKING:  # loaded where the work runs, in the workers: the parent only names them
-    from monitor.analysis import Analysed
+    from monitor.article import Analysed
     from monitor.model import Entry
     from monitor.topics import TopicSet
 
@@ -47,14 +47,14 @@ _installed: dict[str, TopicSet] = {}  # this worker's topics, set once by instal
 
 # Where the classes of what the workers send back live (Analysed and its StoryFeatures,
 # ParsedFeed): the pool's ``answers_from``, and loaded in the fork server.
-ANSWER_MODULES = ("monitor.analysis", "monitor.feeds", "monitor.stories.features")
+ANSWER_MODULES = ("monitor.article", "monitor.feeds", "monitor.stories.features")
 
 
 @functools.cache
 def preload() -> None:
     """Load what every worker needs before its first document, once per process.
 
-    The pool's fork server runs this (by importing ``monitor.preload``); each worker is
+    The pool's fork server runs this (by importing ``monitor.worker_preload``); each worker is
     then forked from it with the parsers and the language model already in memory
     (shared, copy-on-write), so a worker that is recycled or replaced after a stuck
     document starts in milliseconds instead of re-importing for a second.
@@ -84,16 +84,16 @@ def analyse(
     page_url: str = "",
     page_rejected: str | None = None,
 ) -> Analysed | None:
-    """``monitor.analysis.analyse`` with this worker's topics: what the pipeline hands a worker.
+    """``monitor.article.analyse`` with this worker's topics: what the pipeline hands a worker.
 
     The topics reach each worker once, when it starts, not with every article.
     """
     # Matching nothing would lose matches silently: a worker without topics is a bug.
     if "topics" not in _installed:
         raise RuntimeError("no topics in this worker process: create the WorkerPool with setup=install_topics")
-    from monitor import analysis
+    from monitor import article
 
-    return analysis.analyse(entry, feed_language, _installed["topics"], now, page, page_url, page_rejected)
+    return article.analyse(entry, feed_language, _installed["topics"], now, page, page_url, page_rejected)
 
 
 # --- the process pool -------------------------------------------------------------------------
@@ -123,7 +123,7 @@ def _receive(sock: socket.socket, size: int) -> bytearray:
 
 def _serve(sock: socket.socket, setup: Callable[[], None] | None) -> None:
     """A worker's life: run each document it is sent and send back the outcome, until EOF."""
-    preload()  # done already when forked from the fork server, which imported monitor.preload
+    preload()  # done already when forked from the fork server, which imported monitor.worker_preload
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it closes us
     # Below the event loop: it fetches, stores and feeds us, and a CPU-bound document must
@@ -359,14 +359,14 @@ def _process_factory() -> Callable[..., BaseProcess]:
     # that memory. The main module too: else every worker runs it again (the console
     # script, or a benchmark's imports: 0.1-0.5 s of CPU each), and the fork server's own
     # "__main__" preload never loads it (Python 3.11 hands it no main path), so
-    # monitor.preload does, from the path given here.
+    # monitor.worker_preload does, from the path given here.
     main_path = spawn.get_preparation_data("worker").get("init_main_from_path")
     if main_path:
         os.environ[MAIN_PATH_VARIABLE] = main_path
     else:  # (python -c, python -m): not a parent's, inherited with the environment
         os.environ.pop(MAIN_PATH_VARIABLE, None)
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["monitor.preload"])
+    context.set_forkserver_preload(["monitor.worker_preload"])
     return context.Process
 
 

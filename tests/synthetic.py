@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
-from monitor.analysis import Analysed
+from monitor.article import Analysed
 from monitor.model import PAGE, Document, TopicMatch
 from monitor.store.interface import NewArticle
 from monitor.stories import story_features

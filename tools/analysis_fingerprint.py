@@ -3,7 +3,7 @@
     python tools/analysis_fingerprint.py                 print the hash (and the CPU it took)
     python tools/analysis_fingerprint.py --dump FILE     also write one line per article: its key and hash
 
-An optimisation of ``monitor.analysis.analyse`` (extraction, language, not-article
+An optimisation of ``monitor.article.analyse`` (extraction, language, not-article
 checks, topic matching, story features, text hashes) must not change what it returns:
 run this before and after, and the two hashes are equal. The articles:
 
@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _pages import PAGE_STYLES, Story  # noqa: E402
 from polling import article_page, load_seeds  # noqa: E402
 
-from monitor.analysis import analyse  # noqa: E402
+from monitor.article import analyse  # noqa: E402
 from monitor.config import load_config  # noqa: E402
 from monitor.errors import ParseError  # noqa: E402
 from monitor.feeds import parse_feed  # noqa: E402

@@ -22,7 +22,7 @@ from monitor.model import AlertContent, Document, Outlet, Routes, TopicMatch
 if TYPE_CHECKING:
     # The workers' answer (arrives pickled), and the query side's records: a poll, which
     # never asks for them, does not load them.
-    from monitor.analysis import Analysed
+    from monitor.article import Analysed
     from monitor.store.records import (
         AlertRow,
         ArticleRow,
@@ -147,7 +147,7 @@ class NewArticle:
 
     @property
     def text_hash(self) -> str | None:
-        """``monitor.analysis.text_identity``: None for text too short to identify an item."""
+        """``monitor.article.text_identity``: None for text too short to identify an item."""
         return self.analysed.text_hash
 
     @property

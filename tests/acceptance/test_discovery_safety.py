@@ -19,9 +19,10 @@ import pytest
 from conftest import AGENT, monitor, one_line_error, write_config
 from hostile import HostileServer
 
+from monitor.discovery import announced_feeds, find_feeds
 from monitor.errors import FetchError
 from monitor.fetch import Fetcher, FetchLimits, GuardedTransport
-from monitor.opml import FeedRef, announced_feeds, find_feeds
+from monitor.opml import FeedRef
 
 FEED = (
     b"<?xml version='1.0'?><rss version='2.0'><channel><title>Local news</title>"

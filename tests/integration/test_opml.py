@@ -9,9 +9,10 @@ import pytest
 from conftest import AGENT
 from hostile import HostileServer
 
+from monitor.discovery import discover_feeds, find_feeds
 from monitor.errors import FetchError, ParseError
 from monitor.fetch import Fetcher, FetchLimits
-from monitor.opml import FeedRef, discover_feeds, find_feeds, parse_opml, render_opml
+from monitor.opml import FeedRef, parse_opml, render_opml
 
 OPML = b"""<?xml version="1.0" encoding="UTF-8"?>
 <opml version="2.0"><head><title>Subscriptions</title></head><body>

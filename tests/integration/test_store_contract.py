@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT, new_database
 from synthetic import new_article
 
-from monitor.analysis import text_identity
+from monitor.article import text_identity
 from monitor.model import Document, Routes, TopicMatch
 from monitor.store.interface import (
     LEASE,

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
-from monitor.analysis import text_identity
+from monitor.article import text_identity
 from monitor.model import Document, Routes, TopicMatch
 from monitor.store import repository
 from monitor.store.db import create_engine, downgrade, transaction, upgrade

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from conftest import ROOT, new_database
 from synthetic import new_article
 
-from monitor.analysis import text_identity
+from monitor.article import text_identity
 from monitor.model import Document, Routes
 from monitor.store.db import create_engine
 from monitor.store.interface import NewArticle, Stored, StoredArticle

@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT
 from seedsite import article_page
 
-from monitor.analysis import analyse
+from monitor.article import analyse
 from monitor.extract import declared_language, extract_article
 from monitor.model import Entry
 from monitor.topics import TopicSet

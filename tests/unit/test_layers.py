@@ -31,7 +31,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "monitor.feeds",
         "monitor.extract",
         "monitor.not_article",
-        "monitor.analysis",
+        "monitor.article",
+        "monitor.opml",
         "monitor.changes",
         "monitor.alerts.render",
         "monitor.alerts.digest",
@@ -42,11 +43,11 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # webhooks, worker processes, timers.
     "adapters": (
         "monitor.fetch",
-        "monitor.opml",  # feed discovery fetches
+        "monitor.discovery",  # fetches pages to find their feeds
         "monitor.store",
         "monitor.alerts",
         "monitor.workers",
-        "monitor.preload",
+        "monitor.worker_preload",  # the fork server imports it by name
         "monitor.scheduler",
         "monitor.logs",  # stderr, as lines or JSON events
         "monitor.systemd",  # its notify socket
@@ -55,7 +56,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # Reads the configuration, builds the adapters, runs the stages in order.
     "composition": ("monitor.config", "monitor.pipeline", "monitor.preview", "monitor.digests", "monitor.service"),
     # What a person types and reads, and what programs ask over HTTP.
-    "interface": ("monitor.cli", "monitor.output", "monitor.api", "monitor.__main__"),
+    "interface": ("monitor.cli", "monitor.cli_output", "monitor.api", "monitor.__main__"),
 }
 
 # Packages whose modules count as one unit when looking for circles between parts of

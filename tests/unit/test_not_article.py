@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 from conftest import ROOT
 
-from monitor.analysis import analyse, choose_text
+from monitor.article import analyse, choose_text
 from monitor.model import Entry
 from monitor.not_article import why_not_article
 from monitor.topics import TopicSet, TopicSpec
