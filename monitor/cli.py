@@ -912,7 +912,7 @@ def db_backup(ctx: click.Context, path: Path) -> None:
 @click.pass_context
 def db_prune(ctx: click.Context) -> None:
     """Apply `retention.articles` now, as `monitor run` does daily; prints what went."""
-    from monitor.service import log_pruned, retention_cutoff
+    from monitor.runtime import log_pruned, retention_cutoff
 
     config = _config(ctx)
     cutoff = retention_cutoff(config, datetime.now(UTC))

@@ -36,7 +36,7 @@ RETENTION_EVERY = timedelta(days=1)
 @dataclass(frozen=True)
 class Jobs:
     """What the daemon runs and how often, handed over by the composition root
-    (``monitor.service.Runtime.jobs``): the scheduler reads no configuration."""
+    (``monitor.runtime.Runtime.jobs``): the scheduler reads no configuration."""
 
     poll: Callable[[list[FeedState]], Awaitable[str | None]]  # poll claimed feeds: a line to report, if any
     claim_due: Callable[[], Awaitable[list[FeedState]]]  # lease the feeds due now

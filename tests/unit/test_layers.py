@@ -54,7 +54,14 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "monitor.metrics",  # the process's Prometheus counters and their scrape endpoint
     ),
     # Reads the configuration, builds the adapters, runs the stages in order.
-    "composition": ("monitor.config", "monitor.pipeline", "monitor.preview", "monitor.digests", "monitor.service"),
+    "composition": (
+        "monitor.config",
+        "monitor.pipeline",
+        "monitor.preview",
+        "monitor.digests",
+        "monitor.service",
+        "monitor.runtime",
+    ),
     # What a person types and reads, and what programs ask over HTTP.
     "interface": ("monitor.cli", "monitor.cli_output", "monitor.api", "monitor.__main__"),
 }
