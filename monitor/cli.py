@@ -74,10 +74,12 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool, log_format: 
       monitor match FILE        would this document match? (stores nothing)
     """
     logs.configure(log_format, verbose)
-    ctx.obj = _Settings(config_path, log_format)
+    ctx.obj = _GlobalOptions(config_path, log_format)
 
 
-class _Settings:
+class _GlobalOptions:
+    """The options given before the command (`--config`, `--log-format`), and the config they name, read once."""
+
     def __init__(self, path: str | None, log_format: str) -> None:
         self.path, self.log_format = path, log_format
         self._config: Config | None = None
@@ -93,7 +95,7 @@ class _Settings:
 
 
 def _config(ctx: click.Context) -> Config:
-    settings: _Settings = ctx.find_root().obj
+    settings: _GlobalOptions = ctx.find_root().obj
     return settings.config
 
 
@@ -231,7 +233,7 @@ def run(ctx: click.Context, and_serve: bool) -> None:
     metrics.start()  # the daemon's counters can be scraped (metrics.listen, --serve); a one-shot poll keeps none
 
     config = _config(ctx)
-    settings: _Settings = ctx.find_root().obj
+    settings: _GlobalOptions = ctx.find_root().obj
     report = logs.status_printer(settings.log_format, lambda line: click.echo(line, err=True))
     listener = _listener(config) if and_serve else None
 
