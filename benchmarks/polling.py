@@ -10,7 +10,8 @@ After a warm-up poll that gives every feed its ETag and Last-Modified, 1 feed in
 publishes 3 new items linking to article pages (by default built like a news portal's,
 65-95 KB of HTML around 3-6 KB of seed text; `--pages light`: bare 5-8 KB pages); the
 other feeds answer 304. Then one cycle is measured in a fresh process
-(`monitor.service.running(config)` + `runtime.poll(names)`), split in two timed parts:
+(`monitor.service.running(config, start_workers=True)` + `runtime.poll(names)`: the
+worker pool starts with the process, as in the daemon), split in two timed parts:
 the unchanged feeds, then the changed ones with their articles; `--runs` times (default
 3), each from the database as the warm-up left it, and the median run is reported (of an
 even number, the slower middle one), since one run's articles per second vary by about
@@ -422,7 +423,7 @@ def _measure(
 
     async def go() -> None:
         quiet, busy = PartFigures(), PartFigures()
-        async with running(config) as runtime:
+        async with running(config, start_workers=True) as runtime:  # as `monitor run` does
             out.send("started")  # the benchmark's process samples this one's tree from now on
             for part, names, index in ((quiet, unchanged, 0), (busy, changed, 1)):
                 if profilers:

@@ -235,13 +235,19 @@ async def deliver_channel(config: Config, store: Store, channel: str) -> outbox.
 
 @asynccontextmanager
 async def running(
-    config: Config, *, lease: timedelta = LEASE, wait_for_database: timedelta = timedelta(0)
+    config: Config,
+    *,
+    lease: timedelta = LEASE,
+    wait_for_database: timedelta = timedelta(0),
+    start_workers: bool = False,
 ) -> AsyncIterator[Runtime]:
     """Open the database, the HTTP clients and the worker pool; close them all after.
 
     ``lease``: how long a claimed feed or alert stays this process's without a renewal;
     a heartbeat renews the leases of the work in progress every quarter of it.
-    ``wait_for_database``: see ``open_store``.
+    ``wait_for_database``: see ``open_store``. ``start_workers``: start the worker pool
+    now, for a process that will surely need it (the daemon); else the first document
+    that needs parsing starts it, and a one-shot cycle of 304s forks nothing.
     """
     store = open_store(config, wait=wait_for_database)
     topics = compile_topics(config)
@@ -250,7 +256,6 @@ async def running(
     store.sync_feeds(config.feeds, utcnow())
     reclaim_dead_workers_leases(store, owner)  # a crashed predecessor's feeds are polled now, not in a lease
     fetcher = Fetcher(fetch_limits(config))
-    # Started by the first document that needs parsing: a cycle of 304s forks nothing.
     pool = WorkerPool(
         workers=config.polling.workers,
         setup=partial(workers.install_topics, topics),
@@ -288,6 +293,8 @@ async def running(
         lease=lease,
     )
     services.alerts_queued = dispatcher.wake
+    if start_workers:
+        pool.start()
     runtime = Runtime(config, store, services, channels, owner, dispatcher)
     heartbeat = asyncio.create_task(renew_leases(services, owner))
     try:

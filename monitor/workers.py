@@ -250,6 +250,16 @@ class WorkerPool:
                 raise ParseError(f"{_name(fn)} failed: {type(value).__name__}: {value}") from value
         raise AssertionError("unreachable")
 
+    def start(self) -> None:
+        """Start the workers now, in the background, rather than with the first document.
+
+        For a long-lived process: the fork server loads the parsers and the language model
+        (about a second of CPU) while the first feeds are fetched, not while the first new
+        articles wait for it. Call it from the event loop that will run the documents.
+        """
+        self._bind()
+        self._top_up()
+
     def close(self) -> None:
         """Stop every worker now, including one stuck inside a document."""
         workers, self._workers = self._workers, []

@@ -124,6 +124,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def test_a_started_pool_loads_its_workers_before_the_first_document() -> None:
+    async def main() -> tuple[int, int, int]:
+        pool = WorkerPool(workers=2)
+        try:
+            pool.start()
+            loading = pool.started
+            pids = set(await asyncio.gather(*(pool.run(os.getpid) for _ in range(4))))
+            return loading, len(pids), pool.started
+        finally:
+            pool.close()
+
+    loading, answered_from, started = asyncio.run(main())
+    assert loading == 2  # before any document was handed over
+    assert answered_from >= 1 and started == 2  # the documents went to those workers: no others started
+
+
 def test_workers_run_below_the_event_loop() -> None:
     # A CPU-bound document must not keep the event loop, which feeds the workers, off a core.
     async def main() -> int:
