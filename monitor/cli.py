@@ -240,7 +240,7 @@ def run(ctx: click.Context, and_serve: bool) -> None:
     async def go() -> None:
         stop = asyncio.Event()
         async with (
-            running(config, wait_for_database=DATABASE_WAIT, start_workers=True) as runtime,
+            running(config, wait_for_database=DATABASE_WAIT, eager=True) as runtime,
             supervised(stop),
         ):
             with serving_metrics(config, runtime.store) as url:

@@ -114,8 +114,8 @@ def test_a_cycle_where_every_feed_answers_304_starts_no_worker_process(
     feeds = [{"name": f"f{n}", "url": site.url(f"/{n}.xml")} for n in range(3)]
     config = load_config(make_config(f"sqlite:///{tmp_path / 'm.db'}", feeds))
 
-    async def one_cycle(start_workers: bool = False) -> tuple[list[str], int]:
-        async with running(config, start_workers=start_workers) as runtime:
+    async def one_cycle(eager: bool = False) -> tuple[list[str], int]:
+        async with running(config, eager=eager) as runtime:
             report, _ = await runtime.poll([])
             return [feed.status for feed in report.feeds], runtime.services.pool.started
 
@@ -125,6 +125,6 @@ def test_a_cycle_where_every_feed_answers_304_starts_no_worker_process(
     assert statuses == ["not modified"] * 3
     assert started == 0
     # The daemon starts them with the process, so its first new articles do not wait for them.
-    statuses, started = asyncio.run(one_cycle(start_workers=True))
+    statuses, started = asyncio.run(one_cycle(eager=True))
     assert statuses == ["not modified"] * 3
     assert started == config.polling.workers
