@@ -357,6 +357,18 @@ def _wall_phrases(title: str, text: str) -> tuple[list[str], list[list[tuple[int
     return segments, hits, strong
 
 
+def _may_have_strong_phrase(text: str) -> bool:
+    """False when no segment of ``text`` holds a strong phrase; True may be a false alarm.
+
+    One pass over the whole text folded at once, instead of cutting and folding it segment
+    by segment: folding works character by character (entities and accents stay within a
+    word) and collapses the separators between segments into one space, so each folded
+    segment is a piece of the folded text, between word boundaries as at its own ends; a
+    phrase found across two segments here (a false alarm) is then ruled out by the exact reading.
+    """
+    return any(not found.weak for _, _, found in _phrases_in(_fold(text)))
+
+
 def _wall_language(
     segments: list[str], hits: list[list[tuple[int, int, _Phrase]]]
 ) -> tuple[list[dict[str, float]], list[float]]:
@@ -388,6 +400,8 @@ def why_not_article(title: str, text: str) -> str | None:
 
     The reason is one of the constants above ("consent wall", "captcha", "paywall", ...).
     """
+    if not _may_have_strong_phrase(text):
+        return None  # most texts: the exact reading below would find no strong phrase either
     segments, hits, strong = _wall_phrases(title, text)
     if not strong:
         return None  # no phrase only a wall says: every segment counts as the article's (most texts)

@@ -15,7 +15,7 @@ from conftest import ROOT
 
 from monitor.article import analyse, choose_text
 from monitor.model import Entry
-from monitor.not_article import why_not_article
+from monitor.not_article import _may_have_strong_phrase, _wall_phrases, why_not_article
 from monitor.topics import TopicSet, TopicSpec
 
 SHARED = ROOT.parent / "shared" / "corpora" / "stories"
@@ -395,3 +395,21 @@ def test_a_headline_that_is_itself_wall_text_is_not_read_either() -> None:
     tram = Entry("c", "https://news.example/c", "Tram line approved", "", None)
     news = analyse(tram, "en", topics, now, page.encode())
     assert news is not None and news.features.title_grams  # a real headline over a wall is still read
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ok.\nWe use cookies",  # a strong phrase in a segment of its own, after a cut at a newline
+        "Done! Page not found",  # after a cut behind "!"
+        "A sentence.   Accept all cookies.",  # after a cut at spaces behind "."
+        "结束了！我不是机器人",  # after a cut behind a CJK full stop, with no space
+        "SEITE NICHT GEFUNDEN &amp; mehr",  # folded and entity-decoded as in its segment
+    ],
+)
+def test_the_whole_text_screen_misses_no_strong_phrase_a_segment_holds(text: str) -> None:
+    # why_not_article reads the text segment by segment only when one pass over the whole
+    # text finds a strong phrase: that pass must find every one the segments hold.
+    strong = _wall_phrases("", text)[2]
+    assert strong
+    assert _may_have_strong_phrase(text)
