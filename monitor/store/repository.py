@@ -23,7 +23,7 @@ from monitor import stories
 from monitor.errors import ParseError
 from monitor.model import REJECTED, AlertContent, Document, Outlet, Routes, TopicMatch
 from monitor.store import notices
-from monitor.store.db import lost_a_conflict, reading, serialised, transaction, upsert, writing
+from monitor.store.db import lost_a_conflict, reading, reading_connection, serialised, transaction, upsert, writing
 from monitor.store.interface import (
     DISCOVERED,
     OPERATOR,
@@ -90,14 +90,11 @@ def new_entries(engine: Engine, feed_id: int, entries: Sequence[tuple[str, str]]
     guids = [guid for guid, _ in entries]
     seen: set[str] = set()
     found: set[str] = set()
-    with reading(engine) as session:
-        connection = session.connection()
+    # A bare connection and statements built once: every changed feed asks, and an ORM
+    # session cost more than the two queries (0.6 -> 0.2 ms per feed on SQLite).
+    with reading_connection(engine) as connection:
         for chunk in _chunks(guids):
-            seen.update(
-                connection.execute(
-                    sa.select(_ARTICLE.c.guid).where(_ARTICLE.c.feed_id == feed_id, _ARTICLE.c.guid.in_(chunk))
-                ).scalars()
-            )
+            seen.update(connection.execute(_GUIDS_DELIVERED, {"feed_id": feed_id, "guids": chunk}).scalars())
         canonical: dict[str, list[str]] = {}
         for guid, url in entries:
             if url and guid not in seen:
@@ -106,8 +103,7 @@ def new_entries(engine: Engine, feed_id: int, entries: Sequence[tuple[str, str]]
                 except ParseError:
                     continue
         for chunk in _chunks(list(canonical)):
-            query = sa.select(_ARTICLE.c.canonical_url).where(_ARTICLE.c.canonical_url.in_(chunk))
-            for stored in connection.execute(query).scalars():
+            for stored in connection.execute(_LINKS_STORED, {"urls": chunk}).scalars():
                 found.update(canonical[stored])
     return set(guids) - seen, found
 
@@ -278,6 +274,13 @@ def _store_one(
 
 # Core statements built once: the ORM unit of work costs more than the SQL it sends here.
 _ARTICLE = SQLModel.metadata.tables["article"]
+# new_entries' two questions
+_GUIDS_DELIVERED = sa.select(_ARTICLE.c.guid).where(
+    _ARTICLE.c.feed_id == sa.bindparam("feed_id"), _ARTICLE.c.guid.in_(sa.bindparam("guids", expanding=True))
+)
+_LINKS_STORED = sa.select(_ARTICLE.c.canonical_url).where(
+    _ARTICLE.c.canonical_url.in_(sa.bindparam("urls", expanding=True))
+)
 _STORY = SQLModel.metadata.tables["story"]
 _MATCH = SQLModel.metadata.tables["match"]
 _INSERT_ARTICLE = sa.insert(_ARTICLE).returning(_ARTICLE.c.id)
