@@ -194,7 +194,7 @@ def _pss_bytes(pid: int) -> int:
     return _proc_bytes(pid, "smaps_rollup", "Pss")
 
 
-def _cpu_seconds(pid: int) -> float | None:
+def _cpu_seconds(pid: int | str) -> float | None:
     try:
         with open(f"/proc/{pid}/stat") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
@@ -289,6 +289,7 @@ class PartFigures:
     seconds: float = 0.0
     cpu_main: float = 0.0
     cpu_workers: float = 0.0  # the fork server's and the workers' during the part (from /proc)
+    cpu_threads: Counter[str] = field(default_factory=Counter)  # the main process's, per thread (from /proc)
     statuses: Counter[str] = field(default_factory=Counter)
     stored: int = 0
     page_failures: int = 0
@@ -374,7 +375,12 @@ class LagProbe:
 
 
 async def _poll(runtime: Any, names: list[str], part: PartFigures, stalls: bool = False) -> None:
-    started, cpu, workers_cpu = time.perf_counter(), time.process_time(), _descendants_cpu()
+    started, cpu, workers_cpu, threads_cpu = (
+        time.perf_counter(),
+        time.process_time(),
+        _descendants_cpu(),
+        _threads_cpu(),
+    )
     for start in range(0, len(names), CLAIM_BATCH):
         async with LagProbe(part.lags, stalls=part.stalls if stalls else None):
             report, _ = await runtime.poll(tuple(names[start : start + CLAIM_BATCH]))
@@ -388,11 +394,27 @@ async def _poll(runtime: Any, names: list[str], part: PartFigures, stalls: bool 
     part.seconds += time.perf_counter() - started
     part.cpu_main += time.process_time() - cpu
     part.cpu_workers += sum(seconds - workers_cpu.get(pid, 0.0) for pid, seconds in _descendants_cpu().items())
+    for (tid, name), seconds in _threads_cpu().items():
+        part.cpu_threads[name] += seconds - threads_cpu.get((tid, name), 0.0)
 
 
 def _descendants_cpu() -> dict[int, float]:
     """CPU seconds of each process below this one (the fork server and the workers)."""
     return {pid: cpu for pid in _children(os.getpid()) if (cpu := _cpu_seconds(pid)) is not None}
+
+
+def _threads_cpu() -> dict[tuple[int, str], float]:
+    """CPU seconds of each of this process's threads, by (thread id, kind): the event loop's
+    (the main thread), the database thread, and the others (imports, process starts)."""
+    found = {}
+    for thread in threading.enumerate():
+        if thread.native_id is None:
+            continue
+        name = thread.name
+        kind = "event loop" if thread is threading.main_thread() else "database" if "database" in name else "other"
+        if (cpu := _cpu_seconds(f"{os.getpid()}/task/{thread.native_id}")) is not None:
+            found[thread.native_id, kind] = cpu
+    return found
 
 
 def warm_up(config_path: Path) -> PartFigures:
@@ -509,7 +531,8 @@ def measured_cycles(
             f"measured cycle {number + 1}/{args.runs}: unchanged part "
             f"{rate(figures['quiet'].feeds, figures['quiet'].seconds):.0f} feeds/s, "
             f"changed part {rate(busy.stored, busy.seconds):.1f} articles/s, {busy.lag_ms()}; "
-            f"CPU per article: main process {busy.cpu_main / max(1, busy.stored) * 1000:.1f} ms, "
+            f"CPU per article: main process {busy.cpu_main / max(1, busy.stored) * 1000:.1f} ms "
+            f"({_split(busy.cpu_threads, busy.stored)}), "
             f"workers {busy.cpu_workers / max(1, busy.stored) * 1000:.1f} ms"
         )
         for title, part in (("unchanged", figures["quiet"]), ("changed", busy)):
@@ -583,6 +606,10 @@ def baseline_pass(client: httpx.Client, urls: list[str], state: dict[str, Baseli
 
 
 # --- report ---------------------------------------------------------------------------------
+
+
+def _split(seconds: Counter[str], articles: int) -> str:
+    return ", ".join(f"{kind} {cpu / max(1, articles) * 1000:.1f}" for kind, cpu in sorted(seconds.items()))
 
 
 def rate(count: float, seconds: float) -> float:
