@@ -253,11 +253,17 @@ _TOKEN = re.compile(f"[{_CJK_RANGES}]|[^\\W_{_CJK_RANGES}]+")  # a CJK character
 # Letters that ``normalize`` keeps (they are letters of their own, not accented ones) but
 # that scraped and typed text writes both ways: Polish "połączeń" / "polaczen", Turkish
 # "olmadığınızı" / "olmadiginizi".
-_PLAIN_LETTERS = str.maketrans({"ł": "l", "ı": "i", "ø": "o", "đ": "d"})
+_PLAIN_LETTERS = (("ł", "l"), ("ı", "i"), ("ø", "o"), ("đ", "d"))
 
 
 def _fold(text: str) -> str:
-    return normalize(text).translate(_PLAIN_LETTERS)
+    folded = normalize(text)
+    # Replaced one by one where present: str.translate looks every character up in a
+    # dictionary (0.3 ms for a 4 kB article), a search for one character is a C scan.
+    for letter, plain in _PLAIN_LETTERS:
+        if letter in folded:
+            folded = folded.replace(letter, plain)
+    return folded
 
 
 def phrases(reason: str) -> list[str]:
