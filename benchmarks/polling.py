@@ -163,11 +163,15 @@ def build_site(feeds: int, hosts: int, style: str, round_number: int, port: int)
 def _children(pid: int) -> list[int]:
     found = []
     try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as handle:
-                found += [int(p) for p in handle.read().split()]
+        tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return []
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                found += [int(p) for p in handle.read().split()]
+        except OSError:
+            continue  # a thread that ended meanwhile: the others' children still count
     return found + [grandchild for child in found for grandchild in _children(child)]
 
 

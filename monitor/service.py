@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -296,8 +296,10 @@ async def running(
     )
     services.alerts_queued = dispatcher.wake
     if eager:
-        pool.start()
-        threading.Thread(target=_load_write_path, daemon=True).start()
+        pool.start()  # the fork server loads the parsers in its own process meanwhile
+        # Before any fetch is in flight: an import holds the GIL (and the import lock) for
+        # up to 100 ms at a time, which stalled the first fetches when it ran beside them.
+        await asyncio.to_thread(_load_eagerly)
     runtime = Runtime(config, store, services, channels, owner, dispatcher)
     heartbeat = asyncio.create_task(renew_leases(services, owner))
     try:
@@ -316,9 +318,12 @@ async def running(
         store.close()
 
 
-def _load_write_path() -> None:
-    """The modules storing the first article imports (the ORM, the full-text index): 0.1-0.2 s
-    of the database thread's time, while the first articles wait, when left to it."""
+def _load_eagerly() -> None:
+    """The modules the first new article needs in this process: those of what the workers
+    send back (numpy, for the story features) and those storing it (the ORM, the full-text
+    index), 0.1-0.2 s each, else imported while the first articles wait."""
+    for module in workers.ANSWER_MODULES:
+        importlib.import_module(module)
     from monitor.store import repository, search  # noqa: F401
 
 
