@@ -9,8 +9,9 @@ worker would otherwise run again when it starts: see ``monitor.workers._process_
 import os
 from multiprocessing import spawn
 
-from monitor.workers import MAIN_PATH_VARIABLE, preload
+from monitor.workers import MAIN_PATH_VARIABLE, lower_priority, preload
 
+lower_priority()  # before the loading: the parent's event loop keeps its core meanwhile
 if main_path := os.environ.get(MAIN_PATH_VARIABLE):
     spawn.import_main_path(main_path)
 preload()
