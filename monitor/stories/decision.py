@@ -5,22 +5,22 @@ tuning pairs (see docs/stories.md for how they were fitted and measured). Do not
 by hand: change the signals or the script, and fit again.
 """
 
-INTERCEPT = -3.0640
+INTERCEPT = -4.1970
 COEFFICIENTS = (  # in the order of clustering.SIGNAL_NAMES
-    +1.5749,  # names
-    +1.8328,  # name_share
-    +2.9963,  # numbers
-    +0.0583,  # dates
-    +3.9589,  # headline
-    +2.0838,  # text_same_language
-    +7.4893,  # text_across_languages
-    -0.6762,  # headline_names_missing
-    -0.8208,  # headline_numbers_missing
-    -1.7256,  # dates_differ
-    +0.5635,  # weekdays_shared
-    -5.6216,  # days_apart
-    +0.0081,  # copy
-    +0.6592,  # countries
-    +0.6836,  # headline_wording
+    +1.4827,  # names
+    +1.6123,  # name_share
+    +2.8050,  # numbers
+    +0.3735,  # dates
+    +2.3557,  # headline
+    +2.6881,  # text_same_language
+    +6.9680,  # text_across_languages
+    -0.6552,  # headline_names_missing
+    -0.6795,  # headline_numbers_missing
+    -1.6967,  # dates_differ
+    +0.7397,  # weekdays_shared
+    -6.7977,  # days_apart
+    +0.2294,  # copy
+    +0.4955,  # countries
+    +1.7230,  # headline_wording
 )
-THRESHOLD = 0.47  # best out-of-fold F0.5 (precision first) that keeps the seeds and the story corpus
+THRESHOLD = 0.59  # best out-of-fold F0.5 (precision first) that keeps the seeds and the story corpus
