@@ -417,6 +417,11 @@ def _title_grams(title: str) -> tuple[str, ...]:
     return tuple(sorted(grams))
 
 
+def _title_stems(title: str) -> tuple[str, ...]:
+    """The headline's word stems (index keys ``w:``): its names' and its common words'."""
+    return tuple(dict.fromkeys(word[:5] for word in title.casefold().split() if len(word) >= 3 and not word.isdigit()))
+
+
 def report_of(
     event: Event,
     vocabulary: Vocabulary,
@@ -451,6 +456,7 @@ def report_of(
         dates=tuple(event.dates),
         title_grams=_title_grams(title),
         terms=tuple(terms),
+        title_words=_title_stems(title),
     )
     return SyntheticArticle(title, "\n".join(lines), lang, published_at, features)
 
@@ -462,7 +468,13 @@ def copy_of(original: StoryFeatures, rng: random.Random, published_at: datetime)
     title = (
         " ".join(n.capitalize() for n in original.title_names) + " " + " ".join(rng.sample(string.ascii_lowercase, 5))
     )
-    return replace(original, minhash=minhash, published_at=published_at, title_grams=_title_grams(title))
+    return replace(
+        original,
+        minhash=minhash,
+        published_at=published_at,
+        title_grams=_title_grams(title),
+        title_words=_title_stems(title),
+    )
 
 
 def features_json(features: StoryFeatures) -> str:

@@ -128,7 +128,7 @@ class Signals:
     weekdays_shared: float  # 1 when both ledes name a weekday and one of them is the same
     days_apart: float  # the gap between their publication times in days (0 when one is unknown), 3 or more = 1
     copy: float  # estimated Jaccard similarity of word 3-shingles
-    countries: float  # 1 when the country each names most is the same (a language-neutral key: DE, CN)
+    countries: float  # countries among the three each names most that both name, 3 = 1 (language-neutral: DE, CN)
     headline_wording: float  # Dice coefficient of the headlines' word stems, when both are in one language
     shared: tuple[str, ...] = ()  # the shared names, numbers and dates, for people
 
@@ -158,6 +158,7 @@ def _dice(a: Sequence[str], b: Sequence[str]) -> float:
     return 2 * len(set(a) & set(b)) / (len(a) + len(b))
 
 
+LEADING_COUNTRIES = 3  # the countries an article is about; further ones are mentioned in passing
 NAMES_FOR_SHARE = 10
 FEWEST_NAMES_FOR_SHARE = 3  # one name shared out of one is no evidence that all of them are
 
@@ -245,7 +246,7 @@ def signals(a: StoryFeatures, b: StoryFeatures, at_least: float | None = None) -
         weekdays_shared=1.0 if set(a.weekdays) & set(b.weekdays) else 0.0,
         days_apart=_days_apart(a, b),
         copy=copy_similarity(a, b),
-        countries=1.0 if a.countries[:1] and a.countries[:1] == b.countries[:1] else 0.0,
+        countries=len(set(a.countries[:LEADING_COUNTRIES]) & set(b.countries[:LEADING_COUNTRIES])) / LEADING_COUNTRIES,
         headline_wording=_dice(a.title_words, b.title_words) if same_language else 0.0,
         shared=(*names[:4], *numbers[:2], *dates[:2]),
     )

@@ -5,22 +5,22 @@ tuning pairs (see docs/stories.md for how they were fitted and measured). Do not
 by hand: change the signals or the script, and fit again.
 """
 
-INTERCEPT = -4.1970
+INTERCEPT = -4.4163
 COEFFICIENTS = (  # in the order of clustering.SIGNAL_NAMES
-    +1.4827,  # names
-    +1.6123,  # name_share
-    +2.8050,  # numbers
-    +0.3735,  # dates
-    +2.3557,  # headline
-    +2.6881,  # text_same_language
-    +6.9680,  # text_across_languages
-    -0.6552,  # headline_names_missing
-    -0.6795,  # headline_numbers_missing
-    -1.6967,  # dates_differ
-    +0.7397,  # weekdays_shared
-    -6.7977,  # days_apart
-    +0.2294,  # copy
-    +0.4955,  # countries
-    +1.7230,  # headline_wording
+    +1.4262,  # names
+    +1.6980,  # name_share
+    +3.0628,  # numbers
+    +0.4575,  # dates
+    +2.3712,  # headline
+    +2.5427,  # text_same_language
+    +6.8971,  # text_across_languages
+    -0.6529,  # headline_names_missing
+    -0.6927,  # headline_numbers_missing
+    -1.6887,  # dates_differ
+    +0.7609,  # weekdays_shared
+    -6.5087,  # days_apart
+    +0.0788,  # copy
+    +1.8689,  # countries
+    +1.9377,  # headline_wording
 )
-THRESHOLD = 0.59  # best out-of-fold F0.5 (precision first) that keeps the seeds and the story corpus
+THRESHOLD = 0.58  # best out-of-fold F0.5 (precision first) that keeps the seeds and the story corpus

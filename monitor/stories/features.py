@@ -41,7 +41,7 @@ MAX_NAMES = 40
 MAX_NUMBERS = 12
 MAX_TERMS = 60
 STEM_LENGTH = 5
-MAX_COUNTRIES = 8  # enough to rank them; the decision reads the first
+MAX_COUNTRIES = 8  # enough to rank them; the decision reads the first three
 
 _PERMUTATIONS = minhash.Permutations.create(NUM_PERM, seed=20241022)
 
