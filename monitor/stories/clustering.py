@@ -108,6 +108,7 @@ SIGNAL_NAMES = (
     "copy",
     "countries",
     "headline_wording",
+    "chinese_japanese_korean",
 )
 
 
@@ -130,6 +131,7 @@ class Signals:
     copy: float  # estimated Jaccard similarity of word 3-shingles
     countries: float  # countries among the three each names most that both name, 3 = 1 (language-neutral: DE, CN)
     headline_wording: float  # Dice coefficient of the headlines' word stems, when both are in one language
+    chinese_japanese_korean: float  # 1 when one is written in CJK: its wording is compared on character pairs
     shared: tuple[str, ...] = ()  # the shared names, numbers and dates, for people
 
     def values(self) -> tuple[float, ...]:
@@ -182,6 +184,17 @@ def _missing_numbers_share(a: StoryFeatures, b: StoryFeatures, same_language: bo
         return 0.0
     missing = [item for item in checked if item not in (b.dates if _is_day(item) else b.numbers)]
     return len(missing) / len(checked)
+
+
+CJK_LANGUAGES = frozenset(("zh", "ja", "ko"))
+
+
+def _in_cjk(features: StoryFeatures) -> bool:
+    """Chinese, Japanese or Korean: their terms and headline grams are character pairs, whose
+    similarities run lower than those of words (the fit gives such pairs an offset of their own)."""
+    if features.language is not None:
+        return features.language in CJK_LANGUAGES
+    return any(gram.startswith("~") for gram in features.title_grams)  # features._cjk_grams marks them
 
 
 def _days_apart(a: StoryFeatures, b: StoryFeatures) -> float:
@@ -248,6 +261,7 @@ def signals(a: StoryFeatures, b: StoryFeatures, at_least: float | None = None) -
         copy=copy_similarity(a, b),
         countries=len(set(a.countries[:LEADING_COUNTRIES]) & set(b.countries[:LEADING_COUNTRIES])) / LEADING_COUNTRIES,
         headline_wording=_dice(a.title_words, b.title_words) if same_language else 0.0,
+        chinese_japanese_korean=1.0 if _in_cjk(a) or _in_cjk(b) else 0.0,
         shared=(*names[:4], *numbers[:2], *dates[:2]),
     )
     # The missing headline names can only lower the probability when their weight is negative.
