@@ -282,8 +282,8 @@ def _logit(p: float) -> float:
 
 
 # The similarities of wording are weighed by their square root: the first shared words of
-# two headlines or texts say more than the next ones (out of fold, precision 0.77 -> 0.78
-# at the same recall, and higher thresholds keep more recall).
+# two headlines or texts say more than the next ones (out of fold, 0.02-0.03 more precision
+# at the same recall than the plain similarities).
 _ROOTED = frozenset(("headline", "text_same_language", "text_across_languages"))
 _ROOTED_AT = tuple(name in _ROOTED for name in SIGNAL_NAMES)
 
