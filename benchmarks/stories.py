@@ -51,6 +51,7 @@ from monitor.store import repository
 from monitor.store.db import create_engine, reading, schema_is_current, transaction, upgrade
 from monitor.store.tables import Feed
 from monitor.stories import StoryFeatures, StoryRules, clustering, index_keys
+from monitor.stories.lexicon import STOPWORDS
 from monitor.stories.stage import AssignStory
 
 GENERATOR_VERSION = 4  # bump when the synthetic data changes, so cached files are rebuilt
@@ -418,8 +419,9 @@ def _title_grams(title: str) -> tuple[str, ...]:
 
 
 def _title_stems(title: str) -> tuple[str, ...]:
-    """The headline's word stems (index keys ``w:``): its names' and its common words'."""
-    return tuple(dict.fromkeys(word[:5] for word in title.casefold().split() if len(word) >= 3 and not word.isdigit()))
+    """The headline's word stems (index keys ``w:``), function words left out as features._title_words does."""
+    content = (w for w in title.casefold().split() if len(w) >= 3 and not w.isdigit() and w not in STOPWORDS)
+    return tuple(dict.fromkeys(word[:5] for word in content))
 
 
 def report_of(
