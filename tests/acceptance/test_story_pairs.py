@@ -20,7 +20,11 @@ from hostile import HostileServer
 from newssite import Story, publish, story_of_each_page
 from semeval import CORPUS, Pair, labelled_pairs, scores
 
-pytestmark = pytest.mark.skipif(not CORPUS.exists(), reason="../shared/corpora is not beside this clone")
+pytestmark = [
+    pytest.mark.skipif(not CORPUS.exists(), reason="../shared/corpora is not beside this clone"),
+    # Thirteen polls of 90 pages: about 100 s on a quiet machine, past the suite's 120 s under load.
+    pytest.mark.timeout(600),
+]
 
 PAIRS_PER_BATCH = 45
 PUBLISHED = datetime(2020, 1, 2, 8, 0, tzinfo=UTC)  # the corpus has no times: all within an hour
