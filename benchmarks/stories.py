@@ -54,7 +54,7 @@ from monitor.stories import StoryFeatures, StoryRules, clustering, index_keys
 from monitor.stories.lexicon import STOPWORDS
 from monitor.stories.stage import AssignStory
 
-GENERATOR_VERSION = 4  # bump when the synthetic data changes, so cached files are rebuilt
+GENERATOR_VERSION = 5  # bump when the synthetic data changes, so cached files are rebuilt
 END = datetime(2024, 10, 22, 8, 0, tzinfo=UTC)  # the newest stored article; new ones follow
 CHUNK = 10_000  # articles per chunk file a worker builds
 ROUTES = Routes(default=("webhook:x", "email"))  # every match alerts two channels, as in a typical setup
