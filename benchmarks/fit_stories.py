@@ -41,7 +41,7 @@ from semeval import CORPUS, Article, Pair, labelled_pairs, scores  # noqa: E402
 from monitor.article import as_read, choose_text  # noqa: E402
 from monitor.model import Document  # noqa: E402
 from monitor.stories import StoryFeatures, index_keys, story_features  # noqa: E402
-from monitor.stories.clustering import SIGNAL_NAMES, StoryRules, other_day, signals  # noqa: E402
+from monitor.stories.clustering import SIGNAL_NAMES, StoryRules, model_inputs, other_day, signals  # noqa: E402
 
 FOLDS = 5
 L2 = 0.3
@@ -80,7 +80,7 @@ def story_corpus_pairs() -> tuple[np.ndarray, np.ndarray]:
     for i, j in combinations(range(len(reports)), 2):
         same = reports[i].story == reports[j].story
         if same or keys[i] & keys[j]:
-            rows.append([1.0, *signals(features[i], features[j]).values()])
+            rows.append([1.0, *model_inputs(signals(features[i], features[j]))])
             labels.append(same)
     return np.array(rows), np.array(labels)
 
@@ -179,7 +179,7 @@ def main() -> None:
         sys.exit(f"{args.corpus} not found: the tuning pairs live in ../shared beside the repository.")
     pairs, features = load(args.corpus)
     found = [signals(features[p.a.id], features[p.b.id]) for p in pairs]
-    x = np.array([[1.0, *s.values()] for s in found])
+    x = np.array([[1.0, *model_inputs(s)] for s in found])
     y = np.array([p.same for p in pairs])
     retrieved = np.array([bool(set(index_keys(features[p.a.id])) & set(index_keys(features[p.b.id]))) for p in pairs])
     copies = np.array([s.copy >= StoryRules().copy_threshold for s in found])

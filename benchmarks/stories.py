@@ -51,9 +51,10 @@ from monitor.store import repository
 from monitor.store.db import create_engine, reading, schema_is_current, transaction, upgrade
 from monitor.store.tables import Feed
 from monitor.stories import StoryFeatures, StoryRules, clustering, index_keys
+from monitor.stories.lexicon import STOPWORDS
 from monitor.stories.stage import AssignStory
 
-GENERATOR_VERSION = 4  # bump when the synthetic data changes, so cached files are rebuilt
+GENERATOR_VERSION = 5  # bump when the synthetic data changes, so cached files are rebuilt
 END = datetime(2024, 10, 22, 8, 0, tzinfo=UTC)  # the newest stored article; new ones follow
 CHUNK = 10_000  # articles per chunk file a worker builds
 ROUTES = Routes(default=("webhook:x", "email"))  # every match alerts two channels, as in a typical setup
@@ -417,6 +418,12 @@ def _title_grams(title: str) -> tuple[str, ...]:
     return tuple(sorted(grams))
 
 
+def _title_stems(title: str) -> tuple[str, ...]:
+    """The headline's word stems (index keys ``w:``), function words left out as features._title_words does."""
+    content = (w for w in title.casefold().split() if len(w) >= 3 and not w.isdigit() and w not in STOPWORDS)
+    return tuple(dict.fromkeys(word[:5] for word in content))
+
+
 def report_of(
     event: Event,
     vocabulary: Vocabulary,
@@ -451,6 +458,7 @@ def report_of(
         dates=tuple(event.dates),
         title_grams=_title_grams(title),
         terms=tuple(terms),
+        title_words=_title_stems(title),
     )
     return SyntheticArticle(title, "\n".join(lines), lang, published_at, features)
 
@@ -462,7 +470,13 @@ def copy_of(original: StoryFeatures, rng: random.Random, published_at: datetime)
     title = (
         " ".join(n.capitalize() for n in original.title_names) + " " + " ".join(rng.sample(string.ascii_lowercase, 5))
     )
-    return replace(original, minhash=minhash, published_at=published_at, title_grams=_title_grams(title))
+    return replace(
+        original,
+        minhash=minhash,
+        published_at=published_at,
+        title_grams=_title_grams(title),
+        title_words=_title_stems(title),
+    )
 
 
 def features_json(features: StoryFeatures) -> str:

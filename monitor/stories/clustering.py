@@ -20,7 +20,7 @@ from itertools import combinations
 from typing import overload
 
 from . import decision
-from .features import NUM_PERM, StoryFeatures
+from .features import NUM_PERM, STEM_LENGTH, StoryFeatures
 from .rules import StoryRules
 
 COPY_SIGNAL = "near-copy"  # how an assignment's signal starts when the article is a copy (level 2)
@@ -31,6 +31,7 @@ KEY_SINGLE_NAMES = 3  # and its three leading names alone (the store reads each 
 KEY_NUMBERS = 3  # its most specific numbers are keys, alone and with its two leading names
 KEY_NAMES_WITH_NUMBERS = 2
 KEY_TERMS = 5  # pairs of its five commonest word stems: for scripts without capitals (Arabic), and retellings
+KEY_TITLE_WORDS = 4  # its headline's first four stems of five letters: retellings whose names and wording differ
 
 
 def _digest(text: str) -> str:
@@ -46,7 +47,8 @@ def index_keys(features: StoryFeatures) -> list[str]:
     ``n:<hash>`` keys are numbers with at least two significant digits (``58.6``,
     ``96214691``; never ``8000``); ``t:<hash>`` keys are pairs of the commonest word stems,
     which find retellings in one language whose leading names differ, and articles in
-    scripts without capitals, which have no names.
+    scripts without capitals, which have no names; ``w:<hash>`` keys are the headline's
+    word stems (*Vulkan* / *volcano* do not meet, *Assange* / *Assanges* do).
     """
     keys = []
     signature = features.minhash
@@ -63,6 +65,8 @@ def index_keys(features: StoryFeatures) -> list[str]:
         f"e:{_digest(name + '|' + number)}" for name in features.names[:KEY_NAMES_WITH_NUMBERS] for number in numbers
     )
     keys.extend(f"t:{_digest(a + '|' + b)}" for a, b in combinations(sorted(features.terms[:KEY_TERMS]), 2))
+    title_stems = [stem for stem in features.title_words if len(stem) == STEM_LENGTH][:KEY_TITLE_WORDS]
+    keys.extend(f"w:{_digest(stem)}" for stem in title_stems)
     return keys
 
 
@@ -104,6 +108,7 @@ SIGNAL_NAMES = (
     "copy",
     "countries",
     "headline_wording",
+    "chinese_japanese_korean",
 )
 
 
@@ -124,8 +129,9 @@ class Signals:
     weekdays_shared: float  # 1 when both ledes name a weekday and one of them is the same
     days_apart: float  # the gap between their publication times in days (0 when one is unknown), 3 or more = 1
     copy: float  # estimated Jaccard similarity of word 3-shingles
-    countries: float  # 1 when the country each names most is the same (a language-neutral key: DE, CN)
+    countries: float  # countries among the three each names most that both name, 3 = 1 (language-neutral: DE, CN)
     headline_wording: float  # Dice coefficient of the headlines' word stems, when both are in one language
+    chinese_japanese_korean: float  # 1 when one is written in CJK: its wording is compared on character pairs
     shared: tuple[str, ...] = ()  # the shared names, numbers and dates, for people
 
     def values(self) -> tuple[float, ...]:
@@ -154,6 +160,7 @@ def _dice(a: Sequence[str], b: Sequence[str]) -> float:
     return 2 * len(set(a) & set(b)) / (len(a) + len(b))
 
 
+LEADING_COUNTRIES = 3  # the countries an article is about; further ones are mentioned in passing
 NAMES_FOR_SHARE = 10
 FEWEST_NAMES_FOR_SHARE = 3  # one name shared out of one is no evidence that all of them are
 
@@ -177,6 +184,17 @@ def _missing_numbers_share(a: StoryFeatures, b: StoryFeatures, same_language: bo
         return 0.0
     missing = [item for item in checked if item not in (b.dates if _is_day(item) else b.numbers)]
     return len(missing) / len(checked)
+
+
+CJK_LANGUAGES = frozenset(("zh", "ja", "ko"))
+
+
+def _in_cjk(features: StoryFeatures) -> bool:
+    """Chinese, Japanese or Korean: their terms and headline grams are character pairs, whose
+    similarities run lower than those of words (the fit gives such pairs an offset of their own)."""
+    if features.language is not None:
+        return features.language in CJK_LANGUAGES
+    return any(gram.startswith("~") for gram in features.title_grams)  # features._cjk_grams marks them
 
 
 def _days_apart(a: StoryFeatures, b: StoryFeatures) -> float:
@@ -241,8 +259,9 @@ def signals(a: StoryFeatures, b: StoryFeatures, at_least: float | None = None) -
         weekdays_shared=1.0 if set(a.weekdays) & set(b.weekdays) else 0.0,
         days_apart=_days_apart(a, b),
         copy=copy_similarity(a, b),
-        countries=1.0 if a.countries[:1] and a.countries[:1] == b.countries[:1] else 0.0,
+        countries=len(set(a.countries[:LEADING_COUNTRIES]) & set(b.countries[:LEADING_COUNTRIES])) / LEADING_COUNTRIES,
         headline_wording=_dice(a.title_words, b.title_words) if same_language else 0.0,
+        chinese_japanese_korean=1.0 if _in_cjk(a) or _in_cjk(b) else 0.0,
         shared=(*names[:4], *numbers[:2], *dates[:2]),
     )
     # The missing headline names can only lower the probability when their weight is negative.
@@ -262,9 +281,21 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
+# The similarities of wording are weighed by their square root: the first shared words of
+# two headlines or texts say more than the next ones (out of fold, 0.02-0.03 more precision
+# at the same recall than the plain similarities).
+_ROOTED = frozenset(("headline", "text_same_language", "text_across_languages"))
+_ROOTED_AT = tuple(name in _ROOTED for name in SIGNAL_NAMES)
+
+
+def model_inputs(found: Signals) -> tuple[float, ...]:
+    """The values the fitted coefficients multiply: the signals, wording similarities square-rooted."""
+    return tuple(math.sqrt(v) if rooted else v for v, rooted in zip(found.values(), _ROOTED_AT, strict=True))
+
+
 def probability(found: Signals) -> float:
     """The fitted probability that two articles with these signals report the same event."""
-    z = decision.INTERCEPT + sum(w * v for w, v in zip(decision.COEFFICIENTS, found.values(), strict=True))
+    z = decision.INTERCEPT + sum(w * v for w, v in zip(decision.COEFFICIENTS, model_inputs(found), strict=True))
     return 1.0 / (1.0 + math.exp(-z))
 
 

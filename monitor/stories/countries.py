@@ -9,7 +9,8 @@ does not list as the main name (USA, ABD, EEUU, США, 香港).
 An article is read with the names of its own language and English ones (USA, EU are
 written everywhere); a word is a name whole, or with one of its language's case endings
 (Германии, Rosji, Chinach, Deutschlands; Arabic والصين, "and China"). CJK names are
-found as substrings, since CJK text has no spaces.
+found as substrings, since CJK text has no spaces. Adjectives and capitals (*chinois*,
+*Pékin*, *Москве* = CN, RU) come from the table in demonyms.py, in every language.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from monitor.text import normalize, words
+
+from . import demonyms
 
 # The languages of the feeds this team monitors (and of the tuning pairs).
 LANGUAGES = ("en", "de", "fr", "es", "it", "pl", "ru", "tr", "ar", "zh", "id")
@@ -84,9 +87,10 @@ def _names(language: str | None) -> _Names:
     for each in chosen:
         for name, code in _cldr(each).items():
             names.setdefault(name, code)
-    for code, aliases in ALIASES.items():
-        for alias in aliases:
-            names.setdefault(_fold(alias), code)
+    for table in (ALIASES, demonyms.WORDS, demonyms.ARABIC, demonyms.CJK):
+        for code, aliases in table.items():
+            for alias in aliases:
+                names.setdefault(_fold(alias), code)
     single: dict[str, str] = {}
     several: dict[str, list[tuple[tuple[str, ...], str]]] = {}
     cjk: dict[str, str] = {}
@@ -127,6 +131,8 @@ def countries(tokens: Sequence[str], text: str, language: str | None) -> tuple[s
                 code, after = named_code, i + len(named)
                 break
         code = code or single.get(token) or (_inflected(token, names, endings, suffixes) if inflected else None)
+        if code is None and len(token) >= _SHORTEST_STEM:
+            code = _demonym(token)
         if code:
             found[code] += 1
     if names.cjk and _CJK.search(text):
@@ -135,6 +141,21 @@ def countries(tokens: Sequence[str], text: str, language: str | None) -> tuple[s
             if count := folded.count(name):
                 found[code] += count
     return tuple(code for code, _ in found.most_common())
+
+
+_DEMONYM_STEMS = {stem: code for code, stems in demonyms.STEMS.items() for stem in stems}
+_STEM_LENGTHS = sorted({len(stem) for stem in _DEMONYM_STEMS})
+_SHORTEST_STEM = _STEM_LENGTHS[0]
+
+
+def _demonym(token: str) -> str | None:
+    """The code of the country whose adjective or capital ``token`` is a form of (chinesischen, Москве)."""
+    for length in _STEM_LENGTHS:
+        if length > len(token):
+            break
+        if len(token) - length <= demonyms.MAX_ENDING and (code := _DEMONYM_STEMS.get(token[:length])):
+            return code
+    return None
 
 
 def _inflected(token: str, names: _Names, endings: Sequence[str], suffixes: Sequence[str]) -> str | None:

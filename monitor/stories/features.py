@@ -41,7 +41,7 @@ MAX_NAMES = 40
 MAX_NUMBERS = 12
 MAX_TERMS = 60
 STEM_LENGTH = 5
-MAX_COUNTRIES = 8  # enough to rank them; the decision reads the first
+MAX_COUNTRIES = 8  # enough to rank them; the decision reads the first three
 
 _PERMUTATIONS = minhash.Permutations.create(NUM_PERM, seed=20241022)
 
@@ -283,6 +283,7 @@ _CONTACT = re.compile(
     _CONTACT_LABELS + r"\.?\s*[:.]?\s*[+(]?\d[\d ()./-]{2,}\d"
     r"|(?<![\w.,])(?:\+\d{1,3}[ .-]?\d|\(?0\d{1,4}\)?(?: ?/ ?|[ -])\d)[\d /-]{4,}\d"  # 0162 / 201 3290
     r"|(?<![\w.,])\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\d)"  # (323) 890-5500, 323-890-5500
+    r"|(?<![\w.,-])\d{1,4}(?:-\d{2,4}){3}(?![\w-])"  # 1-300-88-7827 (four groups: no date has them)
     r"|(?<![\w.,/])(?:\d{2,3}/|\(\d{2,3}\) ?)\d{3}[ -]?\d{2}[ -]?\d{2}(?![\d/])"  # 22/123 45 67, (22) 123-45-67
     r"|(?-i:(?:^|(?<=, ))(?:[A-Z]-)?\d{5}(?= [A-ZÄÖÜÉ][a-zäöüéèß]+))"  # 68161 Mannheim
     r"|(?-i:(?<=[A-Z]{2} )\d{5}(?:-\d{4})?\b)",  # MN 55414
@@ -295,7 +296,7 @@ _LONGEST_LABEL, _SHORTEST_LABEL = 9, 2  # "telephone", "电话"
 def _blank_contacts(text: str) -> str:
     """``text`` with phone, fax and postcode digits blanked (same length, so offsets hold).
 
-    ``_CONTACT.sub`` would try its six patterns at every character (a third of
+    ``_CONTACT.sub`` would try its seven patterns at every character (a third of
     ``story_features``' time); every match holds a run of digits, so they are tried only
     where one can start near such a run (``_contact_starts``), from left to right as
     ``sub`` does: the same matches (tests/test_story_features.py compares the two).
