@@ -159,11 +159,12 @@ class _Plan:
         return cls(compiled.string, names, positional, fixed, processors)
 
     def arguments(self, params: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        values = {**self._fixed, **params} if self._fixed else params
-        processors = self._processors
+        values = {**self._fixed, **params}
+        for name, process in self._processors.items():  # once, though the SQL may repeat it (the candidate lookup)
+            values[name] = process(values[name])
         if self._positional:
-            return tuple(processors[name](values[name]) if name in processors else values[name] for name in self._names)
-        return {name: processors[name](values[name]) if name in processors else values[name] for name in self._names}
+            return tuple(values[name] for name in self._names)
+        return {name: values[name] for name in self._names}
 
 
 class Savepoint:
