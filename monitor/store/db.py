@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -18,6 +18,7 @@ from monitor.errors import DatabaseError, StorageError
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
     from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.sql.compiler import SQLCompiler
     from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -105,6 +106,82 @@ def writing(engine: Engine) -> Iterator[sa.Connection]:
     """``transaction`` on a bare connection, for hot paths that send Core statements only."""
     with _storage_errors(engine), engine.execution_options(monitor_write=True).begin() as connection:
         yield connection
+
+
+class Prepared:
+    """A hot Core statement compiled once per dialect and sent with ``exec_driver_sql``.
+
+    ``connection.execute`` looks the statement up in the compiled cache, builds its
+    parameters and runs each through its type on every call: about 38 us a statement on
+    SQLite, against 11 us this way, and the article path sends a dozen per article.
+    Errors are SQLAlchemy's as with ``execute`` (IntegrityError, deadlocks...). Every call
+    must give the same parameter names (an INSERT is compiled for the columns given), and a
+    statement needing Python-side column defaults is refused: nothing here computes them.
+    """
+
+    def __init__(self, statement: sa.ClauseElement) -> None:
+        self._statement = statement
+        self._plans: dict[str, _Plan] = {}
+
+    def __call__(self, connection: sa.Connection, params: dict[str, Any]) -> sa.CursorResult[*tuple[Any, ...]]:
+        plan = self._plans.get(connection.dialect.name)
+        if plan is None:
+            plan = self._plans[connection.dialect.name] = _Plan.of(self._statement, connection.dialect, params)
+        return connection.exec_driver_sql(plan.sql, plan.arguments(params))
+
+
+class _Plan:
+    def __init__(
+        self, sql: str, names: list[str], positional: bool, fixed: dict[str, Any], processors: dict[str, Any]
+    ) -> None:
+        self.sql, self._names, self._positional, self._fixed, self._processors = (
+            sql,
+            names,
+            positional,
+            fixed,
+            processors,
+        )
+
+    @classmethod
+    def of(cls, statement: sa.ClauseElement, dialect: sa.Dialect, params: dict[str, Any]) -> _Plan:
+        compiled = cast("SQLCompiler", statement.compile(dialect=dialect, column_keys=list(params)))
+        if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
+            raise TypeError(f"Prepared cannot compute the Python-side defaults of {statement}")
+        positional = compiled.positiontup is not None
+        rendered = compiled.bind_names  # each parameter's name in the SQL (an anonymous one's is made here)
+        names = list(compiled.positiontup) if compiled.positiontup is not None else list(set(rendered.values()))
+        fixed = {name: value for name, value in (compiled.construct_params(params) or {}).items() if name not in params}
+        processors = {}
+        for bind, name in rendered.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+        return cls(compiled.string, names, positional, fixed, processors)
+
+    def arguments(self, params: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        values = {**self._fixed, **params}
+        for name, process in self._processors.items():  # once, though the SQL may repeat it (the candidate lookup)
+            values[name] = process(values[name])
+        if self._positional:
+            return tuple(values[name] for name in self._names)
+        return {name: values[name] for name in self._names}
+
+
+class Savepoint:
+    """A savepoint inside the connection's transaction, begun at once; ``commit`` releases it,
+    ``rollback`` undoes what was sent since. Plain statements: ``begin_nested`` cost about
+    as much CPU as inserting the article's row."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+        connection.exec_driver_sql("SAVEPOINT one_item")
+
+    def commit(self) -> None:
+        self._connection.exec_driver_sql("RELEASE SAVEPOINT one_item")
+
+    def rollback(self) -> None:
+        self._connection.exec_driver_sql("ROLLBACK TO SAVEPOINT one_item")
+        self._connection.exec_driver_sql("RELEASE SAVEPOINT one_item")
 
 
 @contextmanager

@@ -23,7 +23,17 @@ from monitor import stories
 from monitor.errors import ParseError
 from monitor.model import REJECTED, AlertContent, Document, Outlet, Routes, TopicMatch
 from monitor.store import notices
-from monitor.store.db import lost_a_conflict, reading, reading_connection, serialised, transaction, upsert, writing
+from monitor.store.db import (
+    Prepared,
+    Savepoint,
+    lost_a_conflict,
+    reading,
+    reading_connection,
+    serialised,
+    transaction,
+    upsert,
+    writing,
+)
 from monitor.store.interface import (
     DISCOVERED,
     OPERATOR,
@@ -210,7 +220,7 @@ def _store_one(
 ) -> Stored:
     from monitor.store import search
 
-    savepoint = connection.begin_nested()
+    savepoint = Savepoint(connection)
     try:
         canonical_url = new.canonical_url
         # The same page text at another link of the same site is not the same item: it is
@@ -229,8 +239,8 @@ def _store_one(
         story_id = assignment.story_id if joined else _new_story(connection, new, now)
         assert story_id is not None
         before = notices.story_before(connection, story_id, updates) if joined else None
-        article_id = connection.execute(
-            _INSERT_ARTICLE,
+        article_id = _INSERT_ARTICLE(
+            connection,
             {
                 "feed_id": new.feed_id,
                 "guid": new.guid,
@@ -250,8 +260,8 @@ def _store_one(
             },
         ).scalar_one()
         if keys:
-            connection.execute(
-                _FILE_UNDER_KEYS[connection.dialect.name == "sqlite"],
+            _FILE_UNDER_KEYS[connection.dialect.name == "sqlite"](
+                connection,
                 {"keys": json.dumps(keys), "seen_at": now, "article_id": article_id},
             )
         search.write_index(connection, article_id, words)
@@ -283,25 +293,27 @@ _LINKS_STORED = sa.select(_ARTICLE.c.canonical_url).where(
 )
 _STORY = SQLModel.metadata.tables["story"]
 _MATCH = SQLModel.metadata.tables["match"]
-_INSERT_ARTICLE = sa.insert(_ARTICLE).returning(_ARTICLE.c.id)
-_INSERT_STORY = sa.insert(_STORY).returning(_STORY.c.id)
+_INSERT_ARTICLE = Prepared(sa.insert(_ARTICLE).returning(_ARTICLE.c.id))
+_INSERT_STORY = Prepared(sa.insert(_STORY).returning(_STORY.c.id))
 # An article's few dozen keys in one statement, from a JSON array: as an executemany,
 # each row's parameters went through SQLAlchemy's type processing one by one.
 _FILE_UNDER_KEYS = {
-    is_sqlite: sa.text(
-        "INSERT INTO story_key (key, seen_at, article_id) SELECT value, :seen_at, :article_id FROM "
-        + ("json_each(:keys)" if is_sqlite else "json_array_elements_text(CAST(:keys AS json))")
-    ).bindparams(sa.bindparam("seen_at", type_=UTCDateTime()))
+    is_sqlite: Prepared(
+        sa.text(
+            "INSERT INTO story_key (key, seen_at, article_id) SELECT value, :seen_at, :article_id FROM "
+            + ("json_each(:keys)" if is_sqlite else "json_array_elements_text(CAST(:keys AS json))")
+        ).bindparams(sa.bindparam("seen_at", type_=UTCDateTime()))
+    )
     for is_sqlite in (True, False)
 }
 _INSERT_MATCHES = sa.insert(_MATCH).returning(_MATCH.c.id, sort_by_parameter_order=True)
-_JOIN_STORY = (
+_JOIN_STORY = Prepared(
     sa.update(_STORY)
     .where(_STORY.c.id == sa.bindparam("story_id"))
     .values(last_seen=sa.bindparam("now", type_=UTCDateTime()), article_count=_STORY.c.article_count + 1)
 )
 # One query for the three identities of an item; ``text_hash = NULL`` matches nothing.
-_SAME_ITEM = (
+_SAME_ITEM = Prepared(
     sa.select(_ARTICLE.c.id)
     .where(
         sa.or_(
@@ -320,12 +332,14 @@ _SITE_PAGES = sa.select(_SITE_TEXT.c.pages).where(
 
 
 @functools.cache
-def _count_site_text(dialect: str) -> sa.Insert:
+def _count_site_text(dialect: str) -> Prepared:
     insert = upsert(dialect, _SITE_TEXT)
-    return insert.on_conflict_do_update(
-        index_elements=["host", "text_hash"],
-        set_={"pages": _SITE_TEXT.c.pages + 1, "last_seen": insert.excluded.last_seen},
-    ).returning(_SITE_TEXT.c.pages)
+    return Prepared(
+        insert.on_conflict_do_update(
+            index_elements=["host", "text_hash"],
+            set_={"pages": _SITE_TEXT.c.pages + 1, "last_seen": insert.excluded.last_seen},
+        ).returning(_SITE_TEXT.c.pages)
+    )
 
 
 def _count_site_page(connection: sa.Connection, new: NewArticle, now: datetime) -> int:
@@ -336,7 +350,7 @@ def _count_site_page(connection: sa.Connection, new: NewArticle, now: datetime) 
     if not new.page_hash or not new.site:
         return 0
     params = {"host": new.site, "text_hash": new.page_hash, "pages": 1, "last_seen": now}
-    return int(connection.execute(_count_site_text(connection.dialect.name), params).scalar_one()) - 1
+    return int(_count_site_text(connection.dialect.name)(connection, params).scalar_one()) - 1
 
 
 def _site_pages(connection: sa.Connection, new: NewArticle) -> int:
@@ -349,17 +363,17 @@ def _site_pages(connection: sa.Connection, new: NewArticle) -> int:
 
 def _is_duplicate(connection: sa.Connection, new: NewArticle, canonical_url: str, text_hash: str | None) -> bool:
     params = {"feed_id": new.feed_id, "guid": new.guid, "canonical_url": canonical_url, "text_hash": text_hash}
-    return connection.execute(_SAME_ITEM, params).first() is not None
+    return _SAME_ITEM(connection, params).first() is not None
 
 
 def _join_story(connection: sa.Connection, story_id: int, now: datetime) -> bool:
     """Count one more article in the story; False when the story is gone."""
-    return connection.execute(_JOIN_STORY, {"story_id": story_id, "now": now}).rowcount == 1
+    return _JOIN_STORY(connection, {"story_id": story_id, "now": now}).rowcount == 1
 
 
 def _new_story(connection: sa.Connection, new: NewArticle, now: datetime) -> int:
     values = {"title": new.title, "language": new.language, "first_seen": now, "last_seen": now, "article_count": 1}
-    return int(connection.execute(_INSERT_STORY, values).scalar_one())
+    return int(_INSERT_STORY(connection, values).scalar_one())
 
 
 def _candidates(connection: sa.Connection, keys: Sequence[str], since: datetime) -> list[stories.Candidate]:
@@ -368,7 +382,7 @@ def _candidates(connection: sa.Connection, keys: Sequence[str], since: datetime)
         return []
     params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(keys)}
     params["since"] = since
-    rows = connection.execute(_candidate_query(len(keys)), params).all()
+    rows = _candidate_query(len(keys))(connection, params).all()
     return [
         stories.Candidate(article_id=row[0], story_id=row[1], features=_decoded_features(row[2]))
         for row in rows
@@ -383,7 +397,7 @@ def _decoded_features(text: str) -> stories.StoryFeatures:
 
 
 @functools.cache
-def _candidate_query(key_count: int) -> sa.TextClause:
+def _candidate_query(key_count: int) -> Prepared:
     """The candidate lookup for ``key_count`` distinct keys: one statement, one range scan per key.
 
     Each key offers at most its ROWS_PER_KEY newest rows in the window (a common number
@@ -395,12 +409,14 @@ def _candidate_query(key_count: int) -> sa.TextClause:
         f"ORDER BY seen_at DESC LIMIT {ROWS_PER_KEY}) AS under_k{i}"
         for i in range(key_count)
     )
-    return sa.text(
-        "SELECT article.id, article.story_id, article.features FROM article JOIN "
-        f"(SELECT article_id, count(*) AS shared FROM ({newest}) AS filed GROUP BY article_id "
-        f"ORDER BY shared DESC, article_id DESC LIMIT {CANDIDATES_PER_ARTICLE}) AS best "
-        "ON best.article_id = article.id ORDER BY best.shared DESC, article.id DESC"
-    ).bindparams(sa.bindparam("since", type_=UTCDateTime()))
+    return Prepared(
+        sa.text(
+            "SELECT article.id, article.story_id, article.features FROM article JOIN "
+            f"(SELECT article_id, count(*) AS shared FROM ({newest}) AS filed GROUP BY article_id "
+            f"ORDER BY shared DESC, article_id DESC LIMIT {CANDIDATES_PER_ARTICLE}) AS best "
+            "ON best.article_id = article.id ORDER BY best.shared DESC, article.id DESC"
+        ).bindparams(sa.bindparam("since", type_=UTCDateTime()))
+    )
 
 
 def _add_matches(

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 
 from monitor.errors import UsageError
 from monitor.model import REJECTED, Document, TopicMatch
-from monitor.store.db import reading
+from monitor.store.db import Prepared, reading
 from monitor.store.records import FoundArticle, SearchPage
 from monitor.store.utc import UTCDateTime
 from monitor.text import COMPOUNDING_LANGUAGES, is_nospace_token, language_code, words
@@ -79,16 +79,12 @@ def indexed_text(title: str, text: str, language: str | None, text_source: str) 
 def write_index(connection: sa.Connection, article_id: int, indexed: IndexedText) -> None:
     """File one stored article in the full-text index (inside the writer's transaction)."""
     if connection.dialect.name == "sqlite":
-        connection.execute(
-            _FTS_INSERT, {"id": article_id, "title": " ".join(indexed.title), "body": " ".join(indexed.body)}
-        )
+        _FTS_INSERT(connection, {"id": article_id, "title": " ".join(indexed.title), "body": " ".join(indexed.body)})
     else:
         distinct = sorted({word[:LONGEST_WORD] for word in (*indexed.title, *indexed.body)})
-        connection.execute(_TSVECTOR_INSERT, {"id": article_id, "words": distinct})
+        _TSVECTOR_INSERT(connection, {"id": article_id, "words": distinct})
     if indexed.compound_words:
-        connection.execute(
-            _WORD_INSERT[connection.dialect.name == "sqlite"], {"words": json.dumps(indexed.compound_words)}
-        )
+        _WORD_INSERT[connection.dialect.name == "sqlite"](connection, {"words": json.dumps(indexed.compound_words)})
 
 
 def index_stored_articles(connection: sa.Connection, most: int | None = None, batch: int = 2000) -> int:
@@ -337,14 +333,18 @@ _COLUMNS = (
     "a.id, a.url, a.canonical_url, a.title, a.text, a.language, a.published_at, a.story_id, "
     "a.text_source, f.name AS feed"
 )
-_FTS_INSERT = sa.text("INSERT INTO article_fts (rowid, title, body) VALUES (:id, :title, :body)")
-_TSVECTOR_INSERT = sa.text(
-    "INSERT INTO article_search (article_id, words) VALUES (:id, array_to_tsvector(CAST(:words AS text[])))"
+# The writes of every stored article: compiled once (see Prepared).
+_FTS_INSERT = Prepared(sa.text("INSERT INTO article_fts (rowid, title, body) VALUES (:id, :title, :body)"))
+_TSVECTOR_INSERT = Prepared(
+    sa.text("INSERT INTO article_search (article_id, words) VALUES (:id, array_to_tsvector(CAST(:words AS text[])))")
 )
 _WORD_INSERT = {
-    True: sa.text("INSERT OR IGNORE INTO search_word (word) SELECT value FROM json_each(:words)"),
-    False: sa.text(
-        "INSERT INTO search_word (word) SELECT json_array_elements_text(CAST(:words AS json)) ON CONFLICT DO NOTHING"
+    True: Prepared(sa.text("INSERT OR IGNORE INTO search_word (word) SELECT value FROM json_each(:words)")),
+    False: Prepared(
+        sa.text(
+            "INSERT INTO search_word (word) SELECT json_array_elements_text(CAST(:words AS json)) "
+            "ON CONFLICT DO NOTHING"
+        )
     ),
 }
 _CONTAINING = {
