@@ -214,6 +214,10 @@ def _fold_word(token: str) -> str:
         folded = again
     if len(token) == 1 and _nospace_char().match(token) and len(folded) != 1:
         return token  # one character stays one token (Thai SARA AM would split in two)
+    if len(token) > 1 and _nospace_char().search(folded):
+        # A compatibility form of a script written without spaces inside a word ("0㊀"
+        # would fold to "0一", which reads as two words): one token stays one word.
+        return token.casefold()
     return folded or token
 
 
