@@ -19,7 +19,7 @@ from datetime import timedelta
 from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -38,9 +38,6 @@ from monitor.store.utc import utcnow
 from monitor.stories.stage import AssignStory
 from monitor.topics import TopicSet, TopicSpec
 from monitor.workers import WorkerPool
-
-if TYPE_CHECKING:
-    pass  # the daemon's (APScheduler): `monitor poll` does without
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
