@@ -14,6 +14,7 @@ the pool's ``setup``, and this module's ``analyse`` hands them to the pure stage
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import importlib
 import multiprocessing
@@ -320,11 +321,8 @@ class WorkerPool:
         loop = asyncio.get_running_loop()
         try:
             try:
-                try:
-                    # Blocks until the fork server has loaded the parsers (a second, the first time).
-                    await loop.run_in_executor(None, worker.process.start)
-                finally:
-                    theirs.close()  # the worker's end, now its own: we see EOF when it dies
+                # Blocks until the fork server has loaded the parsers (a second, the first time).
+                await loop.run_in_executor(None, _start, worker.process, theirs)
                 reader, worker.writer = await asyncio.open_connection(sock=worker.sock)
                 await reader.readexactly(_FRAME.size)  # "ready"
             except Exception as exc:
@@ -356,6 +354,8 @@ class WorkerPool:
                 if not answer.done():
                     answer.set_exception(_WorkerLost())
             _stop(worker, kill=not worker.retiring)
+            if worker.writer is None:
+                worker.sock.close()
             self._changed.set()
         if worker.process.pid is not None:  # it started: reap it
             await loop.run_in_executor(None, worker.process.join, 5)
@@ -365,6 +365,19 @@ class WorkerPool:
         _stop(worker)
         if worker.lifetime is not None:
             await asyncio.wait([worker.lifetime])
+
+
+def _start(process: BaseProcess, theirs: socket.socket) -> None:
+    """Start a worker, then close our copy of its end of the socket (we see EOF when it dies).
+
+    Both on the thread, even when the pool has stopped waiting (closed while the worker
+    starts): ``theirs`` closed while ``start`` sends it to the fork server would send a
+    closed descriptor, or another socket's under the same number, and kill the fork server.
+    """
+    try:
+        process.start()
+    finally:
+        theirs.close()
 
 
 def _import(modules: tuple[str, ...]) -> None:
@@ -394,7 +407,8 @@ def _process_factory() -> Callable[..., BaseProcess]:
 def _stop(worker: _Worker, *, kill: bool = True) -> None:
     if worker.writer is not None:
         worker.writer.close()
-    else:
-        worker.sock.close()
+    else:  # shut down, not closed: a transport may be in the making on its descriptor (_live closes it)
+        with contextlib.suppress(OSError):
+            worker.sock.shutdown(socket.SHUT_RDWR)
     if kill and worker.process.pid is not None and worker.process.is_alive():
         worker.process.kill()
