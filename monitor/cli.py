@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from monitor.config import Config
     from monitor.model import Document
+    from monitor.pipeline import FeedReport
     from monitor.store.records import Filters
     from monitor.store.sql import SqlStore
 
@@ -193,11 +194,13 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
     run_loop(go())
 
 
-def _feed_line(feed: Any) -> str:
+def _feed_line(feed: FeedReport) -> str:
+    from monitor.polling import PollOutcome  # loaded with the poll already
+
     if feed.error:
         return f"✗ {feed.name}: {feed.error}"
     detail = f"{feed.status}"
-    if feed.status == "ok":
+    if feed.outcome is PollOutcome.OK:
         detail = f"{feed.entries} entries, {feed.new} new, {feed.stored} stored, {feed.matches} matches"
         if feed.duplicates:
             detail += f", {feed.duplicates} duplicates"

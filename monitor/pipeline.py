@@ -24,6 +24,7 @@ from monitor import logs, metrics, polling, stories
 from monitor.errors import FetchError, ParseError, StorageError
 from monitor.fetch import Fetcher, FetchResult, is_transient
 from monitor.model import SAME_SITE_TEXT, Entry, Routes
+from monitor.polling import PollOutcome
 from monitor.store.db import StorageHealth
 from monitor.store.interface import (
     LEASE,
@@ -157,7 +158,7 @@ class FeedReport:
     """What polling one feed did, for the status line and the logs."""
 
     name: str
-    status: str = "ok"
+    outcome: PollOutcome = PollOutcome.OK
     error: str | None = None
     entries: int = 0
     new: int = 0
@@ -169,13 +170,15 @@ class FeedReport:
     seconds: float = 0.0
     transient: bool = False  # the failure usually passes (DNS, connect, timeout, 5xx): retried soon
     warnings: tuple[str, ...] = ()  # read anyway, but worth the operator's eye
+    http_status: int | None = None  # the answer's, for an HTTP_ERROR
 
     @property
-    def outcome(self) -> str:
-        """The status as a metric label: ok, not_modified, http_error or error."""
-        if self.status.startswith("HTTP "):
-            return "http_error"
-        return {"ok": "ok", "not modified": "not_modified"}.get(self.status, "error")
+    def status(self) -> str:
+        """As stored on the feed and shown: "ok", "not modified", "HTTP 404", "error"."""
+        return self.outcome.status(self.http_status)
+
+    def failed(self, error: str, *, transient: bool = False) -> None:
+        self.outcome, self.error, self.transient = PollOutcome.ERROR, error, transient
 
 
 async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport, PollRecord]:
@@ -193,12 +196,12 @@ async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport,
         for warning in response.warnings:
             log.warning("feed %s: %s", feed.name, warning)
         if response.status == 304:
-            report.status = "not modified"
+            report.outcome = PollOutcome.NOT_MODIFIED
         elif response.status >= 400:
-            report.status = f"HTTP {response.status}"
+            report.outcome, report.http_status = PollOutcome.HTTP_ERROR, response.status
             report.error = f"{feed.url} answered HTTP {response.status}; the feed will be retried later"
         elif _body_hash(response.body) == feed.body_hash:
-            report.status = "not modified"  # a 200 with the same bytes costs no parsing
+            report.outcome = PollOutcome.NOT_MODIFIED  # a 200 with the same bytes costs no parsing
         else:
             from monitor.feeds import parse_feed  # a cycle of 304s never needs it
 
@@ -211,16 +214,13 @@ async def refresh_feed(services: Services, feed: FeedState) -> tuple[FeedReport,
                 services.clock(),
             )
     except (FetchError, ParseError) as exc:
-        report.status, report.error, report.transient = "error", str(exc), is_transient(exc)
+        report.failed(str(exc), transient=is_transient(exc))
     except StorageError as exc:  # the database's state, not this feed's fault: not recorded on it
         services.storage.failed(exc)
-        report.status, report.error = "error", str(exc)
+        report.failed(str(exc))
     except Exception as exc:  # a bug must not stop the other feeds; it is recorded on this one
         log.exception("unexpected failure polling %s", feed.url)
-        report.status, report.error = (
-            "error",
-            f"{feed.url}: internal error {type(exc).__name__}: {exc}",
-        )
+        report.failed(f"{feed.url}: internal error {type(exc).__name__}: {exc}")
     report.seconds = time.monotonic() - started
     return report, _reschedule(services, feed, report, response, rhythm)
 
@@ -245,13 +245,12 @@ async def _process_entries(services: Services, feed: FeedState, parsed: ParsedFe
             except Exception as exc:  # one bad entry must not cost the others their turn
                 if (storage := services.store.storage_error(exc)) is not None:
                     services.storage.failed(storage)  # the next entries fetch nothing they cannot store
-                    report.status, report.error = "error", str(storage)
+                    report.failed(str(storage))
                     return
                 log.exception("unexpected failure on entry %s of %s", entry.guid, feed.url)
                 # The feed's body hash is then not stored, so the entry is tried again next poll.
-                report.status = "error"
                 where = entry.url or entry.guid
-                report.error = f"{feed.url}: entry {where}: internal error {type(exc).__name__}: {exc}"
+                report.failed(f"{feed.url}: entry {where}: internal error {type(exc).__name__}: {exc}")
 
     await asyncio.gather(*(one(entry) for entry in fresh if entry.url not in known))
     return fresh
@@ -325,11 +324,12 @@ def _reschedule(
         retry_soon=report.transient or feed.body_hash is None,  # body_hash: set by the first parse
     )
     failing_since = (feed.failing_since or now) if report.error else None
-    parsed = report.status == "ok"
+    parsed = report.outcome is PollOutcome.OK
     return PollRecord(
         feed_id=feed.id,
         checked_at=now,
-        status=report.status,
+        outcome=report.outcome,
+        http_status=report.http_status,
         error=report.error,
         next_check_at=now + interval,
         interval=interval,
@@ -400,7 +400,7 @@ async def poll_claimed(services: Services, feeds: Sequence[FeedState], *, concur
                 return None
             report, record = await refresh_feed(services, feed)
         _log_poll(report)
-        metrics.feed_polled(report.outcome)
+        metrics.feed_polled(report.outcome.label)
         finished.append(record)
         if len(finished) >= RECORDS_PER_WRITE:
             records, finished[:] = finished[:], []

@@ -13,6 +13,7 @@ docs/fetching.md explains it for users.
 
 from __future__ import annotations
 
+import enum
 import json
 import random
 import re
@@ -32,6 +33,24 @@ _SY_PERIODS = {
     "yearly": timedelta(days=365),
 }
 _MAX_AGE = re.compile(r"(?:^|,)\s*(s-maxage|max-age)\s*=\s*\"?(\d{1,10})", re.IGNORECASE)
+
+
+class PollOutcome(enum.Enum):
+    """What one poll of a feed came to. Only ``OK`` read the feed: its validators and rhythm are kept."""
+
+    OK = "ok"
+    NOT_MODIFIED = "not modified"  # a 304, or a 200 with the bytes of the last one
+    HTTP_ERROR = "HTTP"  # the server answered with a 4xx or 5xx
+    ERROR = "error"  # unreachable, not a feed, or a failure on our side
+
+    def status(self, http_status: int | None = None) -> str:
+        """The text stored on the feed and shown: "ok", "not modified", "HTTP 404", "error"."""
+        return f"HTTP {http_status}" if self is PollOutcome.HTTP_ERROR else self.value
+
+    @property
+    def label(self) -> str:
+        """The metric label: ok, not_modified, http_error, error."""
+        return self.name.lower()
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ class PollRecord:
 
     feed_id: int
     checked_at: datetime
-    status: str  # "ok", "not modified", "HTTP 404", "error"
+    outcome: polling.PollOutcome
     error: str | None
     next_check_at: datetime
     interval: timedelta
@@ -91,10 +91,16 @@ class PollRecord:
     feed: str = ""  # the feed's name and URL, and when its run of failures began before
     url: str = ""  # this poll: what an operator alert says (alerts.operator)
     failing_since: datetime | None = None
+    http_status: int | None = None  # the answer's, for an HTTP_ERROR
 
     @property
     def failed(self) -> bool:
         return self.error is not None
+
+    @property
+    def status(self) -> str:
+        """What is stored on the feed: "ok", "not modified", "HTTP 404", "error"."""
+        return self.outcome.status(self.http_status)
 
 
 @dataclass(frozen=True, slots=True)

@@ -275,7 +275,7 @@ class MemoryStore:
             feed.lease_owner = feed.lease_expires_at = None
             feed.error_count = feed.error_count + 1 if r.failed else 0
             feed.failing_since = (feed.failing_since or r.checked_at) if r.failed else None
-            if r.status == "ok":  # a 304 or a failure keeps the validators and the rhythm of the last parse
+            if r.outcome is polling.PollOutcome.OK:  # a 304 or a failure keeps the last parse's validators and rhythm
                 feed.etag, feed.last_modified, feed.body_hash = r.etag, r.last_modified, r.body_hash
                 feed.rhythm = r.rhythm or feed.rhythm
 

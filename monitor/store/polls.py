@@ -333,7 +333,7 @@ def record_polls(engine: Engine, records: Sequence[PollRecord], operator: Operat
             "warning": r.warning,
             "dead": r.dead,
             "failed": r.failed,
-            "parsed": r.status == "ok",
+            "parsed": r.outcome is polling.PollOutcome.OK,
             "etag": r.etag,
             "last_modified": r.last_modified,
             "body_hash": r.body_hash,

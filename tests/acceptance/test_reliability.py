@@ -50,6 +50,7 @@ from monitor import digests
 from monitor.alerts.schedule import parse_schedule
 from monitor.config import FeedConfig, load_config
 from monitor.model import Routes
+from monitor.polling import PollOutcome
 from monitor.service import is_gone, running, worker_name
 from monitor.store import notices, repository
 from monitor.store.db import create_engine, reading, transaction, upgrade
@@ -184,7 +185,7 @@ def test_a_poll_longer_than_its_lease_is_never_claimed_twice(tmp_path: Path, sit
                 stolen += [f.id for f in claim_due_feeds(engine, "elsewhere:1:1", now, names=[])]
                 expiries.append(lease_expiry(engine, "slow"))
             report = await polling
-            assert report.feeds[0].status == "ok" and report.feeds[0].seconds >= 3.5
+            assert report.feeds[0].outcome is PollOutcome.OK and report.feeds[0].seconds >= 3.5
             after = claim_due_feeds(engine, "elsewhere:1:1", utcnow(), names=[])
             assert [f.name for f in after] == ["slow"], "released when the poll was recorded"
             return stolen, expiries

@@ -19,6 +19,7 @@ from test_story_store import ASSIGN_STORY, NOW, match, new_article, seed
 
 from monitor.alerts import outbox
 from monitor.config import Config, parse_config
+from monitor.polling import PollOutcome
 from monitor.service import alert_channels, delivery_policy
 from monitor.store import polls, repository
 from monitor.store.db import create_engine, transaction, upgrade
@@ -45,7 +46,7 @@ def poll(at: datetime, error: str | None, failing_since: datetime | None) -> Pol
     return PollRecord(
         feed_id=1,
         checked_at=at,
-        status="error" if error else "ok",
+        outcome=PollOutcome.ERROR if error else PollOutcome.OK,
         error=error,
         next_check_at=at + timedelta(hours=1),
         interval=timedelta(hours=1),

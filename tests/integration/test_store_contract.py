@@ -18,6 +18,7 @@ from synthetic import new_article
 
 from monitor.article import text_identity
 from monitor.model import Document, Routes, TopicMatch
+from monitor.polling import PollOutcome
 from monitor.store.interface import (
     LEASE,
     Backlog,
@@ -195,13 +196,13 @@ def test_feeds_are_claimed_once_until_polled_or_their_lease_expires(store: Store
     assert store.lease_owners() == {"one"}
     kompas = next(f for f in claimed if f.name == "kompas")
     store.record_polls(
-        [PollRecord(kompas.id, NOW, "ok", None, NOW + 30 * MINUTE, 30 * MINUTE, etag='"v1"', body_hash="h")]
+        [PollRecord(kompas.id, NOW, PollOutcome.OK, None, NOW + 30 * MINUTE, 30 * MINUTE, etag='"v1"', body_hash="h")]
     )
     # heise's lease runs out; kompas is not due before its next check.
     assert [f.name for f in store.claim_due_feeds("two", NOW + 2 * MINUTE)] == ["heise"]
     (again,) = store.claim_due_feeds("two", NOW + 31 * MINUTE, names=["kompas"])
     assert (again.name, again.etag, again.body_hash, again.error_count) == ("kompas", '"v1"', "h", 0)
-    store.record_polls([PollRecord(again.id, NOW, "error", "HTTP 500", NOW + 40 * MINUTE, 9 * MINUTE)])
+    store.record_polls([PollRecord(again.id, NOW, PollOutcome.ERROR, "HTTP 500", NOW + 40 * MINUTE, 9 * MINUTE)])
     (failing,) = store.claim_due_feeds("two", NOW + 41 * MINUTE, names=["kompas"])
     assert (failing.etag, failing.error_count, failing.failing_since) == (
         '"v1"',
@@ -312,8 +313,8 @@ def test_a_failing_feed_tells_the_operator_once_per_change_of_state(store: Store
     def poll(hours: int, error: str | None, since_hours: int | None) -> PollRecord:
         at = NOW + timedelta(hours=hours)
         since = NOW + timedelta(hours=since_hours) if since_hours is not None else None
-        status = "error" if error else "ok"
-        return PollRecord(kompas.id, at, status, error, at + MINUTE, MINUTE, feed="kompas", failing_since=since)
+        outcome = PollOutcome.ERROR if error else PollOutcome.OK
+        return PollRecord(kompas.id, at, outcome, error, at + MINUTE, MINUTE, feed="kompas", failing_since=since)
 
     for record in (poll(0, "HTTP 503", None), poll(25, "HTTP 503", 0), poll(26, "HTTP 503", 0), poll(27, None, 0)):
         store.record_polls([record], watch)
@@ -367,7 +368,7 @@ def test_the_next_feed_due_is_the_earliest_check_or_lease_end(store: Store) -> N
     claimed = store.claim_due_feeds("one", NOW, names=[])
     assert store.next_feed_due() == NOW + timedelta(seconds=60)  # leased: not due before the lease ends
     store.record_polls(
-        [PollRecord(f.id, NOW, "ok", None, NOW + (2 + i) * MINUTE, MINUTE) for i, f in enumerate(claimed)]
+        [PollRecord(f.id, NOW, PollOutcome.OK, None, NOW + (2 + i) * MINUTE, MINUTE) for i, f in enumerate(claimed)]
     )
     assert store.next_feed_due() == NOW + 2 * MINUTE
 
@@ -493,7 +494,10 @@ def test_feeds_show_how_their_last_poll_went(store: Store) -> None:
     assert [f.name for f in store.feeds()] == ["heise", "kompas"]
     assert [f.name for f in store.feeds(after="heise")] == ["kompas"]
     (kompas,) = store.claim_due_feeds("reader", NOW, names=["kompas"])
-    store.record_polls([PollRecord(kompas.id, NOW, "HTTP 503", "HTTP 503", NOW + 10 * MINUTE, 10 * MINUTE)])
+    http_503 = PollRecord(
+        kompas.id, NOW, PollOutcome.HTTP_ERROR, "HTTP 503", NOW + 10 * MINUTE, 10 * MINUTE, http_status=503
+    )
+    store.record_polls([http_503])
     (failing,) = store.feeds(failing=True)
     assert failing.to_json() == {
         "name": "kompas",
@@ -551,5 +555,5 @@ def test_the_next_feed_falls_due_at_its_check_or_when_its_lease_ends(store: Stor
     store.claim_due_feeds("one", NOW)  # both leased: not due before their leases end
     assert store.next_feed_due() == NOW + LEASE
     (kompas,) = store.claim_due_feeds("two", NOW + 2 * LEASE, names=["kompas"])
-    store.record_polls([PollRecord(kompas.id, NOW, "ok", None, NOW + 10 * LEASE, 10 * LEASE)])
+    store.record_polls([PollRecord(kompas.id, NOW, PollOutcome.OK, None, NOW + 10 * LEASE, 10 * LEASE)])
     assert store.next_feed_due() == NOW + LEASE  # heise's lease, then kompas's next check
