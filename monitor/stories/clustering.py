@@ -20,7 +20,7 @@ from itertools import combinations
 from typing import overload
 
 from . import decision
-from .features import NUM_PERM, STEM_LENGTH, StoryFeatures
+from .features import COUNTRY_MARK, NUM_PERM, STEM_LENGTH, StoryFeatures
 from .rules import StoryRules
 
 COPY_SIGNAL = "near-copy"  # how an assignment's signal starts when the article is a copy (level 2)
@@ -165,12 +165,20 @@ NAMES_FOR_SHARE = 10
 FEWEST_NAMES_FOR_SHARE = 3  # one name shared out of one is no evidence that all of them are
 
 
-def _missing_share(a: StoryFeatures, b_names: set[str]) -> float:
+def _missing_share(a: StoryFeatures, b_names: set[str], b_countries: Sequence[str]) -> float:
     """The share of ``a``'s headline names that ``b`` never mentions, even approximately."""
     if not a.title_names:
         return 0.0
-    missing = [n for n in a.title_names if n not in b_names and not any(_same_name(n, o) for o in b_names)]
+    missing = [n for n in a.title_names if n not in b_names and not _mentioned(n, b_names, b_countries)]
     return len(missing) / len(a.title_names)
+
+
+def _mentioned(name: str, names: set[str], named_countries: Sequence[str]) -> bool:
+    """Whether an article mentions ``name`` in another spelling (*Selenskyj* / *Zelensky*) or,
+    for a country, in any words (a Chinese text names Pakistan in characters)."""
+    if name.startswith(COUNTRY_MARK):
+        return name[len(COUNTRY_MARK) :].upper() in named_countries
+    return any(_same_name(name, other) for other in names)
 
 
 def _missing_numbers_share(a: StoryFeatures, b: StoryFeatures, same_language: bool) -> float:
@@ -269,7 +277,7 @@ def signals(a: StoryFeatures, b: StoryFeatures, at_least: float | None = None) -
     if at_least is not None and _logit(probability(found)) + most_it_adds < _logit(at_least):
         return None
     a_known, b_known = set(a.names) | set(a.title_names), b_names | set(b.title_names)
-    missing = max(_missing_share(a, b_known), _missing_share(b, a_known))
+    missing = max(_missing_share(a, b_known, b.countries), _missing_share(b, a_known, a.countries))
     return replace(found, headline_names_missing=missing) if missing else found
 
 

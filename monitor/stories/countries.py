@@ -169,3 +169,10 @@ def _inflected(token: str, names: _Names, endings: Sequence[str], suffixes: Sequ
         if token.endswith(ending) and (code := names.stems.get(token[: -len(ending)])):
             return code
     return names.stems.get(token) if endings else None
+
+
+@cache  # the same headline names recur in every comparison
+def country_named(name: str) -> str | None:
+    """The code of the country ``name`` (one folded word, any language) names, if any:
+    *libia*, *libya*, *turquia*, *chinois* -> LY, LY, TR, CN."""
+    return next(iter(countries([name], name, None)), None)

@@ -31,7 +31,7 @@ from monitor.model import Document
 from monitor.text import detect_language, normalize, words
 
 from . import minhash
-from .countries import countries
+from .countries import countries, country_named
 from .lexicon import GERMAN_COMMON_NOUNS, MONTHS, NOT_NAMES, SCALES, STOPWORDS, WEEKDAYS
 from .urls import article_lines
 
@@ -41,6 +41,7 @@ MAX_NAMES = 40
 MAX_NUMBERS = 12
 MAX_TERMS = 60
 STEM_LENGTH = 5
+COUNTRY_MARK = "@"  # a name that names a country, as its code: libia, Libya, Libyen -> @ly
 MAX_COUNTRIES = 8  # enough to rank them; the decision reads the first three
 
 _PERMUTATIONS = minhash.Permutations.create(NUM_PERM, seed=20241022)
@@ -110,7 +111,10 @@ def story_features(doc: Document, published_at: datetime | None) -> StoryFeature
     names += _cjk_names(doc.title, prose)
     # The headline's names are the main actors: they lead the list (and the index keys).
     names = sorted(names, key=lambda name: name not in title_words)
+    names = list(dict.fromkeys(_as_country(name) for name in names))
     trusted = strong if language == "de" else set(names)
+    trusted = {_as_country(name) for name in trusted}
+    title_words |= {_as_country(word) for word in title_words}
     title_names = [name for name in names if name in title_words and name in trusted]
     title_names += [w for w in _strong_tokens(doc.title) if w not in title_names]
     folded_title = normalize(_blank_contacts(doc.title))
@@ -133,6 +137,11 @@ def story_features(doc: Document, published_at: datetime | None) -> StoryFeature
         countries=countries([*title_word_list, *prose_words], f"{doc.title}\n{prose}", language)[:MAX_COUNTRIES],
         title_words=_title_words(title_word_list),
     )
+
+
+def _as_country(name: str) -> str:
+    code = country_named(name)
+    return f"{COUNTRY_MARK}{code.lower()}" if code else name
 
 
 def _title_words(title_words: list[str]) -> tuple[str, ...]:
