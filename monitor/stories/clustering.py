@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import operator
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import lru_cache
@@ -135,7 +135,7 @@ class Signals:
     shared: tuple[str, ...] = ()  # the shared names, numbers and dates, for people
 
     def values(self) -> tuple[float, ...]:
-        return tuple(getattr(self, name) for name in SIGNAL_NAMES)
+        return _signal_values(self)
 
     def describe(self) -> str:
         """``names 0.60, numbers 0.33, headline 0.41 (trump, biden, 8000)``: the signals that fired."""
@@ -144,6 +144,9 @@ class Signals:
         )
         shared = f" ({', '.join(self.shared[:6])})" if self.shared else ""
         return (fired or "nothing in common") + shared
+
+
+_signal_values = operator.attrgetter(*SIGNAL_NAMES)
 
 
 def copy_similarity(a: StoryFeatures, b: StoryFeatures) -> float:
@@ -290,7 +293,7 @@ def signals(a: StoryFeatures, b: StoryFeatures, at_least: float | None = None) -
     )
     # The missing headline names can only lower the probability when their weight is negative.
     most_it_adds = max(0.0, decision.COEFFICIENTS[_HEADLINE_NAMES_MISSING])
-    if at_least is not None and _logit(probability(found)) + most_it_adds < _logit(at_least):
+    if at_least is not None and _score(found) + most_it_adds < _logit(at_least):
         return None
     a_known, b_known = set(a.names) | set(a.title_names), b_names | set(b.title_names)
     missing = max(_missing_share(a, b_known, b.countries), _missing_share(b, a_known, a.countries))
@@ -300,6 +303,7 @@ def signals(a: StoryFeatures, b: StoryFeatures, at_least: float | None = None) -
 _HEADLINE_NAMES_MISSING = SIGNAL_NAMES.index("headline_names_missing")
 
 
+@lru_cache(maxsize=16)  # called with the threshold, once per candidate
 def _logit(p: float) -> float:
     p = min(max(p, 1e-12), 1 - 1e-12)
     return math.log(p / (1 - p))
@@ -314,13 +318,22 @@ _ROOTED_AT = tuple(name in _ROOTED for name in SIGNAL_NAMES)
 
 def model_inputs(found: Signals) -> tuple[float, ...]:
     """The values the fitted coefficients multiply: the signals, wording similarities square-rooted."""
-    return tuple(math.sqrt(v) if rooted else v for v, rooted in zip(found.values(), _ROOTED_AT, strict=True))
+    return tuple(map(_input, found.values(), _ROOTED_AT))
+
+
+def _input(value: float, rooted: bool) -> float:
+    return math.sqrt(value) if rooted else value
 
 
 def probability(found: Signals) -> float:
     """The fitted probability that two articles with these signals report the same event."""
-    z = decision.INTERCEPT + sum(w * v for w, v in zip(decision.COEFFICIENTS, model_inputs(found), strict=True))
-    return 1.0 / (1.0 + math.exp(-z))
+    return 1.0 / (1.0 + math.exp(-_score(found)))
+
+
+def _score(found: Signals) -> float:
+    """The log-odds that the two report the same event."""
+    terms: Iterator[float] = map(operator.mul, decision.COEFFICIENTS, model_inputs(found))
+    return decision.INTERCEPT + sum(terms)
 
 
 DEFAULT_RULES = StoryRules()
