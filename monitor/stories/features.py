@@ -465,12 +465,14 @@ def _dates(text: str) -> tuple[list[str], str, list[int]]:
 
 
 _NUMBER = re.compile(  # not after a word and a hyphen: COVID-19, G-20, MH-17 are names
-    r"(?<![\w.,])(?<![^\W\d_]-)(?:"
+    # not inside a word either, but after a CJK character (no spaces there: 贷款108亿)
+    r"(?<![.,])(?<![^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af])(?<![^\W\d_]-)(?:"
     r"(?P<dot>\d{1,3}(?:\.\d{3})+(?:,\d+)?)"  # 8.000 / 1.234,5 (id, de)
     r"|(?P<comma>\d{1,3}(?:,\d{3})+(?:\.\d+)?)"  # 8,000 / 1,234.5 (en)
     r"|(?P<space>\d{1,3}(?: \d{3})+(?:,\d+)?)"  # 8 000 (fr)
     r"|(?P<plain>\d+(?:[.,]\d+)?)"  # 8000 / 10,8 / 1.2
-    r")(?![\d:])(?:\s*(?:%|persen|prozent|pour cent|percent))?(?:\s+(?P<scale>[a-z]+))?"
+    r")(?![\d:])(?:\s*(?:%|persen|prozent|pour cent|percent))?"
+    r"(?:\s*(?P<cjk_scale>[万亿])|\s+(?P<scale>[^\W\d_]+(?: millones)?))?"  # 1,5 Mrd, 3 млн, 80亿, 2 mil millones
 )
 
 
@@ -492,7 +494,7 @@ def _numbers(text: str, digit_starts: list[int]) -> list[str]:
             if len(plain) == 4 and plain.isdigit() and 1900 <= int(plain) <= 2099:
                 continue  # a year: dates carry it
             value = float(plain.replace(",", "."))
-        scale = SCALES.get(match.group("scale") or "", 1)
+        scale = SCALES.get(match.group("cjk_scale") or match.group("scale") or "", 1)
         if scale == 1 and value < 10 and value.is_integer():
             continue  # "two people", "3 goals": too common to tell events apart
         value = round(value * scale, 3)

@@ -99,6 +99,10 @@ def test_numbers_and_dates_are_normalised_across_notations() -> None:
     assert extracted("as many as 8,000 graphics processing units")[0] == ("8000",)
     assert extracted("pinjaman sebesar USD 10,8 miliar")[0] == ("10800000000",)
     assert extracted("a loan of 10.8 billion dollars")[0] == ("10800000000",)
+    assert extracted("кредит в 10,8 млрд долларов")[0] == ("10800000000",)  # a scale in any script
+    assert extracted("un préstamo de 10,8 mil millones")[0] == ("10800000000",)
+    assert extracted("3,5 millón de euros; 3,5 miliona złotych")[0] == ("3500000",)
+    assert extracted("贷款108亿美元，涉及3.18万人")[0] == ("10800000000", "31800")
     assert extracted("dikutip pada Selasa (22/10) lalu")[1] == ("10-22",)
     assert extracted("am 22. Oktober 2024 in Peking")[1] == ("10-22", "2024-10")
     assert extracted("on October 22, 2024 in Beijing")[1] == ("10-22", "2024-10")
