@@ -111,9 +111,9 @@ def story_features(doc: Document, published_at: datetime | None) -> StoryFeature
     names += _cjk_names(doc.title, prose)
     # The headline's names are the main actors: they lead the list (and the index keys).
     names = sorted(names, key=lambda name: name not in title_words)
+    # A country is one name in every language (Libia, Libya, Libyen: @ly).
     names = list(dict.fromkeys(_as_country(name) for name in names))
-    trusted = strong if language == "de" else set(names)
-    trusted = {_as_country(name) for name in trusted}
+    trusted = {_as_country(name) for name in strong} if language == "de" else set(names)
     title_words |= {_as_country(word) for word in title_words}
     title_names = [name for name in names if name in title_words and name in trusted]
     title_names += [w for w in _strong_tokens(doc.title) if w not in title_names]
