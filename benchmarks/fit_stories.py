@@ -227,18 +227,24 @@ def main() -> None:
     print(f"  overall          {described(*counts(merged, y, every))}")
     print(f"  across languages {described(*counts(merged, y, cross))}")
     print(f"  same language    {described(*counts(merged, y, ~cross))}")
+    print_by_languages(pairs, merged, y)
+    print("the thresholds beside it (is it a knife edge?):")
+    for near in (threshold - 0.02, threshold - 0.01, threshold + 0.01, threshold + 0.02):
+        overall, across = counts(merged_at(near), y, every), counts(merged_at(near), y, cross)
+        print(f"  {near:.2f}  overall {described(*overall)}   across languages {described(*across)}")
+    print(f"coefficients on every pair (and {len(extra_y)} pairs of the project's story corpus):")
+    for name, value in zip(("intercept", *SIGNAL_NAMES), final, strict=True):
+        print(f"  {name:24} {value:+.3f}")
+    if args.write:
+        write(final, threshold, len(pairs))
+
+
+def print_by_languages(pairs: list[Pair], merged: np.ndarray, y: np.ndarray) -> None:
     by_pair: dict[tuple[str, str], np.ndarray] = defaultdict(lambda: np.zeros(len(pairs), dtype=bool))
     for i, pair in enumerate(pairs):
         by_pair[pair.languages][i] = True
     for languages, mask in sorted(by_pair.items()):
         print(f"    {languages[0]}-{languages[1]}  {described(*counts(merged, y, mask))}")
-    w = final
-    print(f"coefficients on every pair (and {len(extra_y)} pairs of the project's story corpus):")
-    print(f"  intercept {w[0]:+.3f}")
-    for name, value in zip(SIGNAL_NAMES, w[1:], strict=True):
-        print(f"  {name:24} {value:+.3f}")
-    if args.write:
-        write(w, threshold, len(pairs))
 
 
 def write(w: np.ndarray, threshold: float, pairs: int) -> None:

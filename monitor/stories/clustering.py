@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import lru_cache
@@ -20,7 +20,7 @@ from itertools import combinations
 from typing import overload
 
 from . import decision
-from .features import NUM_PERM, STEM_LENGTH, StoryFeatures
+from .features import COUNTRY_MARK, NUM_PERM, STEM_LENGTH, StoryFeatures
 from .rules import StoryRules
 
 COPY_SIGNAL = "near-copy"  # how an assignment's signal starts when the article is a copy (level 2)
@@ -135,7 +135,7 @@ class Signals:
     shared: tuple[str, ...] = ()  # the shared names, numbers and dates, for people
 
     def values(self) -> tuple[float, ...]:
-        return tuple(getattr(self, name) for name in SIGNAL_NAMES)
+        return _signal_values(self)
 
     def describe(self) -> str:
         """``names 0.60, numbers 0.33, headline 0.41 (trump, biden, 8000)``: the signals that fired."""
@@ -144,6 +144,9 @@ class Signals:
         )
         shared = f" ({', '.join(self.shared[:6])})" if self.shared else ""
         return (fired or "nothing in common") + shared
+
+
+_signal_values = operator.attrgetter(*SIGNAL_NAMES)
 
 
 def copy_similarity(a: StoryFeatures, b: StoryFeatures) -> float:
@@ -160,17 +163,42 @@ def _dice(a: Sequence[str], b: Sequence[str]) -> float:
     return 2 * len(set(a) & set(b)) / (len(a) + len(b))
 
 
+def _cosine(a: Collection[str], b: Collection[str]) -> float:
+    """Cosine of two sets of terms (each term once)."""
+    return len(set(a) & set(b)) / math.sqrt(len(a) * len(b)) if a and b else 0.0
+
+
+COGNATE_LETTERS = 4
+
+
+@lru_cache(maxsize=1 << 12)  # a new article is compared with up to 20 candidates
+def _cognates(terms: tuple[str, ...]) -> frozenset[str]:
+    """Word stems cut to four letters, for texts in two languages: a word and its cognate
+    often part at the fifth (*salud* / *salute*, *crimen* / *crimini*, *menos* / *meno*).
+    Out of fold, averaged over six splits into folds, this gives cross-language F1 0.003 to
+    0.02 more than five letters at the same thresholds."""
+    return frozenset(term[:COGNATE_LETTERS] for term in terms)
+
+
 LEADING_COUNTRIES = 3  # the countries an article is about; further ones are mentioned in passing
 NAMES_FOR_SHARE = 10
 FEWEST_NAMES_FOR_SHARE = 3  # one name shared out of one is no evidence that all of them are
 
 
-def _missing_share(a: StoryFeatures, b_names: set[str]) -> float:
+def _missing_share(a: StoryFeatures, b_names: set[str], b_countries: Sequence[str]) -> float:
     """The share of ``a``'s headline names that ``b`` never mentions, even approximately."""
     if not a.title_names:
         return 0.0
-    missing = [n for n in a.title_names if n not in b_names and not any(_same_name(n, o) for o in b_names)]
+    missing = [n for n in a.title_names if n not in b_names and not _mentioned(n, b_names, b_countries)]
     return len(missing) / len(a.title_names)
+
+
+def _mentioned(name: str, names: set[str], named_countries: Sequence[str]) -> bool:
+    """Whether an article mentions ``name`` in another spelling (*Selenskyj* / *Zelensky*) or,
+    for a country, in any words (a Chinese text names Pakistan in characters)."""
+    if name.startswith(COUNTRY_MARK):
+        return name[len(COUNTRY_MARK) :].upper() in named_countries
+    return any(_same_name(name, other) for other in names)
 
 
 def _missing_numbers_share(a: StoryFeatures, b: StoryFeatures, same_language: bool) -> float:
@@ -238,9 +266,8 @@ def signals(a: StoryFeatures, b: StoryFeatures, at_least: float | None = None) -
     dates = [d for d in a.dates if d in b_dates]
     fewer = min(len(a.names[:NAMES_FOR_SHARE]), len(b.names[:NAMES_FOR_SHARE]))
     leading = set(a.names[:NAMES_FOR_SHARE]) & set(b.names[:NAMES_FOR_SHARE])
-    shared_terms = set(a.terms) & set(b.terms)
-    text = len(shared_terms) / math.sqrt(len(a.terms) * len(b.terms)) if a.terms and b.terms else 0.0
     same_language = a.language is not None and a.language == b.language
+    text = _cosine(a.terms, b.terms) if same_language else _cosine(_cognates(a.terms), _cognates(b.terms))
     day_points = sum(1.0 if len(d) == 5 else 0.5 for d in dates)
     a_days, b_days = {d for d in a.dates if len(d) == 5}, {d for d in b.dates if len(d) == 5}
     found = Signals(
@@ -266,16 +293,17 @@ def signals(a: StoryFeatures, b: StoryFeatures, at_least: float | None = None) -
     )
     # The missing headline names can only lower the probability when their weight is negative.
     most_it_adds = max(0.0, decision.COEFFICIENTS[_HEADLINE_NAMES_MISSING])
-    if at_least is not None and _logit(probability(found)) + most_it_adds < _logit(at_least):
+    if at_least is not None and _score(found) + most_it_adds < _logit(at_least):
         return None
     a_known, b_known = set(a.names) | set(a.title_names), b_names | set(b.title_names)
-    missing = max(_missing_share(a, b_known), _missing_share(b, a_known))
+    missing = max(_missing_share(a, b_known, b.countries), _missing_share(b, a_known, a.countries))
     return replace(found, headline_names_missing=missing) if missing else found
 
 
 _HEADLINE_NAMES_MISSING = SIGNAL_NAMES.index("headline_names_missing")
 
 
+@lru_cache(maxsize=16)  # called with the threshold, once per candidate
 def _logit(p: float) -> float:
     p = min(max(p, 1e-12), 1 - 1e-12)
     return math.log(p / (1 - p))
@@ -290,13 +318,22 @@ _ROOTED_AT = tuple(name in _ROOTED for name in SIGNAL_NAMES)
 
 def model_inputs(found: Signals) -> tuple[float, ...]:
     """The values the fitted coefficients multiply: the signals, wording similarities square-rooted."""
-    return tuple(math.sqrt(v) if rooted else v for v, rooted in zip(found.values(), _ROOTED_AT, strict=True))
+    return tuple(map(_input, found.values(), _ROOTED_AT))
+
+
+def _input(value: float, rooted: bool) -> float:
+    return math.sqrt(value) if rooted else value
 
 
 def probability(found: Signals) -> float:
     """The fitted probability that two articles with these signals report the same event."""
-    z = decision.INTERCEPT + sum(w * v for w, v in zip(decision.COEFFICIENTS, model_inputs(found), strict=True))
-    return 1.0 / (1.0 + math.exp(-z))
+    return 1.0 / (1.0 + math.exp(-_score(found)))
+
+
+def _score(found: Signals) -> float:
+    """The log-odds that the two report the same event."""
+    terms: Iterator[float] = map(operator.mul, decision.COEFFICIENTS, model_inputs(found))
+    return decision.INTERCEPT + sum(terms)
 
 
 DEFAULT_RULES = StoryRules()

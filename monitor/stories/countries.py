@@ -169,3 +169,15 @@ def _inflected(token: str, names: _Names, endings: Sequence[str], suffixes: Sequ
         if token.endswith(ending) and (code := names.stems.get(token[: -len(ending)])):
             return code
     return names.stems.get(token) if endings else None
+
+
+# Common words that, written as a name (capitalised mid-sentence, never in lower case in
+# the text: features._names), are the country: "Turkey", not the bird.
+NAMES_OF_COUNTRIES = {"turkey": "TR"}
+
+
+@cache  # names recur in every article
+def country_named(name: str) -> str | None:
+    """The code of the country a name (one folded word, any language) names, if any:
+    *libia*, *Libya*, *Turkey*, *turquia*, *chinois* -> LY, LY, TR, TR, CN."""
+    return NAMES_OF_COUNTRIES.get(name) or next(iter(countries([name], name, None)), None)

@@ -31,7 +31,7 @@ from monitor.model import Document
 from monitor.text import detect_language, normalize, words
 
 from . import minhash
-from .countries import countries
+from .countries import countries, country_named
 from .lexicon import GERMAN_COMMON_NOUNS, MONTHS, NOT_NAMES, SCALES, STOPWORDS, WEEKDAYS
 from .urls import article_lines
 
@@ -41,6 +41,7 @@ MAX_NAMES = 40
 MAX_NUMBERS = 12
 MAX_TERMS = 60
 STEM_LENGTH = 5
+COUNTRY_MARK = "@"  # a name that names a country, as its code: libia, Libya, Libyen -> @ly
 MAX_COUNTRIES = 8  # enough to rank them; the decision reads the first three
 
 _PERMUTATIONS = minhash.Permutations.create(NUM_PERM, seed=20241022)
@@ -110,7 +111,10 @@ def story_features(doc: Document, published_at: datetime | None) -> StoryFeature
     names += _cjk_names(doc.title, prose)
     # The headline's names are the main actors: they lead the list (and the index keys).
     names = sorted(names, key=lambda name: name not in title_words)
-    trusted = strong if language == "de" else set(names)
+    # A country is one name in every language (Libia, Libya, Libyen: @ly).
+    names = list(dict.fromkeys(_as_country(name) for name in names))
+    trusted = {_as_country(name) for name in strong} if language == "de" else set(names)
+    title_words |= {_as_country(word) for word in title_words}
     title_names = [name for name in names if name in title_words and name in trusted]
     title_names += [w for w in _strong_tokens(doc.title) if w not in title_names]
     folded_title = normalize(_blank_contacts(doc.title))
@@ -133,6 +137,11 @@ def story_features(doc: Document, published_at: datetime | None) -> StoryFeature
         countries=countries([*title_word_list, *prose_words], f"{doc.title}\n{prose}", language)[:MAX_COUNTRIES],
         title_words=_title_words(title_word_list),
     )
+
+
+def _as_country(name: str) -> str:
+    code = country_named(name)
+    return f"{COUNTRY_MARK}{code.lower()}" if code else name
 
 
 def _title_words(title_words: list[str]) -> tuple[str, ...]:
@@ -456,12 +465,14 @@ def _dates(text: str) -> tuple[list[str], str, list[int]]:
 
 
 _NUMBER = re.compile(  # not after a word and a hyphen: COVID-19, G-20, MH-17 are names
-    r"(?<![\w.,])(?<![^\W\d_]-)(?:"
+    # not inside a word either, but after a CJK character (no spaces there: 贷款108亿)
+    r"(?<![.,])(?<![^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af])(?<![^\W\d_]-)(?:"
     r"(?P<dot>\d{1,3}(?:\.\d{3})+(?:,\d+)?)"  # 8.000 / 1.234,5 (id, de)
     r"|(?P<comma>\d{1,3}(?:,\d{3})+(?:\.\d+)?)"  # 8,000 / 1,234.5 (en)
     r"|(?P<space>\d{1,3}(?: \d{3})+(?:,\d+)?)"  # 8 000 (fr)
     r"|(?P<plain>\d+(?:[.,]\d+)?)"  # 8000 / 10,8 / 1.2
-    r")(?![\d:])(?:\s*(?:%|persen|prozent|pour cent|percent))?(?:\s+(?P<scale>[a-z]+))?"
+    r")(?![\d:])(?:\s*(?:%|persen|prozent|pour cent|percent))?"
+    r"(?:\s*(?P<cjk_scale>[万亿])|\s+(?P<scale>[^\W\d_]+(?: millones)?))?"  # 1,5 Mrd, 3 млн, 80亿, 2 mil millones
 )
 
 
@@ -483,7 +494,7 @@ def _numbers(text: str, digit_starts: list[int]) -> list[str]:
             if len(plain) == 4 and plain.isdigit() and 1900 <= int(plain) <= 2099:
                 continue  # a year: dates carry it
             value = float(plain.replace(",", "."))
-        scale = SCALES.get(match.group("scale") or "", 1)
+        scale = SCALES.get(match.group("cjk_scale") or match.group("scale") or "", 1)
         if scale == 1 and value < 10 and value.is_integer():
             continue  # "two people", "3 goals": too common to tell events apart
         value = round(value * scale, 3)

@@ -231,6 +231,23 @@ SCALES: dict[str, int] = {
     "miliardow": 10**9,
     "млрд": 10**9,
     "миллиардов": 10**9,
+    "millon": 10**6,  # millón, folded
+    "mil millones": 10**9,
+    "mila": 10**3,
+    "milion": 10**6,
+    "miliona": 10**6,
+    "miliony": 10**6,
+    "miliard": 10**9,
+    "miliarda": 10**9,
+    "miliardy": 10**9,
+    "trilyon": 10**12,
+    "тысяча": 10**3,
+    "тысячи": 10**3,
+    "миллион": 10**6,
+    "миллиард": 10**9,
+    "миллиарда": 10**9,
+    "万": 10**4,  # Chinese and Japanese write the scale after the digits, without a space: 80亿
+    "亿": 10**8,
 }
 
 # Lines that start like this are site furniture ("read also: …"), not the article.

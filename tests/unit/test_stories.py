@@ -20,6 +20,7 @@ from monitor.stories import (
     story_features,
     text_hash,
 )
+from monitor.stories.clustering import signals
 
 SEEDS = ROOT / "seeds"
 NOW = datetime(2024, 10, 22, 8, 0, tzinfo=UTC)
@@ -98,6 +99,10 @@ def test_numbers_and_dates_are_normalised_across_notations() -> None:
     assert extracted("as many as 8,000 graphics processing units")[0] == ("8000",)
     assert extracted("pinjaman sebesar USD 10,8 miliar")[0] == ("10800000000",)
     assert extracted("a loan of 10.8 billion dollars")[0] == ("10800000000",)
+    assert extracted("кредит в 10,8 млрд долларов")[0] == ("10800000000",)  # a scale in any script
+    assert extracted("un préstamo de 10,8 mil millones")[0] == ("10800000000",)
+    assert extracted("3,5 millón de euros; 3,5 miliona złotych")[0] == ("3500000",)
+    assert extracted("贷款108亿美元，涉及3.18万人")[0] == ("10800000000", "31800")
     assert extracted("dikutip pada Selasa (22/10) lalu")[1] == ("10-22",)
     assert extracted("am 22. Oktober 2024 in Peking")[1] == ("10-22", "2024-10")
     assert extracted("on October 22, 2024 in Beijing")[1] == ("10-22", "2024-10")
@@ -190,11 +195,11 @@ def test_dates_and_numbers_next_to_words_and_punctuation(
 
 # SHA-256 (first 16 hex digits) of each seed's features as JSON, and its text hash.
 SEED_EVIDENCE = {
-    "000": ("a2a7340660c32992", "77cace97585dede3b0a2b6cd6253608d"),
-    "001": ("5dffce2401499036", "13936d2c2b4d6740ef7ea3edb736177f"),
-    "002": ("77a0eca6f09fbc29", "114f0013e1e3cb660adbf5dcbb192c86"),
+    "000": ("4c1a8b1459c5d3db", "77cace97585dede3b0a2b6cd6253608d"),
+    "001": ("30cfa25e02534be0", "13936d2c2b4d6740ef7ea3edb736177f"),
+    "002": ("337816c029f35cbd", "114f0013e1e3cb660adbf5dcbb192c86"),
     "003": ("d5a81c64950937d8", "27c046d58452be4ac0cf353e68141bed"),
-    "004": ("af595cd39f57288c", "46298563523c38bf84c4732508ea4995"),
+    "004": ("a1a6ddfd2ded22ed", "46298563523c38bf84c4732508ea4995"),
 }
 
 
@@ -298,3 +303,15 @@ def test_countries_are_one_code_in_every_language(language: str, text: str, code
 def test_numbers_that_are_part_of_a_name_or_a_phone_number_are_not_the_storys() -> None:
     text = "COVID-19 und G-20: 1.200 Fälle. Kontakt 22/123 45 67 oder 0162 / 201 3290. 请致电 1-300-88-7827"
     assert story_features(Document("Fälle", text), None).numbers == ("1200",)
+
+
+def test_a_country_is_one_name_in_every_language() -> None:
+    """*Libia*, *Libya* and *Libyen* are the same name; so a headline's country is not
+    missing from a report that names it in its own language, or in characters."""
+    spanish = story_features(Document("Turquía enviará tropas a Libia", "El parlamento votó el envío a Libia."), None)
+    english = story_features(Document("Turkish troops for Libya", "Parliament voted to send troops to Libya."), None)
+    chinese = story_features(Document("土耳其议会投票", "土耳其议会投票向利比亚派兵。利比亚局势紧张。"), None)
+    assert "@ly" in spanish.names and "@ly" in english.names
+    assert "@ly" in spanish.title_names
+    assert signals(spanish, english).names > 0
+    assert signals(spanish, chinese).headline_names_missing < 1.0
