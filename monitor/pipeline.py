@@ -51,6 +51,10 @@ log = logging.getLogger(__name__)
 ARTICLES_AT_ONCE_PER_FEED = 4
 RECORDS_PER_WRITE = 50
 ARTICLES_PER_WRITE = 50  # a bound on how long one write holds the database's write lock
+# How long a write waits for more articles: the workers finish one every few milliseconds,
+# and a transaction of several costs less per article than one each (its begin and commit,
+# and the index pages they share, written once).
+GATHER_SECONDS = 0.05
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -108,11 +112,13 @@ class Services:
 
 
 class ArticleWriter:
-    """Group commit: the articles analysed while one batch was being written go in the next.
+    """Group commit: an article waits ``GATHER_SECONDS`` for others to join its transaction.
 
     Each batch is one transaction (``write``) on the database thread; the event loop
     goes on fetching meanwhile, and the analyses that finish queue up for the next
-    batch. Nothing waits on a timer: a lone article is written at the loop's next turn.
+    batch, which also waits ``GATHER_SECONDS`` unless it is full. The workers hand articles
+    over one at a time: without the wait nearly every batch held one article (254
+    transactions for 300 articles in the polling benchmark).
     """
 
     def __init__(self, write: Callable[[list[NewArticle]], list[Stored]], database: DatabaseThread) -> None:
@@ -136,6 +142,8 @@ class ArticleWriter:
         batch: list[tuple[NewArticle, asyncio.Future[Stored]]] = []
         try:
             while self._waiting:
+                if len(self._waiting) < ARTICLES_PER_WRITE:
+                    await asyncio.sleep(GATHER_SECONDS)
                 batch, self._waiting = self._waiting[:ARTICLES_PER_WRITE], self._waiting[ARTICLES_PER_WRITE:]
                 try:
                     outcomes = await self._database.run(self._write, [item for item, _ in batch])
