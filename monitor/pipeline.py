@@ -54,7 +54,7 @@ ARTICLES_PER_WRITE = 50  # a bound on how long one write holds the database's wr
 # How long a write waits for more articles: the workers finish one every few milliseconds,
 # and a transaction of several costs less per article than one each (its begin and commit,
 # and the index pages they share, written once).
-GATHER_SECONDS = 0.05
+GATHER_SECONDS = 0.1
 
 P = ParamSpec("P")
 T = TypeVar("T")
