@@ -55,6 +55,7 @@ ARTICLES_PER_WRITE = 50  # a bound on how long one write holds the database's wr
 # and a transaction of several costs less per article than one each (its begin and commit,
 # and the index pages they share, written once).
 GATHER_SECONDS = 0.1
+GATHER_CHECK_SECONDS = 0.005  # how often a gathering batch asks whether more are still coming
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -117,7 +118,7 @@ class ArticleWriter:
 
     Each batch is one transaction (``write``) on the database thread; the event loop
     goes on fetching meanwhile, and the analyses that finish queue up for the next
-    batch. A batch that is not full waits ``GATHER_SECONDS`` first when ``more_coming()``
+    batch. A batch that is not full waits up to ``GATHER_SECONDS`` while ``more_coming()``
     (the workers are analysing), else it is written at once: a lone article, and the
     last of a cycle, wait for nothing. The workers hand articles over one at a time:
     without the wait nearly every batch held one article (254 transactions for 300
@@ -146,12 +147,22 @@ class ArticleWriter:
             raise outcome
         return outcome
 
+    async def _gather(self) -> None:
+        """Wait up to ``GATHER_SECONDS`` for the batch to fill, while the workers have more in hand.
+
+        Not a plain sleep: the last articles of a cycle would wait the whole time for
+        nothing, with both cores idle.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GATHER_SECONDS
+        while len(self._waiting) < ARTICLES_PER_WRITE and self._more_coming() and loop.time() < deadline:
+            await asyncio.sleep(GATHER_CHECK_SECONDS)
+
     async def _drain(self) -> None:
         batch: list[tuple[NewArticle, asyncio.Future[Stored]]] = []
         try:
             while self._waiting:
-                if len(self._waiting) < ARTICLES_PER_WRITE and self._more_coming():
-                    await asyncio.sleep(GATHER_SECONDS)
+                await self._gather()
                 batch, self._waiting = self._waiting[:ARTICLES_PER_WRITE], self._waiting[ARTICLES_PER_WRITE:]
                 try:
                     outcomes = await self._database.run(self._write, [item for item, _ in batch])

@@ -54,3 +54,23 @@ def test_a_lone_article_is_written_at_once_when_nothing_more_is_coming(monkeypat
 
     assert asyncio.run(go()) < 5.0
     assert recorder.batches == [[1]]
+
+
+def test_a_gathering_batch_is_written_as_soon_as_nothing_more_is_coming(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = Recorder()
+    monkeypatch.setattr(pipeline, "GATHER_SECONDS", 10.0)  # the whole wait would show, however loaded the machine
+    coming = True
+
+    async def go() -> float:
+        nonlocal coming
+        writer = ArticleWriter(recorder.write, DatabaseThread(), more_coming=lambda: coming)
+        started = time.monotonic()
+        stored = asyncio.ensure_future(writer.store(1))  # type: ignore[arg-type]
+        await asyncio.sleep(0.02)
+        assert not stored.done()  # gathering while the workers have more in hand
+        coming = False  # the last analysis came back
+        await stored
+        return time.monotonic() - started
+
+    assert asyncio.run(go()) < 5.0
+    assert recorder.batches == [[1]]
