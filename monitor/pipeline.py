@@ -52,6 +52,11 @@ log = logging.getLogger(__name__)
 ARTICLES_AT_ONCE_PER_FEED = 4
 RECORDS_PER_WRITE = 50
 ARTICLES_PER_WRITE = 50  # a bound on how long one write holds the database's write lock
+# How long a write waits for more articles: the workers finish one every few milliseconds,
+# and a transaction of several costs less per article than one each (its begin and commit,
+# and the index pages they share, written once).
+GATHER_SECONDS = 0.1
+GATHER_CHECK_SECONDS = 0.005  # how often a gathering batch asks whether more are still coming
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -105,19 +110,29 @@ class Services:
                 ),
             ),
             self.database,
+            more_coming=lambda: self.pool.busy,
         )
 
 
 class ArticleWriter:
-    """Group commit: the articles analysed while one batch was being written go in the next.
+    """Group commit: while more articles are coming, a batch waits a little for them.
 
     Each batch is one transaction (``write``) on the database thread; the event loop
     goes on fetching meanwhile, and the analyses that finish queue up for the next
-    batch. Nothing waits on a timer: a lone article is written at the loop's next turn.
+    batch. A batch that is not full waits up to ``GATHER_SECONDS`` while ``more_coming()``
+    (the workers are analysing), else it is written at once: a lone article, and the
+    last of a cycle, wait for nothing. The workers hand articles over one at a time:
+    without the wait nearly every batch held one article (254 transactions for 300
+    articles in the polling benchmark).
     """
 
-    def __init__(self, write: Callable[[list[NewArticle]], list[Stored]], database: DatabaseThread) -> None:
-        self._write, self._database = write, database
+    def __init__(
+        self,
+        write: Callable[[list[NewArticle]], list[Stored]],
+        database: DatabaseThread,
+        more_coming: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self._write, self._database, self._more_coming = write, database, more_coming
         self._waiting: list[tuple[NewArticle, asyncio.Future[Stored]]] = []
         self._draining: asyncio.Task[None] | None = None
 
@@ -133,10 +148,22 @@ class ArticleWriter:
             raise outcome
         return outcome
 
+    async def _gather(self) -> None:
+        """Wait up to ``GATHER_SECONDS`` for the batch to fill, while the workers have more in hand.
+
+        Not a plain sleep: the last articles of a cycle would wait the whole time for
+        nothing, with both cores idle.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GATHER_SECONDS
+        while len(self._waiting) < ARTICLES_PER_WRITE and self._more_coming() and loop.time() < deadline:
+            await asyncio.sleep(GATHER_CHECK_SECONDS)
+
     async def _drain(self) -> None:
         batch: list[tuple[NewArticle, asyncio.Future[Stored]]] = []
         try:
             while self._waiting:
+                await self._gather()
                 batch, self._waiting = self._waiting[:ARTICLES_PER_WRITE], self._waiting[ARTICLES_PER_WRITE:]
                 try:
                     outcomes = await self._database.run(self._write, [item for item, _ in batch])

@@ -222,6 +222,12 @@ class WorkerPool:
         self._slots = asyncio.Semaphore(2 * workers)
         self._changed = asyncio.Event()  # a worker became ready, or one ended
         self._cannot_start: str | None = None  # why the last worker died before it was ready
+        self._running = 0  # calls of ``run`` not answered yet
+
+    @property
+    def busy(self) -> bool:
+        """Whether a document is being worked on or waits for a worker: more answers are coming."""
+        return self._running > 0
 
     @property
     def problem(self) -> str | None:
@@ -235,6 +241,13 @@ class WorkerPool:
             payload = pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
             raise ParseError(f"{_name(fn)} failed: cannot hand it to a worker: {exc}") from exc
+        self._running += 1
+        try:
+            return await self._run(fn, payload)
+        finally:
+            self._running -= 1
+
+    async def _run(self, fn: Callable[..., T], payload: bytes) -> T:
         async with self._slots:
             for attempt in range(2):
                 worker = await self._ready_worker()

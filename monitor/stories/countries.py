@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from monitor.text import normalize, words
 
@@ -148,6 +148,7 @@ _STEM_LENGTHS = sorted({len(stem) for stem in _DEMONYM_STEMS})
 _SHORTEST_STEM = _STEM_LENGTHS[0]
 
 
+@lru_cache(maxsize=1 << 16)  # most tokens are no demonym, and the same words recur in every article
 def _demonym(token: str) -> str | None:
     """The code of the country whose adjective or capital ``token`` is a form of (chinesischen, Москве)."""
     for length in _STEM_LENGTHS:
